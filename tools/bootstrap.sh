@@ -12,6 +12,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${SPIDERNET_CACHE:-$HOME/.cache/spidernet}
 mkdir -p "$cache/bin"
 log() { echo "bootstrap: $*" >&2; }
+# Two bootstraps at once (a developer's run and a test's, say) would build in the same
+# tree: serialise them.
+exec 9>"$cache/.bootstrap.lock"
+flock 9
 
 apt_packages=(
   golang-go rsync jq dpkg-dev etcd-server

@@ -2,8 +2,8 @@
 
 Rules (reference/peers-and-cni-spec.md §5.1):
 - required variables per command; missing ones are listed together, code 4;
-- CNI_CONTAINERID matches ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$``; CNI_IFNAME is at most 15
-  characters, not "." or "..", and has no "/", ":" or whitespace, code 4;
+- CNI_CONTAINERID matches ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$``; CNI_IFNAME is at most 15 bytes
+  (IFNAMSIZ - 1), not "." or "..", and has no "/", ":" or whitespace, code 4;
 - CNI_ARGS is ``K=V;K=V``; unknown keys are an error unless ``IgnoreUnknown`` is true.
 """
 
@@ -45,8 +45,9 @@ class CmdArgs:
 
 def _check_ifname(name: str) -> None:
     problem = ""
-    if len(name) > 15:
-        problem = "is longer than 15 characters"
+    # The kernel's IFNAMSIZ limit and libcni's len() count bytes, not characters.
+    if len(name.encode("utf-8", "surrogateescape")) > 15:
+        problem = "is longer than 15 bytes"
     elif name in (".", ".."):
         problem = "may not be '.' or '..'"
     elif any(c in name for c in "/:") or any(c.isspace() for c in name):
@@ -91,7 +92,8 @@ def parse(env: Mapping[str, str], known_args: frozenset[str] = K8S_KEYS) -> CmdA
     if missing:
         raise errors.InvalidEnv(f"required env variables [{', '.join(missing)}] missing")
     container_id = env.get("CNI_CONTAINERID", "")
-    if container_id and not _CONTAINER_ID.match(container_id):
+    # fullmatch: with match(), "$" also matches before a trailing newline ("abc\n" passed).
+    if container_id and not _CONTAINER_ID.fullmatch(container_id):
         raise errors.InvalidEnv(f"CNI_CONTAINERID {container_id!r} must match {_CONTAINER_ID.pattern}")
     ifname = env.get("CNI_IFNAME", "")
     if ifname:
@@ -103,5 +105,5 @@ def parse(env: Mapping[str, str], known_args: frozenset[str] = K8S_KEYS) -> CmdA
         ifname=ifname,
         path=tuple(p for p in env.get("CNI_PATH", "").split(":") if p),
         args=parse_cni_args(env.get("CNI_ARGS", ""), known_args),
-        netns_override=env.get("CNI_NETNS_OVERRIDE", "") in ("1", "true"),
+        netns_override=env.get("CNI_NETNS_OVERRIDE", "").lower() in ("1", "true"),  # skel: ToUpper == "TRUE"
     )

@@ -102,7 +102,9 @@ def parse(raw: dict[str, Any], cni_version: str, *, needs_name: bool = True) -> 
     """The spec-level keys of a plugin config (cniVersion is already checked by the caller)."""
     f = Fields(raw)
     name = f.str("name", required=needs_name)
-    if name and not _NETWORK_NAME.match(name):
+    # fullmatch: with match(), "$" also matches before a trailing newline ("net\n" passed).
+    # An empty name is as missing as an absent one (skel's validateConfig).
+    if (name or needs_name) and not _NETWORK_NAME.fullmatch(name):
         raise errors.InvalidConfig("name", f"{name!r} must match {_NETWORK_NAME.pattern}")
     prev = raw.get("prevResult")
     return NetConf(

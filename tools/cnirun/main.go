@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,7 +20,9 @@ import (
 )
 
 func fail(err error) {
-	if e, ok := err.(*types.Error); ok {
+	// libcni wraps the plugin's error object ("plugin X failed (add): %w").
+	var e *types.Error
+	if errors.As(err, &e) {
 		_ = json.NewEncoder(os.Stdout).Encode(e)
 		os.Exit(2)
 	}

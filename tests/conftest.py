@@ -1,0 +1,44 @@
+"""Session fixtures for real components: the control plane, the frozen bundles, netns.
+
+Tests that need root or a component that is missing fail or skip with the reason
+spelled out, never silently (``tools/test.sh`` sets everything up before pytest).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.testbed import netns, paths
+from tools.testbed.controlplane import ControlPlane
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.geteuid() == 0:
+        netns.cleanup_stale()
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    with ControlPlane() as cp:
+        yield cp
+
+
+@pytest.fixture(scope="session")
+def bundle_bin() -> Path:
+    """Directory of our frozen plugins (tools/build_bundles.sh)."""
+    for name in ("ifacer", "spiderpool", "coordinator"):
+        if not (paths.BUNDLE_BIN / name).exists():
+            pytest.fail(f"{paths.BUNDLE_BIN / name} missing: run tools/build_bundles.sh (tools/test.sh does)")
+    return paths.BUNDLE_BIN
+
+
+@pytest.fixture
+def underlay() -> Iterator[netns.Underlay]:
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    with netns.Underlay() as u:
+        yield u

@@ -1,0 +1,228 @@
+"""A local Kubernetes control plane: etcd + kube-apiserver on loopback. Does I/O.
+
+Started per test session (or per demo / benchmark run) in its own work directory:
+etcd keeps its data on tmpfs (/dev/shm) since etcd 3.4 has no way to skip fsync; the
+apiserver (1.20, built by tools/bootstrap.sh) serves HTTPS on a free loopback port
+with a self-signed certificate, token authentication and RBAC. It writes a kubeconfig
+(bearer token + CA file) of the same shape our installer writes for the plugins.
+
+Facts from TESTBED.md this relies on: no kube-controller-manager runs, so the
+ServiceAccount admission plugin is disabled (pods are plain API objects that stay
+Pending); the insecure port of 1.20 is switched off so two control planes can coexist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.testbed import paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ControlPlane:
+    """etcd + kube-apiserver; use as a context manager or call start()/stop()."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spidernet-cp-")))
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    port: int = 0
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _etcd_dir: str = ""
+
+    # ------------------------------------------------------------ derived paths
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "apiserver.crt"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> None:
+        if not paths.KUBE_APISERVER.exists():
+            raise RuntimeError(f"{paths.KUBE_APISERVER} is missing: run tools/bootstrap.sh first")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        etcd_url = self._start_etcd()
+        self._write_credentials()
+        self.port = free_port()
+        self._spawn("kube-apiserver", [str(paths.KUBE_APISERVER), *self._apiserver_flags(etcd_url)])
+        self._wait_ready(timeout)
+        self._write_kubeconfig()
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self._procs):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+        if self._etcd_dir:
+            shutil.rmtree(self._etcd_dir, ignore_errors=True)
+
+    def restart_apiserver(self, down_for: float = 0.0, timeout: float = 60.0) -> None:
+        """Stop and start the apiserver alone (etcd keeps the data): for fault tests."""
+        proc = self._procs.pop()
+        proc.terminate()
+        proc.wait(10)
+        time.sleep(down_for)
+        args = list(proc.args)  # type: ignore[arg-type]
+        self._spawn("kube-apiserver", [str(a) for a in args])
+        self._wait_ready(timeout)
+
+    # ------------------------------------------------------------ pieces
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self._procs.append(subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+        log.close()
+
+    def _start_etcd(self) -> str:
+        client, peer = free_port(), free_port()
+        self._etcd_dir = tempfile.mkdtemp(prefix="spidernet-etcd-", dir="/dev/shm")
+        url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+        self._spawn("etcd", [
+            "etcd", "--data-dir", self._etcd_dir, "--name", "default",
+            "--listen-client-urls", url, "--advertise-client-urls", url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"default={peer_url}", "--log-level", "warn",
+        ])  # fmt: skip
+        return url
+
+    def _write_credentials(self) -> None:
+        key = self.workdir / "sa.key"
+        if not key.exists():
+            subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+            subprocess.run(
+                ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.workdir / "sa.pub")],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
+
+    def _apiserver_flags(self, etcd_url: str) -> list[str]:
+        w = self.workdir
+        return [
+            f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", f"--secure-port={self.port}",
+            "--insecure-port=0", f"--cert-dir={w / 'certs'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={w / 'sa.pub'}", f"--service-account-signing-key-file={w / 'sa.key'}",
+            f"--token-auth-file={w / 'tokens.csv'}", "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.96.0.0/16", "--disable-admission-plugins=ServiceAccount",
+            "--profiling=false", "--logtostderr=true", "--v=1",
+        ]  # fmt: skip
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self._procs):
+                break
+            try:
+                if self.request("GET", "/readyz", insecure=True)[0] == 200:
+                    return
+            except (OSError, urllib.error.URLError) as e:
+                last = str(e)
+            time.sleep(0.2)
+        self.stop()
+        tail = (self.workdir / "kube-apiserver.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"kube-apiserver not ready ({last}); log tail:\n{tail}")
+
+    def _write_kubeconfig(self) -> None:
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            "current-context": "local",
+        }
+        self.kubeconfig.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
+        os.chmod(self.kubeconfig, 0o600)
+
+    # ------------------------------------------------------------ raw HTTP for fixtures
+
+    def ssl_context(self, insecure: bool = False) -> ssl.SSLContext:
+        if insecure:
+            return ssl._create_unverified_context()  # readiness only, before the cert exists
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def request(self, method: str, path: str, body: Any = None, *, insecure: bool = False,
+                content_type: str = "application/json") -> tuple[int, Any]:  # fmt: skip
+        """One authenticated request; returns (status, decoded JSON or text)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, context=self.ssl_context(insecure), timeout=30) as resp:
+                return resp.status, _decode(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, _decode(e.read())
+
+    def apply_crd(self, crd: dict[str, Any], timeout: float = 30.0) -> None:
+        """Create (or replace) a CustomResourceDefinition and wait until it is served."""
+        name = crd["metadata"]["name"]
+        base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        status, existing = self.request("GET", f"{base}/{name}")
+        if status == 200:
+            crd = {**crd, "metadata": {**crd["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]}}
+            status, reply = self.request("PUT", f"{base}/{name}", crd)
+        else:
+            status, reply = self.request("POST", base, crd)
+        if status not in (200, 201):
+            raise RuntimeError(f"CRD {name}: HTTP {status}: {reply}")
+        self._wait_established(base, name, timeout)
+
+    def _wait_established(self, base: str, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, crd = self.request("GET", f"{base}/{name}")
+            conditions = crd.get("status", {}).get("conditions", [])
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"CRD {name} not established after {timeout}s")
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")

@@ -1,0 +1,133 @@
+"""Network namespaces as simulated nodes and pods, wired by an underlay bridge. Does I/O.
+
+Nothing here touches the machine's own network namespace (TESTBED.md "Simulated
+nodes"): every link is created inside a namespace of ours. The layout:
+
+    fabric netns:  br0 ── <tag>n<i> ─┐            (the "switch" of the underlay)
+    node netns:                      └── ens1     (the node's NIC: macvlan master)
+    pod netns:     created empty; the CNI chain puts eth0 in it
+
+Names carry a per-process random tag so that concurrent runs (a developer's suite and
+CI) do not collide, and ``cleanup_stale`` can remove leftovers of killed runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NETNS_DIR = Path("/var/run/netns")
+PREFIX = "sn"  # every netns we create starts with this
+TAG = secrets.token_hex(2)
+
+
+def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    argv = ["ip", *(("-n", netns) if netns else ()), *args]
+    return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def ip_json(*args: str, netns: str) -> list[dict[str, Any]]:
+    out = ip("-j", *args, netns=netns).stdout
+    return json.loads(out) if out.strip() else []
+
+
+@dataclass
+class Netns:
+    name: str
+
+    @property
+    def path(self) -> str:
+        return str(NETNS_DIR / self.name)
+
+    @classmethod
+    def create(cls, role: str) -> Netns:
+        ns = cls(f"{PREFIX}{TAG}-{role}")
+        subprocess.run(["ip", "netns", "add", ns.name], check=True, capture_output=True)
+        ip("link", "set", "lo", "up", netns=ns.name)
+        return ns
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *argv], check=check, capture_output=True, text=True, timeout=timeout
+        )
+
+    def addresses(self, ifname: str) -> list[str]:
+        """CIDR addresses of ``ifname`` with global scope."""
+        links = ip_json("addr", "show", "dev", ifname, netns=self.name) if self.has_link(ifname) else []
+        return [
+            f"{a['local']}/{a['prefixlen']}"
+            for link in links
+            for a in link.get("addr_info", [])
+            if a.get("scope") == "global"
+        ]
+
+    def has_link(self, ifname: str) -> bool:
+        return ip("link", "show", "dev", ifname, netns=self.name, check=False).returncode == 0
+
+    def ping(self, address: str, count: int = 1, timeout: int = 2) -> bool:
+        flag = "-6" if ":" in address else "-4"
+        return self.run("ping", flag, "-c", str(count), "-W", str(timeout), address, check=False).returncode == 0
+
+
+@dataclass
+class Underlay:
+    """A fabric bridge plus nodes, each with NIC ``ens1`` on the bridge."""
+
+    fabric: Netns = field(default_factory=lambda: Netns.create("fabric"))
+    nodes: list[Netns] = field(default_factory=list)
+    pods: list[Netns] = field(default_factory=list)
+    nic: str = "ens1"
+
+    def __post_init__(self) -> None:
+        ip("link", "add", "br0", "type", "bridge", netns=self.fabric.name)
+        ip("link", "set", "br0", "up", netns=self.fabric.name)
+
+    def add_node(self, host_addresses: tuple[str, ...] = ()) -> Netns:
+        index = len(self.nodes)
+        node = Netns.create(f"node{index}")
+        port = f"p{TAG}n{index}"
+        ip("link", "add", self.nic, "type", "veth", "peer", "name", port, netns=node.name)
+        ip("link", "set", port, "netns", self.fabric.name, netns=node.name)
+        ip("link", "set", port, "master", "br0", "up", netns=self.fabric.name)
+        ip("link", "set", self.nic, "up", netns=node.name)
+        for cidr in host_addresses:
+            ip("addr", "add", cidr, "dev", self.nic, netns=node.name)
+        self.nodes.append(node)
+        return node
+
+    def add_pod(self, name: str) -> Netns:
+        pod = Netns.create(f"pod-{name}")
+        self.pods.append(pod)
+        return pod
+
+    def close(self) -> None:
+        for ns in [*self.pods, *self.nodes, self.fabric]:
+            ns.delete()
+
+    def __enter__(self) -> Underlay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cleanup_stale() -> None:
+    """Remove namespaces left by earlier runs that were killed (ours only, by prefix)."""
+    if not NETNS_DIR.exists():
+        return
+    for entry in NETNS_DIR.iterdir():
+        if entry.name.startswith(PREFIX) and not entry.name.startswith(f"{PREFIX}{TAG}-"):
+            with contextlib.suppress(subprocess.SubprocessError):
+                subprocess.run(["ip", "netns", "delete", entry.name], capture_output=True, timeout=10)

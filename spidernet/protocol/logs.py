@@ -21,9 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spidernet.protocol import errors
 from spidernet.types.netconf import Fields
 
-LEVELS = ("debug", "info", "warn", "warning", "error")
+LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "panic")  # upstream's set
+_PY_LEVEL = {"warn": "WARNING", "fatal": "CRITICAL", "panic": "CRITICAL"}
 _MB = 1024 * 1024
 
 
@@ -44,18 +46,19 @@ class LogOptions:
         """
         k = {"path": "log_file_path", "level": "log_level", "size": "log_file_max_size", "count": "log_file_max_count"}
         k.update(keys or {})
+        level = f.str(k["level"], "info").lower() or "info"
+        if level not in LEVELS:  # checked here so a bad level is code 7, never a logging ValueError
+            raise errors.InvalidConfig(f.path(k["level"]), f"{level!r} is not one of {list(LEVELS)}")
         size = f.int(k["size"], 0, lo=0, numeric_string=True)
         count = f.int(k["count"], 0, lo=0, numeric_string=True)
         return cls(
             path=f.str(k["path"], default_path) or default_path,
-            level=f.str(k["level"], "info").lower() or "info",
+            level=level,
             max_size_mb=size or cls.max_size_mb,
             max_count=count or cls.max_count,
         )
 
     def validate_level(self, field_path: str) -> None:
-        from spidernet.protocol import errors
-
         if self.level not in LEVELS:
             raise errors.InvalidConfig(field_path, f"{self.level!r} is not one of {list(LEVELS)}")
 
@@ -89,6 +92,7 @@ def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> loggi
     logger = logging.getLogger("spidernet")
     for old in list(logger.handlers):
         logger.removeHandler(old)
+        old.close()  # else its log file stays open (ResourceWarning) after a second setup()
     handler: logging.Handler
     try:
         os.makedirs(os.path.dirname(options.path) or ".", exist_ok=True)
@@ -99,7 +103,7 @@ def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> loggi
         handler = logging.StreamHandler()  # stderr, never stdout
     handler.setFormatter(JsonLines(plugin))
     logger.addHandler(handler)
-    logger.setLevel({"warn": "WARNING"}.get(options.level, options.level.upper()))
+    logger.setLevel(_PY_LEVEL.get(options.level, options.level.upper()))
     logger.propagate = False
     adapter = _Context(logger, {k: v for k, v in context.items() if v})
     return adapter

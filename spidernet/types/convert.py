@@ -77,7 +77,9 @@ class _Reader:
 def _cidr(value: str, path: str) -> str:
     try:
         ipaddress.ip_interface(value)
-        if "/" not in value:
+        # ip_interface also takes "a.b.c.d/255.255.255.0" and "/0.0.0.255"; the spec (and a Go
+        # consumer's net.ParseCIDR) wants a prefix length, and we pass the text through as is.
+        if not value.rpartition("/")[2].isdigit():
             raise ValueError
     except ValueError:
         raise errors.InvalidConfig(path, f"{value!r} is not an address in CIDR form") from None

@@ -12,13 +12,15 @@ Case matrix:
                IPAM result (no interfaces, no ips[].interface); empty result; write refuses
                an unsupported version (code 1)
     convert    a 0.3.1 prevResult -> 1.0.0 output -> back to 0.3.1, byte-for-byte golden
-    lenient    1.x input carrying a stray ips[].version is accepted; dns null/absent
+    lenient    1.x input carrying a stray ips[].version is accepted; dns null or {}
     errors     read raises InvalidConfig (code 7) naming the path: not an object (result,
-               ips[0], dns, interfaces[0]), not a list, missing/non-CIDR/garbage address,
-               netmask-less address, ips[].version missing / wrong family, interface
-               index out of range / negative / not an int / bool, bad gateway, route dst
-               missing or not CIDR, bad route gw, non-int route mtu, interface name
-               missing, non-string nameserver; the path prefix is the caller's
+               ips[0], dns, interfaces[0]), not a list, address missing / without prefix /
+               garbage / prefix > 32 / not a string / netmask instead of prefix length,
+               ips[].version missing / wrong family / not a string, interface index out
+               of range / negative / not an int / bool, bad gateway, route dst missing /
+               not CIDR / netmask form, bad route gw, non-int route mtu or table,
+               interface name missing, non-string mac or mtu, non-string nameserver,
+               search not a list; the path prefix is the caller's
 """
 
 from __future__ import annotations
@@ -51,7 +53,12 @@ FULL = Result(
         Route(dst="::/0", gw="fd00:6::1", table=0),
         Route(dst="172.16.0.0/12"),
     ),
-    dns=DNS(nameservers=("10.96.0.10",), domain="cluster.local", search=("default.svc.cluster.local",), options=("ndots:5",)),
+    dns=DNS(
+        nameservers=("10.96.0.10",),
+        domain="cluster.local",
+        search=("default.svc.cluster.local",),
+        options=("ndots:5",),
+    ),
 )
 
 
@@ -258,6 +265,9 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
     ("address-missing", "1.0.0", _delete(("ips", 0, "address")), "prevResult.ips[0].address"),
     ("address-no-prefix", "1.0.0", _set(("ips", 1, "address"), "fd00:6::5"), "prevResult.ips[1].address"),
     ("address-garbage", "0.3.1", _set(("ips", 0, "address"), "10.6.0.500/16"), "prevResult.ips[0].address"),
+    ("address-netmask", "1.0.0", _set(("ips", 0, "address"), "10.6.0.5/255.255.0.0"), "prevResult.ips[0].address"),
+    ("address-hostmask", "0.4.0", _set(("ips", 0, "address"), "10.6.0.5/0.0.255.255"), "prevResult.ips[0].address"),
+    ("route-dst-netmask", "1.0.0", _set(("routes", 2, "dst"), "172.16.0.0/255.240.0.0"), "prevResult.routes[2].dst"),
     ("address-prefix-too-long", "1.1.0", _set(("ips", 0, "address"), "10.6.0.5/33"), "prevResult.ips[0].address"),
     ("address-not-string", "1.1.0", _set(("ips", 0, "address"), 167772165), "prevResult.ips[0].address"),
     ("version-missing", "0.4.0", _delete(("ips", 1, "version")), "prevResult.ips[1].version"),
@@ -281,7 +291,8 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
     ("iface-mac-not-string", "1.0.0", _set(("interfaces", 0, "mac"), 2), "prevResult.interfaces[0].mac"),
     ("iface-mtu-string", "1.1.0", _set(("interfaces", 0, "mtu"), "9000"), "prevResult.interfaces[0].mtu"),
     ("dns-not-object", "1.0.0", _set(("dns",), ["10.96.0.10"]), "prevResult.dns"),
-    ("nameserver-not-string", "1.0.0", _set(("dns", "nameservers"), ["10.96.0.10", 53]), "prevResult.dns.nameservers[1]"),
+    ("nameserver-not-string", "1.0.0", _set(("dns", "nameservers"), ["10.96.0.10", 53]),
+     "prevResult.dns.nameservers[1]"),
     ("search-not-list", "1.0.0", _set(("dns", "search"), "cluster.local"), "prevResult.dns.search"),
 ]
 

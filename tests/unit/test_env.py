@@ -33,7 +33,12 @@ def test_empty_cni_args_parse_to_nothing(raw: str) -> None:
         ("K8S_POD_NAME=web-0", {"K8S_POD_NAME": "web-0"}),
         (
             "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1;",
-            {"K8S_POD_NAMESPACE": "ns", "K8S_POD_NAME": "web-0", "K8S_POD_INFRA_CONTAINER_ID": "abc", "K8S_POD_UID": "u-1"},
+            {
+                "K8S_POD_NAMESPACE": "ns",
+                "K8S_POD_NAME": "web-0",
+                "K8S_POD_INFRA_CONTAINER_ID": "abc",
+                "K8S_POD_UID": "u-1",
+            },
         ),
         ("K8S_POD_NAME=", {"K8S_POD_NAME": ""}),
         ("K8S_POD_NAME=a=b", {"K8S_POD_NAME": "a=b"}),

@@ -7,8 +7,12 @@ nodes"): every link is created inside a namespace of ours. The layout:
     node netns:                      └── ens1     (the node's NIC: macvlan master)
     pod netns:     created empty; the CNI chain puts eth0 in it
 
-Names carry a per-process random tag so that concurrent runs (a developer's suite and
-CI) do not collide, and ``cleanup_stale`` can remove leftovers of killed runs.
+Names carry the creating process's pid and a random tag so that concurrent runs (a
+developer's suite, CI, a demo) do not collide, and ``cleanup_stale`` removes only the
+leftovers of runs whose process is gone.
+
+With ``api_port`` set, every node gets an ``apiproxy`` so that plugins running in the
+node reach the control plane at the same ``https://127.0.0.1:<port>``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 NETNS_DIR = Path("/var/run/netns")
 PREFIX = "sn"  # every netns we create starts with this
-TAG = secrets.token_hex(2)
+TAG = f"{os.getpid()}x{secrets.token_hex(2)}"
 
 
 def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -89,6 +94,8 @@ class Underlay:
     nodes: list[Netns] = field(default_factory=list)
     pods: list[Netns] = field(default_factory=list)
     nic: str = "ens1"
+    api_port: int = 0
+    proxies: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         ip("link", "add", "br0", "type", "bridge", netns=self.fabric.name)
@@ -105,7 +112,18 @@ class Underlay:
         for cidr in host_addresses:
             ip("addr", "add", cidr, "dev", self.nic, netns=node.name)
         self.nodes.append(node)
+        if self.api_port:
+            self._proxy(node)
         return node
+
+    def _proxy(self, node: Netns) -> None:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tools.testbed.apiproxy", node.path, str(self.api_port)],
+            stdout=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]),
+        )  # fmt: skip
+        self.proxies.append(proc)
+        if proc.stdout is None or proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"apiproxy for {node.name} did not start")
 
     def add_pod(self, name: str) -> Netns:
         pod = Netns.create(f"pod-{name}")
@@ -113,6 +131,9 @@ class Underlay:
         return pod
 
     def close(self) -> None:
+        for proc in self.proxies:
+            proc.kill()
+            proc.wait()
         for ns in [*self.pods, *self.nodes, self.fabric]:
             ns.delete()
 
@@ -128,6 +149,8 @@ def cleanup_stale() -> None:
     if not NETNS_DIR.exists():
         return
     for entry in NETNS_DIR.iterdir():
-        if entry.name.startswith(PREFIX) and not entry.name.startswith(f"{PREFIX}{TAG}-"):
-            with contextlib.suppress(subprocess.SubprocessError):
-                subprocess.run(["ip", "netns", "delete", entry.name], capture_output=True, timeout=10)
+        pid = entry.name[len(PREFIX):].split("x", 1)[0]
+        if not entry.name.startswith(PREFIX) or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        with contextlib.suppress(subprocess.SubprocessError):
+            subprocess.run(["ip", "netns", "delete", entry.name], capture_output=True, timeout=10)

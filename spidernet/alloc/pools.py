@@ -1,0 +1,152 @@
+"""SpiderIPPool objects as data, with the checks a webhook would do made at use time. No I/O.
+
+``Pool.parse`` never raises for a broken pool: it returns a pool whose ``broken`` says
+why (IPs outside the subnet, gateway inside ``ips`` but not excluded, bad ranges...),
+and selection skips it with that reason (SPEC §2: "a broken pool is skipped with a
+reason that ends up in the ADD error, never half-used").
+
+Records in ``status.allocatedIPs`` are upstream's: a JSON *string* holding
+``{"<ip>": {"pod": "<ns>/<name>", "podUid": "<uid>"}}``; empty means the field is null.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
+
+
+@dataclass(frozen=True)
+class Record:
+    pod: str  # "<namespace>/<name>"
+    pod_uid: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"pod": self.pod, "podUid": self.pod_uid}
+
+
+@dataclass(frozen=True)
+class PoolRoute:
+    dst: str
+    gw: str
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    family: int
+    subnet: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    usable: RangeSet  # ips - excludeIPs (reserved IPs are subtracted at choice time)
+    gateway: str = ""
+    routes: tuple[PoolRoute, ...] = ()
+    default: bool = False
+    disable: bool = False
+    terminating: bool = False
+    node_name: tuple[str, ...] = ()
+    namespace_name: tuple[str, ...] = ()
+    multus_name: tuple[str, ...] = ()
+    node_affinity: Mapping[str, Any] | None = None
+    namespace_affinity: Mapping[str, Any] | None = None
+    pod_affinity: Mapping[str, Any] | None = None
+    records: Mapping[str, Record] = field(default_factory=dict)
+    resource_version: str = ""
+    broken: str = ""  # non-empty: why this pool cannot be used
+
+    @property
+    def prefix_len(self) -> int:
+        return self.subnet.prefixlen if self.subnet else (32 if self.family == 4 else 128)
+
+    @classmethod
+    def parse(cls, obj: Mapping[str, Any]) -> Pool:
+        meta, spec = obj.get("metadata", {}), obj.get("spec", {}) or {}
+        name = meta.get("name", "")
+        base = dict(
+            name=name,
+            terminating=bool(meta.get("deletionTimestamp")),
+            resource_version=meta.get("resourceVersion", ""),
+            default=bool(spec.get("default")),
+            disable=bool(spec.get("disable")),
+            node_name=tuple(spec.get("nodeName") or ()),
+            namespace_name=tuple(spec.get("namespaceName") or ()),
+            multus_name=tuple(spec.get("multusName") or ()),
+            node_affinity=spec.get("nodeAffinity"),
+            namespace_affinity=spec.get("namespaceAffinity"),
+            pod_affinity=spec.get("podAffinity"),
+        )
+        try:
+            return cls(**base, **_parse_addresses(spec), records=_records(obj))
+        except _Broken as e:
+            family = spec.get("ipVersion") if spec.get("ipVersion") in (4, 6) else 4
+            return cls(**base, family=family, subnet=None, usable=RangeSet(family), broken=str(e))
+
+
+class _Broken(ValueError):
+    pass
+
+
+def _records(obj: Mapping[str, Any]) -> dict[str, Record]:
+    try:
+        return parse_records((obj.get("status") or {}).get("allocatedIPs"))
+    except ValueError as e:  # never write over records we cannot read
+        raise _Broken(f"status.allocatedIPs unreadable: {e}") from None
+
+
+def _parse_addresses(spec: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        subnet = ipaddress.ip_network(spec.get("subnet", ""), strict=True)
+    except ValueError as e:
+        raise _Broken(f"spec.subnet: {e}") from None
+    family = spec.get("ipVersion") or subnet.version
+    if family != subnet.version:
+        raise _Broken(f"spec.ipVersion {family} does not match spec.subnet {subnet}")
+    ips = _ranges(spec.get("ips") or [], family, "spec.ips")
+    exclude = _ranges(spec.get("excludeIPs") or [], family, "spec.excludeIPs")
+    whole = RangeSet.network(subnet)
+    for label, rs in (("spec.ips", ips), ("spec.excludeIPs", exclude)):
+        if not rs.issubset(whole):
+            raise _Broken(f"{label} {rs.subtract(whole).texts()} outside spec.subnet {subnet}")
+    usable = ips.subtract(exclude)
+    gateway = spec.get("gateway") or ""
+    if gateway:
+        _check_gateway(gateway, family, whole, usable)
+    routes = tuple(PoolRoute(r.get("dst", ""), r.get("gw", "")) for r in spec.get("routes") or [])
+    return dict(family=family, subnet=subnet, usable=usable, gateway=gateway, routes=routes)
+
+
+def _ranges(items: list[str], family: int, label: str) -> RangeSet:
+    try:
+        return RangeSet.parse(items, family)
+    except RangeError as e:
+        raise _Broken(f"{label}{e}") from None
+
+
+def _check_gateway(gateway: str, family: int, whole: RangeSet, usable: RangeSet) -> None:
+    try:
+        gw_family, gw = parse_ip(gateway)
+    except ValueError:
+        raise _Broken(f"spec.gateway {gateway!r} is not an IP address") from None
+    if gw_family != family or gw not in whole:
+        raise _Broken(f"spec.gateway {gateway} is outside spec.subnet")
+    if gw in usable:
+        raise _Broken(f"spec.gateway {gateway} is inside spec.ips: add it to spec.excludeIPs")
+
+
+def parse_records(raw: object) -> dict[str, Record]:
+    """``status.allocatedIPs`` (a JSON string, or null) -> {ip: Record}. Unreadable -> ValueError."""
+    if not raw:
+        return {}
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(data, dict):
+        raise ValueError("status.allocatedIPs is not a JSON object")
+    return {ip: Record(str(r.get("pod", "")), str(r.get("podUid", ""))) for ip, r in data.items()}
+
+
+def records_json(records: Mapping[str, Record]) -> str | None:
+    """The value for ``status.allocatedIPs``: null when empty (upstream's deletion signal)."""
+    if not records:
+        return None
+    return json.dumps({ip: r.to_json() for ip, r in records.items()}, separators=(",", ":"))

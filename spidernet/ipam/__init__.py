@@ -1,0 +1,1 @@
+"""The ``spiderpool`` IPAM plugin: allocation on SpiderIPPool CRDs (SPEC §2)."""

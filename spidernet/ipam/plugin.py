@@ -1,0 +1,105 @@
+"""Wiring of the spiderpool IPAM: config -> logger -> API client -> verb. Does I/O.
+
+Error codes (documented contract): 3 pod unknown/terminating or UID mismatch;
+4 CNI_ARGS without the pod's namespace/name; 7 bad config or malformed pod/namespace
+annotation (the field named); 11 API unreachable or conflict budget spent;
+50 STATUS not ready; 100 candidate pools exhausted; 101 no candidate pool may serve the
+pod (each refused pool listed with its reason); 102 CHECK found the allocation missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from spidernet.ipam import config
+from spidernet.ipam.store import Store
+from spidernet.k8s import errors as kerr
+from spidernet.k8s import kubeconfig
+from spidernet.k8s.client import Client, Deadline
+from spidernet.protocol import errors, logs, skel
+from spidernet.protocol.env import CmdArgs
+from spidernet.types.netconf import NetConf
+from spidernet.types.results import Result
+
+T = TypeVar("T")
+KNOWN_ARGS = frozenset({"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID", "IP"})
+
+
+def _setup(cmd: CmdArgs, conf: NetConf, budget: Callable[[config.IpamConf], float]) -> tuple[config.IpamConf, Store]:
+    ipam = config.parse(conf)
+    context = {
+        "command": cmd.command, "containerID": cmd.container_id, "netns": cmd.netns, "ifname": cmd.ifname,
+        "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip("/"),
+        "podUID": cmd.args.get("K8S_POD_UID", ""),
+    }  # fmt: skip
+    logs.setup("spiderpool", ipam.log, context)
+    try:
+        creds = kubeconfig.load(ipam.kubeconfig)
+    except (OSError, ValueError) as e:
+        raise errors.InvalidConfig("ipam.kubeconfig", f"{ipam.kubeconfig}: {e}") from e
+    return ipam, Store(Client(creds, Deadline(budget(ipam))), ipam.lock_dir)
+
+
+def _run(store: Store, action: Callable[[], T]) -> T:
+    """The one translation point from API errors to CNI codes."""
+    try:
+        return action()
+    except kerr.Unavailable as e:
+        raise errors.TryAgainLater(f"Kubernetes API unreachable: {e.message}") from e
+    except kerr.Denied as e:
+        raise errors.CniError(f"Kubernetes API refused our credentials or RBAC: {e}") from e
+    except kerr.ApiError as e:
+        raise errors.CniError(f"Kubernetes API error: {e}") from e
+    finally:
+        s = store.stats
+        logging.getLogger("spidernet").debug(
+            "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs",
+            store.client.requests, s.writes, s.conflicts, s.lock_wait,
+        )
+        store.client.close()
+
+
+def cmd_add(cmd: CmdArgs, conf: NetConf) -> Result:
+    from spidernet.ipam import adding
+
+    ipam, store = _setup(cmd, conf, lambda c: c.allocation_timeout)
+    return _run(store, lambda: adding.add(cmd, ipam, store))
+
+
+def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
+    from spidernet.ipam import releasing
+
+    ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
+    _run(store, lambda: releasing.delete(cmd, ipam, store))
+
+
+def cmd_check(cmd: CmdArgs, conf: NetConf) -> None:
+    from spidernet.ipam import releasing
+
+    ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
+    _run(store, lambda: releasing.check(cmd, ipam, conf, store))
+
+
+def cmd_status(cmd: CmdArgs, conf: NetConf) -> None:
+    from spidernet.ipam import releasing
+
+    ipam, store = _setup(cmd, conf, lambda c: min(c.release_timeout, 5.0))
+    try:
+        _run(store, lambda: releasing.status(ipam, store))
+    except errors.TryAgainLater as e:  # STATUS speaks 50, not 11
+        raise errors.PluginNotAvailable(e.msg) from e
+
+
+def cmd_gc(cmd: CmdArgs, conf: NetConf) -> None:
+    from spidernet.ipam import releasing
+
+    ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
+    _run(store, lambda: releasing.gc(ipam, conf, store))
+
+
+PLUGIN = skel.Plugin(
+    name="spiderpool", add=cmd_add, delete=cmd_del, check=cmd_check, status=cmd_status, gc=cmd_gc,
+    known_args=KNOWN_ARGS,
+)  # fmt: skip

@@ -1,0 +1,182 @@
+"""SpiderIPPool / SpiderEndpoint / SpiderReservedIP / Pod reads and writes. Does I/O.
+
+The write path for a pool (SPEC §2): under the per-node file lock for that pool,
+GET -> pure decision -> PUT status carrying the read resourceVersion; on 409 re-read
+and retry with jittered exponential backoff until the invocation's deadline, then
+``TryAgainLater`` (code 11). The lock is held only around read-choose-write. The
+kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from spidernet.alloc import choosing
+from spidernet.alloc.pools import Pool, Record, records_json
+from spidernet.k8s import errors as kerr
+from spidernet.k8s.client import Client, Deadline
+from spidernet.protocol import errors
+
+log = logging.getLogger("spidernet")
+
+GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
+NODE_LABEL = "spiderpool.spidernet.io/node"
+T = TypeVar("T")
+
+
+@dataclass
+class Stats:
+    conflicts: int = 0
+    writes: int = 0
+    lock_wait: float = 0.0
+
+
+class Store:
+    def __init__(self, client: Client, lock_dir: str) -> None:
+        self.client = client
+        self.lock_dir = lock_dir
+        self.stats = Stats()
+
+    @property
+    def deadline(self) -> Deadline:
+        return self.client.deadline
+
+    # ------------------------------------------------------------ reads
+
+    def _get_or_none(self, path: str) -> Any:
+        try:
+            return self.client.get(path)
+        except kerr.NotFound:
+            return None
+
+    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"/api/v1/namespaces/{namespace}/pods/{name}")
+
+    def namespace(self, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"/api/v1/namespaces/{name}")
+
+    def node(self, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"/api/v1/nodes/{name}")
+
+    def pool(self, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"{GROUP}/spiderippools/{name}")
+
+    def pools(self) -> list[dict[str, Any]]:
+        return list(self.client.get(f"{GROUP}/spiderippools")["items"])
+
+    def reserved(self) -> list[dict[str, Any]]:
+        return list(self.client.get(f"{GROUP}/spiderreservedips")["items"])
+
+    def endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}")
+
+    def endpoints_on(self, node: str) -> list[dict[str, Any]]:
+        return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={NODE_LABEL}%3D{node}")["items"])
+
+    # ------------------------------------------------------------ endpoint writes
+
+    def create_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
+        ns = obj["metadata"]["namespace"]
+        return dict(self.client.request("POST", f"{GROUP}/namespaces/{ns}/spiderendpoints", obj))
+
+    def replace_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        path = f"{GROUP}/namespaces/{meta['namespace']}/spiderendpoints/{meta['name']}"
+        return dict(self.client.request("PUT", path, obj))
+
+    def delete_endpoint(self, obj: dict[str, Any]) -> None:
+        """Delete only the endpoint we read (UID and resourceVersion preconditions)."""
+        meta = obj["metadata"]
+        body = {"kind": "DeleteOptions", "apiVersion": "v1",
+                "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}}  # fmt: skip
+        try:
+            self.client.request("DELETE", f"{GROUP}/namespaces/{meta['namespace']}/spiderendpoints/{meta['name']}", body)
+        except kerr.NotFound:
+            pass
+
+    # ------------------------------------------------------------ pool CAS
+
+    def _lock(self, pool: str) -> Any:
+        import filelock  # imported here: DEL/CHECK/STATUS paths that never write skip it
+
+        os.makedirs(self.lock_dir, exist_ok=True)
+        return filelock.FileLock(os.path.join(self.lock_dir, f"{pool}.lock"), timeout=max(self.deadline.remaining(), 0.01))
+
+    def update_pool(
+        self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
+        snapshot: dict[str, Any] | None = None,
+    ) -> T:  # fmt: skip
+        """Run ``decide`` on a fresh pool and write its records by CAS; returns decide's outcome.
+
+        ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
+        a copy read before the lock; it is used only if the lock was free at once.
+        """
+        lock = self._lock(name)
+        started = time.monotonic()
+        try:
+            try:
+                lock.acquire(timeout=0)
+            except TimeoutError:  # busy: another ADD on this node wrote meanwhile, so re-read
+                snapshot = None
+                lock.acquire(timeout=max(self.deadline.remaining(), 0.01))
+        except TimeoutError as e:  # filelock.Timeout subclasses TimeoutError
+            raise errors.TryAgainLater(f"pool {name}: node lock not acquired before the deadline") from e
+        self.stats.lock_wait += time.monotonic() - started
+        try:
+            return self._cas_loop(name, decide, snapshot)
+        finally:
+            lock.release()
+
+    def _cas_loop(self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
+                  obj: dict[str, Any] | None) -> T:  # fmt: skip
+        delay = 0.01
+        while True:
+            if obj is None:
+                obj = self.pool(name)
+                if obj is None:
+                    raise kerr.NotFound(404, f"SpiderIPPool {name} not found")
+            pool = Pool.parse(obj)
+            records, outcome = decide(pool)
+            if records is None:
+                return outcome
+            try:
+                self._put_status(obj, pool, records)
+                return outcome
+            except kerr.Conflict:
+                self.stats.conflicts += 1
+                if self.deadline.remaining() < delay:
+                    raise errors.TryAgainLater(
+                        f"pool {name}: still conflicting after {self.stats.conflicts} retries, budget spent"
+                    ) from None
+                time.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.5)
+                obj = None
+
+    def _put_status(self, obj: dict[str, Any], pool: Pool, records: dict[str, Record]) -> None:
+        status = dict(obj.get("status") or {})
+        status["allocatedIPs"] = records_json(records)
+        status["allocatedIPCount"] = len(records)
+        status["totalIPCount"] = pool.usable.count()
+        body = {**obj, "status": status}
+        self.client.request("PUT", f"{GROUP}/spiderippools/{pool.name}/status", body)
+        self.stats.writes += 1
+
+
+def release_uid(store: Store, pool: str, pod_uid: str, ips: set[str] | None = None) -> int:
+    """Compare-and-delete: drop ``pod_uid``'s records (only ``ips`` if given). Returns how many."""
+
+    def decide(p: Pool) -> tuple[dict[str, Record] | None, int]:
+        kept = choosing.without_uid(p.records, pod_uid, ips)
+        removed = len(p.records) - len(kept)
+        return (kept if removed else None), removed
+
+    try:
+        return store.update_pool(pool, decide)
+    except kerr.NotFound:
+        return 0  # pool gone: nothing to release

@@ -1,0 +1,1 @@
+"""Pure address arithmetic on Python ints (128-bit safe). No I/O."""

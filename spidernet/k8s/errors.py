@@ -1,0 +1,62 @@
+"""API errors by HTTP status (kopf/httpx style): one class per outcome callers act on. No I/O.
+
+    ApiError
+    ├── Unavailable      connection refused/reset, timeout, 5xx, 429: retry, then CNI code 11
+    ├── NotFound         404
+    ├── Conflict         409 reason Conflict: stale resourceVersion, re-read and retry
+    ├── AlreadyExists    409 reason AlreadyExists
+    ├── Invalid          422
+    └── Denied           401 / 403: credentials or RBAC
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
+        super().__init__(f"HTTP {status} {reason}: {message}".strip())
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class Unavailable(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class AlreadyExists(ApiError):
+    pass
+
+
+class Invalid(ApiError):
+    pass
+
+
+class Denied(ApiError):
+    pass
+
+
+def from_response(status: int, body: Any) -> ApiError:
+    message = body.get("message", "") if isinstance(body, dict) else str(body)[:300]
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    if status == 404:
+        return NotFound(status, message, reason)
+    if status == 409:
+        return (AlreadyExists if reason == "AlreadyExists" else Conflict)(status, message, reason)
+    if status == 422:
+        return Invalid(status, message, reason)
+    if status in (401, 403):
+        return Denied(status, message, reason)
+    if status == 429 or status >= 500:
+        return Unavailable(status, message, reason)
+    return ApiError(status, message, reason)

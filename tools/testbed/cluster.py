@@ -1,0 +1,142 @@
+"""Kubernetes objects for IPAM scenarios on the local control plane. Does I/O.
+
+Pods are plain API objects (no kubelet): they stay Pending with ``spec.nodeName`` set,
+which is all the IPAM reads. Each simulated node gets its own plugin config directory
+holding the kubeconfig, the installer's ``nodename`` file, the lock directory and the
+log, as the installer lays them out on a real node.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.testbed import crds
+from tools.testbed.controlplane import ControlPlane
+
+GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
+
+
+class Cluster:
+    def __init__(self, cp: ControlPlane) -> None:
+        self.cp = cp
+
+    def _ok(self, status: int, reply: Any, what: str) -> Any:
+        if status >= 300:
+            raise RuntimeError(f"{what}: HTTP {status}: {reply}")
+        return reply
+
+    def install_crds(self) -> None:
+        crds.install(self.cp)
+
+    # ------------------------------------------------------------ core objects
+
+    def namespace(self, name: str, annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "annotations": annotations or {}, "labels": labels or {}}}  # fmt: skip
+        status, reply = self.cp.request("POST", "/api/v1/namespaces", body)
+        if status == 409:
+            _, cur = self.cp.request("GET", f"/api/v1/namespaces/{name}")
+            cur["metadata"]["annotations"] = annotations or {}
+            cur["metadata"]["labels"] = {**cur["metadata"].get("labels", {}), **(labels or {})}
+            status, reply = self.cp.request("PUT", f"/api/v1/namespaces/{name}", cur)
+        self._ok(status, reply, f"namespace {name}")
+
+    def node(self, name: str, labels: dict[str, str] | None = None) -> None:
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+        status, reply = self.cp.request("POST", "/api/v1/nodes", body)
+        if status != 409:
+            self._ok(status, reply, f"node {name}")
+
+    def pod(self, namespace: str, name: str, node: str, annotations: dict[str, str] | None = None,
+            labels: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+        body = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}, "labels": labels or {}},
+            "spec": {"nodeName": node, "automountServiceAccountToken": False,
+                     "containers": [{"name": "c", "image": "pause"}]},
+        }  # fmt: skip
+        status, reply = self.cp.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
+        return dict(self._ok(status, reply, f"pod {namespace}/{name}"))
+
+    def delete_pod(self, namespace: str, name: str, grace: int = 0) -> None:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace}
+        status, reply = self.cp.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body)
+        if status != 404:
+            self._ok(status, reply, f"delete pod {namespace}/{name}")
+
+    # ------------------------------------------------------------ spiderpool objects
+
+    def pool(self, name: str, subnet: str, ips: list[str], **spec: Any) -> dict[str, Any]:
+        family = 6 if ":" in subnet else 4
+        body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderIPPool",
+                "metadata": {"name": name}, "spec": {"ipVersion": family, "subnet": subnet, "ips": ips, **spec}}  # fmt: skip
+        status, reply = self.cp.request("POST", f"{GROUP}/spiderippools", body)
+        return dict(self._ok(status, reply, f"pool {name}"))
+
+    def get_pool(self, name: str) -> dict[str, Any]:
+        status, reply = self.cp.request("GET", f"{GROUP}/spiderippools/{name}")
+        return dict(self._ok(status, reply, f"get pool {name}"))
+
+    def patch_pool_spec(self, name: str, **spec: Any) -> None:
+        status, reply = self.cp.request("PATCH", f"{GROUP}/spiderippools/{name}", {"spec": spec},
+                                        content_type="application/merge-patch+json")  # fmt: skip
+        self._ok(status, reply, f"patch pool {name}")
+
+    def delete_pool(self, name: str) -> None:
+        self.cp.request("DELETE", f"{GROUP}/spiderippools/{name}")
+
+    def records(self, pool: str) -> dict[str, dict[str, str]]:
+        raw = (self.get_pool(pool).get("status") or {}).get("allocatedIPs")
+        return json.loads(raw) if raw else {}
+
+    def reserved(self, name: str, family: int, ips: list[str]) -> None:
+        body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderReservedIP",
+                "metadata": {"name": name}, "spec": {"ipVersion": family, "ips": ips}}  # fmt: skip
+        self._ok(*self.cp.request("POST", f"{GROUP}/spiderreservedips", body), f"reserved {name}")
+
+    def endpoints(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        path = f"{GROUP}/namespaces/{namespace}/spiderendpoints" if namespace else f"{GROUP}/spiderendpoints"
+        return list(self._ok(*self.cp.request("GET", path), "list endpoints")["items"])
+
+    def endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
+        status, reply = self.cp.request("GET", f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}")
+        return None if status == 404 else dict(self._ok(status, reply, "get endpoint"))
+
+
+@dataclass
+class NodeConfig:
+    """The per-node directory the installer would write: kubeconfig, nodename, locks, log."""
+
+    name: str
+    dir: Path
+
+    @classmethod
+    def create(cls, cp: ControlPlane, name: str, base: Path) -> NodeConfig:
+        d = base / name
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cp.kubeconfig, d / "spiderpool.kubeconfig")
+        (d / "nodename").write_text(name + "\n")
+        return cls(name, d)
+
+    @property
+    def kubeconfig(self) -> str:
+        return str(self.dir / "spiderpool.kubeconfig")
+
+    def ipam(self, **extra: Any) -> dict[str, Any]:
+        return {"type": "spiderpool", "kubeconfig": self.kubeconfig, "lock_dir": str(self.dir / "locks"),
+                "log_file_path": str(self.dir / "spiderpool.log"), "log_level": "debug", **extra}  # fmt: skip
+
+
+def macvlan_conflist(node: NodeConfig, *, version: str = "1.0.0", name: str = "macvlan-ens1",
+                     master: str = "ens1", **ipam: Any) -> dict[str, Any]:  # fmt: skip
+    return {"cniVersion": version, "name": name,
+            "plugins": [{"type": "macvlan", "master": master, "mode": "bridge", "ipam": node.ipam(**ipam)}]}  # fmt: skip
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())

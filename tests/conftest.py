@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tools.testbed import netns, paths
+from tools.testbed.cluster import Cluster
 from tools.testbed.controlplane import ControlPlane
 
 
@@ -41,4 +42,21 @@ def underlay() -> Iterator[netns.Underlay]:
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     with netns.Underlay() as u:
+        yield u
+
+
+@pytest.fixture(scope="session")
+def cluster(control_plane: ControlPlane) -> Cluster:
+    """The control plane with our CRDs installed."""
+    c = Cluster(control_plane)
+    c.install_crds()
+    return c
+
+
+@pytest.fixture
+def api_underlay(control_plane: ControlPlane) -> Iterator[netns.Underlay]:
+    """An underlay whose nodes reach the control plane (each node netns gets an apiproxy)."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    with netns.Underlay(api_port=control_plane.port) as u:
         yield u

@@ -36,7 +36,8 @@ def choose(pool: Pool, *, pod_uid: str, reserved: RangeSet, claimed: Set[str] = 
 
 def free_count(pool: Pool, reserved: RangeSet) -> int:
     available = pool.usable.subtract(reserved)
-    return available.count() - sum(1 for ip in pool.records if _int(ip) in available)
+    taken = {_int(ip) for ip in pool.records}  # a set: two spellings of one address count once
+    return available.count() - sum(1 for value in taken if value in available)
 
 
 def with_record(records: Mapping[str, Record], ip: str, record: Record) -> dict[str, Record]:

@@ -142,6 +142,10 @@ def parse_records(raw: object) -> dict[str, Record]:
     data = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(data, dict):
         raise ValueError("status.allocatedIPs is not a JSON object")
+    for ip, r in data.items():  # a bad key or value would crash choosing later, not mark the pool broken
+        parse_ip(ip)
+        if not isinstance(r, dict):
+            raise ValueError(f"record for {ip} is not a JSON object")
     return {ip: Record(str(r.get("pod", "")), str(r.get("podUid", ""))) for ip, r in data.items()}
 
 

@@ -68,6 +68,8 @@ def _from_ippools(raw: str, ifname: str) -> Candidates:
     items = _json(raw, where)
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise errors.InvalidConfig(where, "must be a non-empty JSON list of objects")
+    if not all(isinstance(i.get("interface", ""), str) for i in items):
+        raise errors.InvalidConfig(where, "'interface' must be a string")
     named = [bool(i.get("interface")) for i in items]
     if any(named) and not all(named):
         raise errors.InvalidConfig(where, "set 'interface' on every item or on none")
@@ -227,7 +229,9 @@ def network_of(ifname: str, pod_annotations: Mapping[str, str], namespace: str, 
     """The NAD ("ns/name") Multus used for ``ifname``, else ``fallback`` (the CNI network name)."""
     if ifname == "eth0":
         nad = pod_annotations.get(ANNO_MULTUS_DEFAULT, "")
-        return nad if "/" in nad or not nad else f"{namespace}/{nad}"
+        if not nad:
+            return fallback
+        return nad if "/" in nad else f"{namespace}/{nad}"
     for i, entry in enumerate(_multus_networks(pod_annotations.get(ANNO_MULTUS_NETWORKS, ""))):
         name = entry.get("name", "")
         if (entry.get("interface") or f"net{i + 1}") == ifname and name:

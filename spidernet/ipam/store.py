@@ -27,6 +27,7 @@ log = logging.getLogger("spidernet")
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 NODE_LABEL = "spiderpool.spidernet.io/node"
+INT64_MAX = 2**63 - 1
 T = TypeVar("T")
 
 
@@ -146,7 +147,9 @@ class Store:
             if records is None:
                 return outcome
             try:
+                _failpoint("before-pool-write")
                 self._put_status(obj, pool, records)
+                _failpoint("after-pool-write")
                 return outcome
             except kerr.Conflict:
                 self.stats.conflicts += 1
@@ -162,10 +165,19 @@ class Store:
         status = dict(obj.get("status") or {})
         status["allocatedIPs"] = records_json(records)
         status["allocatedIPCount"] = len(records)
-        status["totalIPCount"] = pool.usable.count()
+        # int64 in the CRD (as upstream): an IPv6 /64 pool saturates rather than overflows.
+        status["totalIPCount"] = min(pool.usable.count(), INT64_MAX)
         body = {**obj, "status": status}
         self.client.request("PUT", f"{GROUP}/spiderippools/{pool.name}/status", body)
         self.stats.writes += 1
+
+
+def _failpoint(name: str) -> None:
+    """Crash tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here."""
+    if os.environ.get("SPIDERNET_FAILPOINT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def release_uid(store: Store, pool: str, pod_uid: str, ips: set[str] | None = None) -> int:

@@ -122,13 +122,17 @@ class RangeSet:
         return not self.subtract(other)
 
     def lowest_not_in(self, taken: Sequence[int]) -> int | None:
-        """The lowest member not in ``taken`` (sorted ascending), in O(len(taken) + intervals)."""
+        """The lowest member not in ``taken`` (sorted ascending), in O(len(taken) + intervals).
+
+        ``taken`` may repeat a value: record keys are texts, and two spellings of one
+        IPv6 address ("2001:db8::1", "2001:DB8:0::1") are one address.
+        """
         k = 0
         for start, end in self.intervals:
             candidate = start
             k = bisect.bisect_left(taken, candidate, lo=k)
-            while k < len(taken) and taken[k] == candidate and candidate <= end:
-                candidate += 1
+            while k < len(taken) and taken[k] <= candidate <= end:
+                candidate = max(candidate, taken[k] + 1)
                 k += 1
             if candidate <= end:
                 return candidate

@@ -2,28 +2,29 @@
 
 Case matrix (every case against etcd + kube-apiserver, CRDs installed by tools/testbed/crds.py):
 
-| resource         | case                                                      | expect               |
-|------------------|-----------------------------------------------------------|----------------------|
-| all three        | install from the kustomization list                       | Established, served  |
+| resource         | case                                                       | expect               |
+|------------------|------------------------------------------------------------|----------------------|
+| all three        | install from the kustomization list                        | Established, served  |
 | all three        | discovery: scope, shortName, category, /status subresource | as upstream          |
-| SpiderIPPool     | valid pool (v4 ranges, affinities, routes)                | 201, defaults false  |
-| SpiderIPPool     | status PUT via /status with the read resourceVersion      | 200, stored          |
-| SpiderIPPool     | status sent on the main resource                          | ignored              |
-| SpiderIPPool     | unknown spec field                                        | pruned               |
-| SpiderIPPool     | IPv6 pool with a range                                    | 201                  |
-| SpiderIPPool     | ipVersion 5                                               | 422 naming the field |
-| SpiderIPPool     | ips item not an address or range                          | 422 naming the item  |
-| SpiderIPPool     | subnet missing                                            | 422 naming the field |
-| SpiderIPPool     | matchExpressions operator outside the enum                | 422 naming the field |
-| SpiderIPPool     | negative allocatedIPCount through /status                 | 422 naming the field |
-| SpiderIPPool     | table view                                                | upstream's columns   |
-| SpiderEndpoint   | status.current with our containerID/network in a namespace | 201, kept verbatim  |
-| SpiderEndpoint   | plain PUT rewrites status; /status does not exist         | 200; 404             |
-| SpiderEndpoint   | status.current without uid                                | 422 naming the field |
-| SpiderEndpoint   | vlan 4095                                                 | 422 naming the field |
-| SpiderEndpoint   | table view                                                | columns from ips[0]  |
-| SpiderReservedIP | valid v4 reservation                                      | 201                  |
-| SpiderReservedIP | ipVersion 5                                               | 422 naming the field |
+| SpiderIPPool     | valid pool (v4 ranges, affinities, routes)                 | 201, defaults false  |
+| SpiderIPPool     | status PUT via /status with the read resourceVersion       | 200, stored          |
+| SpiderIPPool     | status PUT with allocatedIPs null (no records)             | 200, field absent    |
+| SpiderIPPool     | status sent on the main resource                           | ignored              |
+| SpiderIPPool     | unknown spec field                                         | pruned               |
+| SpiderIPPool     | IPv6 pool with a range                                     | 201                  |
+| SpiderIPPool     | ipVersion 5                                                | 422 naming the field |
+| SpiderIPPool     | ips item not an address or range                           | 422 naming spec.ips  |
+| SpiderIPPool     | subnet missing                                             | 422 naming the field |
+| SpiderIPPool     | matchExpressions operator outside the enum                 | 422 naming the field |
+| SpiderIPPool     | negative allocatedIPCount through /status                  | 422 naming the field |
+| SpiderIPPool     | table view                                                 | upstream's columns   |
+| SpiderEndpoint   | status.current with our containerID/network in a namespace | 201, kept verbatim   |
+| SpiderEndpoint   | plain PUT rewrites status; /status does not exist          | 200; 404             |
+| SpiderEndpoint   | status.current without uid                                 | 422 naming the field |
+| SpiderEndpoint   | vlan 4095                                                  | 422 naming the field |
+| SpiderEndpoint   | table view                                                 | columns from ips[0]  |
+| SpiderReservedIP | valid v4 reservation                                       | 201                  |
+| SpiderReservedIP | ipVersion 5                                                | 422 naming the field |
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def pool(name: str, **spec: Any) -> dict[str, Any]:
 def endpoint(name: str, current: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "SpiderEndpoint",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"ipam.spidernet.io/node": "node-1"}},
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"spiderpool.spidernet.io/node": "node-1"}},
         "status": {"current": current, "ownerControllerType": "Deployment", "ownerControllerName": "web"},
     }  # fmt: skip
 
@@ -183,6 +184,17 @@ def test_pool_status_is_written_through_the_status_subresource_with_the_read_res
     assert fetched["status"]["totalIPCount"] == 41
 
 
+def test_pool_status_with_null_allocated_ips_is_accepted_and_reads_back_absent(cp: ControlPlane) -> None:
+    """Upstream's "no records" is a null allocatedIPs; the plugin writes exactly that on the last release."""
+    status, created = cp.request("POST", POOLS, pool("crdtest-null"))
+    assert status == 201, created
+    written = {**created, "status": {"allocatedIPs": None, "allocatedIPCount": 0, "totalIPCount": 41}}
+    status, updated = cp.request("PUT", f"{POOLS}/crdtest-null/status", written)
+    assert status == 200, updated
+    assert updated["status"].get("allocatedIPs") is None
+    assert updated["status"]["allocatedIPCount"] == 0
+
+
 def test_status_sent_on_the_main_pool_resource_is_ignored(cp: ControlPlane) -> None:
     body = {**pool("crdtest-main-status"), "status": {"allocatedIPCount": 7}}
     status, created = cp.request("POST", POOLS, body)
@@ -209,7 +221,7 @@ def test_a_pool_with_ip_version_5_is_rejected_naming_spec_ip_version(cp: Control
 
 
 @pytest.mark.parametrize("item", ["10.20.0.10/32", "ten.twenty", "10.20.0.10 - 10.20.0.20", "10.20.0.10,10.20.0.11"])
-def test_an_ips_item_that_is_neither_an_address_nor_a_range_is_rejected_naming_the_item(
+def test_an_ips_item_that_is_neither_an_address_nor_a_range_is_rejected_naming_spec_ips(
     cp: ControlPlane, item: str
 ) -> None:
     status, reply = cp.request("POST", POOLS, pool("crdtest-badips", ips=["10.20.0.5", item]))
@@ -266,7 +278,7 @@ def test_an_endpoint_with_status_current_is_created_in_a_namespace_and_kept_verb
     assert created["metadata"]["namespace"] == NAMESPACE
     assert created["status"]["current"] == CURRENT
     assert created["status"]["ownerControllerType"] == "Deployment"
-    status, listed = cp.request("GET", f"{API}/spiderendpoints?labelSelector=ipam.spidernet.io%2Fnode%3Dnode-1")
+    status, listed = cp.request("GET", f"{API}/spiderendpoints?labelSelector=spiderpool.spidernet.io%2Fnode%3Dnode-1")
     assert status == 200, listed
     assert [i["metadata"]["name"] for i in listed["items"]] == ["web-1"]
 

@@ -134,6 +134,8 @@ class Underlay:
         for proc in self.proxies:
             proc.kill()
             proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
         for ns in [*self.pods, *self.nodes, self.fabric]:
             ns.delete()
 

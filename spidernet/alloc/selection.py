@@ -131,10 +131,6 @@ def candidates(
     return None
 
 
-def needs_namespace(pod_annotations: Mapping[str, str]) -> bool:
-    return ANNO_IPPOOLS not in pod_annotations and ANNO_IPPOOL not in pod_annotations
-
-
 def is_glob(name: str) -> bool:
     return any(c in name for c in "*?[")
 

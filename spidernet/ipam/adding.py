@@ -112,15 +112,15 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
 
 
 def _candidates(ctx: Context) -> selection.Candidates:
-    ann = ctx.pod.annotations
-    ns_ann = None
-    if selection.needs_namespace(ann):
+    ann, ifname = ctx.pod.annotations, ctx.cmd.ifname
+    # Rules 1-2 (pod annotations) alone first: the namespace is read only when they yield nothing.
+    found = selection.candidates(ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=())
+    if found is None:
         ns_obj = ctx.store.namespace(ctx.pod.namespace) or {}
-        ns_ann = ns_obj.get("metadata", {}).get("annotations") or {}
-    found = selection.candidates(
-        ifname=ctx.cmd.ifname, pod_annotations=ann, ns_annotations=ns_ann,
-        conf_v4=ctx.conf.default_v4, conf_v6=ctx.conf.default_v6,
-    )  # fmt: skip
+        found = selection.candidates(
+            ifname=ifname, pod_annotations={}, ns_annotations=ns_obj.get("metadata", {}).get("annotations") or {},
+            conf_v4=ctx.conf.default_v4, conf_v6=ctx.conf.default_v6,
+        )  # fmt: skip
     if found is not None:
         return found
     defaults = [Pool.parse(p) for p in ctx.pool_list()]

@@ -155,6 +155,10 @@ def test_pod_annotation_beats_namespace_default_which_beats_cni_default(sc: Scen
     assert add_ip(rt, ref, pod).startswith("10.96.0.")
     ref2, pod2 = sc.pod("b", node)
     assert add_ip(rt, ref2, pod2).startswith("10.96.1.")
+    # an ippools annotation that does not list this interface yields nothing: the namespace rule decides
+    other_nic = json.dumps([{"interface": "net1", "ipv4": [anno]}])
+    ref3, pod3 = sc.pod("c", node, annotations={"ipam.spidernet.io/ippools": other_nic})
+    assert add_ip(rt, ref3, pod3).startswith("10.96.1.")
 
 
 @pytest.mark.parametrize(("version", "has_version_field"), [("0.3.1", True), ("1.0.0", False)])

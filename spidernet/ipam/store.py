@@ -4,7 +4,8 @@ The write path for a pool (SPEC §2): under the per-node file lock for that pool
 GET -> pure decision -> PUT status carrying the read resourceVersion; on 409 re-read
 and retry with jittered exponential backoff until the invocation's deadline, then
 ``TryAgainLater`` (code 11). The lock is held only around read-choose-write. The
-kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a node.
+kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a node
+(``locking``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from spidernet.alloc import choosing
 from spidernet.alloc.pools import Pool, Record, records_json
+from spidernet.ipam import locking
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Client, Deadline
 from spidernet.protocol import errors
@@ -103,12 +105,6 @@ class Store:
 
     # ------------------------------------------------------------ pool CAS
 
-    def _lock(self, pool: str) -> Any:
-        import filelock  # imported here: DEL/CHECK/STATUS paths that never write skip it
-
-        os.makedirs(self.lock_dir, exist_ok=True)
-        return filelock.FileLock(os.path.join(self.lock_dir, f"{pool}.lock"), timeout=max(self.deadline.remaining(), 0.01))
-
     def update_pool(
         self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
         snapshot: dict[str, Any] | None = None,
@@ -118,21 +114,16 @@ class Store:
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
         a copy read before the lock; it is used only if the lock was free at once.
         """
-        lock = self._lock(name)
+        lock = locking.PoolLock(self.lock_dir, name)
         started = time.monotonic()
         try:
-            try:
-                lock.acquire(timeout=0)
-            except TimeoutError:  # busy: another ADD on this node wrote meanwhile, so re-read
-                snapshot = None
-                lock.acquire(timeout=max(self.deadline.remaining(), 0.01))
-        except TimeoutError as e:  # filelock.Timeout subclasses TimeoutError
+            lock.acquire(timeout=self.deadline.remaining())
+        except locking.LockTimeout as e:
             raise errors.TryAgainLater(f"pool {name}: node lock not acquired before the deadline") from e
         self.stats.lock_wait += time.monotonic() - started
-        try:
-            return self._cas_loop(name, decide, snapshot)
-        finally:
-            lock.release()
+        with lock:
+            # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
+            return self._cas_loop(name, decide, None if lock.waited else snapshot)
 
     def _cas_loop(self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
                   obj: dict[str, Any] | None) -> T:  # fmt: skip

@@ -1,5 +1,11 @@
 """A small HTTPS JSON client for the Kubernetes API, one keep-alive connection. Does I/O.
 
+HTTP/1.1 is spoken directly on an ``ssl`` socket (Content-Length and chunked bodies):
+``http.client`` would add ~12 ms of imports (the ``email`` header parser) to every
+plugin exec, i.e. to every pod start. Retrying a request whose response was lost is
+safe by construction one layer up: a repeated pool PUT gets 409 and the re-read finds
+the pod's own record, a repeated create gets AlreadyExists, a repeated delete NotFound.
+
 Transport failures (refused/reset connections, timeouts, 5xx, 429) are retried here
 with jittered exponential backoff until the caller's deadline, then raised as
 ``errors.Unavailable``; HTTP outcomes the caller must act on (404, 409, 422, 403) are
@@ -8,10 +14,10 @@ raised at once as their class. Compare-and-swap retries on 409 live one layer up
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
+import socket
 import ssl
 import tempfile
 import time
@@ -67,41 +73,57 @@ class Client:
         self.creds = creds
         self.deadline = deadline
         self._ssl = _ssl_context(creds)
-        self._conn: http.client.HTTPSConnection | None = None
+        self._sock: ssl.SSLSocket | None = None
+        self._reader: Any = None
         self.requests = 0
 
     def close(self) -> None:
-        if self._conn:
-            self._conn.close()
-            self._conn = None
+        if self._sock is not None:
+            self._reader.close()
+            self._sock.close()
+            self._sock = self._reader = None
 
-    def _connection(self, timeout: float) -> http.client.HTTPSConnection:
-        if self._conn is None:
-            self._conn = http.client.HTTPSConnection(self.host, self.port, context=self._ssl, timeout=timeout)
-        self._conn.timeout = timeout
-        if self._conn.sock is not None:
-            self._conn.sock.settimeout(timeout)
-        return self._conn
+    def _connect(self, timeout: float) -> ssl.SSLSocket:
+        if self._sock is None:
+            raw = socket.create_connection((self.host, self.port), timeout=timeout)
+            # TLS's last handshake flight and our request are two small writes: without
+            # NODELAY, Nagle holds the request for the peer's delayed ACK (~40 ms).
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                self._sock = self._ssl.wrap_socket(raw, server_hostname=self.host)
+            except BaseException:
+                raw.close()
+                raise
+            self._reader = self._sock.makefile("rb")
+        self._sock.settimeout(timeout)
+        return self._sock
+
+    def _head(self, method: str, path: str, body: bytes | None, content_type: str) -> bytes:
+        lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                 "Accept: application/json", "User-Agent: spidernet-cni"]  # fmt: skip
+        if self.creds.token:
+            lines.append(f"Authorization: Bearer {self.creds.token}")
+        if body is not None:
+            lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
     def _once(self, method: str, path: str, body: bytes | None, content_type: str) -> tuple[int, Any]:
         timeout = min(MAX_REQUEST_TIMEOUT, max(self.deadline.remaining(), 0.05))
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        if self.creds.token:
-            headers["Authorization"] = f"Bearer {self.creds.token}"
-        conn = self._connection(timeout)
         try:
-            conn.request(method, self.prefix + path, body=body, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as e:
+            sock = self._connect(timeout)
+            sock.sendall(self._head(method, path, body, content_type) + (body or b""))
+            status, keep_alive, raw = _read_response(self._reader)
+        except (OSError, ValueError) as e:
             self.close()
             raise errors.Unavailable(0, f"{type(e).__name__}: {e}") from e
+        if not keep_alive:
+            self.close()
         self.requests += 1
         try:
             data = json.loads(raw) if raw else None
         except ValueError:
             data = raw.decode(errors="replace")
-        return resp.status, data
+        return status, data
 
     def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json") -> Any:
         """Send one request, retrying transport failures until the deadline; returns the decoded body."""
@@ -121,3 +143,40 @@ class Client:
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
+
+
+def _read_response(reader: Any) -> tuple[int, bool, bytes]:
+    """(status, keep-alive, body) of one HTTP/1.1 response; ValueError when malformed."""
+    status_line = reader.readline(65537)
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise ValueError(f"bad status line {status_line[:80]!r}")
+    headers: dict[bytes, bytes] = {}
+    while (line := reader.readline(65537)) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    keep_alive = headers.get(b"connection", b"").lower() != b"close"
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        return int(parts[1]), keep_alive, _read_chunked(reader)
+    if b"content-length" in headers:
+        length = int(headers[b"content-length"])
+        body = reader.read(length)
+        if len(body) != length:
+            raise ValueError("connection closed inside the body")
+        return int(parts[1]), keep_alive, body
+    return int(parts[1]), False, reader.read()
+
+
+def _read_chunked(reader: Any) -> bytes:
+    chunks = []
+    while True:
+        size = int(reader.readline(65537).split(b";")[0].strip(), 16)
+        if size == 0:
+            while reader.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        chunk = reader.read(size)
+        if len(chunk) != size:
+            raise ValueError("connection closed inside a chunk")
+        chunks.append(chunk)
+        reader.readline(65537)

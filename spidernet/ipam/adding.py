@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +27,11 @@ from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, release_uid
 from spidernet.ipmath.ranges import RangeError, RangeSet
 from spidernet.k8s import errors as kerr
-from spidernet.protocol import errors
+from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.results import Result
 
-log = logging.getLogger("spidernet")
+log = logs.LOG
 
 POOL_EXHAUSTED = 100  # every usable candidate pool is full
 NO_MATCHING_POOL = 101  # no candidate pool may serve this pod (each refused with a reason)

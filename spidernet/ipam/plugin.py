@@ -9,7 +9,6 @@ pod (each refused pool listed with its reason); 102 CHECK found the allocation m
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -54,7 +53,7 @@ def _run(store: Store, action: Callable[[], T]) -> T:
         raise errors.CniError(f"Kubernetes API error: {e}") from e
     finally:
         s = store.stats
-        logging.getLogger("spidernet").debug(
+        logs.LOG.debug(
             "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs",
             store.client.requests, s.writes, s.conflicts, s.lock_wait,
         )

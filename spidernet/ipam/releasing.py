@@ -10,7 +10,6 @@ records carrying its UID are released from every pool.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from spidernet.alloc import choosing
@@ -19,11 +18,11 @@ from spidernet.ipam import endpoints, pods
 from spidernet.ipam.adding import release_endpoint
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, release_uid
-from spidernet.protocol import errors
+from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 
-log = logging.getLogger("spidernet")
+log = logs.LOG
 
 ALLOCATION_MISSING = 102  # CHECK: the pool no longer records this container's address
 

@@ -10,7 +10,6 @@ kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a n
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import time
@@ -23,9 +22,9 @@ from spidernet.alloc.pools import Pool, Record, records_json
 from spidernet.ipam import locking
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Client, Deadline
-from spidernet.protocol import errors
+from spidernet.protocol import errors, logs
 
-log = logging.getLogger("spidernet")
+log = logs.LOG
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 NODE_LABEL = "spiderpool.spidernet.io/node"

@@ -1,21 +1,22 @@
 """JSON-lines file logging for plugins (SPEC §1). Does I/O: creates the log directory and file.
 
 One line per record: ``{"time", "level", "plugin", "msg", ...context}`` where context
-carries the invocation's ``containerID``, ``netns``, ``ifname`` and pod identity. Size
-rotation via RotatingFileHandler; several plugin processes append to the same file, and
-each record is written with one write() on an O_APPEND file, so lines do not interleave.
-Rotation itself is not coordinated between processes: in the rare case two rotate at
-once, a few lines may land in the rotated file. Nothing is ever written to stdout.
-If the log file cannot be opened, records go to stderr: a read-only /var/log must not
-stop pods from starting.
+carries the invocation's ``containerID``, ``netns``, ``ifname`` and pod identity.
+Our own small writer rather than the stdlib ``logging`` package: that import costs
+~10 ms, paid by every plugin exec, i.e. every pod start (docs/performance.md).
+Several plugin processes append to the same file; each record is one write() on an
+O_APPEND descriptor, so lines do not interleave. Size rotation (``<path>.1`` ...
+``<path>.<count>``) is not coordinated between processes: if two rotate at once, a few
+lines may land in a rotated file. Nothing is ever written to stdout. Before ``setup``,
+or if the log file cannot be opened, records of level WARNING and above go to stderr:
+a read-only /var/log must not stop pods from starting.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import logging.handlers
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,47 +64,97 @@ class LogOptions:
             raise errors.InvalidConfig(field_path, f"{self.level!r} is not one of {list(LEVELS)}")
 
 
-class JsonLines(logging.Formatter):
-    def __init__(self, plugin: str) -> None:
-        super().__init__()
-        self.plugin = plugin
+_LEVELNO = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
-    def format(self, record: logging.LogRecord) -> str:
+
+class Logger:
+    """The process-wide plugin logger: ``LOG.info("allocated %s", ip)``, as with ``logging``."""
+
+    def __init__(self) -> None:
+        self.plugin = ""
+        self.level = _LEVELNO["WARNING"]
+        self.context: dict[str, str] = {}
+        self.path = ""
+        self.fd = 2  # stderr until setup() opens the file
+        self.max_bytes = 0
+        self.max_count = 0
+
+    def close(self) -> None:
+        if self.fd > 2:
+            os.close(self.fd)
+        self.fd, self.path = 2, ""
+
+    def debug(self, msg: str, *args: object) -> None:
+        self._emit("DEBUG", msg, args)
+
+    def info(self, msg: str, *args: object) -> None:
+        self._emit("INFO", msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self._emit("WARNING", msg, args)
+
+    def error(self, msg: str, *args: object) -> None:
+        self._emit("ERROR", msg, args)
+
+    def exception(self, msg: str, *args: object) -> None:
+        import traceback  # only on this rare path
+
+        self._emit("ERROR", msg, args, exception=traceback.format_exc().rstrip())
+
+    def _emit(self, level: str, msg: str, args: tuple[object, ...], exception: str = "") -> None:
+        if _LEVELNO[level] < self.level:
+            return
+        now = time.time()
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "plugin": self.plugin,
-            "msg": record.getMessage(),
-        }
-        line.update(getattr(record, "ctx", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+            "level": level, "plugin": self.plugin, "msg": msg % args if args else msg, **self.context,
+        }  # fmt: skip
+        if exception:
+            line["exception"] = exception
+        text = json.dumps(line, default=str) + "\n"
+        try:
+            if self.fd == 2:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+                return
+            data = text.encode()
+            self._rotate_for(len(data))
+            os.write(self.fd, data)
+        except OSError:
+            pass  # logging must never fail a pod's network set-up
+
+    def _rotate_for(self, size: int) -> None:
+        if self.fd <= 2 or not self.max_bytes or os.fstat(self.fd).st_size + size <= self.max_bytes:
+            return
+        for i in range(self.max_count - 1, 0, -1):
+            if os.path.exists(f"{self.path}.{i}"):
+                os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+        if self.max_count:
+            os.replace(self.path, f"{self.path}.1")
+        else:
+            os.truncate(self.path, 0)
+        path = self.path
+        self.close()
+        self.fd, self.path = _open(path), path
 
 
-class _Context(logging.LoggerAdapter):  # type: ignore[type-arg]
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        kwargs.setdefault("extra", {})["ctx"] = self.extra
-        return msg, kwargs
+LOG = Logger()
 
 
-def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> logging.LoggerAdapter:  # type: ignore[type-arg]
-    """Route the ``spidernet`` logger to the JSON-lines file; returns an adapter adding ``context``."""
-    logger = logging.getLogger("spidernet")
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-        old.close()  # else its log file stays open (ResourceWarning) after a second setup()
-    handler: logging.Handler
+def _open(path: str) -> int:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> Logger:
+    """Point ``LOG`` at the JSON-lines file of ``options``, tagging records with ``context``."""
+    LOG.close()
+    LOG.plugin = plugin
+    LOG.level = _LEVELNO[_PY_LEVEL.get(options.level, options.level.upper())]
+    LOG.context = {k: v for k, v in context.items() if v}
+    LOG.max_bytes, LOG.max_count = options.max_size_mb * _MB, options.max_count
     try:
-        os.makedirs(os.path.dirname(options.path) or ".", exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            options.path, maxBytes=options.max_size_mb * _MB, backupCount=options.max_count
-        )
+        LOG.fd, LOG.path = _open(options.path), options.path
     except OSError:
-        handler = logging.StreamHandler()  # stderr, never stdout
-    handler.setFormatter(JsonLines(plugin))
-    logger.addHandler(handler)
-    logger.setLevel(_PY_LEVEL.get(options.level, options.level.upper()))
-    logger.propagate = False
-    adapter = _Context(logger, {k: v for k, v in context.items() if v})
-    return adapter
+        LOG.fd = 2  # stderr, never stdout
+    return LOG

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -25,11 +24,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from spidernet.protocol import env as cnienv
-from spidernet.protocol import errors, versions
+from spidernet.protocol import errors, logs, versions
 from spidernet.types import convert, netconf
 from spidernet.types.results import Result
 
-log = logging.getLogger("spidernet")
+log = logs.LOG
 
 AddHandler = Callable[[cnienv.CmdArgs, netconf.NetConf], Result]
 Handler = Callable[[cnienv.CmdArgs, netconf.NetConf], None]

@@ -1,27 +1,23 @@
 """Fixtures shared by the pure unit tests. No I/O beyond pytest's tmp_path.
 
-``logs.setup`` rewires the process-wide ``spidernet`` logger (handlers, level,
-propagate); every test gets it back as it found it, with any handler a test added
-closed, so no open log file leaks into the next test (filterwarnings=error would turn
-the ResourceWarning into a failure somewhere unrelated).
+``logs.setup`` rewires the process-wide ``logs.LOG`` (file, level, context); every
+test gets it back as it found it, with any file a test opened closed, so no open log
+descriptor leaks into the next test.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 
+from spidernet.protocol import logs
+
 
 @pytest.fixture(autouse=True)
 def _restore_spidernet_logger() -> Iterator[None]:
-    logger = logging.getLogger("spidernet")
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    saved = dict(vars(logs.LOG))
     yield
-    for handler in logger.handlers:
-        if handler not in handlers:
-            handler.close()
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
+    if logs.LOG.fd != saved["fd"]:
+        logs.LOG.close()
+    vars(logs.LOG).update(saved)

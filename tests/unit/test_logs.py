@@ -9,8 +9,9 @@ Case matrix:
     validate_level  debug/info/warn/warning/error ok; "trace", "" -> InvalidConfig
     setup           creates missing directories; one JSON object per line with time,
                     level, plugin, msg and the non-empty context fields; level filters
-                    (warn == WARNING); exception text included; rotation size/count
-                    passed on; a second setup replaces the handler (no duplicate lines);
+                    (warn == WARNING); exception text included; rotation at the configured
+                    size keeps the configured count of files; a second setup replaces the
+                    file (no duplicate lines); the module-level LOG reaches the file;
                     path under a regular file or in a read-only place -> JSON to stderr;
                     never anything on stdout
 """
@@ -18,8 +19,6 @@ Case matrix:
 from __future__ import annotations
 
 import json
-import logging
-import logging.handlers
 from pathlib import Path
 from typing import Any
 
@@ -159,14 +158,17 @@ def test_exceptions_are_logged_with_their_traceback(tmp_path: Path) -> None:
     assert "RuntimeError: boom" in line["exception"]
 
 
-def test_rotation_uses_the_configured_size_and_count(tmp_path: Path) -> None:
-    logs.setup("p", logs.LogOptions(path=str(tmp_path / "p.log"), max_size_mb=3, max_count=2), {})
-    (handler,) = logging.getLogger("spidernet").handlers
-    assert isinstance(handler, logging.handlers.RotatingFileHandler)
-    assert (handler.maxBytes, handler.backupCount) == (3 * 1024 * 1024, 2)
+def test_rotation_at_the_configured_size_keeps_the_configured_count(tmp_path: Path) -> None:
+    path = tmp_path / "p.log"
+    log = logs.setup("p", logs.LogOptions(path=str(path), max_size_mb=1, max_count=2), {})
+    for i in range(4):
+        log.info("%d %s", i, "x" * (600 * 1024))  # each line ~0.6 MB: rotates before every other line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.log", "p.log.1", "p.log.2"]
+    assert all(f.stat().st_size <= 1024 * 1024 for f in tmp_path.iterdir())
+    assert read_lines(path)[0]["msg"].startswith("3 ")
 
 
-def test_second_setup_replaces_the_handler(tmp_path: Path) -> None:
+def test_second_setup_replaces_the_file(tmp_path: Path) -> None:
     path = tmp_path / "p.log"
     logs.setup("p", logs.LogOptions(path=str(path)), {})
     log = logs.setup("p", logs.LogOptions(path=str(path)), {})
@@ -174,10 +176,10 @@ def test_second_setup_replaces_the_handler(tmp_path: Path) -> None:
     assert len(read_lines(path)) == 1
 
 
-def test_module_loggers_below_spidernet_reach_the_file(tmp_path: Path) -> None:
+def test_the_module_level_log_reaches_the_file(tmp_path: Path) -> None:
     path = tmp_path / "p.log"
     logs.setup("p", logs.LogOptions(path=str(path)), {})
-    logging.getLogger("spidernet.protocol.skel").error("from a module")
+    logs.LOG.error("from a module")
     assert read_lines(path)[0]["msg"] == "from a module"
 
 

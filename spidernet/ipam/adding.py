@@ -24,8 +24,8 @@ from spidernet.alloc import choosing, selection
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_uid
-from spidernet.ipmath.ranges import RangeError, RangeSet
+from spidernet.ipam.store import Store, release_endpoint, release_uid, reserved_ranges
+from spidernet.ipmath.ranges import RangeSet
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
@@ -163,24 +163,9 @@ def _pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
 # ------------------------------------------------------------------ allocating
 
 
-def _reserved(store: Store) -> dict[int, RangeSet]:
-    out = {4: RangeSet(4), 6: RangeSet(6)}
-    for obj in store.reserved():
-        if obj.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        spec = obj.get("spec") or {}
-        family = spec.get("ipVersion")
-        if family in out:
-            try:
-                out[family] = out[family].union(RangeSet.parse(spec.get("ips") or [], family))
-            except RangeError as e:
-                log.warning("SpiderReservedIP %s ignored: %s", obj["metadata"].get("name"), e)
-    return out
-
-
 def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
     cands = _candidates(ctx)
-    reserved = _reserved(ctx.store)
+    reserved = reserved_ranges(ctx.store)
     done: list[Allocation] = []
     try:
         for family in (4, 6):
@@ -295,15 +280,3 @@ def _write_endpoint(store: Store, pod: pods.PodInfo, node: str, cid: str, detail
             if existing is not None and endpoints.uid(existing) != pod.uid:
                 raise errors.TryAgainLater(f"endpoint {pod.key} belongs to another pod UID") from None
     raise errors.TryAgainLater(f"endpoint {pod.key}: kept conflicting")
-
-
-def release_endpoint(store: Store, obj: dict[str, Any]) -> None:
-    """Release every address the endpoint records (by its pod UID), then delete it."""
-    owner = endpoints.uid(obj)
-    by_pool: dict[str, set[str]] = {}
-    for d in endpoints.details(obj):
-        for pool, ip in endpoints.addresses(d):
-            by_pool.setdefault(pool, set()).add(ip)
-    for pool, ips in by_pool.items():
-        release_uid(store, pool, owner, ips)
-    store.delete_endpoint(obj)

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from spidernet.ipam.pods import PodInfo
-from spidernet.ipam.store import NODE_LABEL
 from spidernet.types.results import IPConfig, Result, Route
 
 Detail = dict[str, Any]
+NODE_LABEL = "spiderpool.spidernet.io/node"  # lets a node list its endpoints cheaply (GC)
 
 
 def current(obj: dict[str, Any] | None) -> dict[str, Any]:

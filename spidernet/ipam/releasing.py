@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from spidernet.alloc import choosing
+from spidernet.alloc.selection import expand
 from spidernet.alloc.pools import Pool
 from spidernet.ipam import endpoints, pods
-from spidernet.ipam.adding import release_endpoint
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_uid
+from spidernet.ipam.store import Store, release_endpoint, release_uid, reserved_ranges
 from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
@@ -75,14 +75,10 @@ def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
 
 def status(conf: IpamConf, store: Store) -> None:
     """Ready (exit 0) when the API answers and some candidate pool has a free address; else 50."""
-    from spidernet.ipam.adding import _reserved
-
     pools = [Pool.parse(o) for o in store.pools()]
     named = set(conf.default_v4) | set(conf.default_v6)
-    from spidernet.alloc.selection import expand
-
     wanted = set(expand(sorted(named), sorted(p.name for p in pools))) if named else {p.name for p in pools if p.default}
-    reserved = _reserved(store)
+    reserved = reserved_ranges(store)
     for p in pools:
         if p.name in wanted and not (p.broken or p.disable or p.terminating):
             if choosing.free_count(p, reserved[p.family]) > 0:

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from spidernet.alloc import choosing
 from spidernet.alloc.pools import Pool, Record, records_json
-from spidernet.ipam import locking
+from spidernet.ipmath.ranges import RangeError, RangeSet
+from spidernet.ipam import endpoints, locking
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Client, Deadline
 from spidernet.protocol import errors, logs
@@ -27,7 +28,6 @@ from spidernet.protocol import errors, logs
 log = logs.LOG
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
-NODE_LABEL = "spiderpool.spidernet.io/node"
 INT64_MAX = 2**63 - 1
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ class Store:
         return self._get_or_none(f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}")
 
     def endpoints_on(self, node: str) -> list[dict[str, Any]]:
-        return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={NODE_LABEL}%3D{node}")["items"])
+        return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={endpoints.NODE_LABEL}%3D{node}")["items"])
 
     # ------------------------------------------------------------ endpoint writes
 
@@ -182,3 +182,31 @@ def release_uid(store: Store, pool: str, pod_uid: str, ips: set[str] | None = No
         return store.update_pool(pool, decide)
     except kerr.NotFound:
         return 0  # pool gone: nothing to release
+
+
+def reserved_ranges(store: Store) -> dict[int, RangeSet]:
+    """Union of the SpiderReservedIPs per family (terminating ones no longer count)."""
+    out = {4: RangeSet(4), 6: RangeSet(6)}
+    for obj in store.reserved():
+        if obj.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        spec = obj.get("spec") or {}
+        family = spec.get("ipVersion")
+        if family in out:
+            try:
+                out[family] = out[family].union(RangeSet.parse(spec.get("ips") or [], family))
+            except RangeError as e:
+                log.warning("SpiderReservedIP %s ignored: %s", obj["metadata"].get("name"), e)
+    return out
+
+
+def release_endpoint(store: Store, obj: dict[str, Any]) -> None:
+    """Release every address the endpoint records (by its pod UID), then delete it."""
+    owner = endpoints.uid(obj)
+    by_pool: dict[str, set[str]] = {}
+    for d in endpoints.details(obj):
+        for pool, ip in endpoints.addresses(d):
+            by_pool.setdefault(pool, set()).add(ip)
+    for pool, ips in by_pool.items():
+        release_uid(store, pool, owner, ips)
+    store.delete_endpoint(obj)

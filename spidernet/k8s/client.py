@@ -39,9 +39,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
 
 def _ssl_context(creds: Credentials) -> ssl.SSLContext:
     if creds.insecure:

@@ -47,17 +47,16 @@ class LogOptions:
         """
         k = {"path": "log_file_path", "level": "log_level", "size": "log_file_max_size", "count": "log_file_max_count"}
         k.update(keys or {})
-        level = f.str(k["level"], "info").lower() or "info"
-        if level not in LEVELS:  # checked here so a bad level is code 7, never a logging ValueError
-            raise errors.InvalidConfig(f.path(k["level"]), f"{level!r} is not one of {list(LEVELS)}")
         size = f.int(k["size"], 0, lo=0, numeric_string=True)
         count = f.int(k["count"], 0, lo=0, numeric_string=True)
-        return cls(
+        options = cls(
             path=f.str(k["path"], default_path) or default_path,
-            level=level,
+            level=f.str(k["level"], "info").lower() or "info",
             max_size_mb=size or cls.max_size_mb,
             max_count=count or cls.max_count,
         )
+        options.validate_level(f.path(k["level"]))  # here, so a bad level is code 7 at parse time
+        return options
 
     def validate_level(self, field_path: str) -> None:
         if self.level not in LEVELS:

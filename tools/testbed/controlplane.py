@@ -97,16 +97,6 @@ class ControlPlane:
         if self._etcd_dir:
             shutil.rmtree(self._etcd_dir, ignore_errors=True)
 
-    def restart_apiserver(self, down_for: float = 0.0, timeout: float = 60.0) -> None:
-        """Stop and start the apiserver alone (etcd keeps the data): for fault tests."""
-        proc = self._procs.pop()
-        proc.terminate()
-        proc.wait(10)
-        time.sleep(down_for)
-        args = list(proc.args)  # type: ignore[arg-type]
-        self._spawn("kube-apiserver", [str(a) for a in args])
-        self._wait_ready(timeout)
-
     # ------------------------------------------------------------ pieces
 
     def _spawn(self, name: str, argv: list[str]) -> None:

@@ -6,7 +6,6 @@ exactly what `kubectl apply -k installer/manifests/crds` installs.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,21 +38,6 @@ def install(control_plane: _CrdApplier) -> list[str]:
     """Create or replace every CRD and wait until each is Established; returns their names."""
     names = []
     for crd in load_all():
-        _apply(control_plane, crd)
+        control_plane.apply_crd(crd)
         names.append(crd["metadata"]["name"])
     return names
-
-
-def _apply(control_plane: _CrdApplier, crd: dict[str, Any], attempts: int = 5) -> None:
-    # Workaround: ControlPlane._wait_established iterates status.conditions, which the 1.20
-    # apiserver serves as null on a CRD created a moment ago (TypeError). Applying again
-    # replaces the CRD, whose stored status by then carries the conditions. Drop this once
-    # _wait_established reads `(crd.get("status") or {}).get("conditions") or []`.
-    for attempt in range(attempts):
-        try:
-            control_plane.apply_crd(crd)
-            return
-        except TypeError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2)

@@ -60,9 +60,6 @@ class Netns:
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
 
-    def exists(self) -> bool:
-        return os.path.exists(self.path)
-
     def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["ip", "netns", "exec", self.name, *argv], check=check, capture_output=True, text=True, timeout=timeout

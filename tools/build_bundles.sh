@@ -19,6 +19,9 @@ sum=$(cd "$here" && { find spidernet plugins -name '*.py' -print0 | sort -z | xa
                       cat tools/requirements.lock tools/build_bundles.sh; } | sha256sum | cut -c1-16)
 out=${1:-$cache/bundles/$sum}
 
+mkdir -p "$cache/bundles"
+exec 9>"$cache/bundles/.lock"
+flock 9  # two runs (a developer's suite and a demo) must not build into one tree
 if [ ! -f "$out/.complete" ]; then
   rm -rf "$out" && mkdir -p "$out/bin"
   work=$(mktemp -d)

@@ -71,7 +71,8 @@ def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
     from spidernet.ipam import releasing
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
-    _run(store, lambda: releasing.delete(cmd, ipam, store))
+    completed = releasing.add_completed(conf)
+    _run(store, lambda: releasing.delete(cmd, ipam, store, completed=completed))
 
 
 def cmd_check(cmd: CmdArgs, conf: NetConf) -> None:

@@ -1,8 +1,11 @@
 """DEL, CHECK, STATUS and GC of the spiderpool IPAM (SPEC §2). Does I/O via Store.
 
 DEL releases the pod's addresses when its SpiderEndpoint's containerID and interface
-match this DEL, unless the pod still exists alive with the same UID (sandbox
-re-creation keeps the IP). A DEL for an older sandbox, an unknown container, a
+match this DEL, unless the pod still exists alive with the same UID and this sandbox's
+ADD completed (sandbox re-creation keeps the IP). A runtime caches a result only for an
+ADD that succeeded and hands it back as ``prevResult`` on DEL (spec >= 0.4.0), so a DEL
+without one follows an ADD that failed further down the chain (the coordinator's
+conflict probe, say): that IP is released, or the pod's retry would get it back. A DEL for an older sandbox, an unknown container, a
 missing pool or netns is a success: the runtime calls DEL after failed ADDs too. No
 endpoint (a crash between pool write and endpoint write): once the pod is gone, the
 records carrying its UID are released from every pool.
@@ -18,7 +21,7 @@ from spidernet.alloc.pools import Pool
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, release_endpoint, release_uid, reserved_ranges
-from spidernet.protocol import errors, logs
+from spidernet.protocol import errors, logs, versions
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 
@@ -27,7 +30,13 @@ log = logs.LOG
 ALLOCATION_MISSING = 102  # CHECK: the pool no longer records this container's address
 
 
-def delete(cmd: CmdArgs, conf: IpamConf, store: Store) -> None:
+def add_completed(netconf: NetConf) -> bool:
+    """Did the runtime record a successful ADD for this sandbox? Below 0.4.0 no runtime
+    passes ``prevResult`` on DEL, so we cannot tell and assume it did (keep the IP)."""
+    return netconf.prev_result is not None or not versions.at_least(netconf.cni_version, "0.4.0")
+
+
+def delete(cmd: CmdArgs, conf: IpamConf, store: Store, *, completed: bool = True) -> None:
     ns, name = cmd.args.get("K8S_POD_NAMESPACE", ""), cmd.args.get("K8S_POD_NAME", "")
     if not ns or not name:
         return  # not a Kubernetes sandbox: we never allocated for it
@@ -35,21 +44,21 @@ def delete(cmd: CmdArgs, conf: IpamConf, store: Store) -> None:
     pod = pods.info(pod_obj) if pod_obj else None
     ep = store.endpoint(ns, name)
     if ep is None:
-        _release_orphan_records(cmd, store, pod)
+        _release_orphan_records(cmd, store, pod, completed)
         return
     if endpoints.container_id(ep) != cmd.container_id or endpoints.detail_for(ep, cmd.ifname) is None:
         log.info("DEL for an older sandbox or another interface of %s/%s: kept", ns, name)
         return
-    if pod is not None and pod.alive and pod.uid == endpoints.uid(ep):
+    if completed and pod is not None and pod.alive and pod.uid == endpoints.uid(ep):
         log.info("pod %s/%s is alive: sandbox re-creation keeps its addresses", ns, name)
         return
     release_endpoint(store, ep)
     log.info("released the addresses of %s/%s", ns, name)
 
 
-def _release_orphan_records(cmd: CmdArgs, store: Store, pod: pods.PodInfo | None) -> None:
+def _release_orphan_records(cmd: CmdArgs, store: Store, pod: pods.PodInfo | None, completed: bool) -> None:
     uid = cmd.args.get("K8S_POD_UID", "") or (pod.uid if pod else "")
-    if not uid or (pod is not None and pod.alive and pod.uid == uid):
+    if not uid or (completed and pod is not None and pod.alive and pod.uid == uid):
         return  # unknown container, or a live pod whose retried ADD will reuse its record
     for obj in store.pools():
         if any(r.pod_uid == uid for r in Pool.parse(obj).records.values()):

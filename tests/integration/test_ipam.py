@@ -13,6 +13,7 @@ Case matrix (each ADD/DEL goes kubelet-style through libcni: macvlan execs our I
 | malformed ippool annotation            | code 7 naming the annotation, no record             |
 | SIGKILL before the pool write          | no record; retry gets a distinct IP, no duplicate   |
 | SIGKILL after pool write, no endpoint  | retried ADD reuses the IP; DEL after pod delete frees it |
+| a later plugin fails the ADD, then DEL | IP released although the pod lives (no prevResult)  |
 | GC verb (spec 1.1, exec'd directly)    | only this node's stale attachments released         |
 | STATUS                                 | 0 with free addresses, 50 when the pool is full     |
 | dual-stack, 0.3.1 and 1.0.0            | one v4 + one v6, ips[].version only in 0.3.1        |
@@ -21,6 +22,7 @@ Case matrix (each ADD/DEL goes kubelet-style through libcni: macvlan execs our I
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -28,7 +30,7 @@ import pytest
 
 from tests.integration.ipam_scenarios import Scenario, SimNode
 from tools.testbed import cni, netns, paths
-from tools.testbed.cluster import Cluster
+from tools.testbed.cluster import Cluster, macvlan_conflist
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
@@ -205,8 +207,10 @@ def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
     assert [r["podUid"] for r in sc.cluster.records(pool).values()] == [ref.uid]
     assert sc.cluster.endpoint(sc.ns, "a") is None
     rt = node.runtime(default_ipv4_ippool=[pool])
-    rt.delete(ref.container_id, pod.path, pod=ref)  # the runtime's DEL after the failed ADD: pod alive, kept
-    assert add_ip(rt, ref, pod) == "10.99.0.10/24"  # the retried ADD reuses the record
+    # a new sandbox retried before any DEL reaches us reuses the record by UID
+    retry = dataclasses.replace(ref, container_id="c-a-retry")
+    assert add_ip(rt, retry, sc.underlay.add_pod(f"{sc.ns[-4:]}a2")) == "10.99.0.10/24"
+    assert list(sc.cluster.records(pool)) == ["10.99.0.10"]
     # and a pod whose endpoint never got written is released by UID once it is gone
     ref2, pod2 = sc.pod("b", node)
     with pytest.raises((cni.CniFailure, RuntimeError)):
@@ -214,6 +218,24 @@ def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
     sc.cluster.delete_pod(sc.ns, "b")
     rt.delete(ref2.container_id, pod2.path, pod=ref2)
     assert [r["pod"] for r in sc.cluster.records(pool).values()] == [f"{sc.ns}/a"]
+
+
+def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip(sc: Scenario) -> None:
+    """No prevResult on DEL means the runtime never recorded a successful ADD: the IP goes
+    back, or a pod whose ADD keeps failing (an address conflict, say) would hold it."""
+    pool = sc.name("p")
+    sc.cluster.pool(pool, "10.98.0.0/24", ["10.98.0.10-10.98.0.20"])
+    node = sc.node()
+    conflist = macvlan_conflist(node.config, default_ipv4_ippool=[pool])
+    conflist["plugins"].append({"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.no_such_knob": "1"}})
+    rt = cni.Runtime(conflist, node=node.netns)
+    ref, pod = sc.pod("a", node)
+    with pytest.raises(cni.CniFailure):
+        rt.add(ref.container_id, pod.path, pod=ref)
+    assert list(sc.cluster.records(pool)) == ["10.98.0.10"]  # IPAM succeeded, tuning failed
+    rt.delete(ref.container_id, pod.path, pod=ref)
+    assert sc.cluster.records(pool) == {}
+    assert sc.cluster.endpoint(sc.ns, "a") is None
 
 
 def _exec_ipam(node: SimNode, command: str, **extra: object) -> cni.ExecResult:

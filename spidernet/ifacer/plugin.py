@@ -1,29 +1,50 @@
-"""ifacer's CNI handlers. Device work (VLAN, bond) lands with its own issue; until then
-ADD validates the config and passes prevResult through, and refuses to pretend when
-devices would be needed."""
+"""ifacer's CNI handlers (SPEC §3). Does I/O through ``devices``.
+
+ADD makes the VLAN/bond devices and passes ``prevResult`` through (upstream drops it;
+ifacer is usually first, but nothing forces that). DEL never removes host devices:
+other pods on the node use them. CHECK verifies they exist, are up and are what the
+config says (code 121 otherwise). Error codes: 7 bad config or a host device that
+contradicts it (the field named); 120 the kernel refused a device change.
+"""
 
 from __future__ import annotations
 
 from spidernet.ifacer import config
-from spidernet.protocol import errors, skel
+from spidernet.protocol import logs, skel
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
 
 
-def add(cmd: CmdArgs, conf: NetConf) -> Result:
+def _setup(cmd: CmdArgs, conf: NetConf) -> config.IfacerConf:
     c = config.parse(conf)
-    if c.vlan_id or (len(c.interfaces) > 1 and c.bond):
-        raise errors.CniError("ifacer: creating VLAN/bond devices is not implemented in this build")
+    logs.setup("ifacer", c.log, {"command": cmd.command, "containerID": cmd.container_id, "ifname": cmd.ifname})
+    return c
+
+
+def add(cmd: CmdArgs, conf: NetConf) -> Result:
+    c = _setup(cmd, conf)
+    if c.vlan_id or c.bond:
+        from spidernet.ifacer import devices
+        from spidernet.netlink.links import Links
+
+        with Links() as links:
+            devices.ensure(c, links)
     return conf.prev_result or Result()
 
 
 def delete(cmd: CmdArgs, conf: NetConf) -> None:
-    """DEL never removes host devices: other pods may use them (SPEC §3)."""
+    """Host devices stay: other pods' macvlans sit on them (SPEC §3). A config that no
+    longer parses is no reason to fail a DEL, so it is not even read."""
 
 
 def check(cmd: CmdArgs, conf: NetConf) -> None:
-    config.parse(conf)
+    c = _setup(cmd, conf)
+    from spidernet.ifacer import devices
+    from spidernet.netlink.links import Links
+
+    with Links() as links:
+        devices.verify(c, links)
 
 
 PLUGIN = skel.Plugin(name="ifacer", add=add, delete=delete, check=check)

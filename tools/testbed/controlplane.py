@@ -130,6 +130,7 @@ class ControlPlane:
         w = self.workdir
         return [
             f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", f"--secure-port={self.port}",
+            "--advertise-address=127.0.0.1",  # a UML guest has no default route to derive it from
             "--insecure-port=0", f"--cert-dir={w / 'certs'}",
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={w / 'sa.pub'}", f"--service-account-signing-key-file={w / 'sa.key'}",

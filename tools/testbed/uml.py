@@ -10,7 +10,7 @@ files the guest left behind, then kills that whole process group and removes the
 directory. One run, step by step:
 
     host  mkdtemp -> init.sh -> linux.uml ... init=<work>/init.sh umid=<unique> uml_dir=<work>/u
-    guest mount proc, sysfs, tmpfs on /run -> modprobe -a -> (cd cwd; env -i ENV argv)
+    guest mount proc, sysfs, tmpfs on /run and /dev/shm -> modprobe -a -> (cd cwd; env -i ENV argv)
           > stdout, 2> stderr, $? > returncode -> sync -> halt -f
     host  wait (deadline = timeout) -> SIGKILL the process group -> read files -> rm -rf
 
@@ -38,7 +38,7 @@ from pathlib import Path
 from tools.testbed import paths
 
 LINUX_UML = Path("/usr/bin/linux.uml")
-MODULES = ("8021q", "bonding", "dummy", "ipvlan", "macvlan", "veth")
+MODULES = ("8021q", "bonding", "bridge", "dummy", "ipvlan", "macvlan", "veth")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUNS = paths.UML_MODULE_ROOT / "runs"
 _POLL_SECONDS = 0.02
@@ -56,6 +56,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -m 1777 /run/tmp
+# etcd in a guest control plane keeps its data on /dev/shm (controlplane.py)
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+ip link set lo up  # the guest's own loopback: a guest control plane listens there
 if {modprobe}; then
   (cd -- {cwd} && exec env -i -- {env} {argv}) </dev/null >"$W/stdout" 2>"$W/stderr"
   echo $? >"$W/returncode"

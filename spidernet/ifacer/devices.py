@@ -1,0 +1,203 @@
+"""Make the host devices an ifacer config asks for, or check them. Does I/O (netlink).
+
+ADD, in order (SPEC §3, reference §1.2):
+
+    one interface:   parent up -> [same-VLAN-id guard] -> <if>.<vlanID> (reuse or create) up
+    two or more:     bond (reuse, or create: slaves down, enslaved, up; bond up)
+                     -> [guard] -> <bond>.<vlanID> (reuse or create) up
+
+Everything checkable is checked before the first change (parents exist and are free,
+names unused or used by the right kind of device), so most refusals change nothing.
+What can only fail half-way (the kernel refusing an option, a racing process) is
+rolled back: every change is pushed on an undo list, run backwards on failure, so the
+host is left as it was: no bond with half its slaves, no parent left up that was down.
+
+Reuse is by name and checked: a non-bond device under the bond's name, or a VLAN with
+another parent or id under the VLAN's name, is an error, not silently used.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+from spidernet.ifacer.config import Bond, IfacerConf
+from spidernet.netlink.links import Link, LinkError, Links
+from spidernet.protocol import errors, logs
+
+log = logs.LOG
+
+KERNEL_REFUSED = 120  # a device operation failed in the kernel (errno in the message)
+DEVICE_MISSING = 121  # CHECK: a device is missing, down, or not what the config says
+
+
+class Undo:
+    """Changes made so far, undone newest first; an undo step that fails is logged."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Callable[[], None]]] = []
+
+    def push(self, what: str, step: Callable[[], None]) -> None:
+        self.steps.append((what, step))
+
+    def run(self) -> None:
+        for what, step in reversed(self.steps):
+            try:
+                step()
+            except LinkError as e:
+                log.error("undo %s failed: %s", what, e)
+        self.steps.clear()
+
+
+def ensure(c: IfacerConf, links: Links) -> None:
+    if c.vlan_id:
+        _same_id_guard(c, links)  # before any change, so a refusal changes nothing
+    undo = Undo()
+    try:
+        parent = _ensure_bond(c, c.bond, links, undo) if c.bond else _ensure_parent(links, c.interfaces[0], 0, undo)
+        if c.vlan_id:
+            _ensure_vlan(c, parent, links, undo)
+    except LinkError as e:
+        undo.run()
+        raise _refused(e) from e
+    except BaseException:
+        undo.run()
+        raise
+
+
+def _refused(e: LinkError) -> errors.CniError:
+    if e.errno in (errno.EINVAL, errno.EACCES, errno.EOPNOTSUPP, errno.EPERM, errno.ERANGE):
+        # the kernel's answer to an option that this bond mode or this kernel refuses
+        return errors.InvalidConfig("bond.options", f"the kernel refused it: {e}")
+    return errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}")
+
+
+def _existing(links: Links, name: str, field: str) -> Link:
+    link = links.get(name)
+    if link is None:
+        raise errors.InvalidConfig(field, f"interface {name!r} does not exist on this node")
+    return link
+
+
+def _set_up(links: Links, link: Link, undo: Undo) -> Link:
+    if not link.up:
+        links.set_state(link, True)
+        undo.push(f"{link.name} up", lambda: links.set_state(link, False))
+    return link
+
+
+def _ensure_parent(links: Links, name: str, index: int, undo: Undo) -> Link:
+    return _set_up(links, _existing(links, name, f"interfaces[{index}]"), undo)
+
+
+# ---------------------------------------------------------------- bond
+
+
+def _ensure_bond(c: IfacerConf, bond: Bond, links: Links, undo: Undo) -> Link:
+    current = links.get(bond.name)
+    if current is not None:
+        if current.kind != "bond":
+            kind = current.kind or "a plain device"
+            raise errors.InvalidConfig("bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond")
+        _warn_on_other_slaves(c, current, links)
+        return _set_up(links, current, undo)
+    slaves = _free_slaves(c, bond, links)
+    links.add_bond(bond.name, bond.mode, _creation_attrs(bond, slaves))
+    created = _existing(links, bond.name, "bond.name")
+    undo.push(f"create {bond.name}", lambda: links.delete(created))
+    if bond.options.peer_notif_delay is not None:
+        links.bond_sysfs(created, "peer_notif_delay", str(bond.options.peer_notif_delay))
+    for slave in slaves:
+        _enslave(links, slave, created, undo)
+    if bond.options.active_slave:
+        links.bond_sysfs(created, "active_slave", bond.options.active_slave)
+    log.info("created bond %s mode %d over %s", bond.name, bond.mode, ", ".join(c.interfaces))
+    return _set_up(links, created, undo)
+
+
+def _free_slaves(c: IfacerConf, bond: Bond, links: Links) -> list[Link]:
+    """Every interface exists and belongs to no other master: checked before creating."""
+    slaves = [_existing(links, name, f"interfaces[{i}]") for i, name in enumerate(c.interfaces)]
+    for i, slave in enumerate(slaves):
+        if slave.master:
+            owner = links.name_of(slave.master)
+            raise errors.InvalidConfig(f"interfaces[{i}]", f"{slave.name} is already enslaved to {owner}, "
+                                                           f"cannot put it in bond {bond.name}")  # fmt: skip
+    return slaves
+
+
+def _creation_attrs(bond: Bond, slaves: list[Link]) -> dict[str, object]:
+    attrs = dict(bond.options.attrs)
+    if bond.options.primary:
+        attrs["IFLA_BOND_PRIMARY"] = next(s.index for s in slaves if s.name == bond.options.primary)
+    return attrs
+
+
+def _enslave(links: Links, slave: Link, bond: Link, undo: Undo) -> None:
+    """A slave must be down to be enslaved; the bond brings it up again."""
+    if slave.up:
+        links.set_state(slave, False)
+        undo.push(f"{slave.name} down", lambda: links.set_state(slave, True))
+    links.enslave(slave, bond)
+    undo.push(f"enslave {slave.name}", lambda: links.release(slave))
+    links.set_state(slave, True)
+
+
+def _warn_on_other_slaves(c: IfacerConf, bond: Link, links: Links) -> None:
+    slaves = links.bond_slaves(bond)
+    if sorted(c.interfaces) != slaves:
+        log.warning("reusing bond %s whose slaves %s differ from interfaces %s: left as they are",
+                    bond.name, slaves, list(c.interfaces))  # fmt: skip
+
+
+# ---------------------------------------------------------------- VLAN
+
+
+def _ensure_vlan(c: IfacerConf, parent: Link, links: Links, undo: Undo) -> Link:
+    current = links.get(c.vlan_name)
+    if current is None:
+        try:
+            links.add_vlan(c.vlan_name, parent, c.vlan_id)
+            created = _existing(links, c.vlan_name, "vlanID")
+            undo.push(f"create {c.vlan_name}", lambda: links.delete(created))
+            log.info("created VLAN %s (id %d on %s)", c.vlan_name, c.vlan_id, parent.name)
+        except LinkError as e:
+            if e.errno != errno.EEXIST:  # another pod's ADD won the race: check what it made
+                raise
+        current = _existing(links, c.vlan_name, "vlanID")
+    if current.kind != "vlan" or current.parent != parent.index or current.vlan_id != c.vlan_id:
+        raise errors.InvalidConfig("vlanID", f"{c.vlan_name!r} exists but is not VLAN {c.vlan_id} on {parent.name} "
+                                             f"({_describe(current, links)})")  # fmt: skip
+    return _set_up(links, current, undo)
+
+
+def _same_id_guard(c: IfacerConf, links: Links) -> None:
+    """Upstream's rule: one VLAN device per id on a node, whatever its parent."""
+    for link in links.all():
+        if link.kind == "vlan" and link.vlan_id == c.vlan_id and link.name != c.vlan_name:
+            raise errors.InvalidConfig("vlanID", f"VLAN id {c.vlan_id} is already used on this node by {link.name} "
+                                                 f"(parent {links.name_of(link.parent)}); one device per VLAN id")  # fmt: skip
+
+
+def _describe(link: Link, links: Links) -> str:
+    if link.kind == "vlan":
+        return f"it is VLAN {link.vlan_id} on {links.name_of(link.parent)}"
+    return f"it is {link.kind or 'a plain device'}"
+
+
+# ---------------------------------------------------------------- CHECK
+
+
+def verify(c: IfacerConf, links: Links) -> None:
+    """CHECK: the devices ADD made exist, are up and are what the config says."""
+    names = [c.bond.name] if c.bond else [c.interfaces[0]]
+    if c.vlan_id:
+        names.append(c.vlan_name)
+    for name in names:
+        link = links.get(name)
+        if link is None or not link.up:
+            raise errors.PluginError(DEVICE_MISSING, f"{name} is {'down' if link else 'missing'}")
+    if c.bond and (bond := links.get(c.bond.name)) is not None and bond.kind != "bond":
+        raise errors.PluginError(DEVICE_MISSING, f"{c.bond.name} is not a bond")
+    if c.vlan_id and (vlan := links.get(c.vlan_name)) is not None and (vlan.kind, vlan.vlan_id) != ("vlan", c.vlan_id):
+        raise errors.PluginError(DEVICE_MISSING, f"{c.vlan_name} is not VLAN {c.vlan_id}")

@@ -1,0 +1,104 @@
+"""Run tests/uml_guest/ inside one user-mode-Linux boot and report each of its tests here.
+
+Why: the host kernel has no 8021q and no bonding (TESTBED.md), so tests of VLAN and
+bond devices run in a UML kernel that has them. Booting it costs seconds and a guest
+control plane costs more, so one boot runs the whole guest suite (pytest inside the
+guest, junit XML on the shared /tmp), and every guest test becomes one host test here
+whose outcome is the guest's: a failure shows the guest's traceback, a skip its reason.
+
+    host pytest ── uml.run(mem=3G) ──> guest: pytest tests/uml_guest --junitxml=<host tmp>
+        test_in_uml[<file>::<test>]  <── junit testcase (passed / failed / skipped)
+
+Guest tests are found by reading the guest files (``ast``), so a test that never ran in
+the guest (a crash, a collection error) fails here by name instead of vanishing. Where
+UML cannot boot, every case is skipped with ``uml.available()``'s reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tools.testbed import paths, uml
+
+GUEST_DIR = paths.REPO / "tests" / "uml_guest"
+GUEST_TIMEOUT = 1200.0
+GUEST_MEM = "3G"  # etcd + kube-apiserver + the plugins fit (TESTBED.md)
+
+pytestmark = [pytest.mark.uml, pytest.mark.apiserver, pytest.mark.netns]
+
+
+def guest_cases() -> list[str]:
+    cases = []
+    for path in sorted(GUEST_DIR.glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        cases += [f"{path.name}::{node.name}" for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]  # fmt: skip
+    return cases
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    status: str  # passed | failed | skipped
+    text: str
+
+
+@dataclass(frozen=True)
+class GuestRun:
+    outcomes: dict[str, list[Outcome]]  # "<file>::<function>" -> its (parametrized) cases
+    log: str  # the tail of the guest's output, for failures that left no junit record
+
+
+@pytest.fixture(scope="module")
+def guest_run(tmp_path_factory: pytest.TempPathFactory) -> GuestRun:
+    reason = uml.available()
+    if reason is not None:
+        pytest.skip(reason)
+    report = tmp_path_factory.mktemp("uml-guest") / "junit.xml"
+    env = {"SPIDERNET_UML_GUEST": "1", "SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()),
+           "SPIDERNET_CACHE": str(paths.CACHE)}  # fmt: skip
+    argv = [sys.executable, "-m", "pytest", str(GUEST_DIR), "-p", "no:cacheprovider", "-q", "-rs",
+            f"--junitxml={report}", "-o", "junit_family=xunit1"]  # fmt: skip
+    result = uml.run(argv, timeout=GUEST_TIMEOUT, mem=GUEST_MEM, env=env, cwd=str(paths.REPO))
+    log = (result.stdout + result.stderr)[-6000:]
+    if not report.exists():
+        pytest.fail(f"the guest pytest left no report (exit {result.returncode}):\n{log}")
+    return GuestRun(_parse(report), log)
+
+
+def _parse(report: Path) -> dict[str, list[Outcome]]:
+    outcomes: dict[str, list[Outcome]] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        name = case.get("name", "")
+        status, text = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error"):
+                status, text = "failed", f"{child.get('message', '')}\n{child.text or ''}"
+            elif child.tag == "skipped":
+                status, text = "skipped", child.get("message", "")
+        key = f"{module}.py::{name.split('[', 1)[0]}"
+        outcomes.setdefault(key, []).append(Outcome(name, status, text))
+    return outcomes
+
+
+@pytest.mark.timeout(GUEST_TIMEOUT + 120)
+@pytest.mark.parametrize("case", guest_cases())
+def test_in_uml(case: str, guest_run: GuestRun) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("UML guests with network namespaces need root")
+    outcomes = guest_run.outcomes.get(case)
+    if not outcomes:
+        pytest.fail(f"{case} did not run in the guest. Guest output:\n{guest_run.log}")
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        pytest.fail("in UML:\n" + "\n".join(f"--- {o.name}\n{o.text}" for o in failed), pytrace=False)
+    if all(o.status == "skipped" for o in outcomes):
+        pytest.skip(f"in UML: {outcomes[0].text}")

@@ -122,6 +122,19 @@ class Underlay:
         if proc.stdout is None or proc.stdout.readline().strip() != "ready":
             raise RuntimeError(f"apiproxy for {node.name} did not start")
 
+    def add_peer(self, role: str, addresses: tuple[str, ...] = (), nic: str = "eth0") -> Netns:
+        """A host on the fabric (a gateway, a router, an address squatter) with ``addresses`` on ``nic``."""
+        peer = Netns.create(role)
+        port = f"q{TAG}{len(self.pods)}"[-15:]
+        ip("link", "add", nic, "type", "veth", "peer", "name", port, netns=peer.name)
+        ip("link", "set", port, "netns", self.fabric.name, netns=peer.name)
+        ip("link", "set", port, "master", "br0", "up", netns=self.fabric.name)
+        ip("link", "set", nic, "up", netns=peer.name)
+        for cidr in addresses:
+            ip("addr", "add", cidr, "dev", nic, *(("nodad",) if ":" in cidr else ()), netns=peer.name)
+        self.pods.append(peer)  # deleted with the pods
+        return peer
+
     def add_pod(self, name: str) -> Netns:
         pod = Netns.create(f"pod-{name}")
         self.pods.append(pod)

@@ -1,0 +1,193 @@
+"""The coordinator's network config (SPEC §4, reference §4.1). No I/O.
+
+Keys and defaults are upstream's CNI keys; the coordinator reads nothing else (no
+SpiderCoordinator CR, no agent: docs/coordinator.md "Decisions"), so the upstream
+"CR value" fallbacks collapse to the hard defaults below:
+
+    mode               auto | underlay | overlay | disable | disabled   (auto)
+    podDefaultCniNic   name of the pod's first NIC                     (eth0)
+    overlayPodCIDR, serviceCIDR, hijackCIDR   CIDR lists, routed via the host
+    policyRoutes       [{dst, gw}], dst an IP or CIDR, gw an IP of the same family
+    tunePodRoutes      bool                                            (true)
+    podDefaultRouteNic NIC that keeps the main default route            ("" = keep)
+    hostRuleTable      host table of the /32 and /128 routes to pods   (500)
+    podRPFilter        0, 1, 2, or negative = leave as is              (-1)
+    txQueueLen         >0 sets the pod NIC's queue length              (0 = leave)
+    podMACPrefix       "xx:xx" (or "xx-xx"), a unicast prefix          ("" = keep MAC)
+    vethLinkAddress    IPv4 address put on veth0 as /32                ("")
+    vethMTU            MTU of veth0, >0                                (1500)
+    detectIPConflict, detectGateway   ARP/NDP probes before set-up   (false)
+    logOptions         {logLevel, logFile, logMaxSize, logMaxAge, logMaxCount}
+    hostRPFilter, multusNicPrefix     accepted and ignored (unused upstream too)
+
+Every bad value is ``InvalidConfig`` (code 7) naming the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from spidernet.protocol import errors, logs
+from spidernet.types.netconf import Fields, NetConf
+
+Mode = Literal["auto", "underlay", "overlay", "disable"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MODES = ("auto", "underlay", "overlay", "disable", "disabled")
+DEFAULT_LOG = "/var/log/spidernet/coordinator.log"
+DEFAULT_HOST_RULE_TABLE = 500
+DEFAULT_VETH_MTU = 1500
+_MAC_PREFIX = re.compile(r"^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$")
+
+
+@dataclass(frozen=True)
+class PolicyRoute:
+    dst: Network
+    gw: Address
+
+
+@dataclass(frozen=True)
+class CoordinatorConf:
+    mode: Mode = "auto"
+    pod_default_cni_nic: str = "eth0"
+    overlay_pod_cidr: tuple[Network, ...] = ()
+    service_cidr: tuple[Network, ...] = ()
+    hijack_cidr: tuple[Network, ...] = ()
+    policy_routes: tuple[PolicyRoute, ...] = ()
+    tune_pod_routes: bool = True
+    pod_default_route_nic: str = ""
+    host_rule_table: int = DEFAULT_HOST_RULE_TABLE
+    pod_rp_filter: int = -1
+    tx_queue_len: int = 0
+    pod_mac_prefix: bytes = b""
+    veth_link_address: ipaddress.IPv4Address | None = None
+    veth_mtu: int = DEFAULT_VETH_MTU
+    detect_ip_conflict: bool = False
+    detect_gateway: bool = False
+    log: logs.LogOptions = logs.LogOptions(path=DEFAULT_LOG, level="debug")
+
+    @property
+    def hijack_routes(self) -> tuple[Network, ...]:
+        """Every CIDR the pod reaches through the host (reference §4.2 step 3)."""
+        return self.overlay_pod_cidr + self.service_cidr + self.hijack_cidr
+
+
+def _cidrs(f: Fields, key: str) -> tuple[Network, ...]:
+    out = []
+    for i, text in enumerate(f.strs(key)):
+        try:
+            out.append(ipaddress.ip_network(text, strict=False))
+        except ValueError as e:
+            raise errors.InvalidConfig(f"{f.path(key)}[{i}]", f"{text!r} is not a CIDR: {e}") from e
+    return tuple(out)
+
+
+def _policy_route(item: object, path: str) -> PolicyRoute:
+    r = Fields(item, path)
+    dst_text, gw_text = r.str("dst", required=True), r.str("gw", required=True)
+    try:
+        dst = ipaddress.ip_network(dst_text, strict=False)  # a bare IP reads as /32 or /128
+    except ValueError as e:
+        raise errors.InvalidConfig(r.path("dst"), f"{dst_text!r} is not an IP or CIDR") from e
+    try:
+        gw = ipaddress.ip_address(gw_text)
+    except ValueError as e:
+        raise errors.InvalidConfig(r.path("gw"), f"{gw_text!r} is not an IP address") from e
+    if dst.version != gw.version:
+        raise errors.InvalidConfig(path, f"dst {dst} and gw {gw} are of different IP families")
+    return PolicyRoute(dst, gw)
+
+
+def _policy_routes(f: Fields) -> tuple[PolicyRoute, ...]:
+    value = f.data.get("policyRoutes")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise errors.InvalidConfig("policyRoutes", f"must be a list of {{dst, gw}}, got {value!r}")
+    return tuple(_policy_route(item, f"policyRoutes[{i}]") for i, item in enumerate(value))
+
+
+def _mac_prefix(f: Fields) -> bytes:
+    text = f.str("podMACPrefix")
+    if not text:
+        return b""
+    m = _MAC_PREFIX.fullmatch(text)
+    if not m:
+        raise errors.InvalidConfig("podMACPrefix", f"{text!r} must be two hex bytes, e.g. '0a:1b'")
+    prefix = bytes(int(g, 16) for g in m.groups())
+    # Bit 0 of the first octet marks a group address: no NIC may carry it as its own MAC.
+    if prefix[0] & 0x01:
+        raise errors.InvalidConfig("podMACPrefix", f"{text!r} has the multicast bit set in its first byte")
+    return prefix
+
+
+def _veth_link_address(f: Fields) -> ipaddress.IPv4Address | None:
+    text = f.str("vethLinkAddress")
+    if not text:
+        return None
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError as e:
+        raise errors.InvalidConfig("vethLinkAddress", f"{text!r} is not an IPv4 address") from e
+
+
+def _veth_mtu(f: Fields) -> int:
+    mtu = f.int("vethMTU", 0)
+    if "vethMTU" in f.data and mtu <= 0:
+        raise errors.InvalidConfig("vethMTU", f"must be greater than 0, got {mtu}")
+    return mtu or DEFAULT_VETH_MTU
+
+
+def _host_rule_table(f: Fields) -> int:
+    table = f.int("hostRuleTable", 0, lo=0, hi=2**32 - 1) or DEFAULT_HOST_RULE_TABLE
+    # 253-255 are the kernel's default, main and local tables: pod routes must not land there.
+    if table in (253, 254, 255):
+        raise errors.InvalidConfig("hostRuleTable", f"{table} is a reserved kernel table (default, main, local)")
+    return table
+
+
+def _mode(f: Fields) -> Mode:
+    mode = f.str("mode") or "auto"  # an empty mode reads as absent, as upstream's
+    if mode not in MODES:
+        raise errors.InvalidConfig("mode", f"{mode!r} is not one of {list(MODES)}")
+    # Upstream's code spells it "disable", its CRD "disabled": accept both (SPEC §4).
+    return "disable" if mode == "disabled" else mode  # type: ignore[return-value]
+
+
+def _log_options(f: Fields) -> logs.LogOptions:
+    sub = f.sub("logOptions")
+    sub.int("logMaxAge", 0, lo=0, numeric_string=True)  # rotation is by size only
+    keys = {"path": "logFile", "level": "logLevel", "size": "logMaxSize", "count": "logMaxCount"}
+    options = logs.LogOptions.from_fields(sub, DEFAULT_LOG, keys=keys)
+    if sub.data.get("logLevel") is None:  # upstream's coordinator logs at debug unless told
+        options = logs.LogOptions(options.path, "debug", options.max_size_mb, options.max_count)
+    return options
+
+
+def parse(conf: NetConf) -> CoordinatorConf:
+    f = Fields(conf.raw)
+    f.int("hostRPFilter", 0)
+    f.str("multusNicPrefix")
+    return CoordinatorConf(
+        mode=_mode(f),
+        pod_default_cni_nic=f.str("podDefaultCniNic", "eth0") or "eth0",
+        overlay_pod_cidr=_cidrs(f, "overlayPodCIDR"),
+        service_cidr=_cidrs(f, "serviceCIDR"),
+        hijack_cidr=_cidrs(f, "hijackCIDR"),
+        policy_routes=_policy_routes(f),
+        tune_pod_routes=f.bool("tunePodRoutes", True),
+        pod_default_route_nic=f.str("podDefaultRouteNic"),
+        host_rule_table=_host_rule_table(f),
+        pod_rp_filter=f.int("podRPFilter", -1, hi=2),
+        tx_queue_len=f.int("txQueueLen", 0, lo=0),
+        pod_mac_prefix=_mac_prefix(f),
+        veth_link_address=_veth_link_address(f),
+        veth_mtu=_veth_mtu(f),
+        detect_ip_conflict=f.bool("detectIPConflict"),
+        detect_gateway=f.bool("detectGateway"),
+        log=_log_options(f),
+    )

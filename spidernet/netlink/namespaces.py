@@ -1,0 +1,70 @@
+"""Entering network namespaces by path, for netlink sockets, sysctls and commands. Does I/O.
+
+Python 3.11 has no ``os.setns``, so we call libc's ``setns(2)`` through ctypes. It moves
+only the calling thread; the plugins are single-threaded, and every entry is undone in a
+``finally``. A netlink socket stays bound to the namespace it was created in, so one
+short entry is enough to open a pod's socket, and no process is forked per call
+(pyroute2's own ``netns=`` argument forks a helper for each socket).
+``/proc/sys/net`` shows the namespace of the thread that opens the file, so pod sysctls
+are written while entered. iptables has no netlink API we can use: it runs under
+``nsenter --net=<path>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def entered(path: str) -> Iterator[None]:
+    """Run the block with this thread in the network namespace at ``path``.
+
+    Raises FileNotFoundError when the namespace is gone (DEL treats that as success).
+    """
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(home)  # if this fails the process is in the wrong netns: let it crash loudly
+    finally:
+        os.close(home)
+
+
+def exists(path: str) -> bool:
+    return bool(path) and os.path.exists(path)
+
+
+def write_sysctl(path: str, key: str, value: int | str) -> None:
+    """Write ``key`` inside the netns at ``path``: dotted (net.ipv4.conf.all.rp_filter), or
+    slashed when a part holds a dot itself (net/ipv4/conf/eth0.100/arp_notify)."""
+    relative = key if "/" in key else key.replace(".", "/")
+    with entered(path), open("/proc/sys/" + relative, "w") as f:
+        f.write(f"{value}\n")
+
+
+def run(path: str, argv: Sequence[str], *, stdin: str = "", timeout: float = 10) -> None:
+    """Run a command inside the netns at ``path``; a failure raises with its stderr."""
+    proc = subprocess.run(
+        ["nsenter", f"--net={path}", *argv], input=stdin, capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise OSError(f"{' '.join(argv)} in {path} failed ({proc.returncode}): {proc.stderr.strip()}")

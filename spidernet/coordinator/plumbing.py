@@ -211,9 +211,27 @@ def _mangle_rules(ifname: str) -> str:
     )
 
 
-def _mangle_present(netns: str, tool: str) -> bool:
+# A kernel without nf_tables for this family (the UML test kernel; hosts built without
+# CONFIG_NF_TABLES_IPV4) refuses iptables-nft's table with these words; the pod netns is
+# fresh and ours alone, so the legacy x_tables backend is a safe second choice there.
+_NO_NFT = ("Operation not supported", "Failed to initialize nft", "Protocol not supported")
+
+
+def _iptables(netns: str, family: int, args: Sequence[str], stdin: str = "", *, restore: bool = False) -> None:
+    base = "iptables" if family == 4 else "ip6tables"
+    tools = [base + "-restore", base + "-legacy-restore"] if restore else [base, base + "-legacy"]
     try:
-        namespaces.run(netns, [tool, "-w", "5", "-t", "mangle", "-C", "OUTPUT", "-j", "CONNMARK", "--restore-mark"])
+        namespaces.run(netns, [tools[0], *args], stdin=stdin)
+    except OSError as e:
+        if not any(words in str(e) for words in _NO_NFT):
+            raise
+        log.info("nf_tables refused in the pod (%s); using %s", e, tools[1])
+        namespaces.run(netns, [tools[1], *args], stdin=stdin)
+
+
+def _mangle_present(netns: str, family: int) -> bool:
+    try:
+        _iptables(netns, family, ["-w", "5", "-t", "mangle", "-C", "OUTPUT", "-j", "CONNMARK", "--restore-mark"])
     except OSError:
         return False
     return True
@@ -222,9 +240,8 @@ def _mangle_present(netns: str, tool: str) -> bool:
 def reply_path(pod: Handle, netns: str, pod_veth: Link, gateways: dict[int, Address], src_v4: Address | None) -> None:
     """Connections that came in through veth0 are answered through veth0 (fwmark -> table 100)."""
     for family, gw in sorted(gateways.items()):
-        tool = "iptables" if family == 4 else "ip6tables"
-        if not _mangle_present(netns, tool):
-            namespaces.run(netns, [f"{tool}-restore", "-w", "5", "--noflush"], stdin=_mangle_rules(pod_veth.name))
+        if not _mangle_present(netns, family):
+            _iptables(netns, family, ["-w", "5", "--noflush"], _mangle_rules(pod_veth.name), restore=True)
         pod.add_rule(Rule(family, RULE_PRIORITY, modes.FWMARK_TABLE, fwmark=MARK))
         src = src_v4 if family == 4 else None
         pod.add_route(Route(host_len(gw), modes.FWMARK_TABLE, oif=pod_veth.index, scope=routing.SCOPE_LINK, src=src))

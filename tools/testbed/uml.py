@@ -38,7 +38,13 @@ from pathlib import Path
 from tools.testbed import paths
 
 LINUX_UML = Path("/usr/bin/linux.uml")
-MODULES = ("8021q", "bonding", "bridge", "dummy", "ipvlan", "macvlan", "veth")
+MODULES = (
+    "8021q", "bonding", "bridge", "dummy", "ipvlan", "macvlan", "veth",
+    # the coordinator's reply-path marking (-t mangle MARK/CONNMARK/conntrack): this kernel
+    # has no nf_tables for ip/ip6 (CONFIG_NF_TABLES_IPV4 is off), so the legacy backend
+    "ip_tables", "iptable_mangle", "ip6_tables", "ip6table_mangle",
+    "nf_conntrack", "xt_mark", "xt_connmark", "xt_conntrack",
+)  # fmt: skip
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUNS = paths.UML_MODULE_ROOT / "runs"
 _POLL_SECONDS = 0.02

@@ -12,14 +12,22 @@ whose outcome is the guest's: a failure shows the guest's traceback, a skip its 
 Guest tests are found by reading the guest files (``ast``), so a test that never ran in
 the guest (a crash, a collection error) fails here by name instead of vanishing. Where
 UML cannot boot, every case is skipped with ``uml.available()``'s reason.
+
+The boot takes minutes on one guest CPU, so tests/e2e/conftest.py starts it in a
+background thread as soon as collection ends (``start``); the host tests run on the
+other core meanwhile, and the first case here waits for it (``GuestBoot.wait``).
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import shutil
 import sys
+import tempfile
+import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,21 +64,62 @@ class GuestRun:
     log: str  # the tail of the guest's output, for failures that left no junit record
 
 
+class GuestBoot:
+    """One guest run in a background thread; ``wait`` hands back what it gave."""
+
+    def __init__(self) -> None:
+        self.report = Path(tempfile.mkdtemp(prefix="spidernet-uml-guest-")) / "junit.xml"
+        self.cancel = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uml-guest")
+        self._future = self._pool.submit(self._run)
+
+    def _run(self) -> GuestRun:
+        env = {"SPIDERNET_UML_GUEST": "1", "SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()),
+               "SPIDERNET_CACHE": str(paths.CACHE)}  # fmt: skip
+        argv = [sys.executable, "-m", "pytest", str(GUEST_DIR), "-p", "no:cacheprovider", "-q", "-rs",
+                f"--junitxml={self.report}", "-o", "junit_family=xunit1"]  # fmt: skip
+        result = uml.run(argv, timeout=GUEST_TIMEOUT, mem=GUEST_MEM, env=env, cwd=str(paths.REPO), cancel=self.cancel)
+        log = (result.stdout + result.stderr)[-6000:]
+        if not self.report.exists():
+            raise RuntimeError(f"the guest pytest left no report (exit {result.returncode}):\n{log}")
+        return GuestRun(_parse(self.report), log)
+
+    def wait(self) -> GuestRun:
+        return self._future.result()
+
+    def stop(self) -> None:
+        """Kill a guest still running (the session ended early) and wait for the thread."""
+        self.cancel.set()
+        self._pool.shutdown(wait=True)
+        shutil.rmtree(self.report.parent, ignore_errors=True)
+
+
+_boot: GuestBoot | None = None
+
+
+def start() -> None:
+    """Boot the guest now, in the background (called once collection is done)."""
+    global _boot
+    if _boot is None and os.geteuid() == 0 and uml.available() is None:
+        _boot = GuestBoot()
+
+
+def stop() -> None:
+    if _boot is not None:
+        _boot.stop()
+
+
 @pytest.fixture(scope="module")
-def guest_run(tmp_path_factory: pytest.TempPathFactory) -> GuestRun:
+def guest_run() -> GuestRun:
     reason = uml.available()
     if reason is not None:
         pytest.skip(reason)
-    report = tmp_path_factory.mktemp("uml-guest") / "junit.xml"
-    env = {"SPIDERNET_UML_GUEST": "1", "SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()),
-           "SPIDERNET_CACHE": str(paths.CACHE)}  # fmt: skip
-    argv = [sys.executable, "-m", "pytest", str(GUEST_DIR), "-p", "no:cacheprovider", "-q", "-rs",
-            f"--junitxml={report}", "-o", "junit_family=xunit1"]  # fmt: skip
-    result = uml.run(argv, timeout=GUEST_TIMEOUT, mem=GUEST_MEM, env=env, cwd=str(paths.REPO))
-    log = (result.stdout + result.stderr)[-6000:]
-    if not report.exists():
-        pytest.fail(f"the guest pytest left no report (exit {result.returncode}):\n{log}")
-    return GuestRun(_parse(report), log)
+    start()  # no-op when the collection hook already did
+    assert _boot is not None
+    try:
+        return _boot.wait()
+    except (uml.UmlError, RuntimeError) as e:
+        pytest.fail(f"the UML guest run failed: {e}")
 
 
 def _parse(report: Path) -> dict[str, list[Outcome]]:

@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     modules: Sequence[str] = MODULES,
+    cancel: threading.Event | None = None,
 ) -> UmlResult:
     """Boot UML, run ``argv`` as root in the guest, halt, and return what it printed.
 
@@ -139,7 +141,8 @@ def run(
     ``LANG=C.UTF-8``, overridden or extended by ``env``. ``cwd`` defaults to the
     caller's working directory (the same path exists in the guest). ``modules`` are
     loaded before the command; if that fails, UmlError carries modprobe's message.
-    Raises UmlTimeout when boot + command + halt take longer than ``timeout`` seconds.
+    Raises UmlTimeout when boot + command + halt take longer than ``timeout`` seconds,
+    and UmlError when ``cancel`` is set first (the guest is killed either way).
     """
     _check_args(argv, env)
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -147,7 +150,7 @@ def run(
     try:
         guest_cwd = cwd or os.getcwd()
         script = _write_init(work, argv, env=_guest_env(env), cwd=guest_cwd, modules=modules)
-        seconds = _boot(work, script, mem=mem, timeout=timeout)
+        seconds = _boot(work, script, mem=mem, timeout=timeout, cancel=cancel)
         return _collect(work, seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -203,7 +206,7 @@ def _kernel_argv(work: Path, script: Path, mem: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _boot(work: Path, script: Path, *, mem: str, timeout: float) -> float:
+def _boot(work: Path, script: Path, *, mem: str, timeout: float, cancel: threading.Event | None = None) -> float:
     """Run the guest to completion or the deadline; always kill its process group."""
     start = time.monotonic()
     with open(work / "console.log", "wb") as console:
@@ -212,15 +215,17 @@ def _boot(work: Path, script: Path, *, mem: str, timeout: float) -> float:
             stderr=subprocess.STDOUT, cwd=work, start_new_session=True,
         )  # fmt: skip
     try:
-        halted = _wait_unreaped(proc.pid, deadline=start + timeout)
+        halted = _wait_unreaped(proc.pid, deadline=start + timeout, cancel=cancel)
     finally:
         _kill_group(proc)
+    if cancel is not None and cancel.is_set() and not halted:
+        raise UmlError("UML guest cancelled by the caller, killed")
     if not halted:
         raise UmlTimeout(f"UML guest still running after {timeout} s, killed\n{_diagnosis(work)}")
     return time.monotonic() - start
 
 
-def _wait_unreaped(pid: int, *, deadline: float) -> bool:
+def _wait_unreaped(pid: int, *, deadline: float, cancel: threading.Event | None = None) -> bool:
     """True once ``pid`` has exited, leaving it a zombie (WNOWAIT).
 
     Not reaping it yet keeps its pid, which is also the process group id, from being
@@ -228,7 +233,7 @@ def _wait_unreaped(pid: int, *, deadline: float) -> bool:
     """
     flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
     while os.waitid(os.P_PID, pid, flags) is None:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
             return False
         time.sleep(_POLL_SECONDS)
     return True

@@ -80,7 +80,7 @@ class Pool:
         try:
             return cls(**base, **_parse_addresses(spec), records=_records(obj))
         except _Broken as e:
-            family = spec.get("ipVersion") if spec.get("ipVersion") in (4, 6) else 4
+            family = 6 if spec.get("ipVersion") == 6 else 4
             return cls(**base, family=family, subnet=None, usable=RangeSet(family), broken=str(e))
 
 

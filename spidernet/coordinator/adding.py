@@ -54,6 +54,15 @@ class Undo:
                 log.warning("rollback step failed: %s", e)
 
 
+def _discard(_: object) -> None:
+    """Undo steps return nothing; this drops a result the step does not need."""
+
+
+def _each(step: Callable[..., None], calls: list[tuple[object, ...]]) -> None:
+    for args in calls:
+        step(*args)
+
+
 def _nic(pod: Handle, ifname: str) -> Link:
     nic = pod.link(ifname)
     if nic is None:
@@ -113,7 +122,7 @@ def _underlay_ends(host: Handle, pod: Handle, cmd: CmdArgs, conf: CoordinatorCon
     name = modes.host_veth_name(cmd.container_id)
     if facts.place.first:
         if host.link(name) is None or pod.link(modes.POD_VETH) is None:  # we create it: we take it back
-            undo.steps.append(lambda: host.delete_link(name) and None)
+            undo.steps.append(lambda: _discard(host.delete_link(name)))
         veth = plumbing.ensure_veth(host, pod, name, conf, v4=4 in facts.families)
         return veth.host, veth.pod
     host_end, pod_end = host.link(name), pod.link(modes.POD_VETH)
@@ -139,9 +148,9 @@ def _tune_nic(pod: Handle, cmd: CmdArgs, conf: CoordinatorConf, facts: Facts) ->
 def _host_side(host: Handle, conf: CoordinatorConf, facts: Facts, ends: tuple[Link, Link], undo: Undo) -> None:
     host_end, pod_end = ends
     plumbing.host_neighbours(host, host_end, facts.ips, pod_end.mac)
-    undo.steps.append(lambda: [host.delete_neighbour(host_end.index, ip) for ip in facts.ips] and None)
+    undo.steps.append(lambda: _each(host.delete_neighbour, [(host_end.index, ip) for ip in facts.ips]))
     added = plumbing.host_routes(host, host_end, facts.ips, conf.host_rule_table)
-    undo.steps.append(lambda: [host.delete_route(r) for r in added] and None)
+    undo.steps.append(lambda: _each(host.delete_route, [(r,) for r in added]))
 
 
 def _pod_side(pod: Handle, cmd: CmdArgs, conf: CoordinatorConf, facts: Facts, ends: tuple[Link, Link]) -> None:

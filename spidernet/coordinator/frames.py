@@ -145,7 +145,7 @@ def _pseudo(src: bytes, dst: bytes, message: bytes) -> bytes:
 def _ones_complement_sum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return total

@@ -51,9 +51,9 @@ class Store:
 
     # ------------------------------------------------------------ reads
 
-    def _get_or_none(self, path: str) -> Any:
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
         try:
-            return self.client.get(path)
+            return dict(self.client.get(path))
         except kerr.NotFound:
             return None
 

@@ -41,7 +41,8 @@ def _parse_item(index: int, text: str, family: int, allow_cidr: bool) -> Interva
             if not allow_cidr:
                 raise ValueError("a CIDR is not allowed here")
             net = ipaddress.ip_network(text, strict=False)
-            bounds = [(net.version, int(net.network_address)), (net.version, int(net.broadcast_address))]
+            bounds: list[tuple[int, int]] = [(net.version, int(net.network_address)),
+                                             (net.version, int(net.broadcast_address))]
         else:
             bounds = [parse_ip(part) for part in text.split("-", 1)]
     except ValueError as e:

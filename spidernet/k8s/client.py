@@ -165,7 +165,7 @@ def _read_response(reader: Any) -> tuple[int, bool, bytes]:
 
 
 def _read_chunked(reader: Any) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int(reader.readline(65537).split(b";")[0].strip(), 16)
         if size == 0:

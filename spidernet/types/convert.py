@@ -13,6 +13,7 @@ Malformed input raises InvalidConfig naming the field by its path (``prevResult.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from typing import Any
 
@@ -50,7 +51,7 @@ class _Reader:
             raise errors.InvalidConfig(f"{self.path}.{key}", "must be a string")
         return value
 
-    def int(self, key: str) -> int | None:
+    def int(self, key: builtins.str) -> builtins.int | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -58,7 +59,7 @@ class _Reader:
             raise errors.InvalidConfig(f"{self.path}.{key}", "must be an integer")
         return value
 
-    def list(self, key: str) -> list[Any]:
+    def list(self, key: builtins.str) -> builtins.list[Any]:
         value = self.data.get(key)
         if value is None:
             return []
@@ -66,7 +67,7 @@ class _Reader:
             raise errors.InvalidConfig(f"{self.path}.{key}", "must be a list")
         return value
 
-    def strs(self, key: str) -> tuple[str, ...]:
+    def strs(self, key: builtins.str) -> tuple[builtins.str, ...]:
         items = self.list(key)
         for i, item in enumerate(items):
             if not isinstance(item, str):

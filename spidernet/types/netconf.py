@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+import builtins
 from typing import Any
 
 from spidernet.protocol import errors
@@ -30,7 +31,10 @@ class NetConf:
 
 
 class Fields:
-    """Typed reads from one JSON object; ``prefix`` is its path in the config."""
+    """Typed reads from one JSON object; ``prefix`` is its path in the config.
+
+    The readers are named after the types they return, so inside this class ``str``,
+    ``bool`` and ``int`` name methods: annotations spell the types ``builtins.*``."""
 
     def __init__(self, data: object, prefix: str = "") -> None:
         if not isinstance(data, dict):
@@ -61,7 +65,7 @@ class Fields:
             raise errors.InvalidConfig(self.path(key), f"{value!r} is not one of {list(choices)}")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.data.get(key)
         if value is None:
             return default
@@ -70,8 +74,14 @@ class Fields:
         return value
 
     def int(
-        self, key: str, default: int = 0, *, lo: int | None = None, hi: int | None = None, numeric_string: bool = False
-    ) -> int:
+        self,
+        key: builtins.str,
+        default: builtins.int = 0,
+        *,
+        lo: builtins.int | None = None,
+        hi: builtins.int | None = None,
+        numeric_string: builtins.bool = False,
+    ) -> builtins.int:
         """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (SPEC §1, log options)."""
         value = self.data.get(key)
         if value is None:
@@ -84,7 +94,7 @@ class Fields:
             raise errors.InvalidConfig(self.path(key), f"{value} is outside [{lo}, {hi}]")
         return value
 
-    def strs(self, key: str, *, required: bool = False, min_items: int = 0) -> tuple[str, ...]:
+    def strs(self, key: builtins.str, *, required: builtins.bool = False, min_items: builtins.int = 0) -> tuple[builtins.str, ...]:
         value = self.data.get(key)
         if value is None:
             value = []

@@ -1,0 +1,64 @@
+"""Import layering of the package (STYLE.md), checked from the source with ``ast``.
+
+| rule                                                        | why                                 |
+|-------------------------------------------------------------|-------------------------------------|
+| only ``spidernet.netlink`` imports pyroute2                 | one place knows netlink quirks      |
+| ``ipmath``, ``alloc``, ``types`` import no I/O layer        | the pure core stays testable alone  |
+| nothing in ``spidernet/`` or ``plugins/`` imports kubernetes| 300-500 ms per exec on pod start    |
+| ``protocol`` imports only ``types`` and itself              | every plugin shares it unchanged    |
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tools.testbed import paths
+
+IO_LAYERS = ("spidernet.k8s", "spidernet.ipam", "spidernet.netlink", "spidernet.coordinator", "spidernet.ifacer",
+             "pyroute2", "kubernetes", "socket", "subprocess", "ssl")  # fmt: skip
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def modules(*parts: str) -> list[Path]:
+    return sorted((paths.REPO.joinpath(*parts)).rglob("*.py"))
+
+
+def offenders(files: list[Path], banned: tuple[str, ...]) -> dict[str, list[str]]:
+    found = {}
+    for path in files:
+        bad = sorted(n for n in imports(path) if any(n == b or n.startswith(b + ".") for b in banned))
+        if bad:
+            found[str(path.relative_to(paths.REPO))] = bad
+    return found
+
+
+def test_only_the_netlink_package_imports_pyroute2() -> None:
+    files = [p for p in modules("spidernet") + modules("plugins") if "spidernet/netlink" not in str(p)]
+    assert offenders(files, ("pyroute2",)) == {}
+
+
+@pytest.mark.parametrize("package", ["ipmath", "alloc", "types"])
+def test_the_pure_core_imports_no_io_layer(package: str) -> None:
+    assert offenders(modules("spidernet", package), IO_LAYERS) == {}
+
+
+def test_no_plugin_code_imports_the_kubernetes_client() -> None:
+    assert offenders(modules("spidernet") + modules("plugins"), ("kubernetes",)) == {}
+
+
+def test_the_protocol_layer_imports_only_types_and_itself() -> None:
+    banned = tuple(b for b in IO_LAYERS if b not in ("socket", "subprocess", "ssl")) + ("spidernet.alloc",)
+    assert offenders(modules("spidernet", "protocol"), banned) == {}

@@ -22,7 +22,8 @@ import errno
 from collections.abc import Callable
 
 from spidernet.ifacer.config import Bond, IfacerConf
-from spidernet.netlink.links import Link, LinkError, Links
+from spidernet.netlink.links import Link, Links
+from spidernet.netlink.routing import NetlinkFailure
 from spidernet.protocol import errors, logs
 
 log = logs.LOG
@@ -44,7 +45,7 @@ class Undo:
         for what, step in reversed(self.steps):
             try:
                 step()
-            except LinkError as e:
+            except NetlinkFailure as e:
                 log.error("undo %s failed: %s", what, e)
         self.steps.clear()
 
@@ -57,7 +58,7 @@ def ensure(c: IfacerConf, links: Links) -> None:
         parent = _ensure_bond(c, c.bond, links, undo) if c.bond else _ensure_parent(links, c.interfaces[0], 0, undo)
         if c.vlan_id:
             _ensure_vlan(c, parent, links, undo)
-    except LinkError as e:
+    except NetlinkFailure as e:
         undo.run()
         raise _refused(e) from e
     except BaseException:
@@ -65,8 +66,8 @@ def ensure(c: IfacerConf, links: Links) -> None:
         raise
 
 
-def _refused(e: LinkError) -> errors.CniError:
-    if e.errno in (errno.EINVAL, errno.EACCES, errno.EOPNOTSUPP, errno.EPERM, errno.ERANGE):
+def _refused(e: NetlinkFailure) -> errors.CniError:
+    if e.code in (errno.EINVAL, errno.EACCES, errno.EOPNOTSUPP, errno.EPERM, errno.ERANGE):
         # the kernel's answer to an option that this bond mode or this kernel refuses
         return errors.InvalidConfig("bond.options", f"the kernel refused it: {e}")
     return errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}")
@@ -161,8 +162,8 @@ def _ensure_vlan(c: IfacerConf, parent: Link, links: Links, undo: Undo) -> Link:
             created = _existing(links, c.vlan_name, "vlanID")
             undo.push(f"create {c.vlan_name}", lambda: links.delete(created))
             log.info("created VLAN %s (id %d on %s)", c.vlan_name, c.vlan_id, parent.name)
-        except LinkError as e:
-            if e.errno != errno.EEXIST:  # another pod's ADD won the race: check what it made
+        except NetlinkFailure as e:
+            if e.code != errno.EEXIST:  # another pod's ADD won the race: check what it made
                 raise
         current = _existing(links, c.vlan_name, "vlanID")
     if current.kind != "vlan" or current.parent != parent.index or current.vlan_id != c.vlan_id:

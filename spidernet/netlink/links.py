@@ -3,8 +3,9 @@ Does I/O (rtnetlink through pyroute2, and sysfs for two bond knobs netlink lacks
 
 Works in the calling process's network namespace (the node). Each method is one
 kernel request; the idempotency and undo policy lives in ``spidernet.ifacer.devices``.
-Kernel refusals come out as ``LinkError`` carrying the errno, so callers can tell
-"exists" (EEXIST) from "no such device" (ENODEV) from "not allowed in this mode".
+Kernel refusals come out as ``routing.NetlinkFailure`` (the package's one error class)
+carrying the errno in ``code``, so callers can tell "exists" (EEXIST) from "no such
+device" (ENODEV) from "not allowed in this mode".
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from spidernet.netlink.routing import NetlinkFailure
+
 IFF_UP = 0x1
 SYS_CLASS_NET = Path("/sys/class/net")
-
-
-class LinkError(Exception):
-    def __init__(self, err: int, what: str) -> None:
-        super().__init__(f"{what}: {errno.errorcode.get(err, str(err))} ({err})")
-        self.errno = err
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ class Links:
         try:
             return self.ipr.link(*args, **kw)
         except NetlinkError as e:
-            raise LinkError(e.code, what) from e
+            raise NetlinkFailure(what, e.code) from e
 
     def get(self, name: str) -> Link | None:
         try:
@@ -73,7 +70,7 @@ class Links:
         except NetlinkError as e:
             if e.code == errno.ENODEV:
                 return None
-            raise LinkError(e.code, f"looking up {name}") from e
+            raise NetlinkFailure(f"looking up {name}", e.code) from e
 
     def all(self) -> list[Link]:
         return [_link(m) for m in self.ipr.get_links()]
@@ -112,4 +109,4 @@ class Links:
         try:
             path.write_text(value + "\n")
         except OSError as e:
-            raise LinkError(e.errno or errno.EIO, f"writing {value!r} to {path}") from e
+            raise NetlinkFailure(f"writing {value!r} to {path}", e.errno or errno.EIO) from e

@@ -161,8 +161,7 @@ def _mode(f: Fields) -> Mode:
 def _log_options(f: Fields) -> logs.LogOptions:
     sub = f.sub("logOptions")
     sub.int("logMaxAge", 0, lo=0, numeric_string=True)  # rotation is by size only
-    keys = {"path": "logFile", "level": "logLevel", "size": "logMaxSize", "count": "logMaxCount"}
-    options = logs.LogOptions.from_fields(sub, DEFAULT_LOG, keys=keys)
+    options = logs.LogOptions.from_fields(sub, DEFAULT_LOG, keys=logs.LOG_OPTIONS_KEYS)
     if sub.data.get("logLevel") is None:  # upstream's coordinator logs at debug unless told
         options = logs.LogOptions(options.path, "debug", options.max_size_mb, options.max_count)
     return options

@@ -42,7 +42,6 @@ How:
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
@@ -56,11 +55,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address, ip_interface
 
 from spidernet.coordinator import frames
+from spidernet.netlink import namespaces
 
 Address = IPv4Address | IPv6Address
 Interface = IPv4Interface | IPv6Interface
 
-_CLONE_NEWNET = 0x40000000
 _SIOCGIFFLAGS, _SIOCSIFFLAGS = 0x8913, 0x8914
 _IFF_UP = 0x1
 _IFNAMSIZ = 16
@@ -245,7 +244,7 @@ def _open_in_netns(netns_path: str, ifname: str, ethertypes: list[int]) -> list[
 
     def enter_and_open() -> None:
         try:
-            _enter(netns_path)
+            namespaces.enter(netns_path)
             # Protocol 0: a socket receives nothing until bind() names the link and ethertype,
             # rather than every interface's frames in between.
             opened.extend(socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) for _ in ethertypes)
@@ -265,16 +264,6 @@ def _open_in_netns(netns_path: str, ifname: str, ethertypes: list[int]) -> list[
             sock.close()
         raise _as_failure(errors[0], netns_path, ifname)
     return opened
-
-
-def _enter(netns_path: str) -> None:
-    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"setns: {os.strerror(code)}")
-    finally:
-        os.close(fd)
 
 
 def _as_failure(error: BaseException, netns_path: str, ifname: str) -> BaseException:

@@ -25,8 +25,6 @@ from spidernet.types.netconf import Fields, NetConf
 
 DEFAULT_BOND_NAME = "sp_bond0"
 DEFAULT_LOG = "/var/log/spidernet/ifacer.log"
-# the coordinator's ``logOptions`` shape (reference §4.1); logMaxAge is accepted, unused
-LOG_KEYS = {"path": "logFile", "level": "logLevel", "size": "logMaxSize", "count": "logMaxCount"}
 MAX_IFNAME = 15  # IFNAMSIZ - 1
 PRIMARY_MODES = (1, 5, 6)  # active-backup, balance-tlb, balance-alb: the modes with a primary
 _BAD_NAME = re.compile(r"[/\s:]")
@@ -70,7 +68,7 @@ def parse(conf: NetConf) -> IfacerConf:
         raise errors.InvalidConfig("interfaces", f"lists a name twice: {list(interfaces)}")
     vlan_id = f.int("vlanID", 0, lo=0, hi=4094)
     bond = _bond(f, interfaces) if len(interfaces) > 1 else None
-    log = logs.LogOptions.from_fields(f.sub("logOptions"), DEFAULT_LOG, keys=LOG_KEYS)
+    log = logs.LogOptions.from_fields(f.sub("logOptions"), DEFAULT_LOG, keys=logs.LOG_OPTIONS_KEYS)
     c = IfacerConf(interfaces=interfaces, vlan_id=vlan_id, bond=bond, log=log)
     if vlan_id:
         check_name("vlanID", c.vlan_name)

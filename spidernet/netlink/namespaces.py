@@ -28,6 +28,16 @@ def _setns(fd: int) -> None:
         raise OSError(err, f"setns: {os.strerror(err)}")
 
 
+def enter(path: str) -> None:
+    """Move this thread into the namespace at ``path`` for good: for a short-lived thread
+    that opens sockets there and ends (the probes), so nothing has to be undone."""
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target)
+    finally:
+        os.close(target)
+
+
 @contextlib.contextmanager
 def entered(path: str) -> Iterator[None]:
     """Run the block with this thread in the network namespace at ``path``.
@@ -36,11 +46,7 @@ def entered(path: str) -> Iterator[None]:
     """
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
+        enter(path)
         try:
             yield
         finally:

@@ -30,6 +30,11 @@ _PY_LEVEL = {"warn": "WARNING", "fatal": "CRITICAL", "panic": "CRITICAL"}
 _MB = 1024 * 1024
 
 
+# The coordinator's ``logOptions`` object (reference §4.1), which ifacer shares: our
+# LogOptions.from_fields names -> its keys. Its logMaxAge is accepted and unused.
+LOG_OPTIONS_KEYS = {"path": "logFile", "level": "logLevel", "size": "logMaxSize", "count": "logMaxCount"}
+
+
 @dataclass(frozen=True)
 class LogOptions:
     path: str

@@ -22,8 +22,8 @@ import errno
 from collections.abc import Callable
 
 from spidernet.ifacer.config import Bond, IfacerConf
-from spidernet.netlink.links import Link, Links
-from spidernet.netlink.routing import NetlinkFailure
+from spidernet.netlink.links import Links
+from spidernet.netlink.routing import Link, NetlinkFailure
 from spidernet.protocol import errors, logs
 
 log = logs.LOG
@@ -166,7 +166,7 @@ def _ensure_vlan(c: IfacerConf, parent: Link, links: Links, undo: Undo) -> Link:
             if e.code != errno.EEXIST:  # another pod's ADD won the race: check what it made
                 raise
         current = _existing(links, c.vlan_name, "vlanID")
-    if current.kind != "vlan" or current.parent != parent.index or current.vlan_id != c.vlan_id:
+    if current.kind != "vlan" or current.peer_index != parent.index or current.vlan_id != c.vlan_id:
         raise errors.InvalidConfig("vlanID", f"{c.vlan_name!r} exists but is not VLAN {c.vlan_id} on {parent.name} "
                                              f"({_describe(current, links)})")  # fmt: skip
     return _set_up(links, current, undo)
@@ -177,12 +177,12 @@ def _same_id_guard(c: IfacerConf, links: Links) -> None:
     for link in links.all():
         if link.kind == "vlan" and link.vlan_id == c.vlan_id and link.name != c.vlan_name:
             raise errors.InvalidConfig("vlanID", f"VLAN id {c.vlan_id} is already used on this node by {link.name} "
-                                                 f"(parent {links.name_of(link.parent)}); one device per VLAN id")  # fmt: skip
+                                                 f"(parent {links.name_of(link.peer_index)}); one device per VLAN id")  # fmt: skip
 
 
 def _describe(link: Link, links: Links) -> str:
     if link.kind == "vlan":
-        return f"it is VLAN {link.vlan_id} on {links.name_of(link.parent)}"
+        return f"it is VLAN {link.vlan_id} on {links.name_of(link.peer_index)}"
     return f"it is {link.kind or 'a plain device'}"
 
 
@@ -191,14 +191,13 @@ def _describe(link: Link, links: Links) -> str:
 
 def verify(c: IfacerConf, links: Links) -> None:
     """CHECK: the devices ADD made exist, are up and are what the config says."""
-    names = [c.bond.name] if c.bond else [c.interfaces[0]]
+    expected: list[tuple[str, str, int]] = [(c.bond.name, "bond", 0)] if c.bond else [(c.interfaces[0], "", 0)]
     if c.vlan_id:
-        names.append(c.vlan_name)
-    for name in names:
+        expected.append((c.vlan_name, "vlan", c.vlan_id))
+    for name, kind, vlan_id in expected:
         link = links.get(name)
         if link is None or not link.up:
             raise errors.PluginError(DEVICE_MISSING, f"{name} is {'down' if link else 'missing'}")
-    if c.bond and (bond := links.get(c.bond.name)) is not None and bond.kind != "bond":
-        raise errors.PluginError(DEVICE_MISSING, f"{c.bond.name} is not a bond")
-    if c.vlan_id and (vlan := links.get(c.vlan_name)) is not None and (vlan.kind, vlan.vlan_id) != ("vlan", c.vlan_id):
-        raise errors.PluginError(DEVICE_MISSING, f"{c.vlan_name} is not VLAN {c.vlan_id}")
+        if kind and (link.kind, link.vlan_id) != (kind, vlan_id):
+            what = "a bond" if kind == "bond" else f"VLAN {vlan_id}"
+            raise errors.PluginError(DEVICE_MISSING, f"{name} is not {what}")

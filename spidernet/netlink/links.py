@@ -11,39 +11,15 @@ device" (ENODEV) from "not allowed in this mode".
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from spidernet.netlink.routing import NetlinkFailure
+from spidernet.netlink.routing import Link, NetlinkFailure, parse_link
 
-IFF_UP = 0x1
 SYS_CLASS_NET = Path("/sys/class/net")
-
-
-@dataclass(frozen=True)
-class Link:
-    index: int
-    name: str
-    kind: str  # "" for a plain device (a physical NIC, say)
-    up: bool
-    master: int  # 0 when not enslaved
-    parent: int  # IFLA_LINK: a VLAN's parent; 0 when none
-    vlan_id: int  # 0 unless kind == "vlan"
-
-
-def _link(msg: Any) -> Link:
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
-    data = info.get_attr("IFLA_INFO_DATA") if info else None
-    vlan_id = (data.get_attr("IFLA_VLAN_ID") if kind == "vlan" and data else None) or 0
-    return Link(
-        index=msg["index"], name=msg.get_attr("IFLA_IFNAME"), kind=kind, up=bool(msg["flags"] & IFF_UP),
-        master=msg.get_attr("IFLA_MASTER") or 0, parent=msg.get_attr("IFLA_LINK") or 0, vlan_id=vlan_id,
-    )  # fmt: skip
 
 
 class Links:
@@ -66,14 +42,14 @@ class Links:
 
     def get(self, name: str) -> Link | None:
         try:
-            return _link(self.ipr.link("get", ifname=name)[0])
+            return parse_link(self.ipr.link("get", ifname=name)[0])
         except NetlinkError as e:
             if e.code == errno.ENODEV:
                 return None
             raise NetlinkFailure(f"looking up {name}", e.code) from e
 
     def all(self) -> list[Link]:
-        return [_link(m) for m in self.ipr.get_links()]
+        return [parse_link(m) for m in self.ipr.get_links()]
 
     def name_of(self, index: int) -> str:
         return next((link.name for link in self.all() if link.index == index), f"#{index}")

@@ -60,7 +60,14 @@ class Link:
     mac: str
     flags: int
     mtu: int
-    peer_index: int  # IFLA_LINK: for a veth, the peer's index (in the peer's namespace)
+    peer_index: int  # IFLA_LINK: a veth's peer (in the peer's namespace), a VLAN's parent
+    kind: str = ""  # IFLA_INFO_KIND: "vlan", "bond", "veth"...; "" for a plain NIC
+    master: int = 0  # IFLA_MASTER: the bond or bridge it is enslaved to; 0 when none
+    vlan_id: int = 0  # for kind "vlan"
+
+    @property
+    def up(self) -> bool:
+        return bool(self.flags & IFF_UP)
 
     @property
     def up_broadcast_multicast(self) -> bool:
@@ -92,10 +99,15 @@ class Rule:
     fwmark: int = 0
 
 
-def _link(msg: Any) -> Link:
+def parse_link(msg: Any) -> Link:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
+    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    vlan_id = (data.get_attr("IFLA_VLAN_ID") if kind == "vlan" and data else None) or 0
     return Link(
         index=msg["index"], name=msg.get("IFLA_IFNAME"), mac=msg.get("IFLA_ADDRESS") or "",
         flags=msg["flags"], mtu=msg.get("IFLA_MTU") or 0, peer_index=msg.get("IFLA_LINK") or 0,
+        kind=kind, master=msg.get("IFLA_MASTER") or 0, vlan_id=vlan_id,
     )  # fmt: skip
 
 
@@ -144,16 +156,16 @@ class Handle:
 
     def links(self) -> list[Link]:
         with _doing("listing links"):
-            return [_link(m) for m in self.ipr.get_links()]
+            return [parse_link(m) for m in self.ipr.get_links()]
 
     def link(self, name: str) -> Link | None:
         with _doing(f"looking up link {name}"):
             found = self.ipr.link_lookup(ifname=name)
-            return _link(self.ipr.get_links(found[0])[0]) if found else None
+            return parse_link(self.ipr.get_links(found[0])[0]) if found else None
 
     def link_by_index(self, index: int) -> Link | None:
         with _doing(f"looking up link #{index}", tolerate=_GONE):
-            return _link(self.ipr.get_links(index)[0])
+            return parse_link(self.ipr.get_links(index)[0])
         return None
 
     def set_link(self, index: int, **attrs: Any) -> None:

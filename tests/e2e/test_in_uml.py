@@ -114,6 +114,8 @@ def guest_run() -> GuestRun:
     reason = uml.available()
     if reason is not None:
         pytest.skip(reason)
+    if os.geteuid() != 0:
+        pytest.skip("UML guests with network namespaces need root")
     start()  # no-op when the collection hook already did
     assert _boot is not None
     try:
@@ -141,8 +143,6 @@ def _parse(report: Path) -> dict[str, list[Outcome]]:
 @pytest.mark.timeout(GUEST_TIMEOUT + 120)
 @pytest.mark.parametrize("case", guest_cases())
 def test_in_uml(case: str, guest_run: GuestRun) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("UML guests with network namespaces need root")
     outcomes = guest_run.outcomes.get(case)
     if not outcomes:
         pytest.fail(f"{case} did not run in the guest. Guest output:\n{guest_run.log}")

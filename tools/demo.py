@@ -150,8 +150,7 @@ def ping_all(pods: list[tuple[cni.Runtime, cni.PodRef, netns.Netns]], addresses:
 
 def in_uml() -> int:
     say("booting a user-mode-Linux kernel (VLAN support) to run the demo in; about 1-2 minutes")
-    env = {"SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()), "SPIDERNET_CACHE": str(paths.CACHE)}
-    result = uml.run([sys.executable, "-m", "tools.demo", "--guest"], timeout=900, mem="3G", env=env,
+    result = uml.run([sys.executable, "-m", "tools.demo", "--guest"], timeout=900, mem="3G", env=uml.project_env(),
                      cwd=str(paths.REPO))  # fmt: skip
     print(result.stdout, end="")
     if result.returncode != 0:

@@ -74,8 +74,7 @@ class GuestBoot:
         self._future = self._pool.submit(self._run)
 
     def _run(self) -> GuestRun:
-        env = {"SPIDERNET_UML_GUEST": "1", "SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()),
-               "SPIDERNET_CACHE": str(paths.CACHE)}  # fmt: skip
+        env = {"SPIDERNET_UML_GUEST": "1", **uml.project_env()}
         argv = [sys.executable, "-m", "pytest", str(GUEST_DIR), "-p", "no:cacheprovider", "-q", "-rs",
                 f"--junitxml={self.report}", "-o", "junit_family=xunit1"]  # fmt: skip
         result = uml.run(argv, timeout=GUEST_TIMEOUT, mem=GUEST_MEM, env=env, cwd=str(paths.REPO), cancel=self.cancel)

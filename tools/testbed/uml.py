@@ -156,6 +156,11 @@ def run(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def project_env() -> dict[str, str]:
+    """What a guest running our code needs to find the host's bundles and cache."""
+    return {"SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()), "SPIDERNET_CACHE": str(paths.CACHE)}
+
+
 def _check_args(argv: Sequence[str], env: Mapping[str, str] | None) -> None:
     # `env NAME=VALUE... argv` would take an argv[0] containing "=" as one more assignment.
     if not argv or "=" in argv[0]:

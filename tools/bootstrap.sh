@@ -46,7 +46,8 @@ build_apiserver() {
   [ -x "$out" ] && return 0
   log "building kube-apiserver from Debian's kubernetes source (several minutes, once)"
   local work=$cache/k8s-src tree
-  tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' 2>/dev/null | head -n1)
+  tree=
+  [ -d "$work" ] && tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -n1)
   if [ -z "$tree" ]; then
     rm -rf "$work" && mkdir -p "$work"
     (cd "$work" && apt-get source -qq kubernetes >&2)

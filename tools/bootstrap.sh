@@ -2,110 +2,196 @@
 # Idempotent set-up of everything the demo, the tests and the benchmarks need on a
 # fresh Debian bookworm machine (run as root). Slow artifacts are cached outside the
 # repository under $SPIDERNET_CACHE (default ~/.cache/spidernet) and reused:
-#   bin/kube-apiserver   built from Debian's kubernetes source package (TESTBED.md)
-#   bin/cnirun-<hash>    our libcni driver (tools/cnirun/main.go)
 #   venv-<hash>          Python virtualenv with the pinned dependencies
+#   bin/cnirun-<hash>    our libcni driver (tools/cnirun/main.go)
+#   uml/lib/modules      the module tree modprobe -d wants, pointing at user-mode-linux's
+#   bin/kube-apiserver   built from Debian's kubernetes source package (TESTBED.md)
+#   logs/<step>.log      the output of each step of the last run
+# Cheap stages come first so that a broken network or cache fails in seconds, not after
+# the apiserver build. Each stage prints "bootstrap: [n/6] ..." progress; a failure names
+# the step, the command, its output tail and what to try (tools/steps.sh).
 # Prints the venv path as the last line of stdout ("VENV=<path>").
+#
+# Environment: SPIDERNET_CACHE (above); SPIDERNET_APT_OPTS, extra apt-get options
+# (e.g. "-o Acquire::http::Proxy=http://proxy:3128"); SPIDERNET_APT_UPDATE=1 refreshes
+# the package lists even when every package is installed; SPIDERNET_HEARTBEAT, seconds
+# between progress lines of a long step (default 20).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tools/steps.sh
+source "$here/tools/steps.sh"
 cache=${SPIDERNET_CACHE:-$HOME/.cache/spidernet}
-mkdir -p "$cache/bin"
-log() { echo "bootstrap: $*" >&2; }
-# Two bootstraps at once (a developer's run and a test's, say) would build in the same
-# tree: serialise them.
-exec 9>"$cache/.bootstrap.lock"
-flock 9
+steps_init bootstrap 6
+venv=
 
 apt_packages=(
   golang-go rsync jq dpkg-dev etcd-server
   containernetworking-plugins golang-github-appc-cni-dev golang-github-modern-go-reflect2-dev
-  user-mode-linux kmod iproute2 iputils-ping procps
-  python3 python3-venv python3-dev libpython3.11 binutils
+  user-mode-linux kmod iproute2 iputils-ping procps util-linux
+  python3 python3-venv python3-dev libpython3.11 binutils shellcheck
 )
+read -r -a apt_opts <<<"${SPIDERNET_APT_OPTS:-}"
+# Wait for another apt (unattended-upgrades, a colleague) instead of failing at once.
+apt_opts+=(-o DPkg::Lock::Timeout=300)
+apt_fix="check /etc/apt/sources.list.d/ and that the Debian mirror is reachable (apt-get update by hand shows the same error); for a proxy set SPIDERNET_APT_OPTS='-o Acquire::http::Proxy=http://HOST:PORT'"
+
+ensure_cache() {
+  stage "cache $cache"
+  local err
+  if ! err=$(mkdir -p "$cache/logs" 2>&1 && touch "$cache/.write-test" 2>&1); then
+    fail "the cache directory is not writable: $err" \
+      "set SPIDERNET_CACHE to a writable directory with about 3 GB free (or fix the permissions of $cache)"
+  fi
+  rm -f "$cache/.write-test"
+  steps_logdir=$cache/logs
+  # Two bootstraps at once (a developer's run and a test's, say) would build in the
+  # same tree: serialise them, and say so rather than hang silently.
+  exec 9>"$cache/.bootstrap.lock"
+  if ! flock -n 9; then
+    note "waiting for another bootstrap to finish (lock $cache/.bootstrap.lock)"
+    flock 9
+  fi
+  note "writable, logs in $cache/logs"
+}
+
+missing_packages() {
+  local p status
+  for p in "${apt_packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || echo "$p"
+  done
+}
+
+# The apiserver is built from a source package: apt needs a deb-src twin of the
+# archive's entry. Written to a temporary name first, so that a failed run never
+# leaves an empty file that a later run would take for done.
+deb_src=/etc/apt/sources.list.d/debian-src.sources
+write_deb_src() {
+  local deb=/etc/apt/sources.list.d/debian.sources
+  [ -f "$deb" ] || fail "no $deb to derive a deb-src entry from" \
+    "add a 'deb-src' entry for bookworm (Types: deb-src) as $deb_src and rerun"
+  sed 's/^Types: deb$/Types: deb-src/' "$deb" >"$deb_src.tmp"
+  mv "$deb_src.tmp" "$deb_src"
+  note "added $deb_src (the apiserver is built from a source package)"
+}
 
 ensure_apt() {
-  local missing=()
-  for p in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  local src=/etc/apt/sources.list.d/debian-src.sources
-  if [ ! -f "$src" ]; then
-    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$src"
-    missing+=(__update__)
+  stage "apt packages"
+  local missing update=${SPIDERNET_APT_UPDATE:-}
+  mapfile -t missing < <(missing_packages)
+  if [ ! -x "$cache/bin/kube-apiserver" ] && [ ! -s "$deb_src" ]; then
+    write_deb_src
+    update=1
   fi
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing apt packages: ${missing[*]}"
+  if [ ${#missing[@]} -gt 0 ]; then update=1; fi
+  if [ -z "$update" ]; then
+    note "all installed"
+    return 0
+  fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >&2
-}
-
-build_apiserver() {
-  local out=$cache/bin/kube-apiserver
-  [ -x "$out" ] && return 0
-  log "building kube-apiserver from Debian's kubernetes source (several minutes, once)"
-  local work=$cache/k8s-src tree
-  tree=
-  [ -d "$work" ] && tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -n1)
-  if [ -z "$tree" ]; then
-    rm -rf "$work" && mkdir -p "$work"
-    (cd "$work" && apt-get source -qq kubernetes >&2)
-    tree=$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'kubernetes-*' | head -n1)
+  step "refreshing apt package lists" --fix "$apt_fix" -- \
+    apt-get "${apt_opts[@]}" --error-on=any update
+  if [ ${#missing[@]} -gt 0 ]; then
+    note "missing: ${missing[*]}"
+    step "installing apt packages" --fix "$apt_fix" -- \
+      apt-get "${apt_opts[@]}" install -y -q --no-install-recommends "${missing[@]}"
   fi
-  # The vendored reflect2 1.0.1 crashes under Go >= 1.18 on the first custom-resource
-  # create (TESTBED.md): swap in Debian's 1.0.2, whose file set differs, so replace whole.
-  rm -f "$tree"/vendor/github.com/modern-go/reflect2/*.go "$tree"/vendor/github.com/modern-go/reflect2/*.s
-  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go /usr/share/gocode/src/github.com/modern-go/reflect2/*.s \
-    "$tree/vendor/github.com/modern-go/reflect2/"
-  mkdir -p "$tree/.go/src/k8s.io"
-  ln -sfn ../../.. "$tree/.go/src/k8s.io/kubernetes"
-  (cd "$tree" && GOPATH=$tree/.go CGO_ENABLED=0 make WHAT=cmd/kube-apiserver >&2)
-  cp "$tree/_output/local/bin/linux/amd64/kube-apiserver" "$out.tmp" && mv "$out.tmp" "$out"
-  rm -rf "$work"
 }
 
-build_cnirun() {
-  local sum out
+ensure_venv() {
+  stage "python virtualenv"
+  local sum
+  sum=$(cat "$here/pyproject.toml" "$here/tools/requirements.lock" | sha256sum | cut -c1-12)
+  venv=$cache/venv-$sum
+  if [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ]; then
+    note "cached ($venv)"
+  else
+    local fix="check that PyPI is reachable (pip honours HTTPS_PROXY and PIP_INDEX_URL); the next run starts this venv afresh"
+    rm -rf "$venv"
+    step "creating virtualenv $venv" --fix "apt-get install python3-venv; $fix" -- /usr/bin/python3 -m venv "$venv"
+    step "upgrading pip" --fix "$fix" -- "$venv/bin/pip" install -q --upgrade pip
+    step "installing tools/requirements.lock" --fix "$fix" -- \
+      "$venv/bin/pip" install -q -r "$here/tools/requirements.lock"
+    touch "$venv/.complete"
+  fi
+  ln -sfn "$venv" "$cache/venv"
+}
+
+ensure_cnirun() {
+  stage "libcni driver"
+  local sum out gp=$cache/gopath-cnirun
   sum=$(sha256sum "$here/tools/cnirun/main.go" | cut -c1-12)
   out=$cache/bin/cnirun-$sum
-  if [ ! -x "$out" ]; then
-    log "building the libcni driver"
-    local gp=$cache/gopath-cnirun
+  mkdir -p "$cache/bin"
+  if [ -x "$out" ]; then
+    note "cached ($out)"
+  else
     rm -rf "$gp" && mkdir -p "$gp/src/cnirun"
     cp "$here/tools/cnirun/main.go" "$gp/src/cnirun/"
-    (cd "$gp/src/cnirun" && GO111MODULE=off GOPATH=$gp:/usr/share/gocode GOCACHE=$cache/gocache \
-      go build -o "$out.tmp" . >&2) && mv "$out.tmp" "$out"
+    step "compiling tools/cnirun/main.go" --in "$gp/src/cnirun" \
+      --fix "check that golang-go and golang-github-appc-cni-dev are installed (/usr/share/gocode/src/github.com/containernetworking/cni); rerun" -- \
+      env GO111MODULE=off GOPATH="$gp:/usr/share/gocode" GOCACHE="$cache/gocache" go build -o "$out.tmp" .
+    mv "$out.tmp" "$out"
   fi
   ln -sfn "$out" "$cache/bin/cnirun"
 }
 
-uml_modules() {
+ensure_uml_modules() {
+  stage "user-mode Linux modules"
   # modprobe -d <dir> wants <dir>/lib/modules/<ver>; point it at the UML module tree.
+  local trees=(/usr/lib/uml/modules/*/)
+  [ -d "${trees[0]}" ] || fail "no module tree under /usr/lib/uml/modules" \
+    "apt-get install --reinstall user-mode-linux"
   local ver
-  ver=$(ls /usr/lib/uml/modules | head -n1)
+  ver=$(basename "${trees[0]}")
   mkdir -p "$cache/uml/lib/modules"
   ln -sfn "/usr/lib/uml/modules/$ver" "$cache/uml/lib/modules/$ver"
+  note "$ver"
 }
 
-ensure_venv() {
-  local sum venv
-  sum=$(cat "$here/pyproject.toml" "$here/tools/requirements.lock" | sha256sum | cut -c1-12)
-  venv=$cache/venv-$sum
-  if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
-    log "creating virtualenv $venv"
-    rm -rf "$venv"
-    /usr/bin/python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip >&2
-    "$venv/bin/pip" install -q -r "$here/tools/requirements.lock" >&2
-    touch "$venv/.complete"
+ensure_apiserver() {
+  stage "kube-apiserver"
+  local out=$cache/bin/kube-apiserver work=$cache/k8s-src tree
+  if [ -x "$out" ]; then
+    note "cached ($out)"
+    return 0
   fi
-  ln -sfn "$venv" "$cache/venv"
-  echo "VENV=$venv"
+  note "building from Debian's kubernetes source (about 5 minutes on 2 cores, once)"
+  local fix_tree="delete $work and rerun (a half-fetched or half-built tree); check free space: df -h $cache"
+  # A tree from an interrupted run is reused only if its fetch finished.
+  if [ ! -f "$work/.fetched" ]; then
+    rm -rf "$work" && mkdir -p "$work"
+    step "fetching Debian's kubernetes source" --in "$work" \
+      --fix "apt needs a deb-src entry (/etc/apt/sources.list.d/debian-src.sources, bootstrap writes it) and a reachable mirror; $apt_fix" -- \
+      apt-get "${apt_opts[@]}" source -q kubernetes
+    touch "$work/.fetched"
+  fi
+  local trees=("$work"/kubernetes-*/)
+  [ -d "${trees[0]}" ] || fail "apt-get source left no kubernetes-* directory in $work" "$fix_tree"
+  tree=${trees[0]%/}
+  # The vendored reflect2 1.0.1 crashes under Go >= 1.18 on the first custom-resource
+  # create (TESTBED.md): swap in Debian's 1.0.2, whose file set differs, so replace whole.
+  local r2=/usr/share/gocode/src/github.com/modern-go/reflect2
+  rm -f "$tree"/vendor/github.com/modern-go/reflect2/*.go "$tree"/vendor/github.com/modern-go/reflect2/*.s
+  cp "$r2"/*.go "$r2"/*.s "$tree/vendor/github.com/modern-go/reflect2/"
+  mkdir -p "$tree/.go/src/k8s.io"
+  ln -sfn ../../.. "$tree/.go/src/k8s.io/kubernetes"
+  # The build's Go cache is the tree's own (_output/local/go/cache, hack/lib/golang.sh),
+  # so it goes with the tree below: nothing outside $cache makes a rebuild faster.
+  step "compiling kube-apiserver" --in "$tree" --fix "$fix_tree" -- \
+    env GOPATH="$tree/.go" CGO_ENABLED=0 make WHAT=cmd/kube-apiserver
+  step "checking the built kube-apiserver runs" --fix "$fix_tree" -- \
+    "$tree/_output/local/bin/linux/amd64/kube-apiserver" --version
+  cp "$tree/_output/local/bin/linux/amd64/kube-apiserver" "$out.tmp" && mv "$out.tmp" "$out"
+  rm -rf "$work"
 }
 
+ensure_cache
 ensure_apt
-build_apiserver
-build_cnirun
-uml_modules
 ensure_venv
+ensure_cnirun
+ensure_uml_modules
+ensure_apiserver
+say "ready (${SECONDS}s)"
+echo "VENV=$venv"

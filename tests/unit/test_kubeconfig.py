@@ -3,7 +3,10 @@
 Cases: JSON with token + CA file; YAML with tokenFile and relative paths (resolved
 against the kubeconfig's directory); client certificate as files and as -data;
 certificate-authority-data; insecure-skip-tls-verify; a single context without
-current-context; errors: no server, missing context.
+current-context; errors: no server, missing context; and every malformed file is a
+KubeconfigError naming the file (issue 11): YAML or JSON that does not parse, nesting
+too deep for either parser, not UTF-8, not a mapping, a section or field of the wrong
+type, base64 that does not decode.
 """
 
 from __future__ import annotations
@@ -70,3 +73,41 @@ def test_single_context_without_current_context(tmp_path: Path) -> None:
 def test_broken_kubeconfigs_are_refused_with_the_reason(tmp_path: Path, cluster: dict[str, object], current: str, needle: str) -> None:
     with pytest.raises(kubeconfig.KubeconfigError, match=needle):
         kubeconfig.load(str(write(tmp_path / "kc", cluster, {}, current=current)))
+
+
+# Issue 11: each of these used to escape as a TypeError, AttributeError or a yaml error
+# (code 999 from the IPAM); every one must be a KubeconfigError, which the IPAM answers
+# with code 7 naming ipam.kubeconfig.
+BROKEN_TEXTS = {
+    "yaml that does not parse": "clusters: [\n  - name: k\n  cluster: {server: https://s\n",
+    "yaml with a tab indent": "apiVersion: v1\nclusters:\n\t- name: k\n",
+    "json that does not parse": '{"clusters": [',
+    "json nested too deeply": "{" + '"a":[' * 50000 + "]" * 50000 + "}",
+    "yaml nested too deeply": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+    "a list, not a mapping": "- a\n- b\n",
+    "a bare string": "just words\n",
+    "clusters is a string": 'current-context: c\nclusters: "k"\ncontexts: [{name: c, context: {cluster: k}}]\n',
+    "contexts is a number": "current-context: c\ncontexts: 7\n",
+    "context is a list": "current-context: c\ncontexts: [{name: c, context: [1]}]\n",
+    "server is a number": "current-context: c\nclusters: [{name: k, cluster: {server: 443}}]\n"
+                          "contexts: [{name: c, context: {cluster: k}}]\n",
+    "token is a mapping": "current-context: c\nclusters: [{name: k, cluster: {server: 'https://s'}}]\n"
+                          "users: [{name: u, user: {token: {a: 1}}}]\n"
+                          "contexts: [{name: c, context: {cluster: k, user: u}}]\n",
+    "ca data not base64": "current-context: c\nclusters: [{name: k, cluster: {server: 'https://s', "
+                          "certificate-authority-data: '%%%'}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
+    "current-context is a list": "current-context: [c]\n",
+}
+
+
+@pytest.mark.parametrize("text", list(BROKEN_TEXTS.values()), ids=list(BROKEN_TEXTS))
+def test_every_malformed_kubeconfig_is_a_kubeconfig_error(tmp_path: Path, text: str) -> None:
+    (tmp_path / "kc").write_text(text)
+    with pytest.raises(kubeconfig.KubeconfigError, match=str(tmp_path / "kc")):
+        kubeconfig.load(str(tmp_path / "kc"))
+
+
+def test_a_kubeconfig_that_is_not_utf8_is_a_kubeconfig_error(tmp_path: Path) -> None:
+    (tmp_path / "kc").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(kubeconfig.KubeconfigError, match="not UTF-8"):
+        kubeconfig.load(str(tmp_path / "kc"))

@@ -56,6 +56,8 @@ def _read_config(stdin: IO[bytes]) -> dict[str, Any]:
         raw = json.loads(data)
     except ValueError as e:
         raise errors.DecodingFailure(f"network config on stdin is not JSON: {e}") from e
+    except RecursionError as e:  # the C decoder's guard against deep nesting ([[[[...]]]])
+        raise errors.DecodingFailure("network config on stdin is nested too deeply to decode") from e
     if not isinstance(raw, dict):
         raise errors.DecodingFailure("network config on stdin must be a JSON object")
     return raw

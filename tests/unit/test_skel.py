@@ -13,7 +13,8 @@ Case matrix (code expected on stdout; "-" = nothing on stdout, exit 0):
     CNI_ARGS         unknown key, malformed item, "=v"                      4
                      unknown key with IgnoreUnknown=1/true/True             ok
     stdin            read() raises OSError                                  5
-                     not JSON, invalid UTF-8, array, string, number         6
+                     not JSON, invalid UTF-8, array, string, number,        6
+                     nested deeper than the decoder's recursion guard
     cniVersion       "0.2.0", "0.1.0", "2.0.0", "1.0", missing (= 0.1.0)    1
                      not a string (null included)                           7
     verb vs version  CHECK @0.3.0/0.3.1, STATUS/GC @0.4.0/1.0.0             1
@@ -284,11 +285,16 @@ def test_unreadable_stdin_is_code_5(command: str) -> None:
     assert fake.calls == []
 
 
+DEEP = 100_000  # far past the decoder's recursion guard (issue 11: it was a RecursionError, 999)
+
+
 @pytest.mark.parametrize(
     "stdin",
-    [b"", b"not json", b'{"cniVersion": "1.1.0"', b"\x80\xff{}", b"[]", b'[{"cniVersion": "1.1.0"}]', b'"x"', b"42"],
-    ids=["empty", "text", "truncated", "bad-utf8", "empty-array", "array", "string", "number"],
-)
+    [b"", b"not json", b'{"cniVersion": "1.1.0"', b"\x80\xff{}", b"[]", b'[{"cniVersion": "1.1.0"}]', b'"x"', b"42",
+     b"[" * DEEP + b"]" * DEEP, b'{"cniVersion": "1.1.0", "name": "n", "x": ' + b'{"a": ' * DEEP + b"1" + b"}" * DEEP + b"}"],
+    ids=["empty", "text", "truncated", "bad-utf8", "empty-array", "array", "string", "number", "deep-array",
+         "deep-object"],
+)  # fmt: skip
 def test_undecodable_or_non_object_stdin_is_code_6(stdin: bytes) -> None:
     status, out, fake = invoke(env_for("ADD"), stdin)
     assert_error(status, out, 6)

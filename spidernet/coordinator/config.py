@@ -86,8 +86,7 @@ def _cidrs(f: Fields, key: str) -> tuple[Network, ...]:
     return tuple(out)
 
 
-def _policy_route(item: object, path: str) -> PolicyRoute:
-    r = Fields(item, path)
+def _policy_route(r: Fields) -> PolicyRoute:
     dst_text, gw_text = r.str("dst", required=True), r.str("gw", required=True)
     try:
         dst = ipaddress.ip_network(dst_text, strict=False)  # a bare IP reads as /32 or /128
@@ -98,17 +97,12 @@ def _policy_route(item: object, path: str) -> PolicyRoute:
     except ValueError as e:
         raise errors.InvalidConfig(r.path("gw"), f"{gw_text!r} is not an IP address") from e
     if dst.version != gw.version:
-        raise errors.InvalidConfig(path, f"dst {dst} and gw {gw} are of different IP families")
+        raise errors.InvalidConfig(r.prefix, f"dst {dst} and gw {gw} are of different IP families")
     return PolicyRoute(dst, gw)
 
 
 def _policy_routes(f: Fields) -> tuple[PolicyRoute, ...]:
-    value = f.data.get("policyRoutes")
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise errors.InvalidConfig("policyRoutes", f"must be a list of {{dst, gw}}, got {value!r}")
-    return tuple(_policy_route(item, f"policyRoutes[{i}]") for i, item in enumerate(value))
+    return tuple(_policy_route(item) for item in f.objects("policyRoutes"))
 
 
 def _mac_prefix(f: Fields) -> bytes:
@@ -168,7 +162,7 @@ def _log_options(f: Fields) -> logs.LogOptions:
 
 
 def parse(conf: NetConf) -> CoordinatorConf:
-    f = Fields(conf.raw)
+    f = conf.fields()
     f.int("hostRPFilter", 0)
     f.str("multusNicPrefix")
     return CoordinatorConf(

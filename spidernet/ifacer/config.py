@@ -60,7 +60,7 @@ class IfacerConf:
 
 
 def parse(conf: NetConf) -> IfacerConf:
-    f = Fields(conf.raw)
+    f = conf.fields()
     interfaces = f.strs("interfaces", required=True)
     for i, name in enumerate(interfaces):
         check_name(f"interfaces[{i}]", name)
@@ -68,6 +68,8 @@ def parse(conf: NetConf) -> IfacerConf:
         raise errors.InvalidConfig("interfaces", f"lists a name twice: {list(interfaces)}")
     vlan_id = f.int("vlanID", 0, lo=0, hi=4094)
     bond = _bond(f, interfaces) if len(interfaces) > 1 else None
+    if bond is None:
+        f.ignore("bond")  # upstream's reading: with one interface the bond section does nothing
     log = logs.LogOptions.from_fields(f.sub("logOptions"), DEFAULT_LOG, keys=logs.LOG_OPTIONS_KEYS)
     c = IfacerConf(interfaces=interfaces, vlan_id=vlan_id, bond=bond, log=log)
     if vlan_id:

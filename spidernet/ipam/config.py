@@ -41,7 +41,7 @@ class IpamConf:
 
 
 def parse(conf: NetConf) -> IpamConf:
-    f = Fields(conf.raw).sub("ipam", required=True)
+    f = conf.fields("ipam")  # tracked reads: unknown keys of the section are logged (issue 12)
     if f.bool("match_master_subnet"):
         raise errors.UnsupportedField("ipam.match_master_subnet", True, "ipam.match_master_subnet (SR-IOV) is not supported")
     f.str("ipam_unix_socket_path")

@@ -7,9 +7,15 @@ Our own small writer rather than the stdlib ``logging`` package: that import cos
 Several plugin processes append to the same file; each record is one write() on an
 O_APPEND descriptor, so lines do not interleave. Size rotation (``<path>.1`` ...
 ``<path>.<count>``) is not coordinated between processes: if two rotate at once, a few
-lines may land in a rotated file. Nothing is ever written to stdout. Before ``setup``,
-or if the log file cannot be opened, records of level WARNING and above go to stderr:
-a read-only /var/log must not stop pods from starting.
+lines may land in a rotated file. Nothing is ever written to stdout.
+
+Before ``setup`` (the plugin has not read its log options yet) records of level WARNING
+and above are held, and ``setup`` writes them to the file first, with the invocation's
+context: a warning found while reading the config (an unknown key, a DEL's unreadable
+prevResult) lands in the plugin's log, not on a stderr nobody keeps. Records still held
+when the exec ends (the plugin never set up: a DEL that does not read its config, an
+error before the config was read) go to stderr from ``flush``, as do all records when
+the log file cannot be opened: a read-only /var/log must not stop pods from starting.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ class Logger:
         self.fd = 2  # stderr until setup() opens the file
         self.max_bytes = 0
         self.max_count = 0
+        self.configured = False  # setup() ran: records go where it said
+        self.held: list[dict[str, Any]] = []  # records of WARNING and above from before setup()
 
     def close(self) -> None:
         if self.fd > 2:
@@ -115,6 +123,12 @@ class Logger:
         }  # fmt: skip
         if exception:
             line["exception"] = exception
+        if not self.configured:
+            self.held.append(line)
+            return
+        self._write(line)
+
+    def _write(self, line: dict[str, Any]) -> None:
         text = json.dumps(line, default=str) + "\n"
         try:
             if self.fd == 2:
@@ -141,6 +155,21 @@ class Logger:
         self.close()
         self.fd, self.path = _open(path), path
 
+    def replay(self) -> None:
+        """Write the records held from before setup(), with this invocation's context."""
+        held = self.held[:]
+        self.held.clear()
+        for line in held:
+            if _LEVELNO[line["level"]] >= self.level:
+                self._write({**line, "plugin": self.plugin, **self.context})
+
+    def flush(self) -> None:
+        """End of the exec: records still held (setup never ran) go to stderr."""
+        held = self.held[:]
+        self.held.clear()
+        for line in held:
+            self._write(line)  # fd is still 2: setup() would have emptied the list
+
 
 LOG = Logger()
 
@@ -161,4 +190,6 @@ def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> Logge
         LOG.fd, LOG.path = _open(options.path), options.path
     except OSError:
         LOG.fd = 2  # stderr, never stdout
+    LOG.configured = True
+    LOG.replay()
     return LOG

@@ -5,12 +5,15 @@ to stdout, stats the netns path. Steps, in skel's order:
 
 1. CNI_COMMAND known (else 4); VERSION answers at once with our supported versions.
 2. Required CNI_* variables present and well-formed (else 4, all missing names listed).
-3. stdin readable (else 5) and a JSON object (else 6); ``cniVersion`` defaults to 0.1.0.
+3. stdin readable (else 5) and a JSON object (else 6, also when nested too deeply to
+   decode); ``cniVersion`` defaults to 0.1.0.
 4. Version supported and allowing the verb: CHECK >= 0.4.0, STATUS/GC >= 1.1.0 (else 1).
-5. Network config keys (else 7, the field named); ADD/CHECK/DEL refuse the plugin's own
+5. Network config keys (else 7, the field named; a DEL tolerates a prevResult that does
+   not parse, logs it and goes on without one); ADD/CHECK/DEL refuse the plugin's own
    netns (8) unless CNI_NETNS_OVERRIDE is set.
 6. The handler runs with stdout redirected to stderr, so nothing it prints can corrupt
    the result channel. CniError -> its code; anything else -> 999, traceback to the log.
+7. Each config key the handler never read is logged as a warning (types.netconf).
 """
 
 from __future__ import annotations
@@ -102,6 +105,26 @@ def _dispatch(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dic
     return None
 
 
+def _warn_unknown(plugin: Plugin, conf: netconf.NetConf) -> None:
+    for key in conf.unknown_keys():
+        log.warning("config key %s is not one %s knows: ignored (misspelt?)", key, plugin.name)
+
+
+def _handle(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[str, Any] | None:
+    """The handler, then one warning per config key it never read (issue 12). None after
+    a config error: the plugin stopped reading at the bad key, so the keys after it
+    would look unknown."""
+    try:
+        reply = _dispatch(plugin, cmd, conf)
+    except (errors.InvalidConfig, errors.UnsupportedField):
+        raise
+    except Exception:
+        _warn_unknown(plugin, conf)
+        raise
+    _warn_unknown(plugin, conf)
+    return reply
+
+
 def _invoke(plugin: Plugin, environ: Mapping[str, str], stdin: IO[bytes], state: dict[str, str]) -> dict[str, Any] | None:
     command = cnienv.command_of(environ)
     if command == "VERSION":
@@ -111,9 +134,12 @@ def _invoke(plugin: Plugin, environ: Mapping[str, str], stdin: IO[bytes], state:
     version = _config_version(raw)
     versions.require(command, version)
     state["version"] = version
-    conf = netconf.parse(raw, version)
+    # A DEL must clean up even if the runtime's cached prevResult no longer parses (issue 11).
+    conf = netconf.parse(raw, version, tolerate_bad_prev_result=command == "DEL")
+    if conf.prev_result_problem:
+        log.warning("DEL: prevResult ignored, it cannot be parsed (%s)", conf.prev_result_problem)
     _check_netns(cmd)
-    return _dispatch(plugin, cmd, conf)
+    return _handle(plugin, cmd, conf)
 
 
 def run(
@@ -141,4 +167,5 @@ def run(
     if reply is not None:
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
+    log.flush()
     return status

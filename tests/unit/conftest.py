@@ -1,8 +1,8 @@
 """Fixtures shared by the pure unit tests. No I/O beyond pytest's tmp_path.
 
 ``logs.setup`` rewires the process-wide ``logs.LOG`` (file, level, context); every
-test gets it back as it found it, with any file a test opened closed, so no open log
-descriptor leaks into the next test.
+test gets it back as it found it (records held from before setup included), with any
+file a test opened closed, so no open log descriptor leaks into the next test.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from spidernet.protocol import logs
 
 @pytest.fixture(autouse=True)
 def _restore_spidernet_logger() -> Iterator[None]:
-    saved = dict(vars(logs.LOG))
+    saved = {key: list(value) if isinstance(value, list) else value for key, value in vars(logs.LOG).items()}
     yield
     if logs.LOG.fd != saved["fd"]:
         logs.LOG.close()

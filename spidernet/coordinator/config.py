@@ -17,10 +17,14 @@ SpiderCoordinator CR, no agent: docs/coordinator.md "Decisions"), so the upstrea
     vethLinkAddress    IPv4 address put on veth0 as /32                ("")
     vethMTU            MTU of veth0, >0                                (1500)
     detectIPConflict, detectGateway   ARP/NDP probes before set-up   (false)
+    detectOptions      {retries, timeout, interval}: per address, up to ``retries``
+                       probes, each answered within ``timeout``, then ``interval``
+                       more listening before the next (3, "100ms", "0s")
     logOptions         {logLevel, logFile, logMaxSize, logMaxAge, logMaxCount}
     hostRPFilter, multusNicPrefix     accepted and ignored (unused upstream too)
 
-Every bad value is ``InvalidConfig`` (code 7) naming the key.
+Every bad value is ``InvalidConfig`` (code 7) naming the key. Durations are Go's
+``time.ParseDuration`` strings ("100ms", "1.5s", "1m"), as upstream decodes them.
 """
 
 from __future__ import annotations
@@ -51,6 +55,16 @@ class PolicyRoute:
 
 
 @dataclass(frozen=True)
+class DetectOptions:
+    """Probe timing (seconds). Defaults: SPEC §4's 3 tries of ~100 ms, which is also what
+    upstream's newest probes do (reference §2.14), back to back."""
+
+    retries: int = 3
+    timeout: float = 0.1
+    interval: float = 0.0
+
+
+@dataclass(frozen=True)
 class CoordinatorConf:
     mode: Mode = "auto"
     pod_default_cni_nic: str = "eth0"
@@ -68,6 +82,7 @@ class CoordinatorConf:
     veth_mtu: int = DEFAULT_VETH_MTU
     detect_ip_conflict: bool = False
     detect_gateway: bool = False
+    detect_options: DetectOptions = DetectOptions()
     log: logs.LogOptions = logs.LogOptions(path=DEFAULT_LOG, level="debug")
 
     @property
@@ -152,6 +167,45 @@ def _mode(f: Fields) -> Mode:
     return "disable" if mode == "disabled" else mode  # type: ignore[return-value]
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^[-+]?((\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+MAX_PROBE_WAIT = 10.0  # s: a longer timeout or interval would hold up every pod start for nothing
+MAX_PROBE_RETRIES = 10
+
+
+def parse_duration(text: str) -> float | None:
+    """Go's ``time.ParseDuration`` ("100ms", "1.5s", "1m30s", "0") in seconds; None if malformed."""
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    if not _DURATION.fullmatch(text):
+        return None
+    seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    return -seconds if text.startswith("-") else seconds
+
+
+def _duration(f: Fields, key: str, default: float, *, zero_ok: bool) -> float:
+    text = f.str(key)
+    if not text:  # upstream: an empty string takes the default
+        return default
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise errors.InvalidConfig(f.path(key), f"{text!r} is not a duration such as \"100ms\" or \"1s\"")
+    if seconds < 0 or (seconds == 0 and not zero_ok) or seconds > MAX_PROBE_WAIT:
+        low = "0" if zero_ok else "more than 0"
+        raise errors.InvalidConfig(f.path(key), f"{text!r} must be {low} and at most {MAX_PROBE_WAIT:g}s")
+    return seconds
+
+
+def _detect_options(f: Fields) -> DetectOptions:
+    d = f.sub("detectOptions")
+    # 0 reads as absent: upstream's Go struct cannot tell them apart, and defaults both to 3.
+    retries = d.int("retries", 0, lo=0, hi=MAX_PROBE_RETRIES) or DetectOptions.retries
+    # A zero timeout would never hear an answer: a probe that cannot fail, so refused.
+    timeout = _duration(d, "timeout", DetectOptions.timeout, zero_ok=False)
+    return DetectOptions(retries, timeout, _duration(d, "interval", DetectOptions.interval, zero_ok=True))
+
+
 def _log_options(f: Fields) -> logs.LogOptions:
     sub = f.sub("logOptions")
     sub.int("logMaxAge", 0, lo=0, numeric_string=True)  # rotation is by size only
@@ -182,5 +236,6 @@ def parse(conf: NetConf) -> CoordinatorConf:
         veth_mtu=_veth_mtu(f),
         detect_ip_conflict=f.bool("detectIPConflict"),
         detect_gateway=f.bool("detectGateway"),
+        detect_options=_detect_options(f),
         log=_log_options(f),
     )

@@ -32,7 +32,6 @@ IP_CONFLICT = 110
 GATEWAY_UNREACHABLE = 111
 POD_STATE = 112
 CHECK_FAILED = 113
-PROBE_TRIES, PROBE_TIMEOUT = 3, 0.1  # SPEC §4: 3 tries, ~100 ms each
 
 
 def _setup(cmd: CmdArgs, conf: NetConf) -> config.CoordinatorConf:
@@ -72,9 +71,11 @@ def _probe(cmd: CmdArgs, c: config.CoordinatorConf, prev: Result) -> None:
     from spidernet.coordinator import probes
 
     ips = [ip for ip in prev.ips if _for_nic(prev, ip.interface, cmd.ifname)]
+    d = c.detect_options
     probes.probe(
         cmd.netns, cmd.ifname, [ip.address for ip in ips], [ip.gateway for ip in ips if ip.gateway],
-        conflict=c.detect_ip_conflict, gateway=c.detect_gateway, tries=PROBE_TRIES, timeout=PROBE_TIMEOUT,
+        conflict=c.detect_ip_conflict, gateway=c.detect_gateway, tries=d.retries, timeout=d.timeout,
+        interval=d.interval,
     )  # fmt: skip
 
 

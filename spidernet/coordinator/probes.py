@@ -29,11 +29,13 @@ How:
   gateway "our IP is at our MAC", which would divert the rightful owner's traffic
   if the IP were a duplicate (upstream issue #4475). (A gateway that itself holds
   our IP stays silent: Linux drops an ARP request from its own address as martian.)
-- Timing: each try sends one frame and reads for ``timeout``; a conflict check uses
-  all ``tries`` before declaring "no conflict" (a single lost frame must not hide a
-  duplicate; upstream stops at the first timeout), a gateway check stops at the first
-  answer. IPv4 and IPv6 run in parallel, as upstream does, so the usual cost is
-  ``tries * timeout`` (300 ms), not twice that.
+- Timing (``detectOptions``): each try sends one frame and reads for ``timeout``, then,
+  unless it was the last try, keeps reading for ``interval`` before the next send (an
+  answer that comes in the pause still counts). A conflict check uses all ``tries``
+  before declaring "no conflict" (a single lost frame must not hide a duplicate;
+  upstream stops at the first timeout), a gateway check stops at the first answer.
+  IPv4 and IPv6 run in parallel, as upstream does, so a silent check costs
+  ``tries * timeout + (tries - 1) * interval`` (300 ms by default), not twice that.
 - Our own frames: the socket also sees what the pod's kernel sends, so outgoing
   frames and frames from our own MAC are ignored. Limitation: ipvlan siblings share
   our MAC, so a conflict with another ipvlan pod on the same master goes unseen; the
@@ -129,14 +131,15 @@ def probe(
     gateway: bool,
     tries: int = 3,
     timeout: float = 0.1,
+    interval: float = 0.0,
 ) -> None:
     """Probe ``ifname`` in ``netns_path``; raise a ``ProbeFailure`` on a conflict, an unreachable gateway or an error.
 
     ``addresses`` are the pod's addresses on ``ifname`` (``10.6.0.5/24`` or bare); an
     unparsable one is a caller bug and raises ValueError.
     """
-    if tries < 1 or timeout <= 0:
-        raise ValueError(f"tries must be >= 1 and timeout > 0, got {tries} and {timeout}")
+    if tries < 1 or timeout <= 0 or interval < 0:
+        raise ValueError(f"tries must be >= 1, timeout > 0 and interval >= 0, got {tries}, {timeout}, {interval}")
     ours = [ip_interface(a) for a in addresses]
     plans = _plan(ours, [ip_address(g) for g in gateways] if gateway else [], conflict=conflict)
     if not plans:
@@ -144,10 +147,22 @@ def probe(
     sockets = _open_in_netns(netns_path, ifname, [plan.family.ethertype for plan in plans])
     try:
         mac = _link_mac(sockets[0], ifname)
-        _run_all([_job(_Link(sock, ifname, mac), plan, tries, timeout) for sock, plan in zip(sockets, plans)])
+        timing = _Timing(tries, timeout, interval)
+        _run_all([_job(_Link(sock, ifname, mac), plan, timing) for sock, plan in zip(sockets, plans)])
     finally:
         for sock in sockets:
             sock.close()
+
+
+@dataclass(frozen=True)
+class _Timing:
+    tries: int
+    timeout: float
+    interval: float
+
+    def wait_after(self, attempt: int) -> float:
+        """How long to read after send number ``attempt`` (0-based): no pause after the last."""
+        return self.timeout + (self.interval if attempt < self.tries - 1 else 0.0)
 
 
 @dataclass(frozen=True)
@@ -176,17 +191,17 @@ def _source_for(gateway: Address, ours: list[Interface], family: _Family) -> Add
     return chosen[0].ip if chosen else family.unspecified
 
 
-def _job(link: _Link, plan: _Plan, tries: int, timeout: float) -> Callable[[], None]:
+def _job(link: _Link, plan: _Plan, timing: _Timing) -> Callable[[], None]:
     family = plan.family
 
     def run() -> None:
         for ip in plan.checks:  # every conflict check before any gateway probe: see the module docstring
-            mac = _exchange(link, family, family.solicit(link.mac, family.unspecified, ip), ip, tries, timeout)
+            mac = _exchange(link, family, family.solicit(link.mac, family.unspecified, ip), ip, timing)
             if mac is not None:
                 raise IPConflict(str(ip), frames.format_mac(mac), link.ifname)
         for gw, source in plan.gateways:
-            if _exchange(link, family, family.solicit(link.mac, source, gw), gw, tries, timeout) is None:
-                raise GatewayUnreachable(str(gw), link.ifname, tries=tries, timeout=timeout)
+            if _exchange(link, family, family.solicit(link.mac, source, gw), gw, timing) is None:
+                raise GatewayUnreachable(str(gw), link.ifname, tries=timing.tries, timeout=timing.timeout)
 
     return run
 
@@ -203,16 +218,14 @@ def _run_all(jobs: list[Callable[[], None]]) -> None:
         raise min(failures, key=lambda e: 0 if isinstance(e, IPConflict) else 1 if isinstance(e, ProbeFailure) else 2)
 
 
-def _exchange(
-    link: _Link, family: _Family, request: bytes, wanted: Address, tries: int, timeout: float
-) -> bytes | None:
+def _exchange(link: _Link, family: _Family, request: bytes, wanted: Address, timing: _Timing) -> bytes | None:
     """Send ``request`` up to ``tries`` times; return the MAC of the first frame claiming ``wanted``."""
-    for _ in range(tries):
+    for attempt in range(timing.tries):
         try:
             link.sock.send(request)
         except OSError as e:
             raise ProbeFailure(f"cannot send a probe for {wanted} on {link.ifname}: {e.strerror or e}") from e
-        mac = _await_claim(link, family, wanted, timeout)
+        mac = _await_claim(link, family, wanted, timing.wait_after(attempt))
         if mac is not None:
             return mac
     return None

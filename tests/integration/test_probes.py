@@ -20,6 +20,13 @@ brought up; a pod address still in DAD (tentative) neither blocks nor delays the
 IPv6 probe; a missing interface or a path that is not a netns is a ProbeFailure,
 not a conflict; with both checks off nothing is opened.
 
+Timing (detectOptions, issue 12), shown by counting frames on the wire (tests/integration/
+wire.py) rather than by the clock: a silent conflict check sends exactly ``tries``
+probes per family (1 and 5); a gateway that answers 1 s late is unreachable with a
+50 ms timeout (both tries went out) and reachable with a 3 s one (one try was enough);
+with a 3 s interval the late answer lands in the pause and the second try never goes
+out; a late answer to a conflict probe in the pause is a conflict.
+
 Why ``nodad`` on IPv6 addresses: a tentative address does not answer solicitations
 (and our DAD probe for it would make its kernel declare it duplicate), so without it
 peers would need ~1-2 s of kernel DAD before each case. One case leaves the pod's own
@@ -38,6 +45,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from spidernet.coordinator import probes
+from tests.integration.wire import SLOW_HOST_MAC, Wire
 from tools.testbed.netns import Netns, ip, ip_json
 
 pytestmark = pytest.mark.netns
@@ -112,10 +120,10 @@ def lan() -> Iterator[Lan]:
 
 
 def run(pod: Netns, f: Family, *, conflict: bool = True, gateway: bool = True, addresses: list[str] | None = None,
-        gateways: list[str] | None = None) -> None:  # fmt: skip
+        gateways: list[str] | None = None, **timing: float) -> None:  # fmt: skip
     probes.probe(
         pod.path, "eth0", [f.pod] if addresses is None else addresses, [f.gateway_ip] if gateways is None else gateways,
-        conflict=conflict, gateway=gateway,
+        conflict=conflict, gateway=gateway, **timing,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -246,3 +254,42 @@ def test_a_path_that_is_not_a_netns_is_a_probe_failure(lan: Lan) -> None:
 
 def test_with_both_checks_off_nothing_is_opened() -> None:
     probes.probe("/nonexistent", "eth0", [V4.pod], [V4.gateway_ip], conflict=False, gateway=False)
+
+
+# ---------------------------------------------------------------- timing (detectOptions)
+
+SLOW = 1.0  # s before the slow host answers: far beyond a 50 ms window, well inside 3 s
+
+
+@pytest.mark.parametrize("f", FAMILIES)
+@pytest.mark.parametrize("tries", [1, 5])
+def test_a_silent_conflict_check_sends_exactly_tries_probes(lan: Lan, f: Family, tries: int) -> None:
+    pod = lan.join("pod", f.pod)
+    with Wire(lan.join("listener")) as wire:
+        run(pod, f, gateway=False, tries=tries, timeout=0.05)
+    assert wire.probes_for(f.pod_ip) == tries
+
+
+def test_a_gateway_answering_after_the_timeout_is_unreachable_and_within_it_reachable(lan: Lan) -> None:
+    pod = lan.join("pod", V4.pod)
+    slow = lan.join("slowgw")
+    with Wire(slow, answer_for=V4.gateway_ip, delay=SLOW) as wire, pytest.raises(probes.GatewayUnreachable):
+        run(pod, V4, conflict=False, tries=2, timeout=0.05)
+    assert wire.requests_for(V4.gateway_ip) == 2  # every try went out; no answer came in time
+    with Wire(slow, answer_for=V4.gateway_ip, delay=SLOW) as wire:
+        run(pod, V4, conflict=False, tries=2, timeout=3.0)
+    assert wire.requests_for(V4.gateway_ip) == 1  # the first try's answer came within the timeout
+
+
+def test_an_answer_in_the_interval_counts_and_spares_the_next_try(lan: Lan) -> None:
+    pod = lan.join("pod", V4.pod)
+    with Wire(lan.join("slowgw"), answer_for=V4.gateway_ip, delay=SLOW) as wire:
+        run(pod, V4, conflict=False, tries=2, timeout=0.05, interval=3.0)
+    assert wire.requests_for(V4.gateway_ip) == 1
+
+
+def test_a_late_claim_heard_in_the_interval_is_a_conflict(lan: Lan) -> None:
+    pod = lan.join("pod", V4.pod)
+    with Wire(lan.join("squatter"), answer_for=V4.pod_ip, delay=SLOW) as wire, pytest.raises(probes.IPConflict) as c:
+        run(pod, V4, gateway=False, tries=3, timeout=0.05, interval=3.0)
+    assert (c.value.mac, wire.probes_for(V4.pod_ip)) == (":".join(f"{b:02x}" for b in SLOW_HOST_MAC), 1)

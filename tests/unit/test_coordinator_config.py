@@ -19,6 +19,10 @@ Case matrix (every refusal is InvalidConfig, code 7, naming the key):
     vethMTU                 default 1500, positive                  0, negative
     detectIPConflict/       default false, true                     "true"
     detectGateway
+    detectOptions           default 3 / "100ms" / "0s"; Go          retries -1, 11, "3"; timeout
+                            durations ("1.5s", "250ms", "1m",       "0s", "100", "1x", "11s", 5;
+                            "1m30s", "500us"); retries 0 -> 3;      interval "-1s", "bad"; not
+                            "" -> default                           an object
     logOptions              default level debug, file; keys mapped  bad level, bad size
 """
 
@@ -180,3 +184,43 @@ def test_bad_log_options_are_refused_naming_the_key(options: object, field: str)
 
 def test_unused_upstream_keys_are_accepted() -> None:
     parse(hostRPFilter=0, multusNicPrefix="net")
+
+
+def test_detect_options_default_to_three_tries_of_100_ms_back_to_back() -> None:
+    assert parse().detect_options == config.DetectOptions(retries=3, timeout=0.1, interval=0.0)
+    assert parse(detectOptions={}).detect_options == config.DetectOptions()
+    assert parse(detectOptions={"retries": 0, "timeout": "", "interval": ""}).detect_options == config.DetectOptions()
+
+
+def test_detect_options_are_read_as_upstream_writes_them() -> None:
+    c = parse(detectOptions={"retries": 5, "timeout": "250ms", "interval": "1.5s"})
+    assert c.detect_options == config.DetectOptions(retries=5, timeout=0.25, interval=1.5)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("100ms", 0.1), ("1.5s", 1.5), ("1m", 60.0), ("1m30s", 90.0),
+                                               ("500us", 0.0005), ("500\u00b5s", 0.0005), ("2h", 7200.0),
+                                               (".5s", 0.5), ("0", 0.0), ("-1s", -1.0), ("+3ms", 0.003)])  # fmt: skip
+def test_durations_are_gos(text: str, seconds: float) -> None:
+    assert config.parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "100", "1x", "s", "1.2.3s", "1 s", "ms100"])
+def test_malformed_durations_are_none(text: str) -> None:
+    assert config.parse_duration(text) is None
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"retries": -1}, "detectOptions.retries"),
+    ({"retries": 11}, "detectOptions.retries"),
+    ({"retries": "3"}, "detectOptions.retries"),
+    ({"timeout": "0s"}, "detectOptions.timeout"),
+    ({"timeout": "100"}, "detectOptions.timeout"),
+    ({"timeout": "1x"}, "detectOptions.timeout"),
+    ({"timeout": "11s"}, "detectOptions.timeout"),
+    ({"timeout": 5}, "detectOptions.timeout"),
+    ({"interval": "-1s"}, "detectOptions.interval"),
+    ({"interval": "bad"}, "detectOptions.interval"),
+    ("3", "detectOptions"),
+])  # fmt: skip
+def test_bad_detect_options_are_refused_naming_the_key(options: object, field: str) -> None:
+    assert refused_field(detectOptions=options) == field

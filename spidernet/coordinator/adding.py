@@ -6,6 +6,8 @@ updated when ``podMACPrefix`` rewrote it (step 21 and SPEC §4).
 
 Rollback: if a step fails, what this ADD added on the host goes again (the host veth,
 which takes its routes and neighbours with it, or for a later NIC its host routes).
+Only what this exec added: a failed re-ADD of a sandbox whose earlier ADD succeeded
+leaves that ADD's veth, routes and neighbour entries in place (issue 11).
 Pod-side leftovers die with the pod's netns, which the runtime tears down after a
 failed ADD.
 """
@@ -147,8 +149,8 @@ def _tune_nic(pod: Handle, cmd: CmdArgs, conf: CoordinatorConf, facts: Facts) ->
 
 def _host_side(host: Handle, conf: CoordinatorConf, facts: Facts, ends: tuple[Link, Link], undo: Undo) -> None:
     host_end, pod_end = ends
-    plumbing.host_neighbours(host, host_end, facts.ips, pod_end.mac)
-    undo.steps.append(lambda: _each(host.delete_neighbour, [(host_end.index, ip) for ip in facts.ips]))
+    pinned = plumbing.host_neighbours(host, host_end, facts.ips, pod_end.mac)
+    undo.steps.append(lambda: _each(host.delete_neighbour, [(host_end.index, ip) for ip in pinned]))
     added = plumbing.host_routes(host, host_end, facts.ips, conf.host_rule_table)
     undo.steps.append(lambda: _each(host.delete_route, [(r,) for r in added]))
 

@@ -10,15 +10,22 @@ DEL takes away what ADD added on the host; pod-side state dies with the pod's ne
   checked it exists. It costs one rule per family and sends lookups to a table that is
   empty when no pod is left.
 A missing netns, device or route is success (DEL must be idempotent, CNI spec §DEL).
+So is a ``CNI_NETNS`` that names something other than a netns (a plain file left where
+a runtime unmounted the namespace but kept the path, a directory; issue 11): no pod
+state of ours can be in it, and failing would stop libcni's DEL before the IPAM's, so
+the address would leak. A netns that exists but cannot be opened for another reason
+(say EMFILE) is ``NetnsUnusable`` (code 8): a later NIC's DEL must not guess.
 
 CHECK (underlay): veth0 in the pod, its host peer, and the host routes to the NIC's
-addresses in ``hostRuleTable`` with the ``from all`` rule; anything missing is code 113.
+addresses in ``hostRuleTable`` with the ``from all`` rule; anything missing is code 113,
+a netns that is gone or is no netns is ``NetnsUnusable``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from spidernet.coordinator import modes, plumbing
 from spidernet.coordinator.config import CoordinatorConf
@@ -36,6 +43,17 @@ class CheckFailed(Exception):
     """CHECK found state that ADD should have left (code 113 at the boundary)."""
 
 
+class NetnsUnusable(Exception):
+    """The pod's netns cannot be opened, or (CHECK) is gone (code 8 at the boundary)."""
+
+
+@dataclass(frozen=True)
+class PodState:
+    has_veth0: bool
+    ips: list[Address]  # usable addresses of the NIC being deleted or checked
+    first_peer: int  # host-side peer index of the pod's first NIC (an overlay's veth), 0 if none
+
+
 def prev_ips(prev: Result | None, ifname: str) -> list[Address]:
     """prevResult's addresses of ``ifname`` (all of them when no interface index says otherwise)."""
     if prev is None:
@@ -45,20 +63,26 @@ def prev_ips(prev: Result | None, ifname: str) -> list[Address]:
             if ip.interface is None or (ip.interface < len(names) and names[ip.interface] == ifname)]  # fmt: skip
 
 
-def _pod_state(cmd: CmdArgs, conf: CoordinatorConf) -> tuple[bool, list[Address], int]:
-    """(pod has veth0, usable addresses of ifname, host-side peer index of the pod's first NIC).
-
-    (False, [], 0) when the netns is gone.
-    """
-    if not namespaces.exists(cmd.netns):
-        return False, [], 0
+def _pod_state(cmd: CmdArgs, conf: CoordinatorConf) -> PodState | None:
+    """What the pod has, or None when its netns is gone (or never was one: see above)."""
+    if not cmd.netns:  # DEL may come without one; "" would open our own namespace
+        return None
     try:
         with routing.open_handle(cmd.netns) as pod:
             nic, first = pod.link(cmd.ifname), pod.link(conf.pod_default_cni_nic)
             ips = [a.ip for a in plumbing.usable_addresses(pod, nic.index)] if nic else []
-            return pod.link(modes.POD_VETH) is not None, ips, first.peer_index if first else 0
-    except FileNotFoundError:
-        return False, [], 0  # gone between the check and the open
+            return PodState(pod.link(modes.POD_VETH) is not None, ips, first.peer_index if first else 0)
+    except (FileNotFoundError, NotADirectoryError, namespaces.NotANetns) as e:
+        log.info("pod netns %s is gone: %s", cmd.netns, e.strerror or e)
+        return None
+    except OSError as e:
+        raise NetnsUnusable(f"cannot open the pod's netns {cmd.netns}: {e.strerror or e}") from e
+
+
+def _delete_host_veth(host: Handle, container_id: str) -> None:
+    name = modes.host_veth_name(container_id)
+    if host.delete_link(name):
+        log.info("deleted host veth %s", name)
 
 
 def _forget_nic(host: Handle, host_end: Link, ips: Sequence[Address], table: int) -> None:
@@ -72,17 +96,19 @@ def _forget_nic(host: Handle, host_end: Link, ips: Sequence[Address], table: int
 def delete(cmd: CmdArgs, conf: CoordinatorConf, prev: Result | None, host: Handle) -> None:
     if conf.mode == "disable":
         return
-    name = modes.host_veth_name(cmd.container_id)
-    has_veth0, pod_ips, peer_index = _pod_state(cmd, conf)
-    if cmd.ifname == conf.pod_default_cni_nic or not namespaces.exists(cmd.netns):
-        if host.delete_link(name):
-            log.info("deleted host veth %s", name)
+    if cmd.ifname == conf.pod_default_cni_nic:  # the host veth is named by the container ID alone
+        _delete_host_veth(host, cmd.container_id)
+        return
+    state = _pod_state(cmd, conf)
+    if state is None:
+        _delete_host_veth(host, cmd.container_id)
         return
     # A later underlay NIC routes through our veth; an overlay NIC through the main CNI's.
-    host_end = host.link(name) if has_veth0 else host.link_by_index(peer_index) if peer_index else None
+    name = modes.host_veth_name(cmd.container_id)
+    host_end = host.link(name) if state.has_veth0 else host.link_by_index(state.first_peer) if state.first_peer else None
     if host_end is None:
         return  # the first NIC's DEL ran already, or ADD never got this far
-    ips = prev_ips(prev, cmd.ifname) or pod_ips
+    ips = prev_ips(prev, cmd.ifname) or state.ips
     _forget_nic(host, host_end, ips, conf.host_rule_table)
     log.info("removed host routes and neighbours of %s via %s", [str(ip) for ip in ips], host_end.name)
 
@@ -90,7 +116,10 @@ def delete(cmd: CmdArgs, conf: CoordinatorConf, prev: Result | None, host: Handl
 def check(cmd: CmdArgs, conf: CoordinatorConf, host: Handle) -> None:
     if conf.mode == "disable":
         return
-    has_veth0, ips, _ = _pod_state(cmd, conf)
+    state = _pod_state(cmd, conf)
+    if state is None:
+        raise NetnsUnusable(f"the pod's netns {cmd.netns} does not exist or is not a network namespace")
+    has_veth0, ips = state.has_veth0, state.ips
     if not has_veth0:
         if conf.mode == "underlay" or cmd.ifname == conf.pod_default_cni_nic:
             raise CheckFailed(f"pod has no {modes.POD_VETH}")

@@ -3,7 +3,8 @@
 Error codes (documented contract, docs/coordinator.md):
   7    bad config, the key named (incl. a missing ``prevResult`` and a
        ``podDefaultRouteNic`` that is not an interface of the pod)
-  8    ADD/CHECK: the pod's netns cannot be opened
+  8    ADD/CHECK: the pod's netns cannot be opened (gone, or not a netns); DEL: it exists
+       and is a netns but cannot be opened (a gone or non-netns path is DEL success)
   110  IP conflict: another host answers for the pod's address (IP and MAC named)
   111  the gateway does not answer ARP / neighbour solicitation
   112  the pod is not in a state the coordinator can work with (NIC missing or without
@@ -61,6 +62,8 @@ def _translated(action: Callable[[], T]) -> T:
         raise errors.PluginError(POD_STATE, str(e)) from e
     except deleting.CheckFailed as e:
         raise errors.PluginError(CHECK_FAILED, str(e)) from e
+    except deleting.NetnsUnusable as e:
+        raise errors.InvalidNetNS(str(e)) from e
     except routing.NetlinkFailure as e:
         raise errors.CniError(f"netlink: {e}") from e
 
@@ -132,10 +135,7 @@ def cmd_check(cmd: CmdArgs, conf: NetConf) -> None:
     if c.mode == "disable":
         return
     from spidernet.coordinator import deleting
-    from spidernet.netlink import namespaces, routing
-
-    if not namespaces.exists(cmd.netns):
-        raise errors.InvalidNetNS(f"the pod's netns {cmd.netns} does not exist")
+    from spidernet.netlink import routing
 
     def run() -> None:
         with routing.open_handle() as host:

@@ -140,14 +140,22 @@ def pod_sysctls(netns: str, fams: frozenset[int], rp_filter: int) -> None:
 # ---------------------------------------------------------------- neighbours (step 13)
 
 
-def host_neighbours(host: Handle, host_veth: Link, pod_ips: Sequence[Address], pod_veth_mac: str) -> None:
-    """Drop stale host entries for the pod's IPs (a previous owner's), then pin them to the veth."""
+def host_neighbours(host: Handle, host_veth: Link, pod_ips: Sequence[Address], pod_veth_mac: str) -> list[Address]:
+    """Drop stale host entries for the pod's IPs (a previous owner's), then pin them to the veth.
+
+    Returns the IPs whose entry on the veth this call made: not those a previous ADD of
+    the same sandbox had already pinned, so that undoing a failed re-ADD keeps them.
+    """
     wanted = set(pod_ips)
-    for index, ip, _, _ in host.neighbours():
+    pinned = set()
+    for index, ip, mac, state in host.neighbours():
         if ip in wanted and index != host_veth.index:
             host.delete_neighbour(index, ip)
+        elif ip in wanted and mac.lower() == pod_veth_mac.lower() and state & routing.NUD_PERMANENT:
+            pinned.add(ip)
     for ip in pod_ips:
         host.set_neighbour(host_veth.index, ip, pod_veth_mac)
+    return [ip for ip in pod_ips if ip not in pinned]
 
 
 def pod_neighbours(pod: Handle, pod_veth: Link, ips: Sequence[Address], host_veth_mac: str) -> None:
@@ -167,18 +175,25 @@ def pod_host_routes(pod: Handle, pod_veth: Link, ips: Sequence[Address], tables:
 
 
 def host_routes(host: Handle, host_veth: Link, pod_ips: Sequence[Address], table: int) -> list[Route]:
-    """``from all lookup <table>`` per family, and ``<podIP>/32|128 dev <host veth>`` in it."""
+    """``from all lookup <table>`` per family, and ``<podIP>/32|128 dev <host veth>`` in it.
+
+    Returns the routes this call added, not those it found in place (a previous ADD of
+    the same sandbox made them): a failed re-ADD must undo only its own work (issue 11).
+    """
     for family in sorted({ip.version for ip in pod_ips}):
         host.add_rule(Rule(family, RULE_PRIORITY, table))
     added = []
     for ip in pod_ips:
-        dst = host_len(ip)
-        for stale in host.routes(table=table, family=ip.version):
-            if stale.dst == dst and stale.oif != host_veth.index:
-                host.delete_route(stale)  # a previous owner of this IP
-        route = Route(dst, table, oif=host_veth.index, scope=routing.SCOPE_LINK)
-        host.add_route(route)
-        added.append(route)
+        dst, present = host_len(ip), False
+        for route in host.routes(table=table, family=ip.version):
+            if route.dst == dst and route.oif != host_veth.index:
+                host.delete_route(route)  # a previous owner of this IP
+            elif route.dst == dst:
+                present = True
+        if not present:
+            route = Route(dst, table, oif=host_veth.index, scope=routing.SCOPE_LINK)
+            host.add_route(route)
+            added.append(route)
     return added
 
 

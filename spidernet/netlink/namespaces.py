@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NotANetns(OSError):
+    """The path exists but is not a network namespace: a plain file left where a runtime
+    unmounted the namespace but did not unlink its path, a directory, another namespace type."""
 
 
 def _setns(fd: int) -> None:
@@ -30,10 +36,18 @@ def _setns(fd: int) -> None:
 
 def enter(path: str) -> None:
     """Move this thread into the namespace at ``path`` for good: for a short-lived thread
-    that opens sockets there and ends (the probes), so nothing has to be undone."""
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    that opens sockets there and ends (the probes), so nothing has to be undone.
+
+    Raises FileNotFoundError when nothing is at ``path``, NotANetns when something is.
+    """
+    # O_NONBLOCK: a FIFO at the path would otherwise block the open until a writer came.
+    target = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         _setns(target)
+    except OSError as e:
+        if e.errno != errno.EINVAL:  # setns(2): "fd does not refer to a namespace of nstype"
+            raise
+        raise NotANetns(errno.EINVAL, f"{path} is not a network namespace") from None
     finally:
         os.close(target)
 
@@ -42,7 +56,8 @@ def enter(path: str) -> None:
 def entered(path: str) -> Iterator[None]:
     """Run the block with this thread in the network namespace at ``path``.
 
-    Raises FileNotFoundError when the namespace is gone (DEL treats that as success).
+    Raises FileNotFoundError when the namespace is gone and NotANetns when the path names
+    something else (DEL treats both as success: nothing of ours can be there).
     """
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:

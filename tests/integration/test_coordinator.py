@@ -19,6 +19,11 @@ Case matrix:
 | detectOptions absent / retries 5 / 1        | a listener on the fabric counts 3 / 5 / 1 ARP probes     |
 | DEL                                         | host veth and table-500 routes gone; also after the pod  |
 |                                             | netns was deleted first; the shared rule stays           |
+| CNI_NETNS a plain file or a directory       | DEL 0 (host veth gone), CHECK 8                          |
+| netns unmounted, its path left (libcni DEL) | the coordinator's DEL succeeds, so the IPAM's DEL runs   |
+|                                             | and the address is released                              |
+| re-ADD of the same sandbox fails late       | the first ADD's veth, table-500 routes and neighbours    |
+|                                             | stay; the node still reaches the pod                     |
 | bad config (mode, CIDR, MAC prefix, MTU)    | code 7 naming the key; node state unchanged              |
 | podDefaultRouteNic names no pod NIC         | code 7; node state as after the first NIC                |
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -280,6 +286,69 @@ def test_del_of_a_later_nic_removes_only_its_host_routes(make_env: Any) -> None:
     rt.delete(ref.container_id, pod.path, "net2", pod=ref)
     assert sorted(r["dst"] for r in env.routes(e.node, "500")) == sorted([addresses["eth0"], addresses["net1"]])
     assert env.link(e.node, host_veth)
+
+
+@pytest.mark.parametrize("what", ["file", "directory"])
+def test_del_with_a_netns_path_that_is_no_netns_succeeds_and_check_answers_8(
+    make_env: Any, bundle_bin: Path, tmp_path: Path, what: str
+) -> None:
+    e = make_env("10.161.0.2/24")
+    pool = e.pool("p", "10.161.0.0/24", ["10.161.0.10"], gateway="10.161.0.1")
+    conflist = e.conflist([pool])
+    ref, pod = e.pod("a")
+    result = e.runtime(conflist).add(ref.container_id, pod.path, pod=ref)
+    bogus = tmp_path / "netns"
+    bogus.write_text("") if what == "file" else bogus.mkdir()
+    conf = {"cniVersion": "1.0.0", "name": conflist["name"], **conflist["plugins"][1], "prevResult": result}
+    env_vars = {"CNI_CONTAINERID": ref.container_id, "CNI_NETNS": str(bogus), "CNI_IFNAME": "eth0"}
+    check = cni.exec_plugin(bundle_bin / "coordinator", "CHECK", conf, env=env_vars, node=e.node)
+    assert (check.returncode, check.json()["code"]) == (1, 8), check.stdout
+    deleted = cni.exec_plugin(bundle_bin / "coordinator", "DEL", conf, env=env_vars, node=e.node)
+    assert (deleted.returncode, deleted.stdout) == (0, ""), deleted.stdout
+    assert not e.node.has_link(f"veth{ref.container_id[:11]}")  # nothing of ours can be in a non-netns
+
+
+def test_a_runtime_del_after_the_netns_was_unmounted_still_reaches_the_ipam(make_env: Any) -> None:
+    """The runtime unmounted the pod's netns but left its path, a plain file (issue 11). The
+    coordinator runs first in a DEL; failing there stopped libcni before the IPAM's DEL."""
+    e = make_env("10.162.0.2/24")
+    pool = e.pool("p", "10.162.0.0/24", ["10.162.0.10"], gateway="10.162.0.1")
+    rt = e.runtime(e.conflist([pool]))
+    ref, pod = e.pod("a")
+    rt.add(ref.container_id, pod.path, pod=ref)
+    subprocess.run(["umount", pod.path], check=True)
+    assert Path(pod.path).is_file()
+    e.cluster.delete_pod(e.ns, "a")
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.delete(ref.container_id, pod.path, pod=ref)
+    # Debian's macvlan refuses the path (its ns.GetNS), but only after its IPAM's DEL ran.
+    assert "unknown FS magic" in failure.value.msg
+    assert e.cluster.records(pool) == {}
+    coordinator_log = [json.loads(line) for line in (e.config.dir / "coordinator.log").read_text().splitlines()]
+    assert not [line for line in coordinator_log if line["level"] == "ERROR"], coordinator_log
+
+
+def test_a_failed_re_add_leaves_what_the_first_add_made(make_env: Any, bundle_bin: Path) -> None:
+    e = make_env("10.163.0.2/24")
+    pool = e.pool("p", "10.163.0.0/24", ["10.163.0.10"], gateway="10.163.0.1")
+    conflist = e.conflist([pool])
+    ref, pod = e.pod("a")
+    result = e.runtime(conflist).add(ref.container_id, pod.path, pod=ref)
+    host_veth = f"veth{ref.container_id[:11]}"
+
+    def node_state() -> tuple[Any, ...]:
+        return env.link(e.node, host_veth)["ifindex"], env.routes(e.node, "500"), env.neighbours(e.node, host_veth)
+
+    before = node_state()
+    # The same sandbox again, failing at its last step (policy route via an off-link gateway).
+    off_link = {**conflist["plugins"][1], "policyRoutes": [{"dst": "10.79.0.0/16", "gw": "10.99.99.1"}]}
+    again = cni.exec_plugin(bundle_bin / "coordinator", "ADD",
+                            {"cniVersion": "1.0.0", "name": conflist["name"], **off_link, "prevResult": result},
+                            env={"CNI_CONTAINERID": ref.container_id, "CNI_NETNS": pod.path, "CNI_IFNAME": "eth0"},
+                            node=e.node)  # fmt: skip
+    assert again.returncode == 1 and "10.79.0.0/16" in again.json()["msg"], again.stdout
+    assert node_state() == before  # the routes and neighbours of the first ADD are still there
+    assert eventually_pings(e.node, "10.163.0.10"), "host -> pod after the failed re-ADD"
 
 
 # ------------------------------------------------------------------ bad input

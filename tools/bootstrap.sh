@@ -109,7 +109,8 @@ ensure_venv() {
   else
     local fix="check that PyPI is reachable (pip honours HTTPS_PROXY and PIP_INDEX_URL); the next run starts this venv afresh"
     rm -rf "$venv"
-    step "creating virtualenv $venv" --fix "apt-get install python3-venv; $fix" -- /usr/bin/python3 -m venv "$venv"
+    note "creating $venv"
+    step "creating the virtualenv" --fix "apt-get install python3-venv; $fix" -- /usr/bin/python3 -m venv "$venv"
     step "upgrading pip" --fix "$fix" -- "$venv/bin/pip" install -q --upgrade pip
     step "installing tools/requirements.lock" --fix "$fix" -- \
       "$venv/bin/pip" install -q -r "$here/tools/requirements.lock"

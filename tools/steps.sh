@@ -115,8 +115,8 @@ steps_wait() {
     polls=$((polls + 1))
     if [ $((SECONDS - last_beat)) -ge "$beat" ] && kill -0 "$pid" 2>/dev/null; then
       last_beat=$SECONDS
-      line=
-      if [ -f "$log" ]; then line=$(tail -n 1 "$log" | tr -cd '[:print:]' | cut -c1-100); fi
+      # Only a progress line: whatever happens reading the log must not stop the step.
+      line=$(tail -n 1 "$log" 2>/dev/null | tr -cd '[:print:]' | sed 's/^ *//' | cut -c1-100) || line=
       say "$(steps_tag)$name ... (elapsed $(steps_duration $((SECONDS - start))))${line:+ last output: $line}"
     fi
   done

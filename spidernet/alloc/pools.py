@@ -22,11 +22,35 @@ from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 
 @dataclass(frozen=True)
 class Record:
+    """One entry of ``status.allocatedIPs``: upstream's ``{pod, podUid}``, plus two optional keys.
+
+    ``cooldownUntil`` (RFC 3339, UTC): the address was released after a failed ADD
+    (SPEC §2 I5) and is not handed out before that time; the record no longer holds it
+    for the pod named, which stays for the operator's information. ``strikes``: how many
+    ADDs failed in a row on this address; the next cool-down doubles with each. Both
+    are absent on ordinary records, so a pool keeps upstream's size.
+    """
+
     pod: str  # "<namespace>/<name>"
     pod_uid: str
+    cooldown_until: str = ""
+    strikes: int = 0
 
-    def to_json(self) -> dict[str, str]:
-        return {"pod": self.pod, "podUid": self.pod_uid}
+    @property
+    def cooling(self) -> bool:
+        return bool(self.cooldown_until)
+
+    def holds_for(self, pod_uid: str) -> bool:
+        """Does this record give its address to ``pod_uid``? (A cooling record gives it to nobody.)"""
+        return self.pod_uid == pod_uid and not self.cooldown_until
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"pod": self.pod, "podUid": self.pod_uid}
+        if self.cooldown_until:
+            out["cooldownUntil"] = self.cooldown_until
+        if self.strikes:
+            out["strikes"] = self.strikes
+        return out
 
 
 @dataclass(frozen=True)
@@ -146,7 +170,17 @@ def parse_records(raw: object) -> dict[str, Record]:
         parse_ip(ip)
         if not isinstance(r, dict):
             raise ValueError(f"record for {ip} is not a JSON object")
-    return {ip: Record(str(r.get("pod", "")), str(r.get("podUid", ""))) for ip, r in data.items()}
+    return {ip: _record(ip, r) for ip, r in data.items()}
+
+
+def _record(ip: str, raw: Mapping[str, Any]) -> Record:
+    strikes = raw.get("strikes", 0)
+    if not isinstance(strikes, int) or isinstance(strikes, bool) or strikes < 0:
+        raise ValueError(f"record for {ip}: strikes {strikes!r} is not a count")
+    until = raw.get("cooldownUntil", "")
+    if not isinstance(until, str):
+        raise ValueError(f"record for {ip}: cooldownUntil {until!r} is not a time")
+    return Record(str(raw.get("pod", "")), str(raw.get("podUid", "")), until, strikes)
 
 
 def records_json(records: Mapping[str, Record]) -> str | None:
@@ -154,3 +188,44 @@ def records_json(records: Mapping[str, Record]) -> str | None:
     if not records:
         return None
     return json.dumps({ip: r.to_json() for ip, r in records.items()}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a pool LIST without records tells: enough to expand globs and find default pools."""
+
+    name: str
+    family: int  # 0 when it cannot be told (the pool is then parsed, and refused, when used)
+    default: bool
+    disable: bool
+
+    @classmethod
+    def of(cls, pool: Pool) -> Summary:
+        return cls(pool.name, pool.family, pool.default, pool.disable)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> list[Summary] | None:
+        """Rows of a meta.k8s.io Table of pools; None when the printer columns lack what we need.
+
+        Columns are found by name (upstream's CRD and ours both print VERSION, SUBNET and
+        DEFAULT); the family falls back to the subnet's, as upstream's webhook infers it.
+        """
+        names = [c.get("name", "") for c in table.get("columnDefinitions") or []]
+        need = ("Name", "SUBNET", "DEFAULT")
+        if not all(n in names for n in need):
+            return None
+        out = []
+        for row in table.get("rows") or []:
+            cell = dict(zip(names, row.get("cells") or []))
+            out.append(cls(str(cell["Name"]), _family(cell.get("VERSION"), cell.get("SUBNET")),
+                           cell.get("DEFAULT") is True, cell.get("DISABLE") is True))  # fmt: skip
+        return out
+
+
+def _family(version: object, subnet: object) -> int:
+    if str(version) in ("4", "6"):
+        return int(str(version))
+    try:
+        return ipaddress.ip_network(str(subnet), strict=False).version
+    except ValueError:
+        return 0

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from spidernet.alloc import multus
 from spidernet.alloc.pools import Pool
 from spidernet.protocol import errors
 
@@ -28,8 +29,6 @@ ANNO_IPPOOL = "ipam.spidernet.io/ippool"
 ANNO_NS_V4 = "ipam.spidernet.io/default-ipv4-ippool"
 ANNO_NS_V6 = "ipam.spidernet.io/default-ipv6-ippool"
 ANNO_ROUTES = "ipam.spidernet.io/routes"
-ANNO_MULTUS_DEFAULT = "v1.multus-cni.io/default-network"
-ANNO_MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,8 @@ class PodView:
     node: str
     node_labels: Mapping[str, str] | None  # None: not fetched (only needed for nodeAffinity)
     ns_labels: Mapping[str, str] | None  # None: not fetched (only needed for namespaceAffinity)
-    network: str  # "<ns>/<name>" of the NAD for this interface, or the CNI network name
+    network: str  # "<ns>/<name>" of the NAD for this interface ("" when no pool asks)
+    multus_namespace: str = "kube-system"  # where a multusName entry without a namespace points
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -175,9 +175,9 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     return True
 
 
-def _multus_matches(entries: Sequence[str], network: str) -> bool:
-    ns, _, name = network.rpartition("/")
-    return any(e == network or ("/" not in e and e == name) for e in entries)
+def _multus_matches(entries: Sequence[str], network: str, multus_namespace: str) -> bool:
+    """``multusName`` entries as upstream: ``ns/name``, or ``name`` in Multus's namespace."""
+    return any((e if "/" in e else f"{multus_namespace}/{e}") == network for e in entries)
 
 
 def refusal(pool: Pool, family: int, pod: PodView) -> str:
@@ -203,7 +203,7 @@ def refusal(pool: Pool, family: int, pod: PodView) -> str:
         return f"namespaceAffinity does not match namespace {pod.namespace!r}"
     if pool.pod_affinity is not None and not selector_matches(pool.pod_affinity, pod.labels):
         return "podAffinity does not match the pod's labels"
-    if pool.multus_name and not _multus_matches(pool.multus_name, pod.network):
+    if pool.multus_name and not _multus_matches(pool.multus_name, pod.network, pod.multus_namespace):
         return f"multusName {list(pool.multus_name)} does not include network {pod.network!r}"
     return ""
 
@@ -221,34 +221,22 @@ def order(pools: Sequence[Pool]) -> list[Pool]:
     return sorted(pools, key=priority, reverse=True)
 
 
-def network_of(ifname: str, pod_annotations: Mapping[str, str], namespace: str, fallback: str) -> str:
-    """The NAD ("ns/name") Multus used for ``ifname``, else ``fallback`` (the CNI network name)."""
+def network_of(ifname: str, pod_annotations: Mapping[str, str], namespace: str, fallback: str,
+               multus_namespace: str) -> str:  # fmt: skip
+    """The NAD ("ns/name") Multus used for ``ifname``, decoded as Multus decodes it (I6).
+
+    eth0: ``v1.multus-cni.io/default-network`` (its first selection; namespace defaults to
+    Multus's), else the cluster network, taken as ``<multus_namespace>/<fallback>`` (the CNI
+    network name). Other NICs: their entry of ``k8s.v1.cni.cncf.io/networks`` by
+    ``interface``, else by position (``net<index+1>``, as Multus names them).
+    """
     if ifname == "eth0":
-        nad = pod_annotations.get(ANNO_MULTUS_DEFAULT, "")
-        if not nad:
-            return fallback
-        return nad if "/" in nad else f"{namespace}/{nad}"
-    for i, entry in enumerate(_multus_networks(pod_annotations.get(ANNO_MULTUS_NETWORKS, ""))):
-        name = entry.get("name", "")
-        if (entry.get("interface") or f"net{i + 1}") == ifname and name:
-            return f"{entry.get('namespace') or namespace}/{name}"
-    return fallback
-
-
-def _multus_networks(raw: str) -> list[dict[str, str]]:
-    raw = raw.strip()
-    if not raw:
-        return []
-    if raw.startswith("["):
-        try:
-            items = json.loads(raw)
-        except ValueError:
-            return []
-        return [i for i in items if isinstance(i, dict)]
-    out = []
-    for part in raw.split(","):
-        part = part.strip()
-        name, _, iface = part.partition("@")
-        ns, _, nm = name.rpartition("/")
-        out.append({"namespace": ns, "name": nm, "interface": iface})
-    return out
+        raw = pod_annotations.get(multus.ANNO_DEFAULT, "").strip()
+        chosen = multus.parse(raw, multus_namespace, f"pod annotation {multus.ANNO_DEFAULT}") if raw else []
+        return chosen[0].key if chosen else f"{multus_namespace}/{fallback}"
+    raw = pod_annotations.get(multus.ANNO_NETWORKS, "").strip()
+    chosen = multus.parse(raw, namespace, f"pod annotation {multus.ANNO_NETWORKS}") if raw else []
+    for i, sel in enumerate(chosen):
+        if (sel.interface or f"net{i + 1}") == ifname:
+            return sel.key
+    return f"{multus_namespace}/{fallback}"

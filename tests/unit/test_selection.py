@@ -18,16 +18,17 @@ Case matrix:
     refusal      ok; broken, terminating, disabled, wrong family (in that order); nodeName
                  in/out and it overrides nodeAffinity both ways; nodeAffinity match / no match
                  / labels not fetched; namespaceName vs namespaceAffinity likewise; podAffinity;
-                 multusName "ns/name" and bare "name" (any namespace), no multusName needs no
+                 multusName "ns/name" and bare "name" (in Multus's namespace), no multusName needs no
                  network; the first failing rule is the one reported
     selector     matchLabels; In / NotIn / Exists / DoesNotExist with key present-in,
                  present-not-in, absent; unknown operator; empty selector; both parts ANDed
     order        every priority attribute outranks the ones after it; ties keep the user's order
                  (hypothesis: order == stable sort by priority over random attribute mixes)
-    network_of   eth0: default-network "ns/name", bare name (pod namespace), none -> fallback
-                 (regression: was ""); net<n>: JSON list and comma forms, "interface" /
-                 "@if" naming, namespace default, not listed / bad JSON / no annotation ->
-                 fallback; eth0 ignores the networks annotation
+    network_of   eth0: default-network "ns/name", bare name (Multus's namespace), JSON form,
+                 none -> <multus ns>/<CNI network>; net<n>: JSON list and comma forms,
+                 "interface" / "@if" naming, namespace default (the pod's), not listed / no
+                 annotation -> fallback; eth0 ignores the networks annotation; what Multus
+                 refuses (bad JSON, wrong types, bad names) is code 7
 """
 
 from __future__ import annotations
@@ -265,7 +266,10 @@ DEV = {"matchLabels": {"tier": "dev"}}
         ({"podAffinity": {"matchLabels": {"app": "db"}}}, {}, "podAffinity does not match the pod's labels"),
         ({"multusName": ["kube-system/macvlan"]}, {}, ""),
         ({"multusName": ["other/x", "macvlan"]}, {}, ""),
-        ({"multusName": ["macvlan"]}, {"network": "team-a/macvlan"}, ""),
+        # an entry without a namespace means Multus's namespace, as upstream (issue 10 item 6)
+        ({"multusName": ["macvlan"]}, {"network": "team-a/macvlan"},
+         "multusName ['macvlan'] does not include network 'team-a/macvlan'"),
+        ({"multusName": ["macvlan"]}, {"network": "team-a/macvlan", "multus_namespace": "team-a"}, ""),
         ({"multusName": ["team-a/macvlan"]}, {},
          "multusName ['team-a/macvlan'] does not include network 'kube-system/macvlan'"),
         ({"multusName": ["ipvlan"]}, {}, "multusName ['ipvlan'] does not include network"),
@@ -392,26 +396,33 @@ COMMA_NETS = "kube-system/macvlan-a, sriov-b@vf1 ,ipvlan-c"
     ("ifname", "annotations", "expected"),
     [
         ("eth0", {DEFAULT_NET: "kube-system/macvlan"}, "kube-system/macvlan"),
-        ("eth0", {DEFAULT_NET: "macvlan"}, "pod-ns/macvlan"),
-        ("eth0", {}, "conf-net"),
-        ("eth0", {DEFAULT_NET: ""}, "conf-net"),
-        ("eth0", {NETWORKS: COMMA_NETS}, "conf-net"),
+        # the default network's namespace defaults to Multus's own, as Multus does
+        ("eth0", {DEFAULT_NET: "macvlan"}, "multus-ns/macvlan"),
+        ("eth0", {DEFAULT_NET: '[{"name": "macvlan", "namespace": "team"}]'}, "team/macvlan"),
+        ("eth0", {}, "multus-ns/conf-net"),
+        ("eth0", {DEFAULT_NET: ""}, "multus-ns/conf-net"),
+        ("eth0", {NETWORKS: COMMA_NETS}, "multus-ns/conf-net"),
         ("net1", {NETWORKS: JSON_NETS}, "kube-system/macvlan-a"),
         ("vf1", {NETWORKS: JSON_NETS}, "pod-ns/sriov-b"),
-        ("net2", {NETWORKS: JSON_NETS}, "conf-net"),
+        ("net2", {NETWORKS: JSON_NETS}, "multus-ns/conf-net"),
         ("net3", {NETWORKS: JSON_NETS}, "pod-ns/ipvlan-c"),
         ("net1", {NETWORKS: COMMA_NETS}, "kube-system/macvlan-a"),
         ("vf1", {NETWORKS: COMMA_NETS}, "pod-ns/sriov-b"),
         ("net3", {NETWORKS: COMMA_NETS}, "pod-ns/ipvlan-c"),
         ("net1", {NETWORKS: "ipvlan-c"}, "pod-ns/ipvlan-c"),
-        ("net4", {NETWORKS: COMMA_NETS}, "conf-net"),
-        ("net1", {NETWORKS: "[{not json"}, "conf-net"),
-        ("net1", {NETWORKS: '["x", 7]'}, "conf-net"),
-        ("net1", {NETWORKS: "   "}, "conf-net"),
-        ("net1", {}, "conf-net"),
+        ("net4", {NETWORKS: COMMA_NETS}, "multus-ns/conf-net"),
+        ("net1", {NETWORKS: "   "}, "multus-ns/conf-net"),
+        ("net1", {}, "multus-ns/conf-net"),
     ],
 )
 def test_network_of_finds_the_nad_multus_used_for_the_interface(
     ifname: str, annotations: dict[str, str], expected: str
 ) -> None:
-    assert selection.network_of(ifname, annotations, "pod-ns", "conf-net") == expected
+    assert selection.network_of(ifname, annotations, "pod-ns", "conf-net", "multus-ns") == expected
+
+
+@pytest.mark.parametrize("raw", ["[{not json", '["x", 7]', '{"name": "a"}', "a/b/c", "a@b@c", "UPPER", '[{"name": 7}]'])
+def test_network_of_refuses_an_annotation_multus_would_refuse_with_code_7(raw: str) -> None:
+    with pytest.raises(errors.InvalidConfig) as e:
+        selection.network_of("net1", {NETWORKS: raw}, "pod-ns", "conf-net", "multus-ns")
+    assert NETWORKS in e.value.msg

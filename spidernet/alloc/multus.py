@@ -1,0 +1,117 @@
+"""Multus network-selection annotations, decoded exactly as Multus decodes them (SPEC §2 I6). No I/O.
+
+Pod annotations are written by namespace users, and a pool's ``multusName`` is a
+security boundary (tenant isolation): if we read an annotation differently from
+Multus, a pod can attach one network while we believe it attached another. So we
+follow Multus's ``parsePodNetworkAnnotation`` and Go's ``encoding/json``:
+
+- JSON is used when the value contains any of ``[``, ``{`` or ``"``; else it is the
+  comma form ``[<namespace>/]<name>[@<ifname>]``, each part a DNS-1123 label.
+- JSON must be an array of objects. Object keys match the struct's fields
+  case-insensitively (Unicode simple folding: ``ſ`` is an ``s``, the Kelvin sign a
+  ``k``), and when a field appears twice the *last* occurrence wins. ``null`` leaves a
+  string field unchanged. Unknown keys are ignored; a wrong type is an error (Multus
+  fails the pod; we answer code 7 naming the annotation).
+- An empty namespace means the pod's namespace for ``k8s.v1.cni.cncf.io/networks``
+  and Multus's own namespace for ``v1.multus-cni.io/default-network``.
+Differentially tested against Go's decoder (tests/unit/test_multus_decoding.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from spidernet.protocol import errors
+
+ANNO_DEFAULT = "v1.multus-cni.io/default-network"
+ANNO_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# The fields of Multus's NetworkSelectionElement we read (the others cannot fold onto
+# these: their names differ in length or letters). A wrong type in another field makes
+# Multus refuse the pod before any IPAM runs, so we need not check those.
+_FIELDS = ("name", "namespace", "interface")
+
+
+@dataclass(frozen=True)
+class Selection:
+    namespace: str
+    name: str
+    interface: str  # "" when not requested: Multus names it net<index+1>
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def parse(raw: str, default_namespace: str, where: str) -> list[Selection]:
+    """The network selections of one annotation value, in order."""
+    if any(c in raw for c in '[{"'):
+        items = [_from_object(o, where, i) for i, o in enumerate(_array(raw, where))]
+    else:
+        items = [_from_text(part.strip(), where) for part in raw.split(",")]
+    return [Selection(s.namespace or default_namespace, s.name, s.interface) for s in items]
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs in document order, duplicates kept."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _array(raw: str, where: str) -> list[Any]:
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_Object)
+    except (ValueError, RecursionError) as e:
+        raise errors.InvalidConfig(where, f"not valid JSON: {e}") from None
+    if not isinstance(data, list) or isinstance(data, _Object):
+        raise errors.InvalidConfig(where, "must be a JSON array of network selections")
+    return data
+
+
+def fold_equal(key: str, field: str) -> bool:
+    """Go's case-insensitive key match, rune by rune, for our (ASCII) field names.
+
+    A rune matches a letter when it case-folds to it: ASCII case, ``ſ`` -> ``s`` and the
+    Kelvin sign -> ``k`` (Go's simple-folding orbits); ``ı`` and ``İ`` do not fold to ``i``.
+    """
+    return len(key) == len(field) and all(k == f or k.casefold() == f for k, f in zip(key, field))
+
+
+def _field_of(key: str) -> str:
+    return key if key in _FIELDS else next((f for f in _FIELDS if fold_equal(key, f)), "")
+
+
+def _from_object(obj: Any, where: str, index: int) -> Selection:
+    if not isinstance(obj, _Object):
+        raise errors.InvalidConfig(f"{where}[{index}]", "must be a JSON object")
+    values = {"name": "", "namespace": "", "interface": ""}
+    for key, value in obj:  # document order: the last occurrence of a field wins
+        field = _field_of(key)
+        if not field or value is None:
+            continue  # unknown keys are ignored; Go: null leaves a string unchanged
+        if not isinstance(value, str):
+            raise errors.InvalidConfig(f"{where}[{index}].{key}", f"must be a string, got {value!r}")
+        values[field] = value
+    return Selection(values["namespace"], values["name"], values["interface"])
+
+
+def _from_text(item: str, where: str) -> Selection:
+    slash = item.split("/")
+    if len(slash) > 2:
+        raise errors.InvalidConfig(where, f"{item!r}: invalid network object (failed at '/')")
+    namespace, rest = (slash[0].strip(), slash[1]) if len(slash) == 2 else ("", slash[0])
+    at = rest.split("@")
+    if len(at) > 2:
+        raise errors.InvalidConfig(where, f"{item!r}: invalid network object (failed at '@')")
+    name, interface = at[0].strip(), (at[1].strip() if len(at) == 2 else "")
+    if not name:  # Multus would then look up a NetworkAttachmentDefinition named "" and fail
+        raise errors.InvalidConfig(where, f"{item!r}: no network name")
+    for part in (namespace, name, interface):
+        if part and not _LABEL.fullmatch(part):
+            raise errors.InvalidConfig(where, f"failed to parse network object {item!r}")
+    return Selection(namespace, name, interface)

@@ -1,31 +1,42 @@
 """ADD: give a pod's interface its addresses (SPEC §2 "Allocation"). Does I/O via Store.
 
-Flow:
-1. The pod must exist, be alive, and (if the runtime sent one) have the UID in K8S_POD_UID.
-2. Its SpiderEndpoint already holds this interface (same pod UID): answer from it, only
-   recording the new containerID. A same-name endpoint of another UID is stale
-   (the pod was re-created): release its addresses and drop it.
-3. Candidate pools by the selection rules; per family, pools filtered with reasons and
-   ordered; the first pool with a free address wins (store.update_pool, CAS).
-4. All-or-nothing: if a family fails, what was allocated for the other is released.
-5. The endpoint is written; the result is derived from it.
-A crash between 3 and 5 leaves a pool record with the pod UID: the retried ADD reuses
-it (choosing rule one), and DEL/GC release it by UID.
+Under the pod's node lock (locking: no DEL or ADD of the same pod interleaves):
+1. The pod must exist, be alive, have the UID in K8S_POD_UID, and, when the runtime
+   sent no UID, be bound to this node (I4: a late ADD on an old node is refused).
+2. A same-name endpoint of another UID is stale (the pod was re-created): it goes
+   first, then its records (the order every release keeps, I1).
+3. The endpoint already holds this interface: its addresses are confirmed in their
+   pools under the pool lock (re-recorded if a record went missing and the address is
+   free) before the ADD answers from it (I1); an address someone else holds by now is
+   dropped and a new one allocated.
+4. Otherwise: candidate pools by the selection rules, filtered with reasons and
+   ordered; the node's note on the attachment (attachments) names them *before* the
+   first pool write; per family the first pool with a free address wins (one CAS).
+   All-or-nothing: if a family fails, the records already written are released.
+5. The endpoint is written; the note says "attached"; the result is derived from the
+   endpoint's detail, so a repeated ADD answers exactly what this one did.
+Pool records are always written before an endpoint names them, and an endpoint stops
+naming them before they go: so at every moment an address an endpoint names is
+recorded for its pod (I1). A crash after a pool write leaves a record the note names:
+the retried ADD reuses it (choosing rule one), the runtime's DEL releases it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import choosing, selection
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, pods
+from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_endpoint, release_uid, reserved_ranges
-from spidernet.ipmath.ranges import RangeSet
+from spidernet.ipam.store import Store, release_uid, reserved_ranges
+from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
@@ -54,56 +65,116 @@ class Context:
     store: Store
     pod: pods.PodInfo
     node: str
+    notes: Notes
     claimed: set[str] = field(default_factory=set)
-    _pool_list: list[dict[str, Any]] | None = None
-
-    def pool_list(self) -> list[dict[str, Any]]:
-        if self._pool_list is None:
-            self._pool_list = self.store.pools()
-        return self._pool_list
+    reserved: dict[int, RangeSet] | None = None
 
 
 # ------------------------------------------------------------------ entry
 
 
-def require_pod(cmd: CmdArgs, store: Store) -> pods.PodInfo:
-    ns, name = cmd.args.get("K8S_POD_NAMESPACE", ""), cmd.args.get("K8S_POD_NAME", "")
-    if not ns or not name:
-        raise errors.InvalidEnv("CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME")
-    obj = store.pod(ns, name)
-    if obj is None:
-        raise errors.UnknownContainer(f"pod {ns}/{name} not found")
-    pod = pods.info(obj)
-    want_uid = cmd.args.get("K8S_POD_UID", "")
-    if want_uid and want_uid != pod.uid:
-        raise errors.UnknownContainer(f"pod {ns}/{name} has UID {pod.uid}, the sandbox is for {want_uid}")
-    if not pod.alive:
-        raise errors.UnknownContainer(f"pod {ns}/{name} is terminating or finished: no address for it")
-    return pod
-
-
 def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
-    pod = require_pod(cmd, store)
-    node = pod.node or pods.local_node_name(conf.kubeconfig)
-    existing = store.endpoint(pod.namespace, pod.name)
-    if existing is not None and endpoints.uid(existing) != pod.uid:
-        log.info("releasing stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing))
-        release_endpoint(store, existing)
-        existing = None
-    detail = endpoints.detail_for(existing, cmd.ifname)
-    if detail is not None:
-        if endpoints.container_id(existing) != cmd.container_id:
-            _write_endpoint(store, pod, node, cmd.container_id, detail, existing)
-        return endpoints.result(detail)
-    ctx = Context(cmd, conf, store, pod, node, claimed=endpoints.claimed_elsewhere(existing, cmd.ifname))
-    allocations, clean_gateway = allocate_all(ctx)
-    try:
+    who = pods.identity(cmd.args)
+    if who is None:
+        raise errors.InvalidEnv("CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME")
+    with store.pod_lock(who.namespace, who.name):
+        pod, node = require_pod(who, store, conf)
+        existing = _current_endpoint(store, pod)
+        ctx = Context(cmd, conf, store, pod, node, Notes(conf.state_dir),
+                      claimed=endpoints.claimed_elsewhere(existing, cmd.ifname))  # fmt: skip
+        held = endpoints.detail_for(existing, cmd.ifname)
+        if held is not None and _still_recorded(ctx, held):
+            return _answer_again(ctx, held, existing)
+        allocations, clean_gateway = allocate_all(ctx)
         detail = _detail(ctx, allocations, clean_gateway)
-        _write_endpoint(store, pod, node, cmd.container_id, detail, existing)
-    except Exception:
-        _rollback(store, pod.uid, allocations)
-        raise
-    log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
+        _write_endpoint(ctx, detail, existing)  # on failure the records stay: the note names them for DEL
+        _note(ctx, "attached", detail)
+        log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
+        return endpoints.result(detail)
+
+
+def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.PodInfo, str]:
+    """The live pod this ADD is for, and the node it runs on."""
+    obj = store.pod(who.namespace, who.name)
+    if obj is None:
+        raise errors.UnknownContainer(f"pod {who.key} not found")
+    pod = pods.info(obj)
+    if who.uid and who.uid != pod.uid:
+        raise errors.UnknownContainer(f"pod {who.key} has UID {pod.uid}, the sandbox is for {who.uid}")
+    if not pod.alive:
+        raise errors.UnknownContainer(f"pod {who.key} is terminating or finished: no address for it")
+    here = pods.local_node_name(conf.kubeconfig)
+    if not who.uid and pod.node and pod.node != here:
+        # I4: without a UID we cannot tell this pod from a same-name successor bound elsewhere.
+        raise errors.UnknownContainer(
+            f"pod {who.key} is bound to node {pod.node!r}, not to this node {here!r}, and CNI_ARGS carry no "
+            "K8S_POD_UID: refused, it may be a re-created pod of the same name"
+        )
+    return pod, pod.node or here
+
+
+def _current_endpoint(store: Store, pod: pods.PodInfo) -> dict[str, Any] | None:
+    """The pod's endpoint; one of an older pod of the same name is released first."""
+    for _ in range(5):
+        existing = store.endpoint(pod.namespace, pod.name)
+        if existing is None or endpoints.uid(existing) == pod.uid:
+            return existing
+        log.info("releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing))
+        try:
+            release_endpoint(store, existing)
+        except kerr.Conflict:
+            continue  # it changed meanwhile (its own pod's DEL elsewhere): look again
+    raise errors.TryAgainLater(f"endpoint {pod.key} of an older pod kept changing")
+
+
+def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | None = None) -> None:
+    """The endpoint goes first (preconditions: Conflict if it changed), then the records it named."""
+    store.delete_endpoint(obj)
+    owner = endpoints.uid(obj)
+    for pool, ips in endpoints.by_pool(endpoints.details(obj)).items():
+        release_uid(store, pool, owner, ips, cooldown=cooldown)
+
+
+# ------------------------------------------------------------------ answering again
+
+
+def _still_recorded(ctx: Context, detail: endpoints.Detail) -> bool:
+    """I1 before answering from the endpoint: every address it names is recorded for this pod."""
+    for pool_name, ip in endpoints.addresses(detail):
+        if not _confirm(ctx, pool_name, ip):
+            log.error("%s of %s %s: its pool %s no longer records it for this pod; allocating anew",
+                      ip, ctx.pod.key, ctx.cmd.ifname, pool_name)  # fmt: skip
+            return False
+    return True
+
+
+def _confirm(ctx: Context, pool_name: str, ip: str) -> bool:
+    """The record of ``ip`` holds it for the pod, re-written if it went missing while still free."""
+    now = time.time()
+    reserved = _reserved(ctx)
+
+    def decide(pool: Pool) -> tuple[dict[str, Record] | None, bool]:
+        record = pool.records.get(ip)
+        if record is not None and record.holds_for(ctx.pod.uid):
+            return None, True
+        value = parse_ip(ip)[1]
+        free = (record is None or choosing.expired(record, now)) and value in pool.usable
+        if not free or value in reserved[pool.family] or pool.broken or pool.terminating:
+            return None, False
+        log.warning("re-recording %s in %s for %s: the record had gone", ip, pool_name, ctx.pod.key)
+        return choosing.with_record(pool.records, ip, Record(ctx.pod.key, ctx.pod.uid)), True
+
+    try:
+        return ctx.store.update_pool(pool_name, decide)
+    except kerr.NotFound:
+        return False
+
+
+def _answer_again(ctx: Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> Result:
+    if endpoints.container_of(detail) != ctx.cmd.container_id:
+        detail = {**detail, "containerID": ctx.cmd.container_id}  # this sandbox holds it now
+        _write_endpoint(ctx, detail, existing)
+    _note(ctx, "attached", detail)
     return endpoints.result(detail)
 
 
@@ -122,9 +193,9 @@ def _candidates(ctx: Context) -> selection.Candidates:
         )  # fmt: skip
     if found is not None:
         return found
-    defaults = [Pool.parse(p) for p in ctx.pool_list()]
-    v4 = tuple(p.name for p in defaults if p.default and p.family == 4)
-    v6 = tuple(p.name for p in defaults if p.default and p.family == 6)
+    summaries = ctx.store.pool_summaries()  # rule 5: names and flags only, no records
+    v4 = tuple(s.name for s in summaries if s.default and s.family == 4)
+    v6 = tuple(s.name for s in summaries if s.default and s.family == 6)
     if not (v4 or v6):
         raise errors.PluginError(
             NO_MATCHING_POOL,
@@ -133,14 +204,12 @@ def _candidates(ctx: Context) -> selection.Candidates:
     return selection.Candidates("pools with spec.default", v4, v6)
 
 
-def _load(ctx: Context, names: tuple[str, ...]) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
-    """Fetch the named pools (globs expanded); returns (pools, reasons for missing names)."""
+def _load(ctx: Context, family: int, names: tuple[str, ...]) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
+    """Fetch the named pools (globs expanded against the pools of this family); returns (pools, reasons)."""
     if any(selection.is_glob(n) for n in names):
-        by_name = {p["metadata"]["name"]: p for p in ctx.pool_list()}
-        names = selection.expand(names, sorted(by_name))
-        objs = {n: by_name.get(n) for n in names}
-    else:
-        objs = {n: ctx.store.pool(n) for n in names}
+        known = sorted(s.name for s in ctx.store.pool_summaries() if s.family in (family, 0))
+        names = selection.expand(names, known)
+    objs = {n: ctx.store.pool(n) for n in names}
     found = [(Pool.parse(o), o) for o in objs.values() if o is not None]
     return found, {n: "not found" for n, o in objs.items() if o is None}
 
@@ -150,36 +219,33 @@ def _pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
     need_ns = any(not p.namespace_name and p.namespace_affinity is not None for p in pools)
     node_obj = ctx.store.node(ctx.node) if need_node else None
     ns_obj = ctx.store.namespace(ctx.pod.namespace) if need_ns else None
+    network = ""
+    if any(p.multus_name for p in pools):  # decoded only when a pool asks (a malformed one is code 7)
+        network = selection.network_of(ctx.cmd.ifname, ctx.pod.annotations, ctx.pod.namespace, ctx.conf.network,
+                                       ctx.conf.multus_namespace)  # fmt: skip
     return selection.PodView(
         namespace=ctx.pod.namespace,
         labels=ctx.pod.labels,
         node=ctx.node,
         node_labels=(node_obj or {}).get("metadata", {}).get("labels") or {},
         ns_labels=(ns_obj or {}).get("metadata", {}).get("labels") or {},
-        network=selection.network_of(ctx.cmd.ifname, ctx.pod.annotations, ctx.pod.namespace, ctx.conf.network),
+        network=network,
+        multus_namespace=ctx.conf.multus_namespace,
     )
 
 
-# ------------------------------------------------------------------ allocating
+@dataclass(frozen=True)
+class Plan:
+    """Per family, the usable pools in the order they are tried, and why the others were refused."""
+
+    family: int
+    pools: list[tuple[Pool, dict[str, Any]]]
+    reasons: dict[str, str]
+    view: selection.PodView
 
 
-def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
-    cands = _candidates(ctx)
-    reserved = reserved_ranges(ctx.store)
-    done: list[Allocation] = []
-    try:
-        for family in (4, 6):
-            if cands.names(family):
-                done.append(_allocate_family(ctx, family, cands.names(family), reserved[family]))
-    except BaseException:
-        _rollback(ctx.store, ctx.pod.uid, done)
-        raise
-    clean = cands.clean_gateway if cands.clean_gateway is not None else ctx.conf.clean_gateway
-    return done, clean
-
-
-def _allocate_family(ctx: Context, family: int, names: tuple[str, ...], reserved: RangeSet) -> Allocation:
-    loaded, reasons = _load(ctx, names)
+def _plan(ctx: Context, family: int, names: tuple[str, ...]) -> Plan:
+    loaded, reasons = _load(ctx, family, names)
     view = _pod_view(ctx, [p for p, _ in loaded])
     usable = []
     for pool, obj in loaded:
@@ -188,31 +254,60 @@ def _allocate_family(ctx: Context, family: int, names: tuple[str, ...], reserved
             reasons[pool.name] = reason
         else:
             usable.append((pool, obj))
-    for pool, obj in sorted(usable, key=lambda po: selection.priority(po[0]), reverse=True):
-        got = _try_pool(ctx, pool.name, obj, family, view, reserved)
+    return Plan(family, sorted(usable, key=lambda po: selection.priority(po[0]), reverse=True), reasons, view)
+
+
+# ------------------------------------------------------------------ allocating
+
+
+def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
+    cands = _candidates(ctx)
+    plans = [_plan(ctx, fam, cands.names(fam)) for fam in (4, 6) if cands.names(fam)]
+    note = _note(ctx, "adding", pools=tuple(p.name for plan in plans for p, _ in plan.pools))
+    done: list[Allocation] = []
+    try:
+        for plan in plans:
+            done.append(_allocate_family(ctx, plan))
+            note = dataclasses.replace(note, ips={**note.ips, done[-1].pool.name: done[-1].ip})
+            ctx.notes.write(note)
+    except BaseException:
+        _rollback(ctx, done)
+        raise
+    clean = cands.clean_gateway if cands.clean_gateway is not None else ctx.conf.clean_gateway
+    return done, clean
+
+
+def _allocate_family(ctx: Context, plan: Plan) -> Allocation:
+    reasons = dict(plan.reasons)
+    for pool, obj in plan.pools:
+        got = _try_pool(ctx, pool.name, obj, plan.family, plan.view)
         if isinstance(got, Allocation):
             return got
         reasons[pool.name] = got
     code = POOL_EXHAUSTED if any(r.startswith("exhausted") for r in reasons.values()) else NO_MATCHING_POOL
     detail = "; ".join(f"{n}: {r}" for n, r in reasons.items())
     what = "all candidate pools are exhausted" if code == POOL_EXHAUSTED else "no candidate pool can serve it"
-    raise errors.PluginError(code, f"no IPv{family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})")
+    raise errors.PluginError(code, f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})")
 
 
-def _try_pool(ctx: Context, name: str, snapshot: dict[str, Any], family: int, view: selection.PodView,
-              reserved: RangeSet) -> Allocation | str:  # fmt: skip
+def _try_pool(ctx: Context, name: str, snapshot: dict[str, Any], family: int,
+              view: selection.PodView) -> Allocation | str:  # fmt: skip
     """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
-    record = Record(ctx.pod.key, ctx.pod.uid)
+    reserved = _reserved(ctx)[family]
+    now = time.time()
 
     def decide(pool: Pool) -> tuple[dict[str, Record] | None, Allocation | str]:
         reason = selection.refusal(pool, family, view)  # re-checked on the fresh copy
         if reason:
             return None, reason
-        choice = choosing.choose(pool, pod_uid=ctx.pod.uid, reserved=reserved, claimed=ctx.claimed)
+        choice = choosing.choose(pool, pod_uid=ctx.pod.uid, reserved=reserved, claimed=ctx.claimed, now=now)
         if choice is None:
-            return None, f"exhausted ({pool.usable.count()} usable, {len(pool.records)} allocated)"
+            return None, _exhausted(pool, now)
         alloc = Allocation(family, pool, choice.ip, choice.reused)
-        return (None if choice.reused else choosing.with_record(pool.records, choice.ip, record)), alloc
+        if choice.reused:
+            return None, alloc
+        record = Record(ctx.pod.key, ctx.pod.uid, strikes=choice.strikes)
+        return choosing.with_record(pool.records, choice.ip, record), alloc
 
     try:
         return ctx.store.update_pool(name, decide, snapshot=snapshot)
@@ -220,12 +315,41 @@ def _try_pool(ctx: Context, name: str, snapshot: dict[str, Any], family: int, vi
         return "not found"
 
 
-def _rollback(store: Store, pod_uid: str, done: list[Allocation]) -> None:
-    for a in done:
-        try:
-            release_uid(store, a.pool.name, pod_uid, {a.ip})
-        except Exception:  # the pod UID is on the record: DEL or GC will release it
-            log.exception("rollback of %s in %s failed", a.ip, a.pool.name)
+def _exhausted(pool: Pool, now: float) -> str:
+    cooling = choosing.cooling(pool, now)
+    held = len(pool.records) - len(cooling)
+    text = f"exhausted ({pool.usable.count()} usable, {held} allocated"
+    if cooling:
+        first = sorted(cooling.items(), key=lambda kv: kv[1])[:3]
+        text += f", {len(cooling)} cooling down after failed ADDs: " + ", ".join(f"{ip} until {t}" for ip, t in first)
+    return text + ")"
+
+
+def _reserved(ctx: Context) -> dict[int, RangeSet]:
+    if ctx.reserved is None:
+        ctx.reserved = reserved_ranges(ctx.store)
+    return ctx.reserved
+
+
+def _rollback(ctx: Context, done: list[Allocation]) -> None:
+    """Nothing names these records yet (the endpoint is written last): release them, forget the note."""
+    try:
+        for a in done:
+            release_uid(ctx.store, a.pool.name, ctx.pod.uid, {a.ip})
+        ctx.notes.remove(ctx.cmd.container_id, ctx.cmd.ifname)
+    except Exception:  # the note keeps naming them: the runtime's DEL releases them
+        log.exception("rollback of %s failed", [a.ip for a in done])
+
+
+def _note(ctx: Context, state: State, detail: endpoints.Detail | None = None, *,
+          pools: tuple[str, ...] = ()) -> Attachment:  # fmt: skip
+    ips = dict(endpoints.addresses(detail)) if detail else {}
+    note = Attachment(
+        container_id=ctx.cmd.container_id, ifname=ctx.cmd.ifname, network=ctx.conf.network, pod=ctx.pod.key,
+        uid=ctx.pod.uid, state=state, since=time.time(), pools=tuple(ips) or pools, ips=ips,
+    )  # fmt: skip
+    ctx.notes.write(note)
+    return note
 
 
 # ------------------------------------------------------------------ endpoint
@@ -239,14 +363,15 @@ def _annotation_routes(ctx: Context) -> list[dict[str, str]]:
     try:
         routes = json.loads(raw)
         parsed = [(ipaddress.ip_network(r["dst"], strict=False), ipaddress.ip_address(r["gw"])) for r in routes]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise errors.InvalidConfig(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None
     return [{"dst": str(dst), "gw": str(gw)} for dst, gw in parsed]
 
 
 def _detail(ctx: Context, allocations: list[Allocation], clean_gateway: bool) -> endpoints.Detail:
-    detail: endpoints.Detail = {"interface": ctx.cmd.ifname, "network": ctx.conf.network, "vlan": 0,
-                                "cleanGateway": clean_gateway, "routes": []}  # fmt: skip
+    detail: endpoints.Detail = {"interface": ctx.cmd.ifname, "containerID": ctx.cmd.container_id,
+                                "network": ctx.conf.network, "vlan": 0, "cleanGateway": clean_gateway,
+                                "routes": []}  # fmt: skip
     subnets = []
     for a in allocations:
         fam = f"ipv{a.family}"
@@ -265,18 +390,19 @@ def _detail(ctx: Context, allocations: list[Allocation], clean_gateway: bool) ->
     return detail
 
 
-def _write_endpoint(store: Store, pod: pods.PodInfo, node: str, cid: str, detail: endpoints.Detail,
-                    existing: dict[str, Any] | None) -> None:  # fmt: skip
+def _write_endpoint(ctx: Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> None:
+    """Create or update (CAS) the pod's endpoint with this interface's detail."""
+    pod = ctx.pod
     for _ in range(5):
-        obj = endpoints.build(pod, node, cid, detail, existing)
+        obj = endpoints.build(pod, ctx.node, detail, existing)
         try:
             if existing is None:
-                store.create_endpoint(obj)
+                ctx.store.create_endpoint(obj)
             else:
-                store.replace_endpoint(obj)
+                ctx.store.replace_endpoint(obj)
             return
-        except (kerr.Conflict, kerr.AlreadyExists):
-            existing = store.endpoint(pod.namespace, pod.name)
+        except (kerr.Conflict, kerr.AlreadyExists, kerr.NotFound):
+            existing = ctx.store.endpoint(pod.namespace, pod.name)
             if existing is not None and endpoints.uid(existing) != pod.uid:
                 raise errors.TryAgainLater(f"endpoint {pod.key} belongs to another pod UID") from None
     raise errors.TryAgainLater(f"endpoint {pod.key}: kept conflicting")

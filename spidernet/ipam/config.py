@@ -13,12 +13,19 @@ Ours:
 - ``lock_dir`` (default /run/spidernet/ipam): per-node lock files, one per pool
 - ``allocation_timeout`` (s, default 30): budget for ADD incl. conflict retries, then code 11
 - ``release_timeout`` (s, default 10): budget for DEL and GC, then code 11
+- ``state_dir`` (default /var/lib/cni/spidernet): the node's notes on each attachment
+- ``failed_add_cooldown`` (s, default 30; 0 turns it off): an address released after a
+  failed ADD is not handed out again before this, doubling per consecutive failure (I5)
+- ``multus_namespace`` (default kube-system): Multus's namespace, where a ``multusName``
+  entry or a default-network annotation without a namespace points (as upstream, whose
+  agent namespace plays this part)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spidernet.ipam import attachments
 from spidernet.protocol import errors, logs
 from spidernet.types.netconf import Fields, NetConf
 
@@ -38,6 +45,9 @@ class IpamConf:
     allocation_timeout: float
     release_timeout: float
     log: logs.LogOptions
+    state_dir: str = attachments.DEFAULT_STATE_DIR
+    failed_add_cooldown: float = 30.0
+    multus_namespace: str = "kube-system"
 
 
 def parse(conf: NetConf) -> IpamConf:
@@ -56,4 +66,7 @@ def parse(conf: NetConf) -> IpamConf:
         allocation_timeout=float(f.int("allocation_timeout", 30, lo=1, hi=600, numeric_string=True)),
         release_timeout=float(f.int("release_timeout", 10, lo=1, hi=600, numeric_string=True)),
         log=logs.LogOptions.from_fields(f, DEFAULT_LOG),
+        state_dir=f.str("state_dir", attachments.DEFAULT_STATE_DIR) or attachments.DEFAULT_STATE_DIR,
+        failed_add_cooldown=float(f.int("failed_add_cooldown", 30, lo=0, hi=3600, numeric_string=True)),
+        multus_namespace=f.str("multus_namespace", "kube-system") or "kube-system",
     )

@@ -1,13 +1,18 @@
 """SpiderEndpoint objects: one per pod, one detail per interface. No I/O.
 
-Layout (upstream's, plus ``containerID`` and per-interface ``network``, SPEC §2)::
+Layout (upstream's, plus per-interface ``containerID`` and ``network``, SPEC §2)::
 
     metadata: {name: <pod>, namespace: <ns>, labels: {spiderpool.spidernet.io/node: <node>},
                ownerReferences: [Pod]}
     status:
-      current: {uid, node, containerID, ips: [{interface, network, ipv4, ipv4Pool, ipv4Gateway,
+      current: {uid, node, ips: [{interface, containerID, network, ipv4, ipv4Pool, ipv4Gateway,
                 ipv6, ipv6Pool, ipv6Gateway, cleanGateway, routes: [{dst, gw}], vlan}]}
       ownerControllerType, ownerControllerName
+
+``containerID`` is per interface: the sandbox that holds this interface's addresses
+now. A pod's next sandbox takes its interfaces over one ADD at a time (Multus sends
+one per NIC), so a DEL of the old sandbox for a NIC not yet taken over must still be
+told apart from one for a NIC already taken over (SPEC §2 DEL, I3).
 
 The CNI result is always derived from a detail, so a repeated ADD answers exactly
 what the first one did (default route = gateway unless cleanGateway; then the routes).
@@ -34,12 +39,15 @@ def uid(obj: dict[str, Any] | None) -> str:
     return str(current(obj).get("uid", ""))
 
 
-def container_id(obj: dict[str, Any] | None) -> str:
-    return str(current(obj).get("containerID", ""))
+def container_of(detail: Detail | None) -> str | None:
+    """The sandbox holding this detail, None when there is no detail."""
+    return None if detail is None else str(detail.get("containerID", ""))
 
 
 def details(obj: dict[str, Any] | None) -> list[Detail]:
-    return list(current(obj).get("ips") or [])
+    cur = current(obj)
+    legacy = cur.get("containerID")  # endpoints written before containerID moved into each detail
+    return [d if "containerID" in d or not legacy else {**d, "containerID": legacy} for d in cur.get("ips") or []]
 
 
 def detail_for(obj: dict[str, Any] | None, ifname: str) -> Detail | None:
@@ -57,13 +65,14 @@ def claimed_elsewhere(obj: dict[str, Any] | None, ifname: str) -> set[str]:
     return {ip for d in details(obj) if d.get("interface") != ifname for _, ip in addresses(d)}
 
 
-def build(pod: PodInfo, node: str, cid: str, detail: Detail, existing: dict[str, Any] | None) -> dict[str, Any]:
+def build(pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | None) -> dict[str, Any]:
     """A new endpoint, or ``existing`` with this interface's detail added or replaced."""
     if existing is not None:
         obj = copy.deepcopy(existing)
         cur = obj.setdefault("status", {}).setdefault("current", {})
         cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != detail["interface"]] + [detail]
-        cur.update(containerID=cid, node=node)
+        cur.pop("containerID", None)  # written per endpoint before it moved into each detail
+        cur["node"] = node
         obj["metadata"].setdefault("labels", {})[NODE_LABEL] = node
         return obj
     return {
@@ -76,18 +85,19 @@ def build(pod: PodInfo, node: str, cid: str, detail: Detail, existing: dict[str,
             "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.uid}],
         },
         "status": {
-            "current": {"uid": pod.uid, "node": node, "containerID": cid, "ips": [detail]},
+            "current": {"uid": pod.uid, "node": node, "ips": [detail]},
             "ownerControllerType": pod.owner_kind,
             "ownerControllerName": pod.owner_name,
         },
     }
 
 
-def without_interface(obj: dict[str, Any], ifname: str) -> dict[str, Any]:
+def without_interface(obj: dict[str, Any], ifname: str) -> dict[str, Any] | None:
+    """``obj`` without this interface's detail; None when it was the last (the endpoint goes, I3)."""
     out = copy.deepcopy(obj)
     cur = out["status"]["current"]
     cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != ifname]
-    return out
+    return out if cur["ips"] else None
 
 
 def result(detail: Detail) -> Result:
@@ -102,3 +112,12 @@ def result(detail: Detail) -> Result:
             routes.append(Route(dst=default_dst, gw=gateway))
     routes.extend(Route(dst=r["dst"], gw=r.get("gw", "")) for r in detail.get("routes") or [])
     return Result(ips=tuple(ips), routes=tuple(routes))
+
+
+def by_pool(items: list[Detail]) -> dict[str, set[str]]:
+    """pool -> the bare addresses these details hold in it."""
+    out: dict[str, set[str]] = {}
+    for d in items:
+        for pool, ip in addresses(d):
+            out.setdefault(pool, set()).add(ip)
+    return out

@@ -1,6 +1,14 @@
-"""The per-node, per-pool lock around read-choose-write (SPEC §2). Does I/O (lock files).
+"""The per-node locks: one per pool around read-choose-write, one per pod around a verb. Does I/O (lock files).
 
-An exclusive ``flock`` on ``<lock_dir>/<pool>.lock``, the mechanism the ``filelock``
+Pool lock (SPEC §2): ``<lock_dir>/<pool>.lock``, held only around read-choose-write.
+Pod lock: ``<lock_dir>/pod_<namespace>_<name>.lock``, held for a whole ADD, DEL or
+CHECK of that pod. Every verb for one pod UID runs on that pod's node (kubelet only
+runs pods bound to it; an ADD without K8S_POD_UID on another node is refused, I4), so
+this lock orders a DEL and the next sandbox's ADD of the same pod completely: neither
+sees the other half-done (I1). Lock order is pod, then pool; nothing takes them the
+other way round. Names cannot collide: Kubernetes names have no ``_``.
+
+Both are an exclusive ``flock``, the mechanism the ``filelock``
 package uses on Linux, taken directly for two measured reasons: importing ``filelock``
 costs ~30 ms per plugin exec (every pod start pays it), and it waits by polling every
 50 ms, so a burst of ADDs on one node would sleep in 50 ms steps. Here the wait is a
@@ -24,12 +32,20 @@ def _expired(signum: int, frame: FrameType | None) -> None:
     raise LockTimeout("lock wait timed out")
 
 
-class PoolLock:
-    def __init__(self, lock_dir: str, pool: str) -> None:
+class NodeLock:
+    def __init__(self, lock_dir: str, name: str) -> None:
         os.makedirs(lock_dir, exist_ok=True)
-        self.path = os.path.join(lock_dir, f"{pool}.lock")
+        self.path = os.path.join(lock_dir, f"{name}.lock")
         self.fd = -1
         self.waited = False
+
+    @classmethod
+    def pool(cls, lock_dir: str, pool: str) -> NodeLock:
+        return cls(lock_dir, pool)
+
+    @classmethod
+    def pod(cls, lock_dir: str, namespace: str, name: str) -> NodeLock:
+        return cls(lock_dir, f"pod_{namespace}_{name}")
 
     def acquire(self, timeout: float) -> None:
         """Take the lock; ``waited`` tells whether another process held it. Raises LockTimeout."""
@@ -55,7 +71,7 @@ class PoolLock:
             os.close(self.fd)  # closing the only descriptor drops the flock
             self.fd = -1
 
-    def __enter__(self) -> PoolLock:
+    def __enter__(self) -> NodeLock:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

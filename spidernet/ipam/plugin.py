@@ -17,7 +17,7 @@ from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
-from spidernet.protocol import errors, logs, skel
+from spidernet.protocol import errors, logs, skel, versions
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
@@ -29,7 +29,7 @@ KNOWN_ARGS = frozenset({"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONT
 def _setup(cmd: CmdArgs, conf: NetConf, budget: Callable[[config.IpamConf], float]) -> tuple[config.IpamConf, Store]:
     ipam = config.parse(conf)
     context = {
-        "command": cmd.command, "containerID": cmd.container_id, "netns": cmd.netns, "ifname": cmd.ifname,
+        "command": cmd.command, "containerID": cmd.container_id, "netns": cmd.netns, "ifname": cmd.ifname, "network": conf.name,
         "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip("/"),
         "podUID": cmd.args.get("K8S_POD_UID", ""),
     }  # fmt: skip
@@ -71,23 +71,26 @@ def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
     from spidernet.ipam import releasing
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
-    completed = releasing.add_completed(conf)
-    _run(store, lambda: releasing.delete(cmd, ipam, store, completed=completed))
+    # Whether the runtime sent a prevResult at all (even one we cannot parse): it caches
+    # results only of ADDs that succeeded (verdicts rule 6).
+    sent_prev = "prevResult" in conf.raw
+    spec_040 = versions.at_least(conf.cni_version, "0.4.0")
+    _run(store, lambda: releasing.delete(cmd, ipam, store, sent_prev=sent_prev, spec_040=spec_040))
 
 
 def cmd_check(cmd: CmdArgs, conf: NetConf) -> None:
-    from spidernet.ipam import releasing
+    from spidernet.ipam import checking
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
-    _run(store, lambda: releasing.check(cmd, ipam, conf, store))
+    _run(store, lambda: checking.check(cmd, ipam, conf, store))
 
 
 def cmd_status(cmd: CmdArgs, conf: NetConf) -> None:
-    from spidernet.ipam import releasing
+    from spidernet.ipam import checking
 
     ipam, store = _setup(cmd, conf, lambda c: min(c.release_timeout, 5.0))
     try:
-        _run(store, lambda: releasing.status(ipam, store))
+        _run(store, lambda: checking.status(ipam, store))
     except errors.TryAgainLater as e:  # STATUS speaks 50, not 11
         raise errors.PluginNotAvailable(e.msg) from e
 

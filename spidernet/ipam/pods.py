@@ -6,11 +6,50 @@ or Failed). A pod that is not alive gets no new address, and its DEL releases.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from spidernet.protocol import errors
+
+# Kubernetes' own rules for these names (apimachinery validation): a pod name is a
+# DNS-1123 subdomain, a namespace a DNS-1123 label. CNI_ARGS comes from the runtime,
+# but it ends up in API paths and lock-file names: validate, never trust (I6).
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAMESPACE = re.compile(_LABEL)
+_POD_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a CNI call is for, from CNI_ARGS (kubelet / Multus)."""
+
+    namespace: str
+    name: str
+    uid: str  # K8S_POD_UID; "" when the runtime sends none (Multus < v4)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def identity(args: Mapping[str, str]) -> Identity | None:
+    """The pod named by CNI_ARGS, validated (code 4); None when it names no pod."""
+    ns, name, uid = args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", ""), args.get("K8S_POD_UID", "")
+    if not ns and not name:
+        return None
+    checks = (("K8S_POD_NAMESPACE", ns, _NAMESPACE, 63), ("K8S_POD_NAME", name, _POD_NAME, 253),
+              ("K8S_POD_UID", uid, _UID, 128))  # fmt: skip
+    for key, value, pattern, limit in checks:
+        if key == "K8S_POD_UID" and not value:
+            continue
+        if not (value and len(value) <= limit and pattern.fullmatch(value)):
+            raise errors.InvalidEnv(f"CNI_ARGS {key}={value!r} is not a valid Kubernetes {key[8:].lower()}")
+    return Identity(ns, name, uid)
 
 
 @dataclass(frozen=True)

@@ -1,98 +1,125 @@
-"""DEL, CHECK, STATUS and GC of the spiderpool IPAM (SPEC §2). Does I/O via Store.
+"""DEL and the spec-1.1 GC verb of the spiderpool IPAM (SPEC §2). Does I/O via Store.
 
-DEL releases the pod's addresses when its SpiderEndpoint's containerID and interface
-match this DEL, unless the pod still exists alive with the same UID and this sandbox's
-ADD completed (sandbox re-creation keeps the IP). A runtime caches a result only for an
-ADD that succeeded and hands it back as ``prevResult`` on DEL (spec >= 0.4.0), so a DEL
-without one follows an ADD that failed further down the chain (the coordinator's
-conflict probe, say): that IP is released, or the pod's retry would get it back. A DEL for an older sandbox, an unknown container, a
-missing pool or netns is a success: the runtime calls DEL after failed ADDs too. No
-endpoint (a crash between pool write and endpoint write): once the pod is gone, the
-records carrying its UID are released from every pool.
+DEL, for one interface, under the pod's node lock: gather the facts (the node's note
+on this attachment, the pod, its SpiderEndpoint), let ``verdicts.decide`` say what to
+do, then do it. A release takes this interface only (I3): its detail leaves the
+endpoint first (the endpoint goes with its last interface), then its records leave
+their pools by compare-and-swap on the pod UID (into cool-down after a failed ADD,
+I5), then the note goes. In that order an address an endpoint names is always still
+recorded (I1), and a DEL interrupted anywhere is finished by the next one: the note
+still names what is left. If the endpoint changes under the DEL (409), the facts are
+read again and the verdict taken again. A DEL for a sandbox we know nothing of, a
+missing pool or netns is a success: runtimes call DEL after failed ADDs too.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Set
 from typing import Any
 
-from spidernet.alloc import choosing
-from spidernet.alloc.selection import expand
-from spidernet.alloc.pools import Pool
+from spidernet.alloc import verdicts
+from spidernet.alloc.verdicts import Action, Facts, Verdict
 from spidernet.ipam import endpoints, pods
+from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_endpoint, release_uid, reserved_ranges
-from spidernet.protocol import errors, logs, versions
+from spidernet.ipam.store import Store, release_uid
+from spidernet.k8s import errors as kerr
+from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 
 log = logs.LOG
 
-ALLOCATION_MISSING = 102  # CHECK: the pool no longer records this container's address
 
-
-def add_completed(netconf: NetConf) -> bool:
-    """Did the runtime record a successful ADD for this sandbox? Below 0.4.0 no runtime
-    passes ``prevResult`` on DEL, so we cannot tell and assume it did (keep the IP)."""
-    return netconf.prev_result is not None or not versions.at_least(netconf.cni_version, "0.4.0")
-
-
-def delete(cmd: CmdArgs, conf: IpamConf, store: Store, *, completed: bool = True) -> None:
-    ns, name = cmd.args.get("K8S_POD_NAMESPACE", ""), cmd.args.get("K8S_POD_NAME", "")
-    if not ns or not name:
+def delete(cmd: CmdArgs, conf: IpamConf, store: Store, *, sent_prev: bool, spec_040: bool) -> None:
+    who = pods.identity(cmd.args)
+    if who is None:
         return  # not a Kubernetes sandbox: we never allocated for it
-    pod_obj = store.pod(ns, name)
-    pod = pods.info(pod_obj) if pod_obj else None
-    ep = store.endpoint(ns, name)
+    with store.pod_lock(who.namespace, who.name):
+        settle(store, conf, who, cmd.container_id, cmd.ifname, sent_prev=sent_prev, spec_040=spec_040)
+
+
+def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, ifname: str, *,
+           sent_prev: bool, spec_040: bool, collecting: bool = False) -> Verdict:  # fmt: skip
+    """One interface's DEL (the caller holds the pod lock); re-decided when the endpoint changes under it."""
+    notes = Notes(conf.state_dir)
+    for _ in range(5):
+        note = notes.read(container_id, ifname)
+        pod_obj = store.pod(who.namespace, who.name)
+        pod = pods.info(pod_obj) if pod_obj else None
+        ep = store.endpoint(who.namespace, who.name)
+        detail = endpoints.detail_for(ep, ifname)
+        verdict = verdicts.decide(Facts(
+            container_id=container_id, uid_arg=who.uid,
+            note_uid=note.uid if note else "", note_state=note.state if note else "",
+            note_since=note.since if note else 0.0, note_has_addresses=bool(note and (note.ips or note.pools)),
+            endpoint_uid=endpoints.uid(ep) if ep else "", detail_container=endpoints.container_of(detail),
+            pod_uid=pod.uid if pod else "", pod_alive=bool(pod and pod.alive),
+            sent_prev_result=sent_prev, spec_040=spec_040, collecting=collecting, now=time.time(),
+        ))  # fmt: skip
+        log.info("DEL %s %s %s: %s, %s", who.key, container_id, ifname, verdict.action.value, verdict.reason)
+        try:
+            _carry_out(store, conf, notes, verdict, note, ep, (who, container_id, ifname))
+            return verdict
+        except kerr.Conflict:
+            log.info("the endpoint of %s changed under this DEL: deciding again", who.key)
+    raise errors.TryAgainLater(f"endpoint {who.key} kept changing under this DEL")
+
+
+def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Attachment | None,
+               ep: dict[str, Any] | None, where: tuple[pods.Identity, str, str]) -> None:  # fmt: skip
+    who, container_id, ifname = where
+    if v.action is Action.NOTHING:
+        if v.forget_note and note is not None:
+            notes.remove(container_id, ifname)
+    elif v.action is Action.KEEP:
+        held = endpoints.detail_for(ep, ifname) or {}
+        ips = dict(endpoints.addresses(held))
+        kept = note or Attachment(container_id, ifname, str(held.get("network", "")), who.key, v.uid, "kept",
+                                  pools=tuple(ips), ips=ips)  # fmt: skip
+        notes.write(kept.moved("kept"))
+    else:
+        released = _release(store, conf, v, note, ep, ifname)
+        notes.remove(container_id, ifname)
+        log.info("released %s of %s %s (%s)", released, who.key, ifname, v.reason)
+
+
+def _release(store: Store, conf: IpamConf, v: Verdict, note: Attachment | None, ep: dict[str, Any] | None,
+             ifname: str) -> list[str]:  # fmt: skip
+    """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses."""
+    detail = endpoints.detail_for(ep, ifname) if v.use_detail else None
+    remaining = _drop_detail(store, ep, ifname) if detail is not None else ep
+    cooldown = conf.failed_add_cooldown if v.cooldown else None
+    targets = endpoints.by_pool([detail]) if detail is not None else {}
+    for pool, ip in (note.ips if note else {}).items():
+        targets.setdefault(pool, set()).add(ip)
+    for pool, ips in targets.items():
+        release_uid(store, pool, v.uid, ips, cooldown=cooldown)
+    if note is not None and note.state == "adding":
+        # The ADD died between a pool write and its note update: its record there is the
+        # pod's one that no other interface's detail claims.
+        claimed = endpoints.claimed_elsewhere(remaining if endpoints.uid(remaining) == v.uid else None, ifname)
+        for pool in set(note.pools) - set(targets):
+            release_uid(store, pool, v.uid, keep=claimed, cooldown=cooldown)
+    return sorted(ip for ips in targets.values() for ip in ips)
+
+
+def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[str, Any] | None:
+    """The interface's detail leaves the endpoint first (CAS: Conflict if it changed); the last takes the endpoint."""
     if ep is None:
-        _release_orphan_records(cmd, store, pod, completed)
-        return
-    if endpoints.container_id(ep) != cmd.container_id or endpoints.detail_for(ep, cmd.ifname) is None:
-        log.info("DEL for an older sandbox or another interface of %s/%s: kept", ns, name)
-        return
-    if completed and pod is not None and pod.alive and pod.uid == endpoints.uid(ep):
-        log.info("pod %s/%s is alive: sandbox re-creation keeps its addresses", ns, name)
-        return
-    release_endpoint(store, ep)
-    log.info("released the addresses of %s/%s", ns, name)
+        return None
+    rest = endpoints.without_interface(ep, ifname)
+    if rest is None:
+        store.delete_endpoint(ep)
+        return None
+    try:
+        return store.replace_endpoint(rest)
+    except kerr.NotFound:
+        return None
 
 
-def _release_orphan_records(cmd: CmdArgs, store: Store, pod: pods.PodInfo | None, completed: bool) -> None:
-    uid = cmd.args.get("K8S_POD_UID", "") or (pod.uid if pod else "")
-    if not uid or (completed and pod is not None and pod.alive and pod.uid == uid):
-        return  # unknown container, or a live pod whose retried ADD will reuse its record
-    for obj in store.pools():
-        if any(r.pod_uid == uid for r in Pool.parse(obj).records.values()):
-            released = release_uid(store, obj["metadata"]["name"], uid)
-            log.info("released %d record(s) of pod UID %s without endpoint", released, uid)
-
-
-def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
-    ns, name = cmd.args.get("K8S_POD_NAMESPACE", ""), cmd.args.get("K8S_POD_NAME", "")
-    ep = store.endpoint(ns, name) if ns and name else None
-    detail = endpoints.detail_for(ep, cmd.ifname)
-    if ep is None or detail is None or endpoints.container_id(ep) != cmd.container_id:
-        raise errors.PluginError(ALLOCATION_MISSING, f"no allocation recorded for {ns}/{name} {cmd.ifname}")
-    in_result = {ip.address.split("/")[0] for ip in (netconf.prev_result.ips if netconf.prev_result else ())}
-    for pool_name, ip in endpoints.addresses(detail):
-        obj = store.pool(pool_name)
-        record = Pool.parse(obj).records.get(ip) if obj else None
-        if record is None or record.pod_uid != endpoints.uid(ep):
-            raise errors.PluginError(ALLOCATION_MISSING, f"pool {pool_name} no longer records {ip} for {ns}/{name}")
-        if netconf.prev_result is not None and ip not in in_result:
-            raise errors.PluginError(ALLOCATION_MISSING, f"{ip} of {ns}/{name} is not in prevResult")
-
-
-def status(conf: IpamConf, store: Store) -> None:
-    """Ready (exit 0) when the API answers and some candidate pool has a free address; else 50."""
-    pools = [Pool.parse(o) for o in store.pools()]
-    named = set(conf.default_v4) | set(conf.default_v6)
-    wanted = set(expand(sorted(named), sorted(p.name for p in pools))) if named else {p.name for p in pools if p.default}
-    reserved = reserved_ranges(store)
-    for p in pools:
-        if p.name in wanted and not (p.broken or p.disable or p.terminating):
-            if choosing.free_count(p, reserved[p.family]) > 0:
-                return
-    raise errors.PluginNotAvailable(f"no free address in the candidate pools {sorted(wanted) or '(none)'}")
+# ------------------------------------------------------------------ GC verb (spec 1.1)
 
 
 def _valid_attachments(netconf: NetConf) -> set[tuple[str, str]]:
@@ -103,30 +130,36 @@ def _valid_attachments(netconf: NetConf) -> set[tuple[str, str]]:
 
 
 def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
-    """Release this node's attachments of this network that the runtime no longer knows."""
+    """Settle this node's attachments of this network that the runtime no longer knows.
+
+    Each is released as its DEL would have been, without cool-down (the runtime says
+    the sandbox is gone; the pod's next sandbox, if any, is in the valid list). Errors
+    are collected, the rest goes on, and all are reported at the end (SPEC §2 GC).
+    """
     valid = _valid_attachments(netconf)
-    node = pods.local_node_name(conf.kubeconfig)
-    failures = []
-    for ep in store.endpoints_on(node):
-        stale = [d for d in endpoints.details(ep)
-                 if d.get("network") == conf.network and (endpoints.container_id(ep), d.get("interface")) not in valid]  # fmt: skip
+    failures: list[str] = []
+    for who, cid, ifname in _stale(conf, store, valid):
         try:
-            _release_details(store, ep, stale)
-        except errors.CniError as e:
-            failures.append(f"{ep['metadata']['namespace']}/{ep['metadata']['name']}: {e.msg}")
-    if failures:  # keep going on errors, report them all at the end (spec §GC)
-        raise errors.TryAgainLater(f"GC left {len(failures)} endpoint(s): {'; '.join(failures)}")
+            with store.pod_lock(who.namespace, who.name):
+                settle(store, conf, who, cid, ifname, sent_prev=True, spec_040=True, collecting=True)
+        except (errors.CniError, kerr.ApiError) as e:
+            failures.append(f"{who.key} {cid} {ifname}: {e}")
+    if failures:
+        raise errors.TryAgainLater(f"GC left {len(failures)} attachment(s): {'; '.join(failures)}")
 
 
-def _release_details(store: Store, ep: dict[str, Any], stale: list[endpoints.Detail]) -> None:
-    if not stale:
-        return
-    if len(stale) == len(endpoints.details(ep)):
-        release_endpoint(store, ep)
-        return
-    owner = endpoints.uid(ep)
-    for d in stale:
-        for pool, ip in endpoints.addresses(d):
-            release_uid(store, pool, owner, {ip})
-        ep = endpoints.without_interface(ep, d["interface"])
-    store.replace_endpoint(ep)
+def _stale(conf: IpamConf, store: Store, valid: Set[tuple[str, str]]) -> list[tuple[pods.Identity, str, str]]:
+    """This node's attachments of this network missing from ``valid``: the notes, then the endpoints."""
+    out: dict[tuple[str, str], tuple[pods.Identity, str, str]] = {}
+    for note in Notes(conf.state_dir).all():
+        if note.network == conf.network and (note.container_id, note.ifname) not in valid:
+            ns, _, name = note.pod.partition("/")
+            out[(note.container_id, note.ifname)] = (pods.Identity(ns, name, note.uid), note.container_id, note.ifname)
+    node = pods.local_node_name(conf.kubeconfig)
+    for ep in store.endpoints_on(node):
+        meta = ep["metadata"]
+        for d in endpoints.details(ep):
+            key = (endpoints.container_of(d) or "", str(d.get("interface", "")))
+            if d.get("network") == conf.network and key not in valid and key not in out:
+                out[key] = (pods.Identity(meta["namespace"], meta["name"], endpoints.uid(ep)), *key)
+    return list(out.values())

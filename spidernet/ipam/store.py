@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from spidernet.alloc import choosing
-from spidernet.alloc.pools import Pool, Record, records_json
-from spidernet.ipmath.ranges import RangeError, RangeSet
+from spidernet.alloc.pools import Pool, Record, Summary, records_json
+from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 from spidernet.ipam import endpoints, locking
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Client, Deadline
@@ -29,7 +30,16 @@ log = logs.LOG
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 INT64_MAX = 2**63 - 1
+# A LIST answered as a Table carries the CRD's printer columns, not the objects: the
+# pools' names, family and default flag without their records (a 1000-record pool is
+# ~100 KB; its row ~100 bytes). Servers that cannot serve a Table answer the plain list.
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 T = TypeVar("T")
+
+
+def _q(segment: str) -> str:
+    """One path segment, percent-encoded: CNI_ARGS values never shape the request (I6)."""
+    return urllib.parse.quote(segment, safe="")
 
 
 @dataclass
@@ -58,47 +68,57 @@ class Store:
             return None
 
     def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return self._get_or_none(f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}")
 
     def namespace(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{name}")
+        return self._get_or_none(f"/api/v1/namespaces/{_q(name)}")
 
     def node(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/nodes/{name}")
+        return self._get_or_none(f"/api/v1/nodes/{_q(name)}")
 
     def pool(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"{GROUP}/spiderippools/{name}")
+        return self._get_or_none(f"{GROUP}/spiderippools/{_q(name)}")
 
-    def pools(self) -> list[dict[str, Any]]:
-        return list(self.client.get(f"{GROUP}/spiderippools")["items"])
+    def pool_summaries(self) -> list[Summary]:
+        """Every pool's name, family and flags, without records (see TABLE)."""
+        reply = self.client.request("GET", f"{GROUP}/spiderippools?includeObject=None", accept=TABLE)
+        if reply.get("kind") == "Table":
+            table = Summary.from_table(reply)
+            if table is not None:
+                return table
+        return [Summary.of(Pool.parse(o)) for o in reply.get("items") or []]
 
     def reserved(self) -> list[dict[str, Any]]:
         return list(self.client.get(f"{GROUP}/spiderreservedips")["items"])
 
     def endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}")
+        return self._get_or_none(f"{GROUP}/namespaces/{_q(namespace)}/spiderendpoints/{_q(name)}")
 
     def endpoints_on(self, node: str) -> list[dict[str, Any]]:
-        return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={endpoints.NODE_LABEL}%3D{node}")["items"])
+        selector = _q(f"{endpoints.NODE_LABEL}={node}")
+        return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={selector}")["items"])
 
     # ------------------------------------------------------------ endpoint writes
 
+    def _endpoint_path(self, obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        return f"{GROUP}/namespaces/{_q(meta['namespace'])}/spiderendpoints/{_q(meta['name'])}"
+
     def create_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns = obj["metadata"]["namespace"]
-        return dict(self.client.request("POST", f"{GROUP}/namespaces/{ns}/spiderendpoints", obj))
+        return dict(self.client.request("POST", f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints", obj))
 
     def replace_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
-        meta = obj["metadata"]
-        path = f"{GROUP}/namespaces/{meta['namespace']}/spiderendpoints/{meta['name']}"
-        return dict(self.client.request("PUT", path, obj))
+        """PUT carrying the read resourceVersion: Conflict if it changed since."""
+        return dict(self.client.request("PUT", self._endpoint_path(obj), obj))
 
     def delete_endpoint(self, obj: dict[str, Any]) -> None:
-        """Delete only the endpoint we read (UID and resourceVersion preconditions)."""
+        """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it changed."""
         meta = obj["metadata"]
         body = {"kind": "DeleteOptions", "apiVersion": "v1",
                 "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}}  # fmt: skip
         try:
-            self.client.request("DELETE", f"{GROUP}/namespaces/{meta['namespace']}/spiderendpoints/{meta['name']}", body)
+            self.client.request("DELETE", self._endpoint_path(obj), body)
         except kerr.NotFound:
             pass
 
@@ -113,16 +133,22 @@ class Store:
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
         a copy read before the lock; it is used only if the lock was free at once.
         """
-        lock = locking.PoolLock(self.lock_dir, name)
+        with self.lock(locking.NodeLock.pool(self.lock_dir, name), f"pool {name}") as lock:
+            # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
+            return self._cas_loop(name, decide, None if lock.waited else snapshot)
+
+    def pod_lock(self, namespace: str, name: str) -> locking.NodeLock:
+        """Held for a whole verb on one pod (locking: orders a DEL and the next ADD of the pod)."""
+        return self.lock(locking.NodeLock.pod(self.lock_dir, namespace, name), f"pod {namespace}/{name}")
+
+    def lock(self, lock: locking.NodeLock, what: str) -> locking.NodeLock:
         started = time.monotonic()
         try:
             lock.acquire(timeout=self.deadline.remaining())
         except locking.LockTimeout as e:
-            raise errors.TryAgainLater(f"pool {name}: node lock not acquired before the deadline") from e
+            raise errors.TryAgainLater(f"{what}: node lock not acquired before the deadline") from e
         self.stats.lock_wait += time.monotonic() - started
-        with lock:
-            # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
-            return self._cas_loop(name, decide, None if lock.waited else snapshot)
+        return lock
 
     def _cas_loop(self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
                   obj: dict[str, Any] | None) -> T:  # fmt: skip
@@ -154,11 +180,12 @@ class Store:
     def _put_status(self, obj: dict[str, Any], pool: Pool, records: dict[str, Record]) -> None:
         status = dict(obj.get("status") or {})
         status["allocatedIPs"] = records_json(records)
-        status["allocatedIPCount"] = len(records)
+        # Records that hold an address for a pod; cooling ones (I5) hold it for nobody.
+        status["allocatedIPCount"] = sum(1 for r in records.values() if not r.cooling)
         # int64 in the CRD (as upstream): an IPv6 /64 pool saturates rather than overflows.
         status["totalIPCount"] = min(pool.usable.count(), INT64_MAX)
         body = {**obj, "status": status}
-        self.client.request("PUT", f"{GROUP}/spiderippools/{pool.name}/status", body)
+        self.client.request("PUT", f"{GROUP}/spiderippools/{_q(pool.name)}/status", body)
         self.stats.writes += 1
 
 
@@ -170,13 +197,22 @@ def _failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def release_uid(store: Store, pool: str, pod_uid: str, ips: set[str] | None = None) -> int:
-    """Compare-and-delete: drop ``pod_uid``'s records (only ``ips`` if given). Returns how many."""
+def release_uid(store: Store, pool: str, pod_uid: str, ips: Set[str] | None = None, *,
+                keep: Set[str] = frozenset(), cooldown: float | None = None) -> int:  # fmt: skip
+    """Compare-and-delete on the pod UID: drop ``pod_uid``'s records (only ``ips`` if given, never ``keep``).
+
+    ``cooldown`` (the base in seconds, I5) turns them into cooling records instead.
+    Returns how many records were released.
+    """
 
     def decide(p: Pool) -> tuple[dict[str, Record] | None, int]:
-        kept = choosing.without_uid(p.records, pod_uid, ips)
-        removed = len(p.records) - len(kept)
-        return (kept if removed else None), removed
+        mine = {ip for ip, r in p.records.items()
+                if r.holds_for(pod_uid) and (ips is None or ip in ips) and ip not in keep}  # fmt: skip
+        if not mine:
+            return None, 0
+        if cooldown is None:
+            return choosing.without_uid(p.records, pod_uid, mine), len(mine)
+        return choosing.cooled(p.records, pod_uid, mine, now=time.time(), base=cooldown), len(mine)
 
     try:
         return store.update_pool(pool, decide)
@@ -185,28 +221,23 @@ def release_uid(store: Store, pool: str, pod_uid: str, ips: set[str] | None = No
 
 
 def reserved_ranges(store: Store) -> dict[int, RangeSet]:
-    """Union of the SpiderReservedIPs per family (terminating ones no longer count)."""
+    """Union of the SpiderReservedIPs per family (terminating ones no longer count).
+
+    The family is each entry's own, as upstream's webhook infers ``spec.ipVersion``
+    from the first entry: users write reserved IPs without it (issue 12), and an entry
+    of the other family than ``ipVersion`` says is still reserved in its own. An
+    object we cannot read refuses the ADD (code 7): its addresses might protect a
+    router or a VIP, and handing them out would be an outage.
+    """
     out = {4: RangeSet(4), 6: RangeSet(6)}
     for obj in store.reserved():
         if obj.get("metadata", {}).get("deletionTimestamp"):
             continue
-        spec = obj.get("spec") or {}
-        family = spec.get("ipVersion")
-        if family in out:
+        name = obj.get("metadata", {}).get("name", "")
+        for item in (obj.get("spec") or {}).get("ips") or []:
             try:
-                out[family] = out[family].union(RangeSet.parse(spec.get("ips") or [], family))
-            except RangeError as e:
-                log.warning("SpiderReservedIP %s ignored: %s", obj["metadata"].get("name"), e)
+                family = parse_ip(str(item).split("-")[0].strip())[0]
+                out[family] = out[family].union(RangeSet.parse([item], family))
+            except (RangeError, ValueError) as e:
+                raise errors.InvalidConfig(f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}") from None
     return out
-
-
-def release_endpoint(store: Store, obj: dict[str, Any]) -> None:
-    """Release every address the endpoint records (by its pod UID), then delete it."""
-    owner = endpoints.uid(obj)
-    by_pool: dict[str, set[str]] = {}
-    for d in endpoints.details(obj):
-        for pool, ip in endpoints.addresses(d):
-            by_pool.setdefault(pool, set()).add(ip)
-    for pool, ips in by_pool.items():
-        release_uid(store, pool, owner, ips)
-    store.delete_endpoint(obj)

@@ -95,20 +95,20 @@ class Client:
         self._sock.settimeout(timeout)
         return self._sock
 
-    def _head(self, method: str, path: str, body: bytes | None, content_type: str) -> bytes:
+    def _head(self, method: str, path: str, body: bytes | None, content_type: str, accept: str) -> bytes:
         lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 "Accept: application/json", "User-Agent: spidernet-cni"]  # fmt: skip
+                 f"Accept: {accept}", "User-Agent: spidernet-cni"]  # fmt: skip
         if self.creds.token:
             lines.append(f"Authorization: Bearer {self.creds.token}")
         if body is not None:
             lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-    def _once(self, method: str, path: str, body: bytes | None, content_type: str) -> tuple[int, Any]:
+    def _once(self, method: str, path: str, body: bytes | None, content_type: str, accept: str) -> tuple[int, Any]:
         timeout = min(MAX_REQUEST_TIMEOUT, max(self.deadline.remaining(), 0.05))
         try:
             sock = self._connect(timeout)
-            sock.sendall(self._head(method, path, body, content_type) + (body or b""))
+            sock.sendall(self._head(method, path, body, content_type, accept) + (body or b""))
             status, keep_alive, raw = _read_response(self._reader)
         except (OSError, ValueError) as e:
             self.close()
@@ -122,13 +122,14 @@ class Client:
             data = raw.decode(errors="replace")
         return status, data
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json") -> Any:
+    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+                accept: str = "application/json") -> Any:  # fmt: skip
         """Send one request, retrying transport failures until the deadline; returns the decoded body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         delay = 0.05
         while True:
             try:
-                status, data = self._once(method, path, payload, content_type)
+                status, data = self._once(method, path, payload, content_type, accept)
                 if status < 300:
                     return data
                 raise errors.from_response(status, data)

@@ -13,7 +13,7 @@ Case matrix (each ADD/DEL goes kubelet-style through libcni: macvlan execs our I
 | malformed ippool annotation            | code 7 naming the annotation, no record             |
 | SIGKILL before the pool write          | no record; retry gets a distinct IP, no duplicate   |
 | SIGKILL after pool write, no endpoint  | retried ADD reuses the IP; DEL after pod delete frees it |
-| a later plugin fails the ADD, then DEL | IP released although the pod lives (no prevResult)  |
+| a later plugin fails the ADD, then DEL | IP cooling although the pod lives; retry rotates  |
 | GC verb (spec 1.1, exec'd directly)    | only this node's stale attachments released         |
 | STATUS                                 | 0 with free addresses, 50 when the pool is full     |
 | dual-stack, 0.3.1 and 1.0.0            | one v4 + one v6, ips[].version only in 0.3.1        |
@@ -220,9 +220,10 @@ def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
     assert [r["pod"] for r in sc.cluster.records(pool).values()] == [f"{sc.ns}/a"]
 
 
-def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip(sc: Scenario) -> None:
+def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_cool_down(sc: Scenario) -> None:
     """No prevResult on DEL means the runtime never recorded a successful ADD: the IP goes
-    back, or a pod whose ADD keeps failing (an address conflict, say) would hold it."""
+    back, but cooling (I5), so the retry rotates to another address and nobody else gets
+    this one at once (an address conflict would otherwise fail every pod that draws it)."""
     pool = sc.name("p")
     sc.cluster.pool(pool, "10.98.0.0/24", ["10.98.0.10-10.98.0.20"])
     node = sc.node()
@@ -234,8 +235,11 @@ def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip(sc: Sce
         rt.add(ref.container_id, pod.path, pod=ref)
     assert list(sc.cluster.records(pool)) == ["10.98.0.10"]  # IPAM succeeded, tuning failed
     rt.delete(ref.container_id, pod.path, pod=ref)
-    assert sc.cluster.records(pool) == {}
+    assert sc.cluster.holders(pool) == {}
+    assert sc.cluster.records(pool)["10.98.0.10"]["strikes"] == 1
     assert sc.cluster.endpoint(sc.ns, "a") is None
+    retry = node.runtime(default_ipv4_ippool=[pool])
+    assert add_ip(retry, dataclasses.replace(ref, container_id="c-a-2"), pod) == "10.98.0.11/24"
 
 
 def _exec_ipam(node: SimNode, command: str, **extra: object) -> cni.ExecResult:

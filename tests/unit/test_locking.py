@@ -3,7 +3,7 @@
 Cases: a free lock is taken without waiting; a held lock makes a second taker wait and
 time out (LockTimeout, a TimeoutError) within about its timeout, with ``waited`` set;
 after release the second taker gets it; the SIGALRM handler and timer are restored.
-flock is per open file description, so two PoolLocks in one process contend like two
+flock is per open file description, so two NodeLocks in one process contend like two
 processes would.
 """
 
@@ -19,15 +19,15 @@ from spidernet.ipam import locking
 
 
 def test_a_free_lock_is_taken_without_waiting(tmp_path: Path) -> None:
-    with locking.PoolLock(str(tmp_path), "pool-a") as lock:
+    with locking.NodeLock.pool(str(tmp_path), "pool-a") as lock:
         lock.acquire(timeout=1)
         assert not lock.waited
 
 
 def test_a_held_lock_times_out_the_second_taker_then_passes_after_release(tmp_path: Path) -> None:
-    first = locking.PoolLock(str(tmp_path), "pool-a")
+    first = locking.NodeLock.pool(str(tmp_path), "pool-a")
     first.acquire(timeout=1)
-    second = locking.PoolLock(str(tmp_path), "pool-a")
+    second = locking.NodeLock.pool(str(tmp_path), "pool-a")
     started = time.monotonic()
     with pytest.raises(locking.LockTimeout):
         second.acquire(timeout=0.2)
@@ -36,13 +36,13 @@ def test_a_held_lock_times_out_the_second_taker_then_passes_after_release(tmp_pa
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is not locking._expired
     first.release()
-    third = locking.PoolLock(str(tmp_path), "pool-a")
+    third = locking.NodeLock.pool(str(tmp_path), "pool-a")
     third.acquire(timeout=1)
     third.release()
 
 
 def test_locks_of_different_pools_do_not_contend(tmp_path: Path) -> None:
-    with locking.PoolLock(str(tmp_path), "a") as a, locking.PoolLock(str(tmp_path), "b") as b:
+    with locking.NodeLock.pool(str(tmp_path), "a") as a, locking.NodeLock.pool(str(tmp_path), "b") as b:
         a.acquire(timeout=1)
         b.acquire(timeout=1)
         assert not (a.waited or b.waited)

@@ -94,6 +94,10 @@ class Cluster:
         raw = (self.get_pool(pool).get("status") or {}).get("allocatedIPs")
         return json.loads(raw) if raw else {}
 
+    def holders(self, pool: str) -> dict[str, dict[str, str]]:
+        """The records that hold an address for a pod (cooling ones, SPEC §2 I5, hold it for nobody)."""
+        return {ip: r for ip, r in self.records(pool).items() if "cooldownUntil" not in r}
+
     def reserved(self, name: str, family: int, ips: list[str]) -> None:
         body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderReservedIP",
                 "metadata": {"name": name}, "spec": {"ipVersion": family, "ips": ips}}  # fmt: skip
@@ -110,7 +114,7 @@ class Cluster:
 
 @dataclass
 class NodeConfig:
-    """The per-node directory the installer would write: kubeconfig, nodename, locks, log."""
+    """The per-node directory the installer would write: kubeconfig, nodename, locks, attachment notes, log."""
 
     name: str
     dir: Path
@@ -129,7 +133,8 @@ class NodeConfig:
 
     def ipam(self, **extra: Any) -> dict[str, Any]:
         return {"type": "spiderpool", "kubeconfig": self.kubeconfig, "lock_dir": str(self.dir / "locks"),
-                "log_file_path": str(self.dir / "spiderpool.log"), "log_level": "debug", **extra}  # fmt: skip
+                "state_dir": str(self.dir / "state"), "log_file_path": str(self.dir / "spiderpool.log"),
+                "log_level": "debug", **extra}  # fmt: skip
 
 
 def macvlan_conflist(node: NodeConfig, *, version: str = "1.0.0", name: str = "macvlan-ens1",

@@ -1,0 +1,108 @@
+"""What a DEL does with one interface's addresses, from what it can see. No I/O.
+
+The facts a DEL gathers (the node's note on the attachment, the pod, the pod's
+SpiderEndpoint, whether the runtime sent a ``prevResult``) go in; one verdict comes
+out: nothing to do, keep the addresses for the pod's next sandbox, or release this
+interface's addresses (after a failed ADD: into cool-down). The rules, in order:
+
+1. The pod UID is ``K8S_POD_UID``, else the UID the node's note recorded, else the
+   endpoint's when its detail for this interface names this container. None: nothing
+   of this sandbox is known, so nothing is ours to release.
+2. The endpoint's detail for this interface belongs to another sandbox (the pod's next
+   one already took it over): this DEL is for an older sandbox; nothing to do.
+3. Nothing recorded for this interface (no detail, no note with pools): nothing to do.
+   A spec-1.1 GC that does not list this attachment as valid: release (the runtime
+   says the sandbox is gone; a newer sandbox of the pod would be in the list).
+4. The pod is gone, finished, terminating, or has another UID: release.
+5. The pod lives, and an earlier DEL of this sandbox kept the addresses: keep again.
+   A re-sent DEL carries no ``prevResult`` (libcni drops its cache after a successful
+   DEL) and must not read that as a failed ADD (I2).
+6. The pod lives and this sandbox's ADD failed: release with cool-down (I5), so its
+   retry gets another address and nobody gets this one at once. Failed means: the
+   node's note says the ADD never finished; or, spec >= 0.4.0, no ``prevResult`` (a
+   runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
+   ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
+7. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+FAILED_ADD_WINDOW = 60.0  # s: a 0.3.x sandbox DEL'd this soon after its ADD is taken as a failed ADD
+
+
+class Action(enum.Enum):
+    NOTHING = "nothing"
+    KEEP = "keep"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True)
+class Facts:
+    container_id: str
+    uid_arg: str  # K8S_POD_UID, or ""
+    note_uid: str = ""  # the node's note on this attachment ("" when there is none)
+    note_state: str = ""  # "", "adding", "attached" or "kept"
+    note_since: float = 0.0
+    note_has_addresses: bool = False  # the note names pools the ADD may have written
+    endpoint_uid: str = ""
+    detail_container: str | None = None  # None: the endpoint has no detail for this interface
+    pod_uid: str = ""  # "" when the pod is gone
+    pod_alive: bool = False
+    sent_prev_result: bool = False
+    spec_040: bool = True  # cniVersion >= 0.4.0
+    collecting: bool = False  # a GC verb found this attachment missing from the valid ones
+    now: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    reason: str
+    uid: str = ""
+    cooldown: bool = False
+    use_detail: bool = False  # the endpoint's detail for this interface is this DEL's to remove
+    forget_note: bool = False  # the node's note on this attachment is stale: drop it
+
+
+def uid_of(f: Facts) -> str:
+    if f.uid_arg:
+        return f.uid_arg
+    if f.note_uid:
+        return f.note_uid
+    return f.endpoint_uid if f.detail_container == f.container_id else ""
+
+
+def decide(f: Facts) -> Verdict:
+    uid = uid_of(f)
+    if not uid:
+        return Verdict(Action.NOTHING, "nothing of this sandbox is known here")
+    ours = f.detail_container is not None and f.endpoint_uid == uid
+    if ours and f.detail_container != f.container_id:
+        return Verdict(Action.NOTHING, f"an older sandbox: the pod's sandbox {f.detail_container} holds the addresses", uid,
+                       forget_note=True)
+    if not ours and not f.note_has_addresses:
+        return Verdict(Action.NOTHING, "no address recorded for this interface", uid, forget_note=True)
+    if f.collecting:
+        return Verdict(Action.RELEASE, "the runtime no longer has this attachment (GC)", uid, use_detail=ours)
+    if not (f.pod_uid == uid and f.pod_alive):
+        gone = "gone" if not f.pod_uid else ("re-created with another UID" if f.pod_uid != uid else "finished or terminating")
+        return Verdict(Action.RELEASE, f"pod {gone}", uid, use_detail=ours)
+    if f.note_state == "kept":
+        return Verdict(Action.KEEP, "kept by an earlier DEL of this sandbox (a re-sent DEL)", uid)
+    failed = _failed_add(f)
+    if failed:
+        return Verdict(Action.RELEASE, f"pod alive but {failed}: release into cool-down", uid, cooldown=True, use_detail=ours)
+    return Verdict(Action.KEEP, "pod alive: sandbox re-creation keeps its addresses", uid)
+
+
+def _failed_add(f: Facts) -> str:
+    if f.note_state == "adding":
+        return "this sandbox's ADD never finished"
+    if f.spec_040 and not f.sent_prev_result:
+        return "no prevResult: the runtime recorded no successful ADD"
+    if not f.spec_040 and f.note_state == "attached" and f.now - f.note_since < FAILED_ADD_WINDOW:
+        return f"the sandbox lived {f.now - f.note_since:.0f} s (< {FAILED_ADD_WINDOW:.0f} s): taken as a failed ADD"
+    return ""

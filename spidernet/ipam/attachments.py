@@ -1,0 +1,112 @@
+"""The node's own notes on each attachment (containerID, ifname) the IPAM served. Reads and writes files.
+
+One small JSON file per attachment under ``state_dir`` (default /var/lib/cni/spidernet,
+as host-local keeps its state under /var/lib/cni): who it was for, which pools it may
+have written, the addresses it got, and what the last verb decided. It lets DEL act on
+what *this node* did even when the API can no longer tell (SPEC §2 DEL, I2):
+
+- ``adding``: written before the first pool write. A DEL that finds it knows the ADD
+  never finished (crash, or a chain failure after the IPAM): release with cool-down.
+  Its ``pools`` name where records may be, so nothing needs a LIST of every pool.
+- ``attached``: the ADD answered. ``since`` (wall clock, this node) tells a DEL under
+  spec 0.3.x, which never carries ``prevResult``, how young the sandbox was.
+- ``kept``: a DEL kept the addresses for the live pod's next sandbox. A re-sent DEL
+  (libcni drops its cached result after a successful DEL, so it carries no
+  ``prevResult``) finds this and keeps again, instead of reading "ADD failed".
+- ``uid`` and ``pod``: the pod UID the ADD served. A DEL without ``K8S_POD_UID``
+  (Multus < v4) after a force delete, whose endpoint is gone or now a successor's,
+  still knows whose records to release.
+
+Writes are atomic (temp file + rename): a SIGKILL leaves the old note or the new one.
+The notes are hints, never the truth about ownership: every release is still a
+compare-and-swap on the record's pod UID. Lost notes (a wiped disk) make DEL fall
+back to the endpoint, which is safe but may release a live pod's address on a re-sent
+DEL under spec >= 0.4.0 (never a duplicate: the DEL's sandbox is going away).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
+
+State = Literal["adding", "attached", "kept"]
+DEFAULT_STATE_DIR = "/var/lib/cni/spidernet"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    container_id: str
+    ifname: str
+    network: str
+    pod: str  # "<namespace>/<name>"
+    uid: str
+    state: State
+    since: float = 0.0  # when the state was entered (epoch seconds, this node's clock)
+    pools: tuple[str, ...] = ()  # every pool the ADD may have written a record in
+    ips: dict[str, str] = field(default_factory=dict)  # pool -> address, once recorded
+
+    def moved(self, state: State) -> Attachment:
+        return replace(self, state=state, since=time.time())
+
+
+class Notes:
+    """The attachment notes of one node."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.dir = state_dir
+
+    def _path(self, container_id: str, ifname: str) -> str:
+        # ':' is in neither a container ID nor an interface name (protocol.env), so the
+        # name is unambiguous; very long container IDs are hashed to fit NAME_MAX.
+        name = f"{container_id}:{ifname}"
+        if len(name) > 200:
+            name = hashlib.sha256(name.encode()).hexdigest()
+        return os.path.join(self.dir, name + ".json")
+
+    def read(self, container_id: str, ifname: str) -> Attachment | None:
+        return _load(self._path(container_id, ifname))
+
+    def write(self, note: Attachment) -> None:
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        path = self._path(note.container_id, note.ifname)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({**asdict(note), "pools": list(note.pools)}, f, separators=(",", ":"))
+        os.replace(tmp, path)
+
+    def remove(self, container_id: str, ifname: str) -> None:
+        try:
+            os.unlink(self._path(container_id, ifname))
+        except FileNotFoundError:
+            pass
+
+    def all(self) -> Iterator[Attachment]:
+        try:
+            names = sorted(os.listdir(self.dir))
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.endswith(".json"):
+                note = _load(os.path.join(self.dir, name))
+                if note is not None:
+                    yield note
+
+
+def _load(path: str) -> Attachment | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+        return Attachment(
+            container_id=str(raw["container_id"]), ifname=str(raw["ifname"]), network=str(raw["network"]),
+            pod=str(raw["pod"]), uid=str(raw["uid"]), state=raw["state"], since=float(raw.get("since", 0)),
+            pools=tuple(str(p) for p in raw.get("pools") or ()), ips={str(k): str(v) for k, v in (raw.get("ips") or {}).items()},
+        )  # fmt: skip
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # a note we cannot read is no note: DEL falls back to the endpoint

@@ -13,7 +13,12 @@ rolled back: every change is pushed on an undo list, run backwards on failure, s
 host is left as it was: no bond with half its slaves, no parent left up that was down.
 
 Reuse is by name and checked: a non-bond device under the bond's name, or a VLAN with
-another parent or id under the VLAN's name, is an error, not silently used.
+another parent or id under the VLAN's name, is an error, not silently used. Two first
+ADDs on a node race to create the same bond or VLAN: the loser sees EEXIST and reuses
+what the winner made, checked the same way.
+
+Kernel refusals are code 120, except those of the bond's options (at creation, or a
+sysfs option write) when options were given: code 7 naming ``bond.options``.
 """
 
 from __future__ import annotations
@@ -60,17 +65,10 @@ def ensure(c: IfacerConf, links: Links) -> None:
             _ensure_vlan(c, parent, links, undo)
     except NetlinkFailure as e:
         undo.run()
-        raise _refused(e) from e
+        raise errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}") from e
     except BaseException:
         undo.run()
         raise
-
-
-def _refused(e: NetlinkFailure) -> errors.CniError:
-    if e.code in (errno.EINVAL, errno.EACCES, errno.EOPNOTSUPP, errno.EPERM, errno.ERANGE):
-        # the kernel's answer to an option that this bond mode or this kernel refuses
-        return errors.InvalidConfig("bond.options", f"the kernel refused it: {e}")
-    return errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}")
 
 
 def _existing(links: Links, name: str, field: str) -> Link:
@@ -96,32 +94,85 @@ def _ensure_parent(links: Links, name: str, index: int, undo: Undo) -> Link:
 
 def _ensure_bond(c: IfacerConf, bond: Bond, links: Links, undo: Undo) -> Link:
     current = links.get(bond.name)
-    if current is not None:
-        if current.kind != "bond":
-            kind = current.kind or "a plain device"
-            raise errors.InvalidConfig("bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond")
-        _warn_on_other_slaves(c, current, links)
-        return _set_up(links, current, undo)
-    slaves = _free_slaves(c, bond, links)
-    links.add_bond(bond.name, bond.mode, _creation_attrs(bond, slaves))
-    created = _existing(links, bond.name, "bond.name")
-    undo.push(f"create {bond.name}", lambda: links.delete(created))
+    if current is None:
+        slaves = _free_slaves(c, bond, links)
+        if slaves is not None and _create_bond(bond, slaves, links):
+            created = _existing(links, bond.name, "bond.name")
+            undo.push(f"create {bond.name}", lambda: links.delete(created))
+            _build_bond(c, bond, created, slaves, links, undo)
+            return _set_up(links, created, undo)
+        current = _existing(links, bond.name, "bond.name")  # a racing ADD made it since we looked
+    return _reuse_bond(c, bond, current, links, undo)
+
+
+# The bonding driver's answers to an option: EINVAL/ERANGE a bad value, EACCES an option
+# this mode does not take, EADDRNOTAVAIL a multicast ad_actor_system. Not EOPNOTSUPP: at
+# creation that is "Unknown device type", a kernel without the bonding driver (code 120).
+_OPTION_REFUSALS = (errno.EINVAL, errno.ERANGE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _has_options(bond: Bond) -> bool:
+    o = bond.options
+    return bool(o.attrs or o.primary or o.active_slave or o.peer_notif_delay is not None)
+
+
+def _create_bond(bond: Bond, slaves: list[Link], links: Links) -> bool:
+    """Create the bond; False when it appeared since we looked (EEXIST): two first ADDs
+    on a node race, and the loser reuses the winner's bond as it would a VLAN (issue 11).
+
+    A refusal is the options' fault (code 7) only when there are options and the errno is
+    one the driver gives for an option; anything else is a kernel refusal, code 120.
+    """
+    try:
+        links.add_bond(bond.name, bond.mode, _creation_attrs(bond, slaves))
+    except NetlinkFailure as e:
+        if e.code == errno.EEXIST:
+            return False
+        if _has_options(bond) and e.code in _OPTION_REFUSALS:
+            raise errors.InvalidConfig("bond.options", f"the kernel refused it: {e}") from e
+        raise
+    return True
+
+
+def _build_bond(c: IfacerConf, bond: Bond, created: Link, slaves: list[Link], links: Links, undo: Undo) -> None:
     if bond.options.peer_notif_delay is not None:
-        links.bond_sysfs(created, "peer_notif_delay", str(bond.options.peer_notif_delay))
+        _write_option(links, created, "peer_notif_delay", str(bond.options.peer_notif_delay))
     for slave in slaves:
         _enslave(links, slave, created, undo)
     if bond.options.active_slave:
-        links.bond_sysfs(created, "active_slave", bond.options.active_slave)
+        _write_option(links, created, "active_slave", bond.options.active_slave)
     log.info("created bond %s mode %d over %s", bond.name, bond.mode, ", ".join(c.interfaces))
-    return _set_up(links, created, undo)
 
 
-def _free_slaves(c: IfacerConf, bond: Bond, links: Links) -> list[Link]:
-    """Every interface exists and belongs to no other master: checked before creating."""
+def _write_option(links: Links, bond: Link, knob: str, value: str) -> None:
+    try:
+        links.bond_sysfs(bond, knob, value)
+    except NetlinkFailure as e:
+        if e.code in _OPTION_REFUSALS:
+            raise errors.InvalidConfig("bond.options", f"the kernel refused {knob}={value}: {e}") from e
+        raise
+
+
+def _reuse_bond(c: IfacerConf, bond: Bond, current: Link, links: Links, undo: Undo) -> Link:
+    if current.kind != "bond":
+        kind = current.kind or "a plain device"
+        raise errors.InvalidConfig("bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond")
+    _warn_on_other_slaves(c, current, links)
+    return _set_up(links, current, undo)
+
+
+def _free_slaves(c: IfacerConf, bond: Bond, links: Links) -> list[Link] | None:
+    """Every interface exists and belongs to no other master: checked before creating.
+
+    None when one already belongs to a master of the bond's name: a racing ADD created
+    the bond and enslaved it since we looked for the bond.
+    """
     slaves = [_existing(links, name, f"interfaces[{i}]") for i, name in enumerate(c.interfaces)]
     for i, slave in enumerate(slaves):
         if slave.master:
             owner = links.name_of(slave.master)
+            if owner == bond.name:
+                return None
             raise errors.InvalidConfig(f"interfaces[{i}]", f"{slave.name} is already enslaved to {owner}, "
                                                            f"cannot put it in bond {bond.name}")  # fmt: skip
     return slaves

@@ -17,14 +17,25 @@ view back with ``ip -d -j link``.
 | same VLAN id on another parent, name taken by a dummy |                                                  |
 | failure after the bond was built (VLAN name taken)    | bond deleted, slaves released and down again     |
 | an option the kernel refuses for the mode             | code 7 naming bond.options, no bond left         |
+| another ADD builds the bond after our first look, or  | ensure() reuses it: bond, both slaves, VLAN up   |
+| just before our create (EEXIST), in-process          | (before issue 11: code 7 / 120)                  |
+| three concurrent first ADDs of one bond (frozen)      | all three succeed                                |
+| a VLAN the kernel refuses (on lo), no bond in config  | code 120, no field named, host unchanged         |
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from spidernet.ifacer import config as ifacer_config
+from spidernet.ifacer import devices
+from spidernet.netlink import namespaces
+from spidernet.netlink.links import Links
+from spidernet.netlink.routing import Link
+from spidernet.types import netconf
 from tests.uml_guest.conftest import Host, error_of
 
 PREV = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/x"}],
@@ -154,4 +165,70 @@ def test_an_option_the_kernel_refuses_for_the_mode_leaves_no_bond(host: Host) ->
     err = error_of(host.ifacer("ADD", interfaces=["ens1", "ens2"],
                                bond={"mode": 4, "options": "arp_interval=100;arp_validate=active"}))  # fmt: skip
     assert (err["code"], err["details"]) == (7, "field: bond.options"), err
+    assert host.snapshot() == before
+
+
+# ---------------------------------------------------------------- races (issue 11)
+
+
+class RacedLinks(Links):
+    """The node as ``devices.ensure`` sees it while another pod's ADD, the frozen ifacer in
+    its own process, builds the same bond in between: at ``moment`` ("look", just after
+    our first look found no bond; "create", just before our create) the other ADD runs
+    to completion. Everything else is the real kernel."""
+
+    def __init__(self, host: Host, moment: str, conf: dict[str, Any]) -> None:
+        with namespaces.entered(host.node.path):  # the socket stays in the node netns
+            super().__init__()
+        self.host, self.moment, self.conf, self.raced = host, moment, conf, False
+
+    def _race(self) -> None:
+        if not self.raced:
+            self.raced = True
+            other = self.host.ifacer("ADD", **self.conf)
+            assert other.returncode == 0, other.stdout + other.stderr
+
+    def get(self, name: str) -> Link | None:
+        seen = super().get(name)
+        if self.moment == "look" and name == self.conf["bond"]["name"] and not self.raced:
+            self._race()
+            return seen  # what we saw before the other ADD made the bond
+        return seen
+
+    def add_bond(self, name: str, mode: int, attrs: dict[str, object]) -> None:
+        if self.moment == "create":
+            self._race()
+        super().add_bond(name, mode, attrs)
+
+
+@pytest.mark.parametrize("moment", ["look", "create"])
+def test_the_loser_of_two_first_adds_racing_for_a_bond_reuses_it(host: Host, moment: str) -> None:
+    raw = {"cniVersion": "1.0.0", "name": "bond-net", "type": "ifacer", "interfaces": ["ens1", "ens2"],
+           "vlanID": 50, "bond": {"name": "bond5", "mode": 1, "options": "miimon=100"}}  # fmt: skip
+    conf = {k: v for k, v in raw.items() if k not in ("cniVersion", "name", "type")}
+    with RacedLinks(host, moment, conf) as links:
+        devices.ensure(ifacer_config.parse(netconf.parse(raw, "1.0.0")), links)  # before: code 120 / 7
+        assert links.raced
+    links_now = host.links()
+    assert (kind(links_now["bond5"]), data(links_now["bond5"])["mode"]) == ("bond", "active-backup")
+    assert [links_now[s].get("master") for s in ("ens1", "ens2")] == ["bond5", "bond5"]
+    assert (kind(links_now["bond5.50"]), "UP" in links_now["bond5.50"]["flags"]) == ("vlan", True)
+
+
+def test_concurrent_first_adds_of_one_bond_all_succeed(host: Host) -> None:
+    conf = {"interfaces": ["ens1", "ens2"], "vlanID": 60, "bond": {"mode": 0}}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: host.ifacer("ADD", **conf), range(3)))
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stdout for r in results]
+    assert host.links()["sp_bond0.60"]["link"] == "sp_bond0"
+
+
+# ---------------------------------------------------------------- kernel refusals (issue 12)
+
+
+def test_a_kernel_refusing_a_plain_vlan_is_code_120_not_bond_options(host: Host) -> None:
+    before = host.snapshot()
+    # The loopback device cannot carry VLANs: the kernel answers EOPNOTSUPP.
+    err = error_of(host.ifacer("ADD", interfaces=["lo"], vlanID=5))
+    assert (err["code"], "details" in err, "lo.5" in err["msg"]) == (120, False, True), err
     assert host.snapshot() == before

@@ -1,0 +1,18 @@
+"""The installer DaemonSet (SPEC §6, docs/install.md): puts the frozen bundles into the
+host's CNI bin dir and keeps the plugins' credentials fresh, one process per node.
+
+| module | role | I/O |
+|---|---|---|
+| ``__main__`` | entry: ``python -m installer [--once / --uninstall]`` | yes |
+| ``service`` | the loop: passes, retry with backoff, readiness, shutdown | yes |
+| ``installing`` | install / intact / uninstall of the bundle set | via hostfs |
+| ``credentials`` | kubeconfig, token, CA, nodename on the host | via hostfs |
+| ``hostfs`` | every file-system operation, atomic by rename | yes |
+| ``bundleset`` | the bundle manifest and which hosts can run it | no |
+| ``layout`` | names in the bin dir, what cleanup may remove | no |
+| ``kubeconfig`` | the files the plugins read, who may rewrite them | no |
+| ``settings`` | settings from the environment | no |
+
+It uses no Kubernetes API at all (so its service account needs no permissions of its
+own): its token is the one it hands to the plugins. Standard library only.
+"""

@@ -1,0 +1,48 @@
+"""``python -m installer``: the installer DaemonSet's entry point. Does I/O.
+
+    python -m installer              run until SIGTERM (the DaemonSet's container)
+    python -m installer --once       one pass; exit 0 when installed and credentials written
+    python -m installer --uninstall  remove the bundles and credentials this installer manages
+
+Settings come from the environment (installer/settings.py); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from installer import credentials, installing, service, settings
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m installer")
+    ap.add_argument("--once", action="store_true", help="one pass, then exit")
+    ap.add_argument("--uninstall", action="store_true", help="remove what the installer manages, then exit")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        conf = settings.from_env(os.environ, fallback_identity=f"{os.uname().nodename}-{os.getpid()}")
+    except settings.SettingsError as e:
+        logging.error("bad setting: %s", e)
+        return 2
+    if args.uninstall:
+        installing.uninstall(conf, None)
+        credentials.Renewer(conf).remove()
+        return 0
+    svc = service.Service(conf)
+    if args.once:
+        return 0 if svc.run_pass() else 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    svc.run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

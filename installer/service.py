@@ -1,0 +1,110 @@
+"""The installer's life on a node: install, keep credentials fresh, retry, be ready, stop.
+Does I/O (the readiness file; the rest through ``installing`` and ``credentials``).
+
+One pass = make sure the bundles are installed (a full install at start or when the
+cheap ``intact`` check fails) + sync the credentials. The two are independent: a bad
+token does not stop the bundles from being installed, and the other way round. A pass
+with an error is retried after a jittered delay that doubles up to a ceiling (what a
+DaemonSet's container would get from kubelet, without leaving the pod unready for
+minutes); a clean pass is followed by the next after ``poll_seconds``, which is how a
+rotated token is noticed. The readiness file exists exactly while the last pass was
+clean, so the pod is Ready only when a plugin exec'd now would find its bundle and
+valid credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from installer import credentials, hostfs, installing, kubeconfig
+from installer.settings import Settings
+
+log = logging.getLogger("installer")
+
+
+@dataclass
+class Backoff:
+    ceiling: float
+    first: float = 1.0
+    _next: float = field(default=0.0, init=False)
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+    def delay(self) -> float:
+        self._next = min(self.ceiling, max(self.first, self._next * 2))
+        return self._next * random.uniform(0.8, 1.0)
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.renewer = credentials.Renewer(settings)
+        self.installed: installing.Installed | None = None
+        self.backoff = Backoff(settings.backoff_max_seconds)
+
+    def run_pass(self) -> bool:
+        """One pass; True when both steps succeeded (and the readiness file is there)."""
+        ok = self._bundles() & self._credentials()  # & not and: both steps run every pass
+        self._ready(ok)
+        return ok
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.run_pass():
+                self.backoff.reset()
+                stop.wait(self.settings.poll_seconds)
+            else:
+                delay = self.backoff.delay()
+                log.info("retrying in %.1f s", delay)
+                stop.wait(delay)
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self._ready(False)
+        if self.settings.uninstall_on_exit:
+            log.info("SPIDERNET_UNINSTALL_ON_EXIT is set: uninstalling")
+            try:
+                installing.uninstall(self.settings, self.installed)
+                self.renewer.remove()
+            except OSError as e:
+                log.error("uninstall failed: %s", e)
+
+    # ------------------------------------------------------------ steps
+
+    def _bundles(self) -> bool:
+        try:
+            if self.installed is None or not installing.intact(self.settings, self.installed):
+                self.installed = installing.install(self.settings)
+                log.info("bundles %s installed in %s (%s)", self.installed.version, self.settings.cni_bin_dir,
+                         "swapped in" if self.installed.changed else "already there")  # fmt: skip
+            return True
+        except (installing.InstallError, OSError) as e:
+            log.error("bundles not installed: %s", e)
+            return False
+
+    def _credentials(self) -> bool:
+        try:
+            self.renewer.sync()
+            return True
+        except kubeconfig.CredentialError as e:
+            log.error("credentials not written, the last good ones stay: %s", e)
+            return False
+
+    def _ready(self, ok: bool) -> None:
+        path = Path(self.settings.ready_file)
+        try:
+            if ok:
+                if not path.exists():
+                    hostfs.ensure_dir(path.parent)
+                    hostfs.write_atomic(path, b"ready\n", 0o644)
+                    log.info("ready")
+            elif path.exists():
+                hostfs.remove(path)
+                log.info("not ready")
+        except OSError as e:
+            log.error("readiness file %s: %s", path, e)

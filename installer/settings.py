@@ -1,0 +1,100 @@
+"""The installer's settings, read from its environment (the DaemonSet sets them). No I/O.
+
+| variable | default | meaning |
+|---|---|---|
+| SPIDERNET_BUNDLES | /opt/spidernet/bundles | the bundle set in the image (MANIFEST.json) |
+| SPIDERNET_CNI_BIN_DIR | /host/opt/cni/bin | the host's CNI bin dir, as mounted |
+| SPIDERNET_CNI_CONF_DIR | /host/etc/cni/net.d | the host's CNI conf dir, as mounted |
+| SPIDERNET_TOKEN_FILE | /var/run/secrets/kubernetes.io/serviceaccount/token | token to copy |
+| SPIDERNET_CA_FILE | (same dir)/ca.crt | cluster CA to copy |
+| SPIDERNET_API_SERVER | https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT | server for the plugins |
+| NODE_NAME | (required) | this node, from the downward API |
+| POD_UID | hostname-pid | this installer's identity for credential ownership |
+| SPIDERNET_POLL_SECONDS | 5 | how often the token and the install are checked |
+| SPIDERNET_RETIRED_GRACE_SECONDS | 300 | a replaced version stays at least this long |
+| SPIDERNET_BACKOFF_MAX_SECONDS | 60 | the retry delay after failures grows up to this |
+| SPIDERNET_READY_FILE | /run/spidernet/installer-ready | exists while installed and credentials are fresh |
+| SPIDERNET_SMOKE_TEST | true | run each staged plugin's VERSION before going live |
+| SPIDERNET_UNINSTALL_ON_EXIT | false | on SIGTERM remove what this installer installed |
+
+The API server and node name are read leniently here (the bundles can be installed
+without them); the credentials step refuses when they are missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    bundles: str = "/opt/spidernet/bundles"
+    cni_bin_dir: str = "/host/opt/cni/bin"
+    cni_conf_dir: str = "/host/etc/cni/net.d"
+    token_file: str = f"{SA_DIR}/token"
+    ca_file: str = f"{SA_DIR}/ca.crt"
+    api_server: str = ""
+    service_host: str = ""
+    service_port: str = ""
+    node_name: str = ""
+    identity: str = ""
+    poll_seconds: float = 5.0
+    retired_grace_seconds: float = 300.0
+    backoff_max_seconds: float = 60.0
+    ready_file: str = "/run/spidernet/installer-ready"
+    smoke_test: bool = True
+    uninstall_on_exit: bool = False
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} is negative")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not true or false")
+
+
+def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
+    """``fallback_identity`` names this process when POD_UID is not set (hostname-pid)."""
+    d = Settings()
+    return Settings(
+        bundles=env.get("SPIDERNET_BUNDLES") or d.bundles,
+        cni_bin_dir=env.get("SPIDERNET_CNI_BIN_DIR") or d.cni_bin_dir,
+        cni_conf_dir=env.get("SPIDERNET_CNI_CONF_DIR") or d.cni_conf_dir,
+        token_file=env.get("SPIDERNET_TOKEN_FILE") or d.token_file,
+        ca_file=env.get("SPIDERNET_CA_FILE") or d.ca_file,
+        api_server=env.get("SPIDERNET_API_SERVER", "").rstrip("/"),
+        service_host=env.get("KUBERNETES_SERVICE_HOST", ""),
+        service_port=env.get("KUBERNETES_SERVICE_PORT", ""),
+        node_name=env.get("NODE_NAME", ""),
+        identity=env.get("POD_UID") or fallback_identity,
+        poll_seconds=_seconds(env, "SPIDERNET_POLL_SECONDS", d.poll_seconds),
+        retired_grace_seconds=_seconds(env, "SPIDERNET_RETIRED_GRACE_SECONDS", d.retired_grace_seconds),
+        backoff_max_seconds=_seconds(env, "SPIDERNET_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
+        ready_file=env.get("SPIDERNET_READY_FILE") or d.ready_file,
+        smoke_test=_flag(env, "SPIDERNET_SMOKE_TEST", d.smoke_test),
+        uninstall_on_exit=_flag(env, "SPIDERNET_UNINSTALL_ON_EXIT", d.uninstall_on_exit),
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +116,20 @@ def _from_text(item: str, where: str) -> Selection:
         if part and not _LABEL.fullmatch(part):
             raise errors.InvalidConfig(where, f"failed to parse network object {item!r}")
     return Selection(namespace, name, interface)
+
+
+def still_requested(annotations: Mapping[str, str], ifname: str) -> bool:
+    """Does the pod still ask Multus for ``ifname``? False only when it clearly does not.
+
+    Multus names additional NICs by ``interface`` or by position (``net<index+1>``); eth0
+    is the cluster network, always there. A pod with no networks annotation, or one we
+    cannot read, counts as still asking (we cannot tell an unplug from a sandbox rebuild).
+    """
+    raw = annotations.get(ANNO_NETWORKS, "").strip()
+    if ifname == "eth0" or not raw:
+        return True
+    try:
+        chosen = parse(raw, "", ANNO_NETWORKS)
+    except errors.InvalidConfig:
+        return True
+    return any((sel.interface or f"net{i + 1}") == ifname for i, sel in enumerate(chosen))

@@ -17,12 +17,14 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
 5. The pod lives, and an earlier DEL of this sandbox kept the addresses: keep again.
    A re-sent DEL carries no ``prevResult`` (libcni drops its cache after a successful
    DEL) and must not read that as a failed ADD (I2).
-6. The pod lives and this sandbox's ADD failed: release with cool-down (I5), so its
+6. The pod lives but no longer asks for this interface (its Multus networks annotation
+   dropped it: a NIC unplugged by Multus dynamic networks): release this interface.
+7. The pod lives and this sandbox's ADD failed: release with cool-down (I5), so its
    retry gets another address and nobody gets this one at once. Failed means: the
    node's note says the ADD never finished; or, spec >= 0.4.0, no ``prevResult`` (a
    runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
    ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
-7. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
+8. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Facts:
     detail_container: str | None = None  # None: the endpoint has no detail for this interface
     pod_uid: str = ""  # "" when the pod is gone
     pod_alive: bool = False
+    interface_requested: bool = True  # the pod's Multus annotation still lists this interface
     sent_prev_result: bool = False
     spec_040: bool = True  # cniVersion >= 0.4.0
     collecting: bool = False  # a GC verb found this attachment missing from the valid ones
@@ -92,6 +95,8 @@ def decide(f: Facts) -> Verdict:
         return Verdict(Action.RELEASE, f"pod {gone}", uid, use_detail=ours)
     if f.note_state == "kept":
         return Verdict(Action.KEEP, "kept by an earlier DEL of this sandbox (a re-sent DEL)", uid)
+    if not f.interface_requested:
+        return Verdict(Action.RELEASE, "the pod no longer asks for this interface (unplugged)", uid, use_detail=ours)
     failed = _failed_add(f)
     if failed:
         return Verdict(Action.RELEASE, f"pod alive but {failed}: release into cool-down", uid, cooldown=True, use_detail=ours)

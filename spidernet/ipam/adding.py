@@ -35,7 +35,7 @@ from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_uid, reserved_ranges
+from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
 from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
@@ -88,6 +88,7 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
         allocations, clean_gateway = allocate_all(ctx)
         detail = _detail(ctx, allocations, clean_gateway)
         _write_endpoint(ctx, detail, existing)  # on failure the records stay: the note names them for DEL
+        failpoint("after-endpoint-write")
         _note(ctx, "attached", detail)
         log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
         return endpoints.result(detail)

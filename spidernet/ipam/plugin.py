@@ -54,8 +54,8 @@ def _run(store: Store, action: Callable[[], T]) -> T:
     finally:
         s = store.stats
         logs.LOG.debug(
-            "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs",
-            store.client.requests, s.writes, s.conflicts, s.lock_wait,
+            "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs: %s",
+            store.client.requests, s.writes, s.conflicts, s.lock_wait, "; ".join(store.client.history),
         )
         store.client.close()
 

@@ -18,12 +18,12 @@ import time
 from collections.abc import Set
 from typing import Any
 
-from spidernet.alloc import verdicts
+from spidernet.alloc import multus, verdicts
 from spidernet.alloc.verdicts import Action, Facts, Verdict
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, release_uid
+from spidernet.ipam.store import Store, failpoint, release_uid
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
@@ -56,6 +56,7 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
             note_since=note.since if note else 0.0, note_has_addresses=bool(note and (note.ips or note.pools)),
             endpoint_uid=endpoints.uid(ep) if ep else "", detail_container=endpoints.container_of(detail),
             pod_uid=pod.uid if pod else "", pod_alive=bool(pod and pod.alive),
+            interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
             sent_prev_result=sent_prev, spec_040=spec_040, collecting=collecting, now=time.time(),
         ))  # fmt: skip
         log.info("DEL %s %s %s: %s, %s", who.key, container_id, ifname, verdict.action.value, verdict.reason)
@@ -90,6 +91,7 @@ def _release(store: Store, conf: IpamConf, v: Verdict, note: Attachment | None, 
     """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses."""
     detail = endpoints.detail_for(ep, ifname) if v.use_detail else None
     remaining = _drop_detail(store, ep, ifname) if detail is not None else ep
+    failpoint("after-endpoint-release")
     cooldown = conf.failed_add_cooldown if v.cooldown else None
     targets = endpoints.by_pool([detail]) if detail is not None else {}
     for pool, ip in (note.ips if note else {}).items():

@@ -163,9 +163,9 @@ class Store:
             if records is None:
                 return outcome
             try:
-                _failpoint("before-pool-write")
+                failpoint("before-pool-write")
                 self._put_status(obj, pool, records)
-                _failpoint("after-pool-write")
+                failpoint("after-pool-write")
                 return outcome
             except kerr.Conflict:
                 self.stats.conflicts += 1
@@ -189,8 +189,12 @@ class Store:
         self.stats.writes += 1
 
 
-def _failpoint(name: str) -> None:
-    """Crash tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here."""
+def failpoint(name: str) -> None:
+    """Crash tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here.
+
+    Points: before-pool-write, after-pool-write (store), after-endpoint-write (ADD,
+    before its answer), after-endpoint-release (DEL, between the endpoint and the pools).
+    """
     if os.environ.get("SPIDERNET_FAILPOINT") == name:
         import signal
 

@@ -73,6 +73,7 @@ class Client:
         self._sock: ssl.SSLSocket | None = None
         self._reader: Any = None
         self.requests = 0
+        self.history: list[str] = []  # "GET /path" per request sent: the plugin logs it at debug level
 
     def close(self) -> None:
         if self._sock is not None:
@@ -126,6 +127,7 @@ class Client:
                 accept: str = "application/json") -> Any:  # fmt: skip
         """Send one request, retrying transport failures until the deadline; returns the decoded body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))
         delay = 0.05
         while True:
             try:

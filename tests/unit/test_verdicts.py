@@ -11,10 +11,11 @@ Case matrix (rule numbers as in the module docstring):
 | 4    | pod gone / other UID / finished                               | release, no cool-down    |
 | 4    | endpoint gone, note with addresses, pod gone                  | release (note only)      |
 | 5    | pod alive, note "kept", no prevResult (re-sent DEL)           | keep                     |
-| 6    | pod alive, note "adding"                                      | release into cool-down   |
-| 6    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
-| 6    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
-| 7    | pod alive, prevResult                                         | keep                     |
+| 6    | pod alive, prevResult, its annotation no longer lists the NIC | release, no cool-down    |
+| 7    | pod alive, note "adding"                                      | release into cool-down   |
+| 7    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
+| 7    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
+| 8    | pod alive, prevResult                                         | keep                     |
 Properties: I2 — a DEL repeated after the first one was carried out never releases
 what the first kept while the pod lives, and repeats a release as "nothing"; a verdict
 never uses a detail that is not this container's; cool-down only for live pods.
@@ -58,6 +59,7 @@ def facts(**kw: object) -> Facts:
         ({"pod_uid": UID, "pod_alive": False}, Action.RELEASE, False),
         ({"endpoint_uid": "", "detail_container": None, "note_uid": UID, "note_has_addresses": True}, Action.RELEASE, False),
         ({**ALIVE, "note_state": "kept", "note_uid": UID, "note_has_addresses": True}, Action.KEEP, False),
+        ({**ALIVE, "sent_prev_result": True, "interface_requested": False}, Action.RELEASE, False),
         ({**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True}, Action.RELEASE, True),
         ({**ALIVE}, Action.RELEASE, True),
         ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0}, Action.RELEASE, True),
@@ -93,6 +95,7 @@ fact_strategy = st.builds(
     sent_prev_result=st.booleans(),
     spec_040=st.booleans(),
     collecting=st.booleans(),
+    interface_requested=st.booleans(),
     now=st.just(1000.0),
 )
 

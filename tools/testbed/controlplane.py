@@ -48,6 +48,7 @@ class ControlPlane:
     port: int = 0
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _etcd_dir: str = ""
+    _etcd_url: str = ""
 
     # ------------------------------------------------------------ derived paths
 
@@ -76,12 +77,24 @@ class ControlPlane:
         if not paths.KUBE_APISERVER.exists():
             raise RuntimeError(f"{paths.KUBE_APISERVER} is missing: run tools/bootstrap.sh first")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        etcd_url = self._start_etcd()
+        etcd_url = self._etcd_url = self._start_etcd()
         self._write_credentials()
         self.port = free_port()
         self._spawn("kube-apiserver", [str(paths.KUBE_APISERVER), *self._apiserver_flags(etcd_url)])
         self._wait_ready(timeout)
         self._write_kubeconfig()
+
+    def restart_apiserver(self, timeout: float = 60.0, *, kill: bool = False) -> None:
+        """Stop the kube-apiserver (SIGTERM, or SIGKILL) and start it again on the same port; etcd keeps the data."""
+        api = self._procs.pop()
+        api.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            api.wait(20)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.wait()
+        self._spawn("kube-apiserver", [str(paths.KUBE_APISERVER), *self._apiserver_flags(self._etcd_url)])
+        self._wait_ready(timeout)
 
     def stop(self) -> None:
         for proc in reversed(self._procs):

@@ -1,0 +1,341 @@
+"""IPAM safety (issue 10): each way one address reached two pods, or got lost, reproduced.
+
+Frozen spiderpool binary against the real apiserver; exec'd directly as a main plugin
+would (tools/testbed/ipam_exec.py, with libcni's result-cache behaviour), or through
+libcni + Debian macvlan where the real runtime's cache matters (the re-sent DEL).
+Invariants are read back from the API after each step (tools/testbed/invariants.py).
+
+| item | case                                                        | expectation                                   |
+|------|-------------------------------------------------------------|-----------------------------------------------|
+| 1    | DEL of sandbox n ∥ ADD of sandbox n+1, same live pod, 12x   | no endpoint address unrecorded; no sharing    |
+| 2    | ADD, DEL (kept), re-sent DEL without prevResult (libcni)    | kept; the next sandbox gets it; nobody else   |
+| 4    | eth0 + net1, net1 leaves the annotation, DEL net1 twice     | net1 released; eth0 keeps address and detail  |
+| 4    | sandbox rebuilt: DEL net1, DEL eth0 (prevResult), new ADDs  | both NICs get their addresses back            |
+| 5a   | no UID: late ADD on the old node for a pod re-created elsewhere | code 3, nothing allocated                |
+| 5b   | no UID: DEL after a force delete, endpoint already gone     | record released (the node's note knows it)    |
+| 5c   | no UID: crashed ADD, pod re-created elsewhere, late DEL     | the old UID's record released, the new kept   |
+| 6    | case-folded Multus annotation naming another tenant's NAD   | code 101 naming multusName; nothing recorded  |
+| 7a   | spec.default pools and globs                                | no LIST of pools with records on the path     |
+| 7b   | GC verb with one attachment it cannot settle                | the others settled; code 11 naming that one   |
+| 7c   | CNI_ARGS with '?x=1' or CR/LF in the pod name               | code 4, before any request                    |
+| 8    | SIGKILL after net1's pool write; runtime DEL of net1        | net1's record released; eth0 untouched        |
+| 9    | endpoint changed under DELs (409 on its precondition)       | every DEL succeeds (never 999); nothing left  |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.ipam_scenarios import Scenario
+from tools.testbed import cni, invariants, netns
+from tools.testbed.cluster import Cluster, NodeConfig
+from tools.testbed.ipam_exec import Runtime, exec_ipam
+
+pytestmark = [pytest.mark.apiserver]
+GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
+NETWORKS = "k8s.v1.cni.cncf.io/networks"
+
+
+@dataclasses.dataclass
+class Env:
+    cluster: Cluster
+    base: Path
+    ns: str
+
+    def node(self, index: int) -> NodeConfig:
+        name = f"{self.ns}-node{index}"
+        self.cluster.node(name)
+        return NodeConfig.create(self.cluster.cp, name, self.base)
+
+    def pool(self, what: str, subnet: str, ips: list[str], **spec: Any) -> str:
+        name = f"{self.ns}-{what}"
+        self.cluster.pool(name, subnet, ips, **spec)
+        return name
+
+    def pod(self, name: str, node: NodeConfig, cid: str = "", **kw: Any) -> cni.PodRef:
+        obj = self.cluster.pod(self.ns, name, node.name, **kw)
+        return cni.PodRef(self.ns, name, obj["metadata"]["uid"], cid or f"c-{name}")
+
+    def check(self, *pools: str) -> invariants.Snapshot:
+        snap = invariants.snapshot(self.cluster.cp, list(pools), self.ns)
+        assert snap.violations() == []
+        return snap
+
+    def delete_endpoint(self, name: str) -> None:
+        self.cluster.cp.request("DELETE", f"{GROUP}/namespaces/{self.ns}/spiderendpoints/{name}")
+
+
+@pytest.fixture
+def env(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> Env:
+    ns = f"s{os.urandom(3).hex()}"
+    cluster.namespace(ns)
+    return Env(cluster, tmp_path, ns)
+
+
+def holders_of(env: Env, pool: str) -> dict[str, str]:
+    return {ip: r["podUid"] for ip, r in env.cluster.holders(pool).items()}
+
+
+# ------------------------------------------------------------------ item 1
+
+
+def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unrecorded_address(env: Env) -> None:
+    pool = env.pool("p", "10.200.0.0/24", ["10.200.0.10-10.200.0.40"])
+    node = env.node(0)
+    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool]})
+    ref = env.pod("a", node, "c-a-0")
+    assert rt.add(ref, ref.container_id).ok
+    rounds, lost = 12, 0
+    for n in range(1, rounds + 1):
+        old, new = ref.container_id, f"c-a-{n}"
+        rt.cache.pop((old, "eth0"), None)  # its ADD "failed later in the chain": the DEL carries no prevResult
+        with ThreadPoolExecutor(2) as ex:
+            d = ex.submit(rt.delete, ref, old)
+            a = ex.submit(rt.add, ref, new)
+        assert d.result().ok, d.result().result
+        added = a.result()
+        assert added.ok, added.result
+        ref = dataclasses.replace(ref, container_id=new)
+        env.check(pool)
+        assert holders_of(env, pool).get(added.ips()[0]) == ref.uid
+        other = env.pod(f"o{n}", node)
+        got = rt.add(other, other.container_id)
+        assert got.ok and got.ips() != added.ips()
+        lost += added.ips()[0] not in holders_of(env, pool)
+    print(f"\n{rounds} rounds of DEL || ADD of one pod: {lost} sandboxes without a record")
+
+
+# ------------------------------------------------------------------ item 2
+
+
+@pytest.fixture
+def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+    return Scenario(cluster, api_underlay, tmp_path)
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("version", ["1.0.0", "0.4.0"])
+def test_a_re_sent_del_keeps_what_the_first_del_kept(sc: Scenario, version: str) -> None:
+    pool = sc.name("p")
+    sc.cluster.pool(pool, "10.201.0.0/24", ["10.201.0.10-10.201.0.20"])
+    node = sc.node()
+    rt = node.runtime(default_ipv4_ippool=[pool], version=version)
+    ref, pod = sc.pod("a", node)
+    ip = rt.add(ref.container_id, pod.path, pod=ref)["ips"][0]["address"]
+    rt.delete(ref.container_id, pod.path, pod=ref)  # with the cached result: pod alive, kept
+    rt.delete(ref.container_id, pod.path, pod=ref)  # libcni dropped its cache: no prevResult now
+    assert [r["podUid"] for r in sc.cluster.holders(pool).values()] == [ref.uid]
+    other, other_pod = sc.pod("b", node)
+    assert rt.add(other.container_id, other_pod.path, pod=other)["ips"][0]["address"] != ip
+    again = dataclasses.replace(ref, container_id="c-a-2")
+    assert rt.add(again.container_id, pod.path, pod=again)["ips"][0]["address"] == ip
+
+
+# ------------------------------------------------------------------ item 4
+
+
+def test_unplugging_one_nic_releases_only_that_nic(env: Env) -> None:
+    pool = env.pool("p", "10.202.0.0/24", ["10.202.0.10-10.202.0.20"])
+    node = env.node(0)
+    eth0 = Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pool]})
+    net1 = Runtime(node, network="net-b", ipam={"default_ipv4_ippool": [pool]})
+    ref = env.pod("a", node, annotations={NETWORKS: f"{env.ns}/net-b@net1"})
+    first, second = eth0.add(ref, ref.container_id, "eth0"), net1.add(ref, ref.container_id, "net1")
+    assert first.ok and second.ok
+    # Multus dynamic networks: the annotation drops net1, then the controller DELs it
+    path = f"/api/v1/namespaces/{env.ns}/pods/a"
+    env.cluster.cp.request("PATCH", path, {"metadata": {"annotations": {NETWORKS: "[]"}}},
+                           content_type="application/merge-patch+json")  # fmt: skip
+    for _ in range(2):  # the unplug, then the same DEL again
+        assert net1.delete(ref, ref.container_id, "net1").ok
+        assert holders_of(env, pool) == {first.ips()[0]: ref.uid}
+        ep = env.cluster.endpoint(env.ns, "a")
+        assert ep is not None and [d["interface"] for d in ep["status"]["current"]["ips"]] == ["eth0"]
+    env.check(pool)
+    env.cluster.delete_pod(env.ns, "a")
+    assert eth0.delete(ref, ref.container_id, "eth0").ok
+    assert holders_of(env, pool) == {} and env.cluster.endpoint(env.ns, "a") is None
+
+
+def test_a_sandbox_rebuild_keeps_every_nic_the_pod_still_asks_for(env: Env) -> None:
+    pool = env.pool("p", "10.202.1.0/24", ["10.202.1.10-10.202.1.20"])
+    node = env.node(0)
+    eth0 = Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pool]})
+    net1 = Runtime(node, network="net-b", ipam={"default_ipv4_ippool": [pool]})
+    ref = env.pod("a", node, annotations={NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])})
+    got = {nic: rt.add(ref, ref.container_id, nic).ips()[0] for nic, rt in (("eth0", eth0), ("net1", net1))}
+    for nic, rt in (("net1", net1), ("eth0", eth0)):  # the runtime tears the sandbox down, NICs in reverse
+        assert rt.delete(ref, ref.container_id, nic).ok
+    new = dataclasses.replace(ref, container_id="c-a-2")
+    assert {nic: rt.add(new, new.container_id, nic).ips()[0] for nic, rt in (("eth0", eth0), ("net1", net1))} == got
+    env.check(pool)
+
+
+# ------------------------------------------------------------------ item 5
+
+
+def test_without_a_uid_a_late_add_on_the_old_node_for_a_re_created_pod_is_refused(env: Env) -> None:
+    pool = env.pool("p", "10.203.0.0/24", ["10.203.0.10-10.203.0.20"])
+    old, new = env.node(0), env.node(1)
+    ipam = {"default_ipv4_ippool": [pool]}
+    first = env.pod("a", old)
+    assert Runtime(old, ipam=ipam).add(first, "c-old", with_uid=False).ok
+    env.cluster.delete_pod(env.ns, "a")
+    env.delete_endpoint("a")  # the pod's endpoint goes with it (ownerReference, kube GC)
+    second = env.pod("a", new)
+    assert Runtime(new, ipam=ipam).add(second, "c-new", with_uid=False).ok
+    late = Runtime(old, ipam=ipam).add(second, "c-late", with_uid=False)
+    assert late.code == 3 and "bound to node" in late.result["msg"]  # type: ignore[index]
+    assert sorted(holders_of(env, pool).values()).count(second.uid) == 1
+
+
+def test_without_a_uid_a_del_after_a_force_delete_releases_the_record(env: Env) -> None:
+    pool = env.pool("p", "10.204.0.0/24", ["10.204.0.10-10.204.0.20"])
+    node = env.node(0)
+    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool]})
+    ref = env.pod("a", node)
+    assert rt.add(ref, ref.container_id, with_uid=False).ok
+    env.cluster.delete_pod(env.ns, "a")
+    env.delete_endpoint("a")
+    assert rt.delete(ref, ref.container_id, with_uid=False).ok
+    assert holders_of(env, pool) == {}
+
+
+def test_without_a_uid_a_late_del_releases_the_old_uids_record_not_the_successors(env: Env) -> None:
+    pool = env.pool("p", "10.205.0.0/24", ["10.205.0.10-10.205.0.20"])
+    old, new = env.node(0), env.node(1)
+    ipam = {"default_ipv4_ippool": [pool]}
+    first = env.pod("a", old)
+    crashed = Runtime(old, ipam=ipam).add(first, "c-old", with_uid=False, failpoint="after-pool-write")
+    assert crashed.killed and holders_of(env, pool) == {"10.205.0.10": first.uid}
+    env.cluster.delete_pod(env.ns, "a")
+    second = env.pod("a", new)
+    assert Runtime(new, ipam=ipam).add(second, "c-new", with_uid=False).ok
+    assert Runtime(old, ipam=ipam).delete(first, "c-old", with_uid=False).ok
+    assert holders_of(env, pool) == {"10.205.0.11": second.uid}
+    env.check(pool)
+
+
+# ------------------------------------------------------------------ item 6
+
+
+def test_a_case_folded_multus_annotation_cannot_reach_another_tenants_pool(env: Env) -> None:
+    pool = env.pool("secure", "10.206.0.0/24", ["10.206.0.10-10.206.0.20"], multusName=["kube-system/secure-net"])
+    node = env.node(0)
+    attack = json.dumps([{"name": "secure-net", "namespace": "kube-system", "Name": "general", "Namespace": env.ns}])
+    ref = env.pod("a", node, annotations={"k8s.v1.cni.cncf.io/networks": attack})
+    got = Runtime(node, ipam={"default_ipv4_ippool": [pool]}).add(ref, ref.container_id, "net1")
+    assert got.code == 101
+    assert f"does not include network '{env.ns}/general'" in got.result["msg"]  # type: ignore[index]
+    assert holders_of(env, pool) == {}
+    honest = env.pod("b", node, annotations={"k8s.v1.cni.cncf.io/networks": "kube-system/secure-net"})
+    assert Runtime(node, ipam={"default_ipv4_ippool": [pool]}).add(honest, honest.container_id, "net1").ok
+
+
+# ------------------------------------------------------------------ item 7
+
+
+def _requests(node: NodeConfig) -> list[str]:
+    text = (node.dir / "spiderpool.log").read_text()
+    return [r for line in re.findall(r'api requests=\d+ [^:]*: ([^"]*)"', text) for r in line.split("; ")]
+
+
+@pytest.mark.parametrize("how", ["spec.default", "glob"])
+def test_default_pools_and_globs_read_no_pool_records_beyond_the_pools_they_use(env: Env, how: str) -> None:
+    pools = [env.pool(f"d{i}", f"10.207.{i}.0/24", [f"10.207.{i}.10"], default=(how == "spec.default"))
+             for i in range(3)]  # fmt: skip
+    node = env.node(0)
+    ipam = {"default_ipv4_ippool": [f"{env.ns}-d*"]} if how == "glob" else {}
+    ref = env.pod("a", node)
+    assert Runtime(node, ipam=ipam).add(ref, ref.container_id).ok
+    lists = [r for r in _requests(node) if r.startswith("GET") and r.split("?")[0].endswith("/spiderippools")]
+    assert lists and all(r.endswith("(table)") for r in lists), lists
+    assert sum(1 for p in pools if holders_of(env, p)) == 1
+
+
+def test_the_gc_verb_settles_the_rest_when_one_attachment_fails(env: Env) -> None:
+    pool = env.pool("p", "10.208.0.0/24", ["10.208.0.10-10.208.0.20"])
+    node = env.node(0)
+    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool], "release_timeout": 1})
+    refs = [env.pod(n, node) for n in ("a", "b", "c")]
+    for ref in refs:
+        assert rt.add(ref, ref.container_id).ok
+    (node.dir / "locks").mkdir(exist_ok=True)
+    held = os.open(node.dir / "locks" / f"pod_{env.ns}_b.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # another verb of pod b is "running"
+    try:
+        res = exec_ipam(node, "GC", None, "gc", version="1.1.0", ipam=rt.ipam,
+                        extra={"cni.dev/valid-attachments": []})  # fmt: skip
+    finally:
+        os.close(held)
+    assert res.code == 11 and f"{env.ns}/b" in res.result["msg"], res.result  # type: ignore[index]
+    assert list(holders_of(env, pool).values()) == [refs[1].uid]
+
+
+@pytest.mark.parametrize("name", ["a?x=1", "a\r\nX-Injected: 1", "../../nodes/n1"])
+def test_cni_args_that_are_not_kubernetes_names_are_code_4(env: Env, name: str) -> None:
+    node = env.node(0)
+    got = exec_ipam(node, "ADD", cni.PodRef(env.ns, name, "", "c1"), "c1")
+    assert got.code == 4 and "K8S_POD_NAME" in got.result["msg"]  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ item 8
+
+
+def test_a_crashed_add_of_a_second_nic_is_released_by_its_del(env: Env) -> None:
+    pool = env.pool("p", "10.209.0.0/24", ["10.209.0.10-10.209.0.20"])
+    node = env.node(0)
+    eth0 = Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pool]})
+    net1 = Runtime(node, network="net-b", ipam={"default_ipv4_ippool": [pool]})
+    ref = env.pod("a", node)
+    first = eth0.add(ref, ref.container_id, "eth0")
+    assert first.ok
+    assert net1.add(ref, ref.container_id, "net1", failpoint="after-pool-write").killed
+    assert len(holders_of(env, pool)) == 2
+    assert net1.delete(ref, ref.container_id, "net1").ok  # the runtime's DEL after the failed ADD
+    assert holders_of(env, pool) == {first.ips()[0]: ref.uid}
+    env.check(pool)
+
+
+# ------------------------------------------------------------------ item 9
+
+
+def test_dels_whose_endpoint_changes_under_them_succeed_and_leave_nothing(env: Env) -> None:
+    pool = env.pool("p", "10.210.0.0/24", ["10.210.0.10-10.210.0.40"])
+    node = env.node(0)
+    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool]})
+    refs = [env.pod(f"p{i}", node) for i in range(8)]
+    for ref in refs:
+        assert rt.add(ref, ref.container_id).ok
+        env.cluster.delete_pod(env.ns, ref.name)
+    stop = threading.Event()
+
+    def churn() -> None:  # another writer of the endpoints: every DEL's precondition may fail
+        while not stop.is_set():
+            for ref in refs:
+                path = f"{GROUP}/namespaces/{env.ns}/spiderendpoints/{ref.name}"
+                env.cluster.cp.request("PATCH", path, {"metadata": {"labels": {"churn": os.urandom(2).hex()}}},
+                                       content_type="application/merge-patch+json")  # fmt: skip
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        with ThreadPoolExecutor(4) as ex:
+            outs = list(ex.map(lambda r: rt.delete(r, r.container_id), refs))
+    finally:
+        stop.set()
+        writer.join()
+    assert [o.returncode for o in outs] == [0] * len(refs), [o.result for o in outs]
+    changed = (node.dir / "spiderpool.log").read_text().count("changed under this DEL")
+    print(f"\n{len(refs)} DELs, {changed} re-decided after the endpoint changed under them")
+    assert holders_of(env, pool) == {} and env.cluster.endpoints(env.ns) == []

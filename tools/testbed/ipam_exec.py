@@ -1,0 +1,102 @@
+"""The frozen spiderpool IPAM exec'd directly, as a main plugin execs it, with a runtime's result cache. Does I/O.
+
+For tests and benchmarks that need control no chain gives (a DEL without
+K8S_POD_UID, a SIGKILL at a failpoint, a re-sent DEL) or many execs quickly. The IPAM
+touches no network namespace, so these execs run in the machine's own namespace and
+reach the loopback apiserver directly; each simulated node is its own config
+directory (kubeconfig, nodename, locks, notes, log), as tools/testbed/cluster.py lays
+it out. ``Runtime`` keeps results like libcni does: cached after a successful ADD,
+handed back as ``prevResult`` on DEL for spec >= 0.4.0, dropped after a successful DEL,
+so a re-sent DEL carries none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.testbed import paths
+from tools.testbed.cluster import NodeConfig
+from tools.testbed.cni import PodRef
+
+KILLED = -9
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    result: dict[str, Any] | None  # the CNI result or error object
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def killed(self) -> bool:
+        return self.returncode == KILLED
+
+    @property
+    def code(self) -> int:
+        return int((self.result or {}).get("code", 0)) if not self.ok else 0
+
+    def ips(self) -> list[str]:
+        return [str(i["address"]).split("/")[0] for i in (self.result or {}).get("ips", [])] if self.ok else []
+
+
+def exec_ipam(node: NodeConfig, verb: str, pod: PodRef | None, container_id: str, ifname: str = "eth0", *,
+              version: str = "1.0.0", network: str = "net-a", prev: dict[str, Any] | None = None,
+              with_uid: bool = True, failpoint: str = "", ipam: dict[str, Any] | None = None,
+              extra: dict[str, Any] | None = None, timeout: float = 120) -> Outcome:  # fmt: skip
+    conf: dict[str, Any] = {"cniVersion": version, "name": network, "type": "macvlan",
+                            "ipam": node.ipam(**(ipam or {})), **(extra or {})}  # fmt: skip
+    if prev is not None:
+        conf["prevResult"] = prev
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": verb, "CNI_CONTAINERID": container_id,
+           "CNI_NETNS": f"/var/run/netns/{container_id}", "CNI_IFNAME": ifname, "CNI_PATH": paths.cni_path()}  # fmt: skip
+    if pod is not None:
+        ref = pod if with_uid else PodRef(pod.namespace, pod.name, "", pod.container_id)
+        env["CNI_ARGS"] = ref.cni_args()
+    if failpoint:
+        env["SPIDERNET_FAILPOINT"] = failpoint
+    proc = subprocess.run([str(paths.BUNDLE_BIN / "spiderpool")], input=json.dumps(conf).encode(),
+                          capture_output=True, env=env, timeout=timeout)  # fmt: skip
+    out = proc.stdout.decode().strip()
+    return Outcome(proc.returncode, json.loads(out) if out else None, proc.stderr.decode())
+
+
+@dataclass
+class Runtime:
+    """One node's runtime: execs the IPAM and caches results per (container, ifname), as libcni does."""
+
+    node: NodeConfig
+    version: str = "1.0.0"
+    network: str = "net-a"
+    ipam: dict[str, Any] = field(default_factory=dict)
+    cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, pod: PodRef, container_id: str, ifname: str = "eth0", **kw: Any) -> Outcome:
+        out = exec_ipam(self.node, "ADD", pod, container_id, ifname, version=kw.pop("version", self.version),
+                        network=self.network, ipam=self.ipam, **kw)  # fmt: skip
+        if out.ok and out.result is not None:
+            with self._lock:
+                self.cache[(container_id, ifname)] = out.result
+        return out
+
+    def delete(self, pod: PodRef, container_id: str, ifname: str = "eth0", **kw: Any) -> Outcome:
+        version = kw.pop("version", self.version)
+        with self._lock:
+            cached = self.cache.get((container_id, ifname))
+        prev = cached if cached is not None and version not in ("0.3.0", "0.3.1") else None
+        out = exec_ipam(self.node, "DEL", pod, container_id, ifname, version=version, network=self.network,
+                        prev=prev, ipam=self.ipam, **kw)  # fmt: skip
+        if out.ok:
+            with self._lock:
+                self.cache.pop((container_id, ifname), None)
+        return out
+

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +40,12 @@ import pytest
 from tests.integration.wire import Wire
 from tools.testbed import cni, netns
 from tools.testbed import coordinator_env as env
-from tools.testbed.cluster import Cluster
 from tools.testbed.coordinator_env import CoordinatorEnv
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 HIJACK_V4, HIJACK_V6 = "10.250.0.0/16", "fd25::/64"
 HIJACKED_V4, HIJACKED_V6 = "10.250.0.1", "fd25::1"  # held by the node: reachable only via veth0
-
-
-@pytest.fixture
-def make_env(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path,
-             bundle_bin: Path) -> Iterator[Any]:  # fmt: skip
-    def make(*host_addresses: str) -> CoordinatorEnv:
-        return CoordinatorEnv(cluster, api_underlay, tmp_path, host_addresses)
-
-    yield make
 
 
 def ip_of(cidr: str) -> str:
@@ -309,7 +298,7 @@ def test_a_runtime_del_after_the_netns_was_unmounted_still_reaches_the_ipam(make
         rt.delete(ref.container_id, pod.path, pod=ref)
     # Debian's macvlan refuses the path (its ns.GetNS), but only after its IPAM's DEL ran.
     assert "unknown FS magic" in failure.value.msg
-    assert e.cluster.records(pool) == {}
+    assert e.cluster.holders(pool) == {}
     coordinator_log = [json.loads(line) for line in (e.config.dir / "coordinator.log").read_text().splitlines()]
     assert not [line for line in coordinator_log if line["level"] == "ERROR"], coordinator_log
 

@@ -98,8 +98,17 @@ def route_get(ns: netns.Netns, dst: str, src: str = "") -> dict[str, Any]:
     return netns.ip_json(*args, netns=ns.name)[0]
 
 
+def _per_link_ipv6(route: dict[str, Any]) -> bool:
+    """A route the kernel adds to every IPv6 link by itself (fe80::/64, its link-local
+    address, ff00::/8): it comes a moment after the link does, so a snapshot taken just
+    after an ADD made a veth may or may not have it yet. Never the coordinator's doing."""
+    dst = str(route.get("dst", ""))
+    return route.get("protocol") == "kernel" and (dst.startswith("fe80:") or dst == "ff00::/8")
+
+
 def host_state(node: netns.Netns, *, shared_rule_table: str = "") -> str:
-    """What the coordinator may change on a node: links, rules and routes of every table.
+    """What the coordinator may change on a node: links, rules and routes of every table
+    (but the kernel's own per-link IPv6 routes, see ``_per_link_ipv6``).
 
     ``shared_rule_table``: leave out rules to that table (the shared rule ADD may keep).
     """
@@ -108,5 +117,6 @@ def host_state(node: netns.Netns, *, shared_rule_table: str = "") -> str:
     for fam in ("-4", "-6"):
         rules = netns.ip_json(fam, "rule", "show", netns=node.name)
         state[f"rules{fam}"] = [r for r in rules if not shared_rule_table or r.get("table") != shared_rule_table]
-        state[f"routes{fam}"] = netns.ip_json(fam, "route", "show", "table", "all", netns=node.name)
+        routes = netns.ip_json(fam, "route", "show", "table", "all", netns=node.name)
+        state[f"routes{fam}"] = [r for r in routes if not _per_link_ipv6(r)]
     return json.dumps(state, sort_keys=True)

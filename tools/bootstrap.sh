@@ -158,7 +158,7 @@ ensure_apiserver() {
     note "cached ($out)"
     return 0
   fi
-  note "building from Debian's kubernetes source (about 5 minutes on 2 cores, once)"
+  note "building from Debian's kubernetes source, once: 4-12 minutes on 2 cores, longer the busier the machine"
   local fix_tree="delete $work and rerun (a half-fetched or half-built tree); check free space: df -h $cache"
   # A tree from an interrupted run is reused only if its fetch finished.
   if [ ! -f "$work/.fetched" ]; then

@@ -154,6 +154,8 @@ def run(
     stdin = sys.stdin.buffer if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     state = {"version": versions.LATEST}  # the version errors are reported in
+    if not log.configured:  # records from before the plugin's logs.setup() say whose they are
+        log.plugin = plugin.name
     try:
         reply = _invoke(plugin, environ, stdin, state)
         status = 0

@@ -20,7 +20,8 @@ Case matrix:
       ADD, CHECK                             code 7 naming the field, handler not run
     log records from before setup()
       setup() follows                        written first to the file, with the context
-      setup() never comes                    on stderr at the end of the exec
+      setup() never comes                    on stderr at the end of the exec, naming
+                                             the plugin
       below the configured level             dropped
 """
 
@@ -216,3 +217,14 @@ def test_records_held_when_setup_never_comes_reach_stderr_at_the_end(capsys: pyt
     assert capsys.readouterr().err == ""
     logs.LOG.flush()
     assert json.loads(capsys.readouterr().err)["msg"] == "never set up"
+
+
+def test_records_of_an_exec_that_never_set_up_its_log_name_the_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(cmd: CmdArgs, conf: NetConf) -> None:
+        raise errors.TryAgainLater("later")
+
+    p = skel.Plugin(name="fake", add=lambda c, n: Result(), delete=refuse)
+    raw = json.dumps({"cniVersion": "1.0.0", "name": "n", "type": "fake"}).encode()
+    assert skel.run(p, environ={"CNI_COMMAND": "DEL", **ENV}, stdin=io.BytesIO(raw), stdout=io.StringIO()) == 1
+    (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert (line["plugin"], line["msg"]) == ("fake", "DEL failed: code 11: later")

@@ -30,6 +30,7 @@ apt_packages=(
   containernetworking-plugins golang-github-appc-cni-dev golang-github-modern-go-reflect2-dev
   user-mode-linux kmod iproute2 iputils-ping procps util-linux
   python3 python3-venv python3-dev libpython3.11 binutils shellcheck
+  gcc libc6-dev  # build_bundles.sh links the bundles' launcher statically
 )
 read -r -a apt_opts <<<"${SPIDERNET_APT_OPTS:-}"
 # Wait for another apt (unattended-upgrades, a colleague) instead of failing at once.

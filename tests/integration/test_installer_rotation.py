@@ -95,7 +95,7 @@ def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(clus
         again = plugin.call("ADD", PodRef(ns, "second", uid=second["metadata"]["uid"], container_id="c-second"),
                             default_ipv4_ippool=[pool])  # fmt: skip
         assert again.returncode == 0, again.stdout
-        assert [r["pod"] for r in cluster.records(pool).values() if not r.get("cooling")] == [f"{ns}/second"]
+        assert [r["pod"] for r in cluster.records(pool).values()] == [f"{ns}/second"]
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=30)

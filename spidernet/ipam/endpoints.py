@@ -61,6 +61,11 @@ def addresses(detail: Detail) -> Iterator[tuple[str, str]]:
             yield detail[f"{fam}Pool"], detail[fam].split("/")[0]
 
 
+def named(obj: dict[str, Any] | None) -> set[str]:
+    """Every bare address the endpoint names, any interface."""
+    return {ip for d in details(obj) for _, ip in addresses(d)}
+
+
 def claimed_elsewhere(obj: dict[str, Any] | None, ifname: str) -> set[str]:
     return {ip for d in details(obj) if d.get("interface") != ifname for _, ip in addresses(d)}
 

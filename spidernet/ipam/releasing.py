@@ -50,7 +50,7 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
         pod = pods.info(pod_obj) if pod_obj else None
         ep = store.endpoint(who.namespace, who.name)
         detail = endpoints.detail_for(ep, ifname)
-        verdict = verdicts.decide(Facts(
+        facts = Facts(
             container_id=container_id, uid_arg=who.uid,
             note_uid=note.uid if note else "", note_state=note.state if note else "",
             note_since=note.since if note else 0.0, note_has_addresses=bool(note and (note.ips or note.pools)),
@@ -58,7 +58,9 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
             pod_uid=pod.uid if pod else "", pod_alive=bool(pod and pod.alive),
             interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
             sent_prev_result=sent_prev, spec_040=spec_040, collecting=collecting, now=time.time(),
-        ))  # fmt: skip
+        )  # fmt: skip
+        verdict = verdicts.decide(facts)
+        log.debug("DEL facts %s", facts)
         log.info("DEL %s %s %s: %s, %s", who.key, container_id, ifname, verdict.action.value, verdict.reason)
         try:
             _carry_out(store, conf, notes, verdict, note, ep, (who, container_id, ifname))
@@ -88,23 +90,27 @@ def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Att
 
 def _release(store: Store, conf: IpamConf, v: Verdict, note: Attachment | None, ep: dict[str, Any] | None,
              ifname: str) -> list[str]:  # fmt: skip
-    """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses."""
+    """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses.
+
+    What the pod's endpoint still names (another NIC, or a newer sandbox that reused a
+    crashed ADD's record by rule one) is never released, whatever the note says (I1).
+    """
     detail = endpoints.detail_for(ep, ifname) if v.use_detail else None
     remaining = _drop_detail(store, ep, ifname) if detail is not None else ep
     failpoint("after-endpoint-release")
+    named = endpoints.named(remaining) if endpoints.uid(remaining) == v.uid else set()
     cooldown = conf.failed_add_cooldown if v.cooldown else None
     targets = endpoints.by_pool([detail]) if detail is not None else {}
     for pool, ip in (note.ips if note else {}).items():
         targets.setdefault(pool, set()).add(ip)
     for pool, ips in targets.items():
-        release_uid(store, pool, v.uid, ips, cooldown=cooldown)
+        release_uid(store, pool, v.uid, ips, keep=named, cooldown=cooldown)
     if note is not None and note.state == "adding":
         # The ADD died between a pool write and its note update: its record there is the
-        # pod's one that no other interface's detail claims.
-        claimed = endpoints.claimed_elsewhere(remaining if endpoints.uid(remaining) == v.uid else None, ifname)
+        # pod's one that the endpoint does not name.
         for pool in set(note.pools) - set(targets):
-            release_uid(store, pool, v.uid, keep=claimed, cooldown=cooldown)
-    return sorted(ip for ips in targets.values() for ip in ips)
+            release_uid(store, pool, v.uid, keep=named, cooldown=cooldown)
+    return sorted(ip for ips in targets.values() for ip in ips if ip not in named)
 
 
 def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[str, Any] | None:

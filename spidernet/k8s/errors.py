@@ -2,7 +2,8 @@
 
     ApiError
     ├── Unavailable      connection refused/reset, timeout, 5xx, 429: retry, then CNI code 11
-    ├── NotFound         404
+    ├── NotFound         404 naming the object (a 404 naming none: the resource is not
+    │                    served yet, e.g. CRDs just after an apiserver start: Unavailable)
     ├── Conflict         409 reason Conflict: stale resourceVersion, re-read and retry
     ├── AlreadyExists    409 reason AlreadyExists
     ├── Invalid          422
@@ -50,7 +51,10 @@ def from_response(status: int, body: Any) -> ApiError:
     message = body.get("message", "") if isinstance(body, dict) else str(body)[:300]
     reason = body.get("reason", "") if isinstance(body, dict) else ""
     if status == 404:
-        return NotFound(status, message, reason)
+        # "object absent" names it in details; "resource not served (yet)" does not, and
+        # reading that as "absent" would make a DEL release what an endpoint still names.
+        named = isinstance(body, dict) and bool((body.get("details") or {}).get("name"))
+        return (NotFound if named else Unavailable)(status, message, reason)
     if status == 409:
         return (AlreadyExists if reason == "AlreadyExists" else Conflict)(status, message, reason)
     if status == 422:

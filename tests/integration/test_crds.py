@@ -18,7 +18,7 @@ Case matrix (every case against etcd + kube-apiserver, CRDs installed by tools/t
 | SpiderIPPool     | matchExpressions operator outside the enum                 | 422 naming the field |
 | SpiderIPPool     | negative allocatedIPCount through /status                  | 422 naming the field |
 | SpiderIPPool     | table view                                                 | upstream's columns   |
-| SpiderEndpoint   | status.current with our containerID/network in a namespace | 201, kept verbatim   |
+| SpiderEndpoint   | status.current with our per-NIC containerID/network        | 201, kept verbatim   |
 | SpiderEndpoint   | plain PUT rewrites status; /status does not exist          | 200; 404             |
 | SpiderEndpoint   | status.current without uid                                 | 422 naming the field |
 | SpiderEndpoint   | vlan 4095                                                  | 422 naming the field |
@@ -29,6 +29,7 @@ Case matrix (every case against etcd + kube-apiserver, CRDs installed by tools/t
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import urllib.error
@@ -76,9 +77,8 @@ def endpoint(name: str, current: dict[str, Any]) -> dict[str, Any]:
 CURRENT = {
     "uid": "0b6e3c9a-1111-2222-3333-444455556666",
     "node": "node-1",
-    "containerID": "c0ffee" * 10 + "abcd",
     "ips": [{
-        "interface": "eth0", "network": "macvlan-underlay",
+        "interface": "eth0", "containerID": "c0ffee" * 10 + "abcd", "network": "macvlan-underlay",
         "ipv4": "10.20.0.10/24", "ipv4Pool": "crdtest-pool", "ipv4Gateway": "10.20.0.1",
         "ipv6": "fd00:20::10/64", "ipv6Pool": "crdtest-pool6", "ipv6Gateway": "fd00:20::1",
         "vlan": 0, "cleanGateway": False, "routes": [{"dst": "10.30.0.0/16", "gw": "10.20.0.1"}],
@@ -286,10 +286,11 @@ def test_an_endpoint_with_status_current_is_created_in_a_namespace_and_kept_verb
 def test_an_endpoint_is_rewritten_with_a_plain_put_and_has_no_status_subresource(cp: ControlPlane) -> None:
     status, created = cp.request("POST", ENDPOINTS, endpoint("web-2", CURRENT))
     assert status == 201, created
-    newer = {**CURRENT, "containerID": "feed" * 16}
+    newer: Any = copy.deepcopy(CURRENT)
+    newer["ips"][0]["containerID"] = "feed" * 16
     status, updated = cp.request("PUT", f"{ENDPOINTS}/web-2", {**created, "status": {**created["status"], "current": newer}})
     assert status == 200, updated
-    assert updated["status"]["current"]["containerID"] == "feed" * 16
+    assert updated["status"]["current"]["ips"][0]["containerID"] == "feed" * 16
     status, reply = cp.request("PUT", f"{ENDPOINTS}/web-2/status", updated)
     assert status == 404, reply
 

@@ -23,7 +23,8 @@ from spidernet.alloc.pools import Pool, Record, Summary, records_json
 from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 from spidernet.ipam import endpoints, locking
 from spidernet.k8s import errors as kerr
-from spidernet.k8s.client import Client, Deadline
+from spidernet.k8s.client import Deadline
+from spidernet.k8s.transport import Transport
 from spidernet.protocol import errors, logs
 
 log = logs.LOG
@@ -50,7 +51,7 @@ class Stats:
 
 
 class Store:
-    def __init__(self, client: Client, lock_dir: str) -> None:
+    def __init__(self, client: Transport, lock_dir: str) -> None:
         self.client = client
         self.lock_dir = lock_dir
         self.stats = Stats()

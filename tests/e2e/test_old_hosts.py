@@ -23,6 +23,7 @@ import json
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from tools.testbed import accounts, cni, manifests, netns, paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.cni import PodRef
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chroot and mounts need root")
+# The first run makes the bullseye root (about 1.5 min, more on a slow mirror) inside a test.
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="chroot and mounts need root"), pytest.mark.timeout(900)]
 PLUGINS = ("ifacer", "spiderpool", "coordinator")
 
 
@@ -103,18 +105,27 @@ def install(host: Host, cluster: Cluster, bundle_bin: Path) -> None:
     credentials.Renewer(s).sync()
 
 
-@pytest.fixture(scope="module", params=["bullseye", "no-libc"])
-def host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, cluster: Cluster,
-         bundle_bin: Path) -> Host:  # fmt: skip
-    work = tmp_path_factory.mktemp(request.param)
-    if request.param == "bullseye":
-        root = request.getfixturevalue("bullseye")
-    else:
-        root = work / "empty-root"
-        root.mkdir()
-    h = Host(root, work / "host")
-    install(h, cluster, bundle_bin)
-    return h
+@pytest.fixture(scope="module")
+def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, cluster: Cluster,
+              bundle_bin: Path) -> Callable[[str], Host]:  # fmt: skip
+    """Each root installed once per module (an install copies and verifies 75 MB)."""
+    made: dict[str, Host] = {}
+
+    def get(name: str) -> Host:
+        if name not in made:
+            work = tmp_path_factory.mktemp(name)
+            root = request.getfixturevalue("bullseye") if name == "bullseye" else work / "empty-root"
+            root.mkdir(exist_ok=True)
+            made[name] = Host(root, work / "host")
+            install(made[name], cluster, bundle_bin)
+        return made[name]
+
+    return get
+
+
+@pytest.fixture(params=["bullseye", "no-libc"])
+def host(request: pytest.FixtureRequest, installed: Callable[[str], Host]) -> Host:
+    return installed(request.param)
 
 
 def test_the_bootloader_without_our_launcher_fails_in_bullseye(bullseye: Path, tmp_path: Path, bundle_bin: Path) -> None:
@@ -155,13 +166,12 @@ def test_the_installed_ipam_allocates_and_releases_with_the_default_kubeconfig(h
 
 
 def test_the_example_macvlan_chain_runs_through_libcni_with_every_plugin_in_bullseye(
-    bullseye: Path, tmp_path: Path, cluster: Cluster, api_underlay: netns.Underlay, bundle_bin: Path,
+    installed: Callable[[str], Host], tmp_path: Path, cluster: Cluster, api_underlay: netns.Underlay,
 ) -> None:
     """ifacer -> Debian's macvlan -> spiderpool -> coordinator, the example NAD's config as
     shipped, our three plugins chrooted into bullseye: the coordinator runs bullseye's
     nsenter and iptables-restore, which only start if our libc stays out of their way."""
-    h = Host(bullseye, tmp_path / "host")
-    install(h, cluster, bundle_bin)
+    h = installed("bullseye")
     examples = manifests.render(manifests.MANIFESTS / "examples")
     for obj in examples:
         if obj["kind"] == "SpiderIPPool" and obj["metadata"]["name"].startswith("macvlan-ens1"):

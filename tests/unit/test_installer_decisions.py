@@ -15,6 +15,7 @@ and who may rewrite them (installer/settings.py, layout.py, kubeconfig.py).
 | ownership | first pass | writes every stale file, takes over |
 | ownership | later pass, still ours, token rotated | writes only the token |
 | ownership | later pass, another installer took over | writes nothing but missing files |
+| layering | the four decision modules | import no I/O module (os, subprocess, the installer's own I/O modules) |
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ import pytest
 from installer import kubeconfig, layout, settings
 from installer.kubeconfig import CredentialError, Sources
 from installer.layout import Seen
+from tests.unit import test_layering
+from tools.testbed import paths
+
+IO = ("os", "subprocess", "socket", "shutil", "fcntl", "kubernetes", "spidernet",
+      "installer.hostfs", "installer.installing", "installer.credentials", "installer.service")  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["bundleset", "layout", "kubeconfig", "settings"])
+def test_the_installers_decision_modules_import_no_io(module: str) -> None:
+    assert test_layering.offenders([paths.REPO / "installer" / f"{module}.py"], IO) == {}
+
 
 # ------------------------------------------------------------------ settings
 

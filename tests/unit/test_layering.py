@@ -5,7 +5,12 @@
 | only ``spidernet.netlink`` imports pyroute2                 | one place knows netlink quirks      |
 | ``ipmath``, ``alloc``, ``types`` import no I/O layer        | the pure core stays testable alone  |
 | nothing in ``spidernet/`` or ``plugins/`` imports kubernetes| 300-500 ms per exec on pod start    |
+|   but ``spidernet.k8s.official``, and it only in functions  | the GC's transport, loaded lazily   |
+| no plugin-side module imports ``spidernet.gc`` or ``official``| the GC never reaches a pod's start |
 | ``protocol`` imports only ``types`` and itself              | every plugin shares it unchanged    |
+| the GC's decisions (``rules``, ``census``, ``suspects``,    | the pure core stays testable alone  |
+|   ``plan``, ``report``) import no I/O layer; only           |                                     |
+|   ``census`` reads ``ipam.endpoints`` (data, no I/O)        |                                     |
 """
 
 from __future__ import annotations
@@ -55,8 +60,37 @@ def test_the_pure_core_imports_no_io_layer(package: str) -> None:
     assert offenders(modules("spidernet", package), IO_LAYERS) == {}
 
 
+OFFICIAL = paths.REPO / "spidernet" / "k8s" / "official.py"
+
+
 def test_no_plugin_code_imports_the_kubernetes_client() -> None:
-    assert offenders(modules("spidernet") + modules("plugins"), ("kubernetes",)) == {}
+    files = [p for p in modules("spidernet") + modules("plugins") if p != OFFICIAL]
+    assert offenders(files, ("kubernetes",)) == {}
+
+
+def test_the_gcs_transport_imports_kubernetes_only_inside_functions() -> None:
+    tree = ast.parse(OFFICIAL.read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [ast.unparse(n) for n in top if "kubernetes" in ast.unparse(n)] == []
+    assert "kubernetes" in {n.split(".")[0] for n in imports(OFFICIAL)}  # it does use it, lazily
+
+
+def test_no_plugin_side_module_imports_the_gc_or_its_transport() -> None:
+    files = [p for p in modules("spidernet") + modules("plugins") if "spidernet/gc" not in str(p) and p != OFFICIAL]
+    assert offenders(files, ("spidernet.gc", "spidernet.k8s.official")) == {}
+
+
+GC_PURE = ("rules", "census", "suspects", "plan", "report")
+
+
+@pytest.mark.parametrize("module", GC_PURE)
+def test_the_gcs_decisions_import_no_io_layer(module: str) -> None:
+    # "from spidernet.ipam import endpoints" names the package too: only that data module may follow it
+    allowed = {"spidernet.ipam", "spidernet.ipam.endpoints"} if module == "census" else set()
+    path = paths.REPO / "spidernet" / "gc" / f"{module}.py"
+    found = offenders([path], IO_LAYERS + ("spidernet.gc.collecting", "spidernet.gc.command"))
+    bad = [n for n in found.get(str(path.relative_to(paths.REPO)), []) if n not in allowed]
+    assert bad == []
 
 
 def test_the_protocol_layer_imports_only_types_and_itself() -> None:

@@ -1,6 +1,7 @@
 """The shipped package type-checks under ``mypy --strict`` (STYLE.md; settings in
-pyproject.toml [tool.mypy]). One case: the whole of ``spidernet/`` and ``installer/``, with mypy's cache
-under the project cache so that a re-run only checks what changed."""
+pyproject.toml [tool.mypy]). Two cases: the whole of ``spidernet/`` and ``installer/``, with mypy's cache
+under the project cache so that a re-run only checks what changed; and the GC's entry script ``gc/main.py``,
+on its own (``gc/`` is no package: ``gc`` is a standard-library module)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def test_the_shipped_packages_type_check_under_mypy_strict() -> None:
         pytest.skip("mypy is not installed in this interpreter (tools/bootstrap.sh installs it)")
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(paths.CACHE / "mypy"), "--no-error-summary"],
+        cwd=paths.REPO, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_gc_entry_script_type_checks_under_mypy_strict() -> None:
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed in this interpreter (tools/bootstrap.sh installs it)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(paths.CACHE / "mypy"), "--no-error-summary", "gc/main.py"],
         cwd=paths.REPO, capture_output=True, text=True, timeout=280,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

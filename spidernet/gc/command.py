@@ -1,0 +1,153 @@
+"""The GC's command line: options in, passes run, the report out. Does I/O (wiring only).
+
+    python3 gc/main.py [options]          (the CronJob's command; same as python -m spidernet.gc)
+
+One pass per run (``--once``, the default), or a pass every ``--interval`` seconds until
+SIGTERM. The report of each pass is one JSON object on stdout, a summary and progress
+lines go to stderr. Exit status: 0 when every object was processed, 1 when something
+could not be (the report's ``errors`` name each one), 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from spidernet.gc import collecting, rules
+from spidernet.gc.report import Report
+from spidernet.k8s import errors as kerr
+from spidernet.k8s.client import Deadline
+
+SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def parser() -> argparse.ArgumentParser:
+    k = rules.Knobs()
+    ap = argparse.ArgumentParser(prog="spidernet-gc", description="Release zombie IP records (docs/gc.md).")
+    add = ap.add_argument
+    add("--kubeconfig", help="credentials; default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config")
+    add("--dry-run", action="store_true", help="judge and report, change nothing")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one pass, then exit (the default)")
+    mode.add_argument("--interval", type=_seconds, metavar="S", help="a pass every S seconds until SIGTERM")
+    add("--min-age", type=_seconds, default=k.min_age, metavar="S",
+        help="release a zombie only once it has been one for S seconds, across passes (0: in the pass that finds it)")
+    add("--terminating-delay", type=_seconds, default=k.terminating_delay, metavar="S",
+        help="after deletionTimestamp + grace, before a terminating pod on a Ready node counts as a zombie")
+    add("--not-ready-delay", type=_seconds, default=k.not_ready_delay, metavar="S",
+        help="the same for a pod on a NotReady or deleted node")
+    add("--keep-terminating-on-ready", action="store_true", help="never release terminating pods on Ready nodes")
+    add("--keep-terminating-on-not-ready", action="store_true", help="never release terminating pods on NotReady nodes")
+    add("--cooling-grace", type=_seconds, default=k.cooling_grace, metavar="S",
+        help="drop a cooling record (I5) S seconds after its cooldownUntil")
+    add("--event-namespace", default="default", help="where the Events on (cluster-scoped) pools go")
+    add("--state-namespace", help="the namespace of the GC's ConfigMap; default: its own, else kube-system")
+    add("--state-name", default="spidernet-gc-state", help="the GC's ConfigMap (first sightings of zombies)")
+    add("--page-size", type=_count, default=500, help="items per LIST page")
+    add("--timeout", type=_seconds, default=240.0, metavar="S", help="budget of one pass (the CronJob kills at 300 s)")
+    add("--retry-for", type=_seconds, default=10.0, metavar="S", help="how long one request rides out transport failures")
+    return ap
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r}: want seconds >= 0")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: want a count >= 1")
+    return value
+
+
+def options(args: argparse.Namespace) -> collecting.Options:
+    knobs = rules.Knobs(min_age=args.min_age, terminating_delay=args.terminating_delay,
+                        not_ready_delay=args.not_ready_delay, terminating_on_ready=not args.keep_terminating_on_ready,
+                        terminating_on_not_ready=not args.keep_terminating_on_not_ready,
+                        cooling_grace=args.cooling_grace)  # fmt: skip
+    return collecting.Options(knobs=knobs, dry_run=args.dry_run, page_size=args.page_size,
+                              event_namespace=args.event_namespace,
+                              state_namespace=args.state_namespace or _own_namespace(), state_name=args.state_name)  # fmt: skip
+
+
+def _own_namespace() -> str:
+    try:
+        with open(SA_NAMESPACE) as f:
+            return f.read().strip() or "kube-system"
+    except OSError:
+        return "kube-system"
+
+
+def lock_dir() -> str:
+    """The Store's lock directory: the GC runs on no node, so its own; the CAS serialises it against nodes.
+
+    The CronJob's root file system is read-only: without a writable /tmp, /dev/shm.
+    """
+    try:
+        return tempfile.mkdtemp(prefix="spidernet-gc-")
+    except OSError:
+        return tempfile.mkdtemp(prefix="spidernet-gc-", dir="/dev/shm")
+
+
+class Throttled:
+    """Progress lines on long passes only: none in the first seconds, then one every few seconds."""
+
+    def __init__(self, err: TextIO, every: float = 2.0) -> None:
+        self.err, self.every = err, every
+        self.last = time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            print(f"gc: {line}", file=self.err, flush=True)
+
+
+def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
+    from spidernet.k8s.official import OfficialClient  # imports kubernetes (~0.4 s): only here
+
+    opts = options(args)
+    locks = lock_dir()
+    report = Report(started="", dry_run=opts.dry_run)
+    try:
+        transport = OfficialClient.connect(args.kubeconfig, Deadline(args.timeout), retry_for=args.retry_for)
+    except Exception as e:  # the kubernetes package raises its own ConfigException, and OSError, ValueError...
+        report.error(f"kubeconfig {args.kubeconfig or '(default)'}", f"{type(e).__name__}: {e}")
+    else:
+        try:
+            report = collecting.run(transport, opts, lock_dir=locks, progress=Throttled(err))
+        except kerr.ApiError as e:  # not expected: every step reports its own; never a traceback for it
+            report.error("pass", str(e))
+        finally:
+            transport.close()
+    shutil.rmtree(locks, ignore_errors=True)
+    print(report.dumps(), file=out, flush=True)
+    print(report.summary(), file=err, flush=True)
+    return report
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    args = parser().parse_args(argv)
+    if args.interval is None:
+        return 0 if one_pass(args, out, err).ok else 1
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ok = True
+    while not stop.is_set():
+        started = time.monotonic()
+        ok = one_pass(args, out, err).ok
+        stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

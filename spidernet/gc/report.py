@@ -1,0 +1,88 @@
+"""The report of one GC pass: JSON for stdout, a summary for people. No I/O.
+
+Format (docs/gc.md, "The report")::
+
+    {"dryRun": false, "started": "<RFC 3339>", "seconds": 1.2,
+     "scanned": {"pools", "records", "cooling", "endpoints", "pods", "nodes", "statefulsets"},
+     "released":          [{"ip", "pool", "pod", "uid", "reason", "detail"}],
+     "wouldRelease":      [...]                   (--dry-run: what a real pass would release)
+     "kept":              [{"ip", "pool", "pod", "uid", "reason", "detail"}]   (suspicious records only)
+     "endpointsDeleted":  [{"endpoint", "uid", "reason", "detail"}],
+     "endpointsKept":     [{"endpoint", "uid", "reason", "detail"}],
+     "coolingDropped":    [{"ip", "pool", "pod", "uid", "reason", "detail"}],
+     "counts":            [{"pool", "allocatedIPCount": [old, new], "totalIPCount": [old, new]}],
+     "inconsistencies":   [{"kind", "ip", "detail", ...}],
+     "errors":            [{"object", "message", "ip"?}]}
+
+Any entry in ``errors`` means something could not be processed: the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+Item = dict[str, Any]
+
+
+@dataclass
+class Report:
+    started: str
+    dry_run: bool = False
+    seconds: float = 0.0
+    scanned: dict[str, int] = field(default_factory=dict)
+    released: list[Item] = field(default_factory=list)
+    would_release: list[Item] = field(default_factory=list)
+    kept: list[Item] = field(default_factory=list)
+    endpoints_deleted: list[Item] = field(default_factory=list)
+    endpoints_kept: list[Item] = field(default_factory=list)
+    cooling_dropped: list[Item] = field(default_factory=list)
+    counts: list[Item] = field(default_factory=list)
+    inconsistencies: list[Item] = field(default_factory=list)
+    errors: list[Item] = field(default_factory=list)
+
+    def error(self, obj: str, message: str, **extra: str) -> None:
+        self.errors.append({"object": obj, "message": message, **extra})
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> Item:
+        return {
+            "dryRun": self.dry_run, "started": self.started, "seconds": round(self.seconds, 3),
+            "scanned": self.scanned, "released": self.released, "wouldRelease": self.would_release,
+            "kept": self.kept, "endpointsDeleted": self.endpoints_deleted, "endpointsKept": self.endpoints_kept,
+            "coolingDropped": self.cooling_dropped, "counts": self.counts,
+            "inconsistencies": self.inconsistencies, "errors": self.errors,
+        }  # fmt: skip
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1, sort_keys=False)
+
+    def summary(self) -> str:
+        s = self.scanned
+        lines = [f"gc{' (dry run)' if self.dry_run else ''}: scanned {s.get('pools', 0)} pools, "
+                 f"{s.get('records', 0)} records, {s.get('endpoints', 0)} endpoints, {s.get('pods', 0)} pods "
+                 f"in {self.seconds:.1f} s"]  # fmt: skip
+        gone = self.would_release if self.dry_run else self.released
+        verb = "would release" if self.dry_run else "released"
+        lines.append(f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted {len(self.endpoints_deleted)} "
+                     f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s)")  # fmt: skip
+        lines.append(f"gc: kept {len(self.kept)} suspicious record(s){_by_reason(self.kept)}")
+        if self.counts:
+            lines.append(f"gc: refreshed the counts of {len(self.counts)} pool(s)")
+        for item in self.inconsistencies:
+            lines.append(f"gc: inconsistency ({item['kind']}): {item['detail']}")
+        for item in self.errors:
+            lines.append(f"gc: error: {item['object']}: {item['message']}")
+        return "\n".join(lines)
+
+
+def _by_reason(items: list[Item]) -> str:
+    if not items:
+        return ""
+    counts = Counter(str(i["reason"]) for i in items)
+    return " (" + ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) + ")"

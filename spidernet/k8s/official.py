@@ -1,0 +1,108 @@
+"""The ``kubernetes`` client as a ``Transport`` for the Store: the GC's transport. Does I/O.
+
+The GC is not on a pod's start path, so it may pay ``import kubernetes`` (300-500 ms,
+~44 MB; SPEC §0) for the kubeconfig and in-cluster forms that package understands
+(exec plugins, token refresh of a projected service-account token, client
+certificates). The plugins never import this module, and it imports ``kubernetes``
+only inside functions: tests/unit/test_layering.py holds both.
+
+Only the transport of the ``kubernetes`` package is used (its configuration, auth and
+urllib3 pool): bodies go and come as plain JSON dicts, as with the lean ``Client``, so
+that a 10,000-pod LIST is not turned into model objects (which costs seconds), and so
+that the Store and its compare-and-swap loop run unchanged over either transport.
+Failures map to the same ``spidernet.k8s.errors`` classes: transport failures
+(refused, reset, timeout, TLS, 5xx, 429) are retried with jittered backoff for
+``retry_for`` seconds (never past the deadline) and then raised as ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from typing import Any
+
+from spidernet.k8s import errors
+from spidernet.k8s.client import Deadline
+
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+class OfficialClient:
+    def __init__(self, api_client: Any, deadline: Deadline, *, retry_for: float = 10.0,
+                 timeout: float = 30.0) -> None:  # fmt: skip
+        self.api = api_client
+        self.deadline = deadline
+        self.retry_for = retry_for
+        self.timeout = timeout
+        self.server = str(api_client.configuration.host)
+        self.requests = 0
+        self.history: list[str] = []
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None, deadline: Deadline, **kw: Any) -> OfficialClient:
+        """From a kubeconfig path; None: in-cluster when running in a pod, else $KUBECONFIG or ~/.kube/config."""
+        import kubernetes  # lazily: see the module docstring
+
+        config: Any = kubernetes.config  # its loaders are untyped
+        cfg = kubernetes.client.Configuration()
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
+            config.load_incluster_config(client_configuration=cfg)
+        else:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=cfg, persist_config=False)
+        cfg.retries = False  # one attempt per call: the retry policy is ours, bounded by the deadline
+        return cls(kubernetes.client.ApiClient(cfg), deadline, **kw)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+                accept: str = "application/json") -> Any:  # fmt: skip
+        """Send one request, retrying transport failures; returns the decoded body."""
+        self.history.append(f"{method} {path}")
+        give_up = min(self.deadline.at, time.monotonic() + self.retry_for)
+        delay = 0.05
+        while True:
+            try:
+                status, data = self._once(method, path, body, content_type, accept)
+                if status < 300:
+                    return data
+                raise errors.from_response(status, data)
+            except errors.Unavailable:
+                if give_up - time.monotonic() < delay:
+                    raise
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 1.0)
+
+    def _once(self, method: str, path: str, body: Any, content_type: str, accept: str) -> tuple[int, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        headers = {"Accept": accept, "Content-Type": content_type}
+        timeout = min(self.timeout, max(self.deadline.remaining(), 0.05))
+        try:
+            req = self.api.param_serialize(method, path, header_params=headers, body=body, auth_settings=["BearerToken"])
+            resp = self.api.call_api(*req, _request_timeout=timeout)
+            raw = resp.read()
+        except ApiException as e:  # status 0: the kubernetes package's wrapping of a TLS failure
+            if e.status:
+                return int(e.status), _decode(e.body.encode() if isinstance(e.body, str) else b"")
+            raise errors.Unavailable(0, f"{self.server}: {e.reason}") from e
+        except (HTTPError, OSError) as e:
+            raise errors.Unavailable(0, f"{self.server}: {type(e).__name__}: {e}") from e
+        finally:
+            self.requests += 1
+        return int(resp.status), _decode(raw)
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")

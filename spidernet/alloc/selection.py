@@ -57,8 +57,9 @@ def _names(value: object, where: str) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise errors.InvalidConfig(where, f"must be a list of pool names, got {value!r}")
-    if len(set(value)) != len(value):
-        raise errors.InvalidConfig(where, f"duplicate pool name in {value!r}")
+    dup = next((v for i, v in enumerate(value) if v in value[:i]), None)
+    if dup is not None:
+        raise errors.InvalidConfig(where, f"duplicate IPPool {dup} specified in {value!r}")
     return tuple(value)
 
 
@@ -77,8 +78,11 @@ def _from_ippools(raw: str, ifname: str) -> Candidates:
         raise errors.InvalidConfig(where, f"duplicate interface in {keys}")
     # Unnamed items are NICs in order: item 0 is eth0, item n the (n+1)th NIC of the pod.
     wanted = ifname if any(named) else _unnamed_index(ifname, len(items))
+    if wanted not in keys and any(named):
+        # upstream's validateAndMutateMultipleNICAnnotations: naming NICs means naming this one
+        raise errors.InvalidConfig(where, f"interface {ifname} must be specified")
     if wanted not in keys:
-        return Candidates(source=where)  # this NIC is not listed: later rules decide
+        return Candidates(source=where)  # a NIC beyond the unnamed list: later rules decide
     item = items[keys.index(wanted)]
     cg = item.get("cleangateway")
     if cg is not None and not isinstance(cg, bool):

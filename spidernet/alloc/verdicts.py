@@ -13,7 +13,9 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
 3. Nothing recorded for this interface (no detail, no note with pools): nothing to do.
    A spec-1.1 GC that does not list this attachment as valid: release (the runtime
    says the sandbox is gone; a newer sandbox of the pod would be in the list).
-4. The pod is gone, finished, terminating, or has another UID: release.
+4. The pod is gone, finished, terminating, or has another UID: release; unless the
+   endpoint is a StatefulSet pod's whose StatefulSet still has a place for that
+   ordinal: keep, for the re-created pod (SPEC §2 StatefulSet fixed IPs).
 5. The pod lives, and an earlier DEL of this sandbox kept the addresses: keep again.
    A re-sent DEL carries no ``prevResult`` (libcni drops its cache after a successful
    DEL) and must not read that as a failed ADD (I2).
@@ -21,7 +23,9 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
    dropped it: a NIC unplugged by Multus dynamic networks): release this interface.
 7. The pod lives and this sandbox's ADD failed: release with cool-down (I5), so its
    retry gets another address and nobody gets this one at once. Failed means: the
-   node's note says the ADD never finished; or, spec >= 0.4.0, no ``prevResult`` (a
+   node's note says the ADD never finished; or another NIC's ADD of this sandbox failed
+   (Multus then DELs every NIC, those that succeeded with their cached result); or,
+   spec >= 0.4.0, no ``prevResult`` (a
    runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
    ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
 8. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
@@ -54,6 +58,8 @@ class Facts:
     pod_uid: str = ""  # "" when the pod is gone
     pod_alive: bool = False
     interface_requested: bool = True  # the pod's Multus annotation still lists this interface
+    sandbox_failed: bool = False  # an ADD of this sandbox (any NIC) failed
+    stateful_place: str | None = None  # StatefulSet endpoint: "" it keeps its place, else why not; None: not one
     sent_prev_result: bool = False
     spec_040: bool = True  # cniVersion >= 0.4.0
     collecting: bool = False  # a GC verb found this attachment missing from the valid ones
@@ -92,7 +98,10 @@ def decide(f: Facts) -> Verdict:
         return Verdict(Action.RELEASE, "the runtime no longer has this attachment (GC)", uid, use_detail=ours)
     if not (f.pod_uid == uid and f.pod_alive):
         gone = "gone" if not f.pod_uid else ("re-created with another UID" if f.pod_uid != uid else "finished or terminating")
-        return Verdict(Action.RELEASE, f"pod {gone}", uid, use_detail=ours)
+        if ours and f.stateful_place == "":
+            return Verdict(Action.KEEP, f"StatefulSet pod {gone}: its addresses wait for the pod of its name", uid)
+        place = f" ({f.stateful_place})" if ours and f.stateful_place else ""
+        return Verdict(Action.RELEASE, f"pod {gone}{place}", uid, use_detail=ours)
     if f.note_state == "kept":
         return Verdict(Action.KEEP, "kept by an earlier DEL of this sandbox (a re-sent DEL)", uid)
     if not f.interface_requested:
@@ -106,6 +115,8 @@ def decide(f: Facts) -> Verdict:
 def _failed_add(f: Facts) -> str:
     if f.note_state == "adding":
         return "this sandbox's ADD never finished"
+    if f.sandbox_failed:
+        return "an ADD of this sandbox failed"
     if f.spec_040 and not f.sent_prev_result:
         return "no prevResult: the runtime recorded no successful ADD"
     if not f.spec_040 and f.note_state == "attached" and f.now - f.note_since < FAILED_ADD_WINDOW:

@@ -78,20 +78,33 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
     if who is None:
         raise errors.InvalidEnv("CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME")
     with store.pod_lock(who.namespace, who.name):
-        pod, node = require_pod(who, store, conf)
-        existing = _current_endpoint(store, pod)
-        ctx = Context(cmd, conf, store, pod, node, Notes(conf.state_dir),
-                      claimed=endpoints.claimed_elsewhere(existing, cmd.ifname))  # fmt: skip
-        held = endpoints.detail_for(existing, cmd.ifname)
-        if held is not None and _still_recorded(ctx, held):
-            return _answer_again(ctx, held, existing)
-        allocations, clean_gateway = allocate_all(ctx)
-        detail = _detail(ctx, allocations, clean_gateway)
-        _write_endpoint(ctx, detail, existing)  # on failure the records stay: the note names them for DEL
-        failpoint("after-endpoint-write")
-        _note(ctx, "attached", detail)
-        log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
-        return endpoints.result(detail)
+        try:
+            result = _add(cmd, conf, store, who)
+        except (errors.CniError, kerr.ApiError):
+            # The runtime tears this sandbox down now, every NIC: mark it, so that the DELs
+            # of its NICs that did succeed release them too (attachments; all-or-nothing).
+            Notes(conf.state_dir).mark_failed(cmd.container_id)
+            raise
+        Notes(conf.state_dir).succeeded(cmd.container_id)
+        return result
+
+
+def _add(cmd: CmdArgs, conf: IpamConf, store: Store, who: pods.Identity) -> Result:
+    """decide -> write pool -> write endpoint -> answer (the module docstring's steps)."""
+    pod, node = require_pod(who, store, conf)
+    ctx = Context(cmd, conf, store, pod, node, Notes(conf.state_dir))
+    existing = _current_endpoint(ctx)
+    ctx.claimed = endpoints.claimed_elsewhere(existing, cmd.ifname)
+    held = endpoints.detail_for(existing, cmd.ifname)
+    if held is not None and _still_recorded(ctx, held):
+        return _answer_again(ctx, held, existing)
+    allocations, clean_gateway = allocate_all(ctx)
+    detail = _detail(ctx, allocations, clean_gateway)
+    _write_endpoint(ctx, detail, existing)  # on failure the records stay: the note names them for DEL
+    failpoint("after-endpoint-write")
+    _note(ctx, "attached", detail)
+    log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
+    return endpoints.result(detail)
 
 
 def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.PodInfo, str]:
@@ -114,18 +127,55 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
     return pod, pod.node or here
 
 
-def _current_endpoint(store: Store, pod: pods.PodInfo) -> dict[str, Any] | None:
-    """The pod's endpoint; one of an older pod of the same name is released first."""
+def _current_endpoint(ctx: Context) -> dict[str, Any] | None:
+    """The pod's endpoint. One of an older pod of the same name is released first, or, for a
+    StatefulSet pod, taken over (SPEC §2: the re-created pod keeps its addresses)."""
+    store, pod = ctx.store, ctx.pod
     for _ in range(5):
         existing = store.endpoint(pod.namespace, pod.name)
         if existing is None or endpoints.uid(existing) == pod.uid:
             return existing
-        log.info("releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing))
         try:
+            if pod.stateful and endpoints.stateful(existing):
+                return _take_over(ctx, existing)
+            log.info("releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing))
             release_endpoint(store, existing)
         except kerr.Conflict:
             continue  # it changed meanwhile (its own pod's DEL elsewhere): look again
     raise errors.TryAgainLater(f"endpoint {pod.key} of an older pod kept changing")
+
+
+def _take_over(ctx: Context, existing: dict[str, Any]) -> dict[str, Any] | None:
+    """A StatefulSet pod's successor takes its endpoint: the endpoint first (new UID and node,
+    interfaces whose pools the pod's annotations no longer name dropped), then the dropped
+    interfaces' records go. The kept ones move to the new UID as each NIC's ADD confirms
+    them (``_confirm``): a crash anywhere leaves what the next ADD finishes."""
+    old_uid = endpoints.uid(existing)
+    outdated = [d for d in endpoints.details(existing) if _outdated(ctx, d)]
+    dropped = [str(d.get("interface", "")) for d in outdated]
+    log.info("StatefulSet pod %s (uid %s) takes over the endpoint of uid %s%s", ctx.pod.key, ctx.pod.uid, old_uid,
+             f", dropping {dropped} (pools changed)" if dropped else "")  # fmt: skip
+    new = endpoints.taken_over(existing, ctx.pod, ctx.node, dropped)
+    if new is None:
+        ctx.store.delete_endpoint(existing)
+    else:
+        new = ctx.store.replace_endpoint(new)
+    for pool, ips in endpoints.by_pool(outdated).items():
+        release_uid(ctx.store, pool, old_uid, ips)
+    return new
+
+
+def _outdated(ctx: Context, detail: endpoints.Detail) -> bool:
+    """The pod's annotations (or defaults) no longer name this detail's pools for its interface."""
+    cands = _candidates(ctx, str(detail.get("interface", "")))
+    known = sorted(s.name for s in ctx.store.pool_summaries()) if any(
+        selection.is_glob(n) for n in cands.v4 + cands.v6) else []  # fmt: skip
+    for family in (4, 6):
+        names = set(selection.expand(cands.names(family), known))
+        pool = detail.get(f"ipv{family}Pool")
+        if (pool or "") not in names and (pool or names):
+            return True
+    return False
 
 
 def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | None = None) -> None:
@@ -158,6 +208,11 @@ def _confirm(ctx: Context, pool_name: str, ip: str) -> bool:
         record = pool.records.get(ip)
         if record is not None and record.holds_for(ctx.pod.uid):
             return None, True
+        if record is not None and ctx.pod.stateful and record.pod == ctx.pod.key and not record.cooling:
+            # The name now belongs to this pod: a record of another UID under it is its
+            # dead predecessor's, and a StatefulSet pod keeps its predecessor's addresses.
+            log.info("%s in %s moves from uid %s to %s (StatefulSet)", ip, pool_name, record.pod_uid, ctx.pod.uid)
+            return choosing.with_record(pool.records, ip, Record(ctx.pod.key, ctx.pod.uid, strikes=record.strikes)), True
         value = parse_ip(ip)[1]
         free = (record is None or choosing.expired(record, now)) and value in pool.usable
         if not free or value in reserved[pool.family] or pool.broken or pool.terminating:
@@ -182,8 +237,8 @@ def _answer_again(ctx: Context, detail: endpoints.Detail, existing: dict[str, An
 # ------------------------------------------------------------------ choosing pools
 
 
-def _candidates(ctx: Context) -> selection.Candidates:
-    ann, ifname = ctx.pod.annotations, ctx.cmd.ifname
+def _candidates(ctx: Context, ifname: str) -> selection.Candidates:
+    ann = ctx.pod.annotations
     # Rules 1-2 (pod annotations) alone first: the namespace is read only when they yield nothing.
     found = selection.candidates(ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=())
     if found is None:
@@ -262,7 +317,7 @@ def _plan(ctx: Context, family: int, names: tuple[str, ...]) -> Plan:
 
 
 def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
-    cands = _candidates(ctx)
+    cands = _candidates(ctx, ctx.cmd.ifname)
     plans = [_plan(ctx, fam, cands.names(fam)) for fam in (4, 6) if cands.names(fam)]
     note = _note(ctx, "adding", pools=tuple(p.name for plan in plans for p, _ in plan.pools))
     done: list[Allocation] = []

@@ -17,6 +17,11 @@ what *this node* did even when the API can no longer tell (SPEC §2 DEL, I2):
   (Multus < v4) after a force delete, whose endpoint is gone or now a successor's,
   still knows whose records to release.
 
+- a sandbox marker ``<containerID>.failed``: one of the sandbox's ADDs failed (ours, or
+  one a DEL found failed). Multus undoes every NIC after a failed one, and the NICs that
+  had succeeded come with their cached ``prevResult``: the marker tells those DELs the
+  sandbox failed, so they release too (SPEC §2: multi-NIC is all-or-nothing).
+
 Writes are atomic (temp file + rename): a SIGKILL leaves the old note or the new one.
 The notes are hints, never the truth about ownership: every release is still a
 compare-and-swap on the record's pod UID. Lost notes (a wiped disk) make DEL fall
@@ -78,6 +83,31 @@ class Notes:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump({**asdict(note), "pools": list(note.pools)}, f, separators=(",", ":"))
         os.replace(tmp, path)
+
+    def mark_failed(self, container_id: str) -> None:
+        """One of this sandbox's ADDs failed (markers older than a day are swept here)."""
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        with open(self._marker(container_id), "w", encoding="utf-8"):
+            pass
+        cutoff = time.time() - 86400
+        for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
+            if name.endswith(".failed") and os.stat(path).st_mtime < cutoff:
+                os.unlink(path)
+
+    def succeeded(self, container_id: str) -> None:
+        """An ADD of the sandbox succeeded after all (a runtime retrying with the same ID)."""
+        try:
+            os.unlink(self._marker(container_id))
+        except FileNotFoundError:
+            pass
+
+    def failed(self, container_id: str) -> bool:
+        return os.path.exists(self._marker(container_id))
+
+    def _marker(self, container_id: str) -> str:
+        name = container_id if len(container_id) <= 200 else hashlib.sha256(container_id.encode()).hexdigest()
+        return os.path.join(self.dir, name + ".failed")
 
     def remove(self, container_id: str, ifname: str) -> None:
         try:

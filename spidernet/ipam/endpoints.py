@@ -70,6 +70,27 @@ def claimed_elsewhere(obj: dict[str, Any] | None, ifname: str) -> set[str]:
     return {ip for d in details(obj) if d.get("interface") != ifname for _, ip in addresses(d)}
 
 
+def stateful(obj: dict[str, Any] | None) -> bool:
+    """An endpoint of a StatefulSet pod: no ownerReference, it waits for the pod's successor."""
+    return ((obj or {}).get("status") or {}).get("ownerControllerType") == "StatefulSet"
+
+
+def owner_name(obj: dict[str, Any] | None) -> str:
+    return str(((obj or {}).get("status") or {}).get("ownerControllerName", ""))
+
+
+def taken_over(obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str]) -> dict[str, Any] | None:
+    """A StatefulSet endpoint passed to the pod's successor (new UID), without ``dropped``
+    interfaces; None when nothing is left (the endpoint goes)."""
+    out = copy.deepcopy(obj)
+    cur = out["status"]["current"]
+    cur["ips"] = [d for d in details(obj) if d.get("interface") not in dropped]
+    cur.pop("containerID", None)
+    cur.update(uid=pod.uid, node=node)
+    out["metadata"].setdefault("labels", {})[NODE_LABEL] = node
+    return out if cur["ips"] else None
+
+
 def build(pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | None) -> dict[str, Any]:
     """A new endpoint, or ``existing`` with this interface's detail added or replaced."""
     if existing is not None:
@@ -87,7 +108,10 @@ def build(pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | No
             "name": pod.name,
             "namespace": pod.namespace,
             "labels": {NODE_LABEL: node},
-            "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.uid}],
+            # A StatefulSet pod's endpoint must outlive the pod: no owner, or the
+            # garbage collector would delete it with the pod.
+            "ownerReferences": [] if pod.stateful else [
+                {"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.uid}],
         },
         "status": {
             "current": {"uid": pod.uid, "node": node, "ips": [detail]},

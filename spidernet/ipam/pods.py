@@ -52,6 +52,10 @@ def identity(args: Mapping[str, str]) -> Identity | None:
     return Identity(ns, name, uid)
 
 
+STATEFULSET = "StatefulSet"
+_ORDINAL = re.compile(r"^(.*)-([0-9]+)$")
+
+
 @dataclass(frozen=True)
 class PodInfo:
     namespace: str
@@ -67,6 +71,11 @@ class PodInfo:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def stateful(self) -> bool:
+        """A StatefulSet pod: its addresses outlive it, for the next pod of its name (SPEC §2)."""
+        return self.owner_kind == STATEFULSET
 
 
 def is_alive(obj: Mapping[str, Any]) -> bool:
@@ -98,3 +107,24 @@ def local_node_name(kubeconfig: str) -> str:
     except OSError:
         name = ""
     return name or socket.gethostname()
+
+
+def stateful_place(pod_name: str, statefulset: Mapping[str, Any] | None) -> str:
+    """Why a StatefulSet pod of this name no longer has a place ("" when it has one).
+
+    As upstream's IsValidStatefulSetPod: the name ends in ``-<ordinal>``, the StatefulSet
+    exists, and the ordinal lies in ``[start, start + replicas)`` (``spec.ordinals.start``,
+    default 0; ``spec.replicas``, default 1).
+    """
+    if statefulset is None:
+        return "its StatefulSet is gone"
+    m = _ORDINAL.match(pod_name)
+    if not m:
+        return f"{pod_name!r} has no ordinal"
+    spec = statefulset.get("spec") or {}
+    start = int((spec.get("ordinals") or {}).get("start") or 0)
+    replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+    ordinal = int(m.group(2))
+    if start <= ordinal < start + replicas:
+        return ""
+    return f"ordinal {ordinal} is outside [{start}, {start + replicas}) of its StatefulSet"

@@ -57,6 +57,7 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
             endpoint_uid=endpoints.uid(ep) if ep else "", detail_container=endpoints.container_of(detail),
             pod_uid=pod.uid if pod else "", pod_alive=bool(pod and pod.alive),
             interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
+            stateful_place=_stateful_place(store, ep, pod), sandbox_failed=notes.failed(container_id),
             sent_prev_result=sent_prev, spec_040=spec_040, collecting=collecting, now=time.time(),
         )  # fmt: skip
         verdict = verdicts.decide(facts)
@@ -68,6 +69,15 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
         except kerr.Conflict:
             log.info("the endpoint of %s changed under this DEL: deciding again", who.key)
     raise errors.TryAgainLater(f"endpoint {who.key} kept changing under this DEL")
+
+
+def _stateful_place(store: Store, ep: dict[str, Any] | None, pod: pods.PodInfo | None) -> str | None:
+    """For a StatefulSet endpoint whose pod is not alive under its UID: "" if the StatefulSet
+    still has a place for that ordinal, else why not. None for any other endpoint (no read)."""
+    if ep is None or not endpoints.stateful(ep) or (pod and pod.alive and pod.uid == endpoints.uid(ep)):
+        return None
+    meta = ep["metadata"]
+    return pods.stateful_place(meta["name"], store.statefulset(meta["namespace"], endpoints.owner_name(ep)))
 
 
 def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Attachment | None,
@@ -83,6 +93,8 @@ def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Att
                                   pools=tuple(ips), ips=ips)  # fmt: skip
         notes.write(kept.moved("kept"))
     else:
+        if v.cooldown:
+            notes.mark_failed(container_id)  # the sandbox's other NICs release too (all-or-nothing)
         released = _release(store, conf, v, note, ep, ifname)
         notes.remove(container_id, ifname)
         log.info("released %s of %s %s (%s)", released, who.key, ifname, v.reason)
@@ -98,7 +110,9 @@ def _release(store: Store, conf: IpamConf, v: Verdict, note: Attachment | None, 
     detail = endpoints.detail_for(ep, ifname) if v.use_detail else None
     remaining = _drop_detail(store, ep, ifname) if detail is not None else ep
     failpoint("after-endpoint-release")
-    named = endpoints.named(remaining) if endpoints.uid(remaining) == v.uid else set()
+    # Whatever UID the endpoint of this name has now: a StatefulSet successor names its
+    # predecessor's addresses until its ADDs move the records to its own UID.
+    named = endpoints.named(remaining)
     cooldown = conf.failed_add_cooldown if v.cooldown else None
     targets = endpoints.by_pool([detail]) if detail is not None else {}
     for pool, ip in (note.ips if note else {}).items():

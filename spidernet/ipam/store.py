@@ -74,6 +74,9 @@ class Store:
     def namespace(self, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/api/v1/namespaces/{_q(name)}")
 
+    def statefulset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"/apis/apps/v1/namespaces/{_q(namespace)}/statefulsets/{_q(name)}")
+
     def node(self, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/api/v1/nodes/{_q(name)}")
 

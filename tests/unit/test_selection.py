@@ -5,7 +5,8 @@ Case matrix:
     candidates   precedence: ippools > ippool > namespace annotations > CNI defaults > None;
                  a rule yielding nothing (NIC not listed, empty lists, "[]") falls through;
                  ns_annotations None (not fetched) skips the namespace rule; v4 only / v6 only
-    ippools      named: eth0, net1, a NIC not listed; cleangateway true / false / absent;
+    ippools      named: eth0, net1; a NIC not listed is code 7 "interface X must be specified"
+                 (upstream's rule); cleangateway true / false / absent;
                  unnamed: item n is eth0 / net<n>, a NIC beyond the list, a name without digits
     malformed    InvalidConfig (code 7) naming the annotation: ippools bad JSON / not a list /
                  empty / non-object items / mixed named and unnamed / duplicate interface /
@@ -88,8 +89,6 @@ CONF = {"conf_v4": ("conf-v4",), "conf_v6": ("conf-v6",)}
         ({}, {}, {}, None),
         ({}, None, {}, None),
         # a rule that yields nothing falls through to the next
-        ({ANNO_IPPOOLS: [{"interface": "net1", "ipv4": ["x"]}], **IPPOOL}, NS, CONF,
-         Candidates(SRC_IPPOOL, ("single-v4",))),
         ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": []}]}, NS, CONF, Candidates(SRC_NS, ("ns-v4",), ("ns-v6",))),
         ({ANNO_IPPOOL: {"ipv4": [], "ipv6": []}}, NS, CONF, Candidates(SRC_NS, ("ns-v4",), ("ns-v6",))),
         ({ANNO_IPPOOL: {}}, {ANNO_NS_V4: [], ANNO_NS_V6: ""}, CONF, Candidates(SRC_CONF, ("conf-v4",), ("conf-v6",))),
@@ -118,7 +117,6 @@ UNNAMED = [{"ipv4": ["a4"], "cleangateway": True}, {"ipv6": ["b6"]}]
         (NAMED, "eth0", Candidates(SRC_IPPOOLS, ("a4",), ("a6",), False)),
         (NAMED, "net1", Candidates(SRC_IPPOOLS, ("b4",), (), True)),
         (NAMED, "vlan100", Candidates(SRC_IPPOOLS, (), ("c6",), None)),
-        (NAMED, "net2", Candidates(SRC_CONF, ("conf-v4",))),
         (UNNAMED, "eth0", Candidates(SRC_IPPOOLS, ("a4",), (), True)),
         (UNNAMED, "net1", Candidates(SRC_IPPOOLS, (), ("b6",), None)),
         (UNNAMED, "net2", Candidates(SRC_CONF, ("conf-v4",))),
@@ -426,3 +424,10 @@ def test_network_of_refuses_an_annotation_multus_would_refuse_with_code_7(raw: s
     with pytest.raises(errors.InvalidConfig) as e:
         selection.network_of("net1", {NETWORKS: raw}, "pod-ns", "conf-net", "multus-ns")
     assert NETWORKS in e.value.msg
+
+
+@pytest.mark.parametrize("ifname", ["net2", "eth1"])
+def test_named_ippools_must_name_the_interface_being_added_as_upstream_requires(ifname: str) -> None:
+    with pytest.raises(errors.InvalidConfig) as e:
+        cands({ANNO_IPPOOLS: NAMED, **IPPOOL}, None, ifname=ifname)
+    assert f"interface {ifname} must be specified" in e.value.msg and ANNO_IPPOOLS in e.value.msg

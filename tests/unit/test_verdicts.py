@@ -10,9 +10,12 @@ Case matrix (rule numbers as in the module docstring):
 | 3    | GC: attachment not valid                                      | release, no cool-down    |
 | 4    | pod gone / other UID / finished                               | release, no cool-down    |
 | 4    | endpoint gone, note with addresses, pod gone                  | release (note only)      |
+| 4    | StatefulSet endpoint, pod gone, its ordinal still has a place | keep                     |
+| 4    | StatefulSet endpoint, pod gone, scaled down / set gone        | release                  |
 | 5    | pod alive, note "kept", no prevResult (re-sent DEL)           | keep                     |
 | 6    | pod alive, prevResult, its annotation no longer lists the NIC | release, no cool-down    |
 | 7    | pod alive, note "adding"                                      | release into cool-down   |
+| 7    | pod alive, prevResult, but another NIC's ADD of the sandbox failed | release into cool-down |
 | 7    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
 | 7    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
 | 8    | pod alive, prevResult                                         | keep                     |
@@ -31,6 +34,7 @@ from hypothesis import strategies as st
 
 from spidernet.alloc import verdicts
 from spidernet.alloc.verdicts import Action, Facts
+from spidernet.ipam import pods
 
 UID, CID = "uid-1", "c1"
 ALIVE = {"pod_uid": UID, "pod_alive": True}
@@ -57,10 +61,14 @@ def facts(**kw: object) -> Facts:
         ({}, Action.RELEASE, False),
         ({"pod_uid": "uid-2", "pod_alive": True}, Action.RELEASE, False),
         ({"pod_uid": UID, "pod_alive": False}, Action.RELEASE, False),
+        ({"stateful_place": ""}, Action.KEEP, False),
+        ({"pod_uid": "uid-2", "pod_alive": True, "stateful_place": ""}, Action.KEEP, False),
+        ({"stateful_place": "ordinal 3 is outside [0, 2)"}, Action.RELEASE, False),
         ({"endpoint_uid": "", "detail_container": None, "note_uid": UID, "note_has_addresses": True}, Action.RELEASE, False),
         ({**ALIVE, "note_state": "kept", "note_uid": UID, "note_has_addresses": True}, Action.KEEP, False),
         ({**ALIVE, "sent_prev_result": True, "interface_requested": False}, Action.RELEASE, False),
         ({**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True}, Action.RELEASE, True),
+        ({**ALIVE, "sent_prev_result": True, "sandbox_failed": True}, Action.RELEASE, True),
         ({**ALIVE}, Action.RELEASE, True),
         ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0}, Action.RELEASE, True),
         ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 400.0}, Action.KEEP, False),
@@ -96,6 +104,8 @@ fact_strategy = st.builds(
     spec_040=st.booleans(),
     collecting=st.booleans(),
     interface_requested=st.booleans(),
+    stateful_place=st.sampled_from([None, "", "its StatefulSet is gone"]),
+    sandbox_failed=st.booleans(),
     now=st.just(1000.0),
 )
 
@@ -133,3 +143,24 @@ def test_a_verdict_never_takes_another_sandboxs_detail_and_cools_only_live_pods(
         assert f.pod_alive and f.pod_uid == v.uid and not f.collecting
     if v.action is not Action.NOTHING:
         assert v.uid
+
+
+@pytest.mark.parametrize(
+    ("name", "sts", "reason"),
+    [
+        ("web-0", {"spec": {"replicas": 2}}, ""),
+        ("web-1", {"spec": {"replicas": 2}}, ""),
+        ("web-2", {"spec": {"replicas": 2}}, "ordinal 2 is outside [0, 2) of its StatefulSet"),
+        ("web-0", {"spec": {}}, ""),
+        ("web-1", {"spec": {}}, "ordinal 1 is outside [0, 1) of its StatefulSet"),
+        ("web-4", {"spec": {"replicas": 2, "ordinals": {"start": 3}}}, ""),
+        ("web-2", {"spec": {"replicas": 2, "ordinals": {"start": 3}}}, "ordinal 2 is outside [3, 5) of its StatefulSet"),
+        ("web-0", {"spec": {"replicas": 0}}, "ordinal 0 is outside [0, 0) of its StatefulSet"),
+        ("web", {"spec": {"replicas": 2}}, "'web' has no ordinal"),
+        ("web-0", None, "its StatefulSet is gone"),
+    ],
+)
+def test_a_statefulset_pod_keeps_its_place_while_its_ordinal_is_in_range(
+    name: str, sts: dict[str, object] | None, reason: str
+) -> None:
+    assert pods.stateful_place(name, sts) == reason

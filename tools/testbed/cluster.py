@@ -53,15 +53,40 @@ class Cluster:
             self._ok(status, reply, f"node {name}")
 
     def pod(self, namespace: str, name: str, node: str, annotations: dict[str, str] | None = None,
-            labels: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+            labels: dict[str, str] | None = None, owner: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """A pod bound to ``node``; ``owner`` (an API object) becomes its controller ownerReference."""
+        refs = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+                 "uid": owner["metadata"]["uid"], "controller": True}] if owner else []  # fmt: skip
         body = {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}, "labels": labels or {}},
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}, "labels": labels or {},
+                         "ownerReferences": refs},
             "spec": {"nodeName": node, "automountServiceAccountToken": False,
                      "containers": [{"name": "c", "image": "pause"}]},
         }  # fmt: skip
         status, reply = self.cp.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
         return dict(self._ok(status, reply, f"pod {namespace}/{name}"))
+
+    def statefulset(self, namespace: str, name: str, replicas: int, start: int | None = None) -> dict[str, Any]:
+        """A StatefulSet object (no controller runs here: it creates no pods; the tests do)."""
+        spec: dict[str, Any] = {
+            "replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "pause"}]}},
+        }  # fmt: skip
+        if start is not None:
+            spec["ordinals"] = {"start": start}  # 1.26+; a 1.20 server prunes it (tests set it only to read it back)
+        body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": namespace},
+                "spec": spec}  # fmt: skip
+        path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets"
+        status, reply = self.cp.request("POST", path, body)
+        if status == 409:
+            status, reply = self.cp.request("GET", f"{path}/{name}")
+        return dict(self._ok(status, reply, f"statefulset {namespace}/{name}"))
+
+    def scale(self, namespace: str, name: str, replicas: int) -> None:
+        path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}"
+        self._ok(*self.cp.request("PATCH", path, {"spec": {"replicas": replicas}},
+                                  content_type="application/merge-patch+json"), f"scale {name}")  # fmt: skip
 
     def delete_pod(self, namespace: str, name: str, grace: int = 0) -> None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace}
@@ -98,9 +123,11 @@ class Cluster:
         """The records that hold an address for a pod (cooling ones, SPEC §2 I5, hold it for nobody)."""
         return {ip: r for ip, r in self.records(pool).items() if "cooldownUntil" not in r}
 
-    def reserved(self, name: str, family: int, ips: list[str]) -> None:
+    def reserved(self, name: str, family: int | None, ips: list[str]) -> None:
+        """A SpiderReservedIP; ``family`` None writes it the upstream way, without ``ipVersion``."""
+        spec: dict[str, Any] = {"ips": ips} if family is None else {"ipVersion": family, "ips": ips}
         body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderReservedIP",
-                "metadata": {"name": name}, "spec": {"ipVersion": family, "ips": ips}}  # fmt: skip
+                "metadata": {"name": name}, "spec": spec}  # fmt: skip
         self._ok(*self.cp.request("POST", f"{GROUP}/spiderreservedips", body), f"reserved {name}")
 
     def endpoints(self, namespace: str | None = None) -> list[dict[str, Any]]:

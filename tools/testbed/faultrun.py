@@ -170,7 +170,9 @@ class FaultRun:
             try:
                 return call(*args, **kw)
             except (OSError, RuntimeError) as e:  # URLError is an OSError; Cluster raises RuntimeError on 5xx
-                if time.monotonic() > deadline or "HTTP 4" in str(e):
+                # 4xx is final, except an admission plugin that could not reach its own
+                # apiserver mid-restart (403 "... dial tcp ...: connection refused")
+                if time.monotonic() > deadline or ("HTTP 4" in str(e) and "dial tcp" not in str(e)):
                     raise
                 time.sleep(0.3)
 

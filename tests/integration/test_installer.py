@@ -12,6 +12,7 @@ incomplete or mixed directory.
 | upgrade | v1 -> v2 | ``current`` v2, ``previous`` v1 kept and marked retired |
 | cleanup | v1 -> v2 -> v3, grace passed | v1 removed; previous, foreign files and a user's own plugin kept |
 | atomicity | 3000 execs of two plugins while 6 versions are swapped in turn | no failure, every answer a complete version, several seen |
+| atomicity (slow) | the real bundles: 200 execs while two versions of them swap back and forth | no exec fails |
 | repair | a file of the installed copy damaged | a fresh ``~1`` copy swapped in |
 | replace | a plain file named like a plugin (upstream's) | replaced by our link, with a warning |
 | concurrency | two installers at once | both succeed, one copy |
@@ -29,6 +30,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,11 +197,41 @@ def test_a_swap_under_thousands_of_execs_never_fails_and_never_serves_a_partial_
     assert swaps >= 6 and len(set(served)) >= 3, (swaps, set(served))
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_real_bundles_swap_under_execs_without_a_failure(node: Node, bundle_bin: Path) -> None:
+    """Two versions of the real bundle set (the same files under two version names)."""
+    real = bundle_bin.parent
+    text = (real / "MANIFEST.json").read_text()
+    versions = []
+    for suffix in ("x", "y"):
+        copy = node.root / "image" / suffix
+        shutil.copytree(real, copy, symlinks=True)
+        version = json.loads(text)["version"] + suffix
+        (copy / "MANIFEST.json").write_text(text.replace(json.loads(text)["version"], version, 1))
+        versions.append(copy)
+    base = node.settings("1.0-a")
+    installing.install(dataclasses.replace(base, bundles=str(versions[0])))
+    log = node.root / "loop.log"
+    loop = exec_loop(node.bin / "spiderpool", 200, log)
+    swaps = 0
+    while loop.poll() is None:
+        installing.install(dataclasses.replace(base, bundles=str(versions[(swaps + 1) % 2]), retired_grace_seconds=5))
+        swaps += 1
+    lines = log.read_text().splitlines()
+    assert len(lines) == 200 and all('"supportedVersions"' in line for line in lines), [l for l in lines if "FAIL" in l][:3]
+    assert swaps >= 2
+
+
 def exec_loop(executable: Path, times: int, log: Path) -> subprocess.Popen[bytes]:
-    """A shell exec'ing ``executable`` ``times`` times, each answer (or FAIL) a line in ``log``."""
-    script = f'i=0; while [ $i -lt {times} ]; do "$0" || echo "FAIL $?"; i=$((i+1)); done'
+    """A shell exec'ing ``executable`` ``times`` times, as a runtime asks for VERSION; each
+    answer (or FAIL) is a line in ``log``."""
+    stdin = log.with_suffix(".stdin")
+    stdin.write_text('{"cniVersion": "1.0.0"}')
+    script = f'i=0; while [ $i -lt {times} ]; do "$0" <"$1" 2>/dev/null || echo "FAIL $?"; i=$((i+1)); done'
     with log.open("wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(["sh", "-c", script, str(executable)], stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(["sh", "-c", script, str(executable), str(stdin)], stdout=out,
+                                env={"PATH": "/usr/bin:/bin", "CNI_COMMAND": "VERSION"})  # fmt: skip
 
 
 def test_a_damaged_installed_copy_is_replaced_by_a_fresh_one(node: Node) -> None:

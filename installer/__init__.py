@@ -5,7 +5,7 @@ host's CNI bin dir and keeps the plugins' credentials fresh, one process per nod
 |---|---|---|
 | ``__main__`` | entry: ``python -m installer [--once / --uninstall]`` | yes |
 | ``service`` | the loop: passes, retry with backoff, readiness, shutdown | yes |
-| ``installing`` | install / intact / uninstall of the bundle set | via hostfs |
+| ``installing`` | install / check / uninstall of the bundle set | via hostfs |
 | ``credentials`` | kubeconfig, token, CA, nodename on the host | via hostfs |
 | ``hostfs`` | every file-system operation, atomic by rename | yes |
 | ``bundleset`` | the bundle manifest and which hosts can run it | no |

@@ -1,7 +1,7 @@
 """Put the bundle set into the host's CNI bin dir, keep it intact, take it away. Does I/O
 (through ``hostfs``; the names and what may be removed are ``layout``'s).
 
-``install`` reads top to bottom as: trust the source (manifest, checksums, this host can
+``install`` (at start, and whenever ``check`` finds the install broken) reads top to bottom as: trust the source (manifest, checksums, this host can
 run it) -> under the node's lock, find or make the verified version directory -> swap
 ``current`` -> make sure each plugin name points through ``current`` -> remove what has
 been retired long enough. Every step before the swap works on names no runtime uses,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from installer import bundleset, hostfs, layout
 from installer.settings import Settings
@@ -67,15 +68,19 @@ def install(settings: Settings) -> Installed:
     return Installed(manifest.version, directory, manifest.plugins, changed)
 
 
-def intact(settings: Settings, installed: Installed) -> bool:
-    """Cheap check for the poll loop: do the names still lead to our version?"""
+def check(settings: Settings, installed: Installed) -> Literal["ours", "foreign", "broken"]:
+    """Cheap check for the poll loop. "foreign": ``current`` serves another complete
+    version, swapped in by a newer installer (a surge rollout runs two on a node for a
+    while): leave it, or the two would swap back and forth. "broken": something a
+    runtime would exec is missing; install again."""
     bin_dir = Path(settings.cni_bin_dir)
     state = bin_dir / layout.STATE_DIR
-    if hostfs.readlink_or_none(state / layout.CURRENT) != installed.directory:
-        return False
-    if not (state / installed.directory / bundleset.MANIFEST).is_file():
-        return False
-    return all(hostfs.readlink_or_none(bin_dir / p) == layout.link_target(p) for p in installed.plugins)
+    if not all(hostfs.readlink_or_none(bin_dir / p) == layout.link_target(p) for p in installed.plugins):
+        return "broken"
+    current = hostfs.readlink_or_none(state / layout.CURRENT)
+    if current is None or not (state / current / bundleset.MANIFEST).is_file():
+        return "broken"
+    return "ours" if current == installed.directory else "foreign"
 
 
 # ------------------------------------------------------------ the steps of install

@@ -2,7 +2,8 @@
 Does I/O (the readiness file; the rest through ``installing`` and ``credentials``).
 
 One pass = make sure the bundles are installed (a full install at start or when the
-cheap ``intact`` check fails) + sync the credentials. The two are independent: a bad
+cheap ``check`` finds them broken; never over a version a newer installer swapped in)
++ sync the credentials. The two are independent: a bad
 token does not stop the bundles from being installed, and the other way round. A pass
 with an error is retried after a jittered delay that doubles up to a ceiling (what a
 DaemonSet's container would get from kubelet, without leaving the pod unready for
@@ -46,6 +47,7 @@ class Service:
         self.renewer = credentials.Renewer(settings)
         self.installed: installing.Installed | None = None
         self.backoff = Backoff(settings.backoff_max_seconds)
+        self.yielded = False  # another installer has swapped in its version since ours
 
     def run_pass(self) -> bool:
         """One pass; True when both steps succeeded (and the readiness file is there)."""
@@ -78,10 +80,14 @@ class Service:
 
     def _bundles(self) -> bool:
         try:
-            if self.installed is None or not installing.intact(self.settings, self.installed):
+            state = "broken" if self.installed is None else installing.check(self.settings, self.installed)
+            if state == "broken":
                 self.installed = installing.install(self.settings)
                 log.info("bundles %s installed in %s (%s)", self.installed.version, self.settings.cni_bin_dir,
                          "swapped in" if self.installed.changed else "already there")  # fmt: skip
+            elif state == "foreign" and not self.yielded:
+                log.info("another installer now serves this node's bundles; leaving them")
+            self.yielded = state == "foreign"
             return True
         except (installing.InstallError, OSError) as e:
             log.error("bundles not installed: %s", e)

@@ -16,6 +16,8 @@ incomplete or mixed directory.
 | repair | a file of the installed copy damaged | a fresh ``~1`` copy swapped in |
 | replace | a plain file named like a plugin (upstream's) | replaced by our link, with a warning |
 | concurrency | two installers at once | both succeed, one copy |
+| surge | an old installer's next pass after a new one swapped in its version | leaves the new version serving |
+| surge | the install broken (a plugin link removed) | the next pass repairs it |
 | bad input | source checksum mismatch / no manifest / other machine / kernel too old / plugin that does not start | InstallError saying so, installed version untouched, no staging left |
 | bad input | target read-only (bind mount) / full disk (small tmpfs) | exit 1 naming it, old version still served, no staging left |
 | bad input | token missing / empty, CA a directory | CredentialError, host credentials untouched |
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import credentials, hostfs, installing, layout
+from installer import credentials, hostfs, installing, layout, service
 from installer.installing import InstallError
 from installer.kubeconfig import CredentialError
 from installer.settings import Settings
@@ -260,6 +262,25 @@ def test_two_installers_at_once_both_succeed_and_leave_one_copy(node: Node) -> N
     assert [p.returncode for p in procs] == [0, 0], errs
     assert node.state_names() == {".lock", "current", "1.0-a"}
     assert node.serving() == "1.0-a"
+
+
+def test_an_old_installer_leaves_the_version_a_newer_one_swapped_in(node: Node, caplog: pytest.LogCaptureFixture) -> None:
+    old = service.Service(node.settings("1.0-a", identity="old-pod"))
+    assert old.run_pass()
+    new = service.Service(node.settings("1.1-b", identity="new-pod"))
+    assert new.run_pass() and node.serving() == "1.1-b"
+    with caplog.at_level(logging.INFO, logger="installer"):
+        assert old.run_pass() and old.run_pass()
+    assert node.serving() == "1.1-b"
+    assert [r.message for r in caplog.records].count("another installer now serves this node's bundles; leaving them") == 1
+
+
+def test_a_broken_install_is_repaired_on_the_next_pass(node: Node) -> None:
+    svc = service.Service(node.settings("1.0-a"))
+    assert svc.run_pass()
+    (node.bin / "coordinator").unlink()
+    assert svc.run_pass()
+    assert os.readlink(node.bin / "coordinator") == ".spidernet/current/coordinator/coordinator"
 
 
 # ------------------------------------------------------------------ bad input: the installed version stays

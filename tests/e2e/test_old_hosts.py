@@ -172,7 +172,7 @@ def test_the_example_macvlan_chain_runs_through_libcni_with_every_plugin_in_bull
     shipped, our three plugins chrooted into bullseye: the coordinator runs bullseye's
     nsenter and iptables-restore, which only start if our libc stays out of their way."""
     h = installed("bullseye")
-    examples = manifests.render(manifests.MANIFESTS / "examples")
+    examples = manifests.listed(manifests.MANIFESTS / "examples")
     for obj in examples:
         if obj["kind"] == "SpiderIPPool" and obj["metadata"]["name"].startswith("macvlan-ens1"):
             assert manifests.apply(cluster.cp, obj, dry_run=False)[0] in (200, 201)

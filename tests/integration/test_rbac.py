@@ -49,7 +49,7 @@ def audited() -> Iterator[Cluster]:
 
 def role_rules(name: str) -> set[tuple[str, str, str]]:
     """(group, resource[/subresource], verb) for every rule of the ClusterRole ``name``."""
-    role = next(o for o in manifests.render(manifests.MANIFESTS) if o["kind"] == "ClusterRole" and o["metadata"]["name"] == name)
+    role = next(o for o in manifests.listed(manifests.MANIFESTS) if o["kind"] == "ClusterRole" and o["metadata"]["name"] == name)
     return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.integration.ipam_scenarios import Scenario, SimNode
 from tests.uml_guest.test_ifacer_chain import add_second_nic, link
@@ -28,15 +27,9 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 EXAMPLES = manifests.MANIFESTS / "examples"
 
 
-def examples() -> list[dict[str, Any]]:
-    """The example objects, read from the files the kustomization lists (no kubectl needed)."""
-    listed = yaml.safe_load((EXAMPLES / "kustomization.yaml").read_text())["resources"]
-    return [doc for name in listed for doc in yaml.safe_load_all((EXAMPLES / name).read_text()) if doc]
-
-
 def network(cluster: Cluster, name: str, node: SimNode) -> tuple[dict[str, Any], list[str]]:
     """The NAD's conflist with this node's paths, and its pools, applied to the cluster."""
-    objects = examples()
+    objects = manifests.listed(EXAMPLES)
     nad = next(o for o in objects if o["kind"] == "NetworkAttachmentDefinition" and o["metadata"]["name"] == name)
     key = f"{nad['metadata']['namespace']}/{name}"
     pools = [o for o in objects if o["kind"] == "SpiderIPPool" and key in o["spec"].get("multusName", [])]

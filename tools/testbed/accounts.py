@@ -27,7 +27,7 @@ from tools.testbed.controlplane import ControlPlane
 
 
 def apply_rbac(cp: ControlPlane) -> None:
-    for obj in manifests.render(manifests.MANIFESTS):
+    for obj in manifests.listed(manifests.MANIFESTS):
         if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
             status, reply = manifests.apply(cp, obj, dry_run=False)
             if status not in (200, 201):

@@ -1,6 +1,7 @@
 """Our kustomize manifests, rendered and applied to the local control plane. Does I/O.
 
-``render`` runs ``kubectl kustomize`` (what users run); ``apply`` is a server-side
+``render`` runs ``kubectl kustomize`` (what users run), ``listed`` just reads the files a
+kustomization lists (no kubectl needed); ``apply`` is a server-side
 apply (``kubectl apply --server-side``), optionally as a dry run, with the resource's
 path found by API discovery, so any kind the server serves works, CRDs included.
 ``for_1_20`` is what the 1.20 test apiserver needs to judge objects written for
@@ -40,6 +41,13 @@ def render(directory: Path) -> list[dict[str, Any]]:
         raise FileNotFoundError("kubectl is not installed")
     out = subprocess.run([binary, "kustomize", str(directory)], capture_output=True, text=True, check=True).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def listed(directory: Path) -> list[dict[str, Any]]:
+    """The objects of the files ``directory``'s kustomization lists, read as they are:
+    for tests that need the objects but not kubectl (ours use no transformer but images)."""
+    names = yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]
+    return [doc for name in names for doc in yaml.safe_load_all((directory / name).read_text()) if doc]
 
 
 def _api_base(api_version: str) -> str:

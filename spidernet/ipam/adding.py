@@ -27,12 +27,12 @@ import dataclasses
 import ipaddress
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from spidernet.alloc import choosing, selection
 from spidernet.alloc.pools import Pool, Record
-from spidernet.ipam import endpoints, pods
+from spidernet.ipam import endpoints, planning, pods
 from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
@@ -45,7 +45,7 @@ from spidernet.types.results import Result
 log = logs.LOG
 
 POOL_EXHAUSTED = 100  # every usable candidate pool is full
-NO_MATCHING_POOL = 101  # no candidate pool may serve this pod (each refused with a reason)
+NO_MATCHING_POOL = planning.NO_MATCHING_POOL
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,6 @@ class Allocation:
     pool: Pool
     ip: str
     reused: bool
-
-
-@dataclass
-class Context:
-    """One ADD: the request, the pod, and what has been read so far."""
-
-    cmd: CmdArgs
-    conf: IpamConf
-    store: Store
-    pod: pods.PodInfo
-    node: str
-    notes: Notes
-    claimed: set[str] = field(default_factory=set)
-    reserved: dict[int, RangeSet] | None = None
 
 
 # ------------------------------------------------------------------ entry
@@ -92,7 +78,7 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
 def _add(cmd: CmdArgs, conf: IpamConf, store: Store, who: pods.Identity) -> Result:
     """decide -> write pool -> write endpoint -> answer (the module docstring's steps)."""
     pod, node = require_pod(who, store, conf)
-    ctx = Context(cmd, conf, store, pod, node, Notes(conf.state_dir))
+    ctx = planning.Context(cmd, conf, store, pod, node, Notes(conf.state_dir))
     existing = _current_endpoint(ctx)
     ctx.claimed = endpoints.claimed_elsewhere(existing, cmd.ifname)
     held = endpoints.detail_for(existing, cmd.ifname)
@@ -127,7 +113,7 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
     return pod, pod.node or here
 
 
-def _current_endpoint(ctx: Context) -> dict[str, Any] | None:
+def _current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
     """The pod's endpoint. One of an older pod of the same name is released first, or, for a
     StatefulSet pod, taken over (SPEC §2: the re-created pod keeps its addresses)."""
     store, pod = ctx.store, ctx.pod
@@ -145,7 +131,7 @@ def _current_endpoint(ctx: Context) -> dict[str, Any] | None:
     raise errors.TryAgainLater(f"endpoint {pod.key} of an older pod kept changing")
 
 
-def _take_over(ctx: Context, existing: dict[str, Any]) -> dict[str, Any] | None:
+def _take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any] | None:
     """A StatefulSet pod's successor takes its endpoint: the endpoint first (new UID and node,
     interfaces whose pools the pod's annotations no longer name dropped), then the dropped
     interfaces' records go. The kept ones move to the new UID as each NIC's ADD confirms
@@ -165,9 +151,9 @@ def _take_over(ctx: Context, existing: dict[str, Any]) -> dict[str, Any] | None:
     return new
 
 
-def _outdated(ctx: Context, detail: endpoints.Detail) -> bool:
+def _outdated(ctx: planning.Context, detail: endpoints.Detail) -> bool:
     """The pod's annotations (or defaults) no longer name this detail's pools for its interface."""
-    cands = _candidates(ctx, str(detail.get("interface", "")))
+    cands = planning.candidates(ctx, str(detail.get("interface", "")))
     known = sorted(s.name for s in ctx.store.pool_summaries()) if any(
         selection.is_glob(n) for n in cands.v4 + cands.v6) else []  # fmt: skip
     for family in (4, 6):
@@ -189,7 +175,7 @@ def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | Non
 # ------------------------------------------------------------------ answering again
 
 
-def _still_recorded(ctx: Context, detail: endpoints.Detail) -> bool:
+def _still_recorded(ctx: planning.Context, detail: endpoints.Detail) -> bool:
     """I1 before answering from the endpoint: every address it names is recorded for this pod."""
     for pool_name, ip in endpoints.addresses(detail):
         if not _confirm(ctx, pool_name, ip):
@@ -199,7 +185,7 @@ def _still_recorded(ctx: Context, detail: endpoints.Detail) -> bool:
     return True
 
 
-def _confirm(ctx: Context, pool_name: str, ip: str) -> bool:
+def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
     """The record of ``ip`` holds it for the pod, re-written if it went missing while still free."""
     now = time.time()
     reserved = _reserved(ctx)
@@ -226,7 +212,7 @@ def _confirm(ctx: Context, pool_name: str, ip: str) -> bool:
         return False
 
 
-def _answer_again(ctx: Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> Result:
+def _answer_again(ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> Result:
     if endpoints.container_of(detail) != ctx.cmd.container_id:
         detail = {**detail, "containerID": ctx.cmd.container_id}  # this sandbox holds it now
         _write_endpoint(ctx, detail, existing)
@@ -234,91 +220,12 @@ def _answer_again(ctx: Context, detail: endpoints.Detail, existing: dict[str, An
     return endpoints.result(detail)
 
 
-# ------------------------------------------------------------------ choosing pools
-
-
-def _candidates(ctx: Context, ifname: str) -> selection.Candidates:
-    ann = ctx.pod.annotations
-    # Rules 1-2 (pod annotations) alone first: the namespace is read only when they yield nothing.
-    found = selection.candidates(ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=())
-    if found is None:
-        ns_obj = ctx.store.namespace(ctx.pod.namespace) or {}
-        found = selection.candidates(
-            ifname=ifname, pod_annotations={}, ns_annotations=ns_obj.get("metadata", {}).get("annotations") or {},
-            conf_v4=ctx.conf.default_v4, conf_v6=ctx.conf.default_v6,
-        )  # fmt: skip
-    if found is not None:
-        return found
-    summaries = ctx.store.pool_summaries()  # rule 5: names and flags only, no records
-    v4 = tuple(s.name for s in summaries if s.default and s.family == 4)
-    v6 = tuple(s.name for s in summaries if s.default and s.family == 6)
-    if not (v4 or v6):
-        raise errors.PluginError(
-            NO_MATCHING_POOL,
-            "no pool for this pod: no ippool annotation, no namespace or CNI default pools, and no pool has spec.default",
-        )
-    return selection.Candidates("pools with spec.default", v4, v6)
-
-
-def _load(ctx: Context, family: int, names: tuple[str, ...]) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
-    """Fetch the named pools (globs expanded against the pools of this family); returns (pools, reasons)."""
-    if any(selection.is_glob(n) for n in names):
-        known = sorted(s.name for s in ctx.store.pool_summaries() if s.family in (family, 0))
-        names = selection.expand(names, known)
-    objs = {n: ctx.store.pool(n) for n in names}
-    found = [(Pool.parse(o), o) for o in objs.values() if o is not None]
-    return found, {n: "not found" for n, o in objs.items() if o is None}
-
-
-def _pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
-    need_node = any(not p.node_name and p.node_affinity is not None for p in pools)
-    need_ns = any(not p.namespace_name and p.namespace_affinity is not None for p in pools)
-    node_obj = ctx.store.node(ctx.node) if need_node else None
-    ns_obj = ctx.store.namespace(ctx.pod.namespace) if need_ns else None
-    network = ""
-    if any(p.multus_name for p in pools):  # decoded only when a pool asks (a malformed one is code 7)
-        network = selection.network_of(ctx.cmd.ifname, ctx.pod.annotations, ctx.pod.namespace, ctx.conf.network,
-                                       ctx.conf.multus_namespace)  # fmt: skip
-    return selection.PodView(
-        namespace=ctx.pod.namespace,
-        labels=ctx.pod.labels,
-        node=ctx.node,
-        node_labels=(node_obj or {}).get("metadata", {}).get("labels") or {},
-        ns_labels=(ns_obj or {}).get("metadata", {}).get("labels") or {},
-        network=network,
-        multus_namespace=ctx.conf.multus_namespace,
-    )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Per family, the usable pools in the order they are tried, and why the others were refused."""
-
-    family: int
-    pools: list[tuple[Pool, dict[str, Any]]]
-    reasons: dict[str, str]
-    view: selection.PodView
-
-
-def _plan(ctx: Context, family: int, names: tuple[str, ...]) -> Plan:
-    loaded, reasons = _load(ctx, family, names)
-    view = _pod_view(ctx, [p for p, _ in loaded])
-    usable = []
-    for pool, obj in loaded:
-        reason = selection.refusal(pool, family, view)
-        if reason:
-            reasons[pool.name] = reason
-        else:
-            usable.append((pool, obj))
-    return Plan(family, sorted(usable, key=lambda po: selection.priority(po[0]), reverse=True), reasons, view)
-
-
 # ------------------------------------------------------------------ allocating
 
 
-def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
-    cands = _candidates(ctx, ctx.cmd.ifname)
-    plans = [_plan(ctx, fam, cands.names(fam)) for fam in (4, 6) if cands.names(fam)]
+def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
+    cands = planning.candidates(ctx, ctx.cmd.ifname)
+    plans = [planning.plan(ctx, fam, cands.names(fam)) for fam in (4, 6) if cands.names(fam)]
     note = _note(ctx, "adding", pools=tuple(p.name for plan in plans for p, _ in plan.pools))
     done: list[Allocation] = []
     try:
@@ -333,7 +240,7 @@ def allocate_all(ctx: Context) -> tuple[list[Allocation], bool]:
     return done, clean
 
 
-def _allocate_family(ctx: Context, plan: Plan) -> Allocation:
+def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
     reasons = dict(plan.reasons)
     for pool, obj in plan.pools:
         got = _try_pool(ctx, pool.name, obj, plan.family, plan.view)
@@ -346,7 +253,7 @@ def _allocate_family(ctx: Context, plan: Plan) -> Allocation:
     raise errors.PluginError(code, f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})")
 
 
-def _try_pool(ctx: Context, name: str, snapshot: dict[str, Any], family: int,
+def _try_pool(ctx: planning.Context, name: str, snapshot: dict[str, Any], family: int,
               view: selection.PodView) -> Allocation | str:  # fmt: skip
     """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
     reserved = _reserved(ctx)[family]
@@ -381,13 +288,13 @@ def _exhausted(pool: Pool, now: float) -> str:
     return text + ")"
 
 
-def _reserved(ctx: Context) -> dict[int, RangeSet]:
+def _reserved(ctx: planning.Context) -> dict[int, RangeSet]:
     if ctx.reserved is None:
         ctx.reserved = reserved_ranges(ctx.store)
     return ctx.reserved
 
 
-def _rollback(ctx: Context, done: list[Allocation]) -> None:
+def _rollback(ctx: planning.Context, done: list[Allocation]) -> None:
     """Nothing names these records yet (the endpoint is written last): release them, forget the note."""
     try:
         for a in done:
@@ -397,7 +304,7 @@ def _rollback(ctx: Context, done: list[Allocation]) -> None:
         log.exception("rollback of %s failed", [a.ip for a in done])
 
 
-def _note(ctx: Context, state: State, detail: endpoints.Detail | None = None, *,
+def _note(ctx: planning.Context, state: State, detail: endpoints.Detail | None = None, *,
           pools: tuple[str, ...] = ()) -> Attachment:  # fmt: skip
     ips = dict(endpoints.addresses(detail)) if detail else {}
     note = Attachment(
@@ -411,7 +318,7 @@ def _note(ctx: Context, state: State, detail: endpoints.Detail | None = None, *,
 # ------------------------------------------------------------------ endpoint
 
 
-def _annotation_routes(ctx: Context) -> list[dict[str, str]]:
+def _annotation_routes(ctx: planning.Context) -> list[dict[str, str]]:
     raw = ctx.pod.annotations.get(selection.ANNO_ROUTES)
     if not raw:
         return []
@@ -424,7 +331,7 @@ def _annotation_routes(ctx: Context) -> list[dict[str, str]]:
     return [{"dst": str(dst), "gw": str(gw)} for dst, gw in parsed]
 
 
-def _detail(ctx: Context, allocations: list[Allocation], clean_gateway: bool) -> endpoints.Detail:
+def _detail(ctx: planning.Context, allocations: list[Allocation], clean_gateway: bool) -> endpoints.Detail:
     detail: endpoints.Detail = {"interface": ctx.cmd.ifname, "containerID": ctx.cmd.container_id,
                                 "network": ctx.conf.network, "vlan": 0, "cleanGateway": clean_gateway,
                                 "routes": []}  # fmt: skip
@@ -446,7 +353,7 @@ def _detail(ctx: Context, allocations: list[Allocation], clean_gateway: bool) ->
     return detail
 
 
-def _write_endpoint(ctx: Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> None:
+def _write_endpoint(ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> None:
     """Create or update (CAS) the pod's endpoint with this interface's detail."""
     pod = ctx.pod
     for _ in range(5):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from spidernet.ipam import attachments
 from spidernet.protocol import errors, logs
-from spidernet.types.netconf import Fields, NetConf
+from spidernet.types.netconf import NetConf
 
 DEFAULT_KUBECONFIG = "/etc/cni/net.d/spiderpool.d/spiderpool.kubeconfig"
 DEFAULT_LOCK_DIR = "/run/spidernet/ipam"

@@ -30,6 +30,7 @@ from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 
 log = logs.LOG
+GC_LOCK_WAIT = 2.0  # s: the GC verb gives up on a pod whose lock another verb holds this long
 
 
 def delete(cmd: CmdArgs, conf: IpamConf, store: Store, *, sent_prev: bool, spec_040: bool) -> None:
@@ -162,7 +163,7 @@ def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
     failures: list[str] = []
     for who, cid, ifname in _stale(conf, store, valid):
         try:
-            with store.pod_lock(who.namespace, who.name):
+            with store.pod_lock(who.namespace, who.name, wait=GC_LOCK_WAIT):
                 settle(store, conf, who, cid, ifname, sent_prev=True, spec_040=True, collecting=True)
         except (errors.CniError, kerr.ApiError) as e:
             failures.append(f"{who.key} {cid} {ifname}: {e}")

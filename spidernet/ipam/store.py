@@ -141,14 +141,18 @@ class Store:
             # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
             return self._cas_loop(name, decide, None if lock.waited else snapshot)
 
-    def pod_lock(self, namespace: str, name: str) -> locking.NodeLock:
-        """Held for a whole verb on one pod (locking: orders a DEL and the next ADD of the pod)."""
-        return self.lock(locking.NodeLock.pod(self.lock_dir, namespace, name), f"pod {namespace}/{name}")
+    def pod_lock(self, namespace: str, name: str, *, wait: float | None = None) -> locking.NodeLock:
+        """Held for a whole verb on one pod (locking: orders a DEL and the next ADD of the pod).
 
-    def lock(self, lock: locking.NodeLock, what: str) -> locking.NodeLock:
+        ``wait`` caps the wait below the deadline (the GC verb: one busy pod must not
+        spend the budget of all the others)."""
+        return self.lock(locking.NodeLock.pod(self.lock_dir, namespace, name), f"pod {namespace}/{name}", wait)
+
+    def lock(self, lock: locking.NodeLock, what: str, wait: float | None = None) -> locking.NodeLock:
         started = time.monotonic()
+        budget = self.deadline.remaining() if wait is None else min(wait, self.deadline.remaining())
         try:
-            lock.acquire(timeout=self.deadline.remaining())
+            lock.acquire(timeout=budget)
         except locking.LockTimeout as e:
             raise errors.TryAgainLater(f"{what}: node lock not acquired before the deadline") from e
         self.stats.lock_wait += time.monotonic() - started

@@ -30,6 +30,7 @@ Case matrix:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -174,12 +175,19 @@ def test_three_nics_answer_through_the_nic_a_packet_came_in_on(make_env: Any, de
 # ------------------------------------------------------------------ probes
 
 
-def test_a_conflicting_address_fails_add_naming_ip_and_mac_and_the_runtimes_del_frees_it(make_env: Any) -> None:
+@pytest.mark.parametrize("version", ["1.0.0", "0.3.1"])
+def test_a_conflicting_address_fails_add_naming_ip_and_mac_and_the_retry_gets_another(
+    make_env: Any, version: str
+) -> None:
+    """Issue 10 item 3: a host outside the cluster on the pool's lowest address must not
+    block the pool. The runtime's DEL (no prevResult under 1.0.0; a sandbox seconds old
+    under 0.3.1, which never sends one) releases it into cool-down (SPEC §2 I5), so the
+    retried sandbox, and the next pod, get another address instead of failing forever."""
     e = make_env("10.150.0.2/24")
     squatter = e.underlay.add_peer(f"sq{e.ns[-4:]}", ("10.150.0.10/24",))
     squatter_mac = env.link(squatter, "eth0")["address"]
-    pool = e.pool("p", "10.150.0.0/24", ["10.150.0.10-10.150.0.11"], gateway="10.150.0.1")
-    rt = e.runtime(e.conflist([pool], coordinator={"detectIPConflict": True}))
+    pool = e.pool("p", "10.150.0.0/24", ["10.150.0.10-10.150.0.12"], gateway="10.150.0.1")
+    rt = e.runtime(e.conflist([pool], coordinator={"detectIPConflict": True}, version=version))
     ref, pod = e.pod("a")
     nodes_before = env.host_state(e.node)
     with pytest.raises(cni.CniFailure) as failure:
@@ -189,7 +197,13 @@ def test_a_conflicting_address_fails_add_naming_ip_and_mac_and_the_runtimes_del_
     assert env.host_state(e.node) == nodes_before
     assert list(e.cluster.records(pool)) == ["10.150.0.10"]  # until the runtime's DEL
     rt.delete(ref.container_id, pod.path, pod=ref)  # libcni cached no result: DEL carries no prevResult
-    assert e.cluster.records(pool) == {}
+    assert e.cluster.holders(pool) == {}
+    assert e.cluster.records(pool)["10.150.0.10"]["strikes"] == 1  # cooling, not free
+    retry = dataclasses.replace(ref, container_id=ref.container_id + "-2")
+    result = rt.add(retry.container_id, pod.path, pod=retry)
+    assert result["ips"][0]["address"] == "10.150.0.11/24"
+    other, other_pod = e.pod("b")
+    assert rt.add(other.container_id, other_pod.path, pod=other)["ips"][0]["address"] == "10.150.0.12/24"
 
 
 def test_an_unanswering_gateway_fails_add_with_detect_gateway(make_env: Any) -> None:
@@ -202,7 +216,7 @@ def test_an_unanswering_gateway_fails_add_with_detect_gateway(make_env: Any) -> 
     assert failure.value.code == 111
     assert "10.151.0.1" in failure.value.msg
     rt.delete(ref.container_id, pod.path, pod=ref)
-    assert e.cluster.records(pool) == {}
+    assert e.cluster.holders(pool) == {}
 
 
 @pytest.mark.parametrize(("options", "sent"), [(None, 3), ({"retries": 5, "timeout": "50ms"}, 5), ({"retries": 1}, 1)],

@@ -157,10 +157,16 @@ def test_pod_annotation_beats_namespace_default_which_beats_cni_default(sc: Scen
     assert add_ip(rt, ref, pod).startswith("10.96.0.")
     ref2, pod2 = sc.pod("b", node)
     assert add_ip(rt, ref2, pod2).startswith("10.96.1.")
-    # an ippools annotation that does not list this interface yields nothing: the namespace rule decides
+    # a named ippools annotation must name this interface (upstream's rule): code 7, nothing recorded
     other_nic = json.dumps([{"interface": "net1", "ipv4": [anno]}])
     ref3, pod3 = sc.pod("c", node, annotations={"ipam.spidernet.io/ippools": other_nic})
-    assert add_ip(rt, ref3, pod3).startswith("10.96.1.")
+    with pytest.raises(cni.CniFailure) as failure:
+        add_ip(rt, ref3, pod3)
+    assert failure.value.code == 7 and "interface eth0 must be specified" in failure.value.msg
+    # an empty list for this interface yields nothing: the namespace rule decides
+    empty = json.dumps([{"interface": "eth0", "ipv4": []}])
+    ref4, pod4 = sc.pod("d", node, annotations={"ipam.spidernet.io/ippools": empty})
+    assert add_ip(rt, ref4, pod4).startswith("10.96.1.")
 
 
 @pytest.mark.parametrize(("version", "has_version_field"), [("0.3.1", True), ("1.0.0", False)])

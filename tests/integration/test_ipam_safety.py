@@ -266,7 +266,7 @@ def test_default_pools_and_globs_read_no_pool_records_beyond_the_pools_they_use(
 def test_the_gc_verb_settles_the_rest_when_one_attachment_fails(env: Env) -> None:
     pool = env.pool("p", "10.208.0.0/24", ["10.208.0.10-10.208.0.20"])
     node = env.node(0)
-    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool], "release_timeout": 1})
+    rt = Runtime(node, ipam={"default_ipv4_ippool": [pool]})
     refs = [env.pod(n, node) for n in ("a", "b", "c")]
     for ref in refs:
         assert rt.add(ref, ref.container_id).ok

@@ -8,12 +8,14 @@ Case matrix:
 | census   | status.allocatedIPs not JSON / spec broken                   | unreadable (not judged) / not writable     |
 | census   | one address held in two pools; endpoint naming an address    | inconsistencies, one per kind              |
 |          | recorded for another UID, or cooling, or in no pool          |                                            |
+| census   | an endpoint without status.current.uid                       | a problem naming it, not judged            |
 | census   | a StatefulSet pod's facts: controller, endpoint type, ordinal| in range / out of range / gone / unknown   |
 | plan     | zombie first seen now, min-age 120                           | kept "min-age", remembered                 |
 | plan     | zombie seen 200 s ago; min-age 0                             | released                                   |
 | plan     | zombie's address named by another UID's endpoint             | that record kept, the rest released        |
 | plan     | zombie with records in a broken pool                         | those kept "pool-broken"                   |
 | plan     | cooling record expired 2 h ago / 10 min ago / not yet        | dropped / kept / kept                      |
+| census   | StatefulSet places: ordinal in [start, start + replicas), name <set>-<n> | has a place or not     |
 | suspects | encode, decode; garbage; more than MAX_ENTRIES               | round trip; ValueError; the oldest kept    |
 """
 
@@ -230,3 +232,10 @@ def test_past_max_entries_the_oldest_suspects_are_kept() -> None:
 def test_a_statefulset_has_a_place_for_ordinals_in_start_to_start_plus_replicas(name: str, spec: dict[str, Any],
                                                                                 has_place: bool) -> None:  # fmt: skip
     assert (census.place(name, "web", {"spec": spec}) == "") == has_place
+
+
+def test_an_endpoint_without_a_uid_is_a_problem_and_not_judged() -> None:
+    ep = endpoint("ns/p", "u1", ("a", "10.1.0.10"))
+    ep["status"]["current"]["uid"] = ""
+    c = census.take([pool_obj("a", {})], [ep])
+    assert [p.object for p in c.problems] == ["SpiderEndpoint/ns/p"] and c.holders == {}

@@ -399,10 +399,16 @@ def daemon(node: Node) -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def start(node: Node, daemon: list[subprocess.Popen[str]], **extra: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "installer"], env=node.env("1.0-a", **extra), cwd=paths.REPO,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    """The daemon, its log in ``node.root / "installer.log"`` (read while it runs)."""
+    with (node.root / "installer.log").open("w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "installer"], env=node.env("1.0-a", **extra), cwd=paths.REPO,
+                                stderr=log, text=True)  # fmt: skip
     daemon.append(proc)
     return proc
+
+
+def daemon_log(node: Node) -> str:
+    return (node.root / "installer.log").read_text()
 
 
 def wait_for(what: str, predicate: object, timeout: float = 20.0) -> None:
@@ -418,15 +424,14 @@ def test_the_daemon_retries_with_backoff_until_the_token_appears_then_is_ready(n
     (node.root / "sa" / "token").unlink()
     proc = start(node, daemon)
     ready = Path(node.settings("1.0-a").ready_file)
-    time.sleep(1.5)
+    wait_for("two retries", lambda: daemon_log(node).count("retrying in") >= 2)
+    assert "cannot read the service-account token" in daemon_log(node)
     assert not ready.exists()
     assert node.serving() == "1.0-a"  # the bundles went in regardless
     (node.root / "sa" / "token").write_text("token-late")
     wait_for("the ready file", ready.exists)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0
-    assert err.count("retrying in") >= 2 and "cannot read the service-account token" in err
+    assert proc.wait(timeout=20) == 0
     assert (node.conf / "token").read_text() == "token-late"
     assert not ready.exists()
     assert node.serving() == "1.0-a"  # SIGTERM does not uninstall by default
@@ -439,7 +444,7 @@ def test_sigterm_with_uninstall_on_exit_removes_what_it_installed_and_nothing_el
     wait_for("the ready file", Path(node.settings("1.0-a").ready_file).exists)
     (node.conf.parent / "00-multus.conf").write_text("{}")
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=20)
+    assert proc.wait(timeout=20) == 0, daemon_log(node)
     assert sorted(p.name for p in node.bin.iterdir()) == ["macvlan"]
     assert not node.conf.exists()
     assert (node.conf.parent / "00-multus.conf").exists()

@@ -64,6 +64,10 @@ class ControlPlane:
     def kubeconfig(self) -> Path:
         return self.workdir / "kubeconfig"
 
+    def pids(self) -> dict[str, int]:
+        """The running processes by program name (etcd, kube-apiserver): benchmarks read their CPU."""
+        return {Path(str(p.args[0])).name: p.pid for p in self._procs if isinstance(p.args, list)}
+
     # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> ControlPlane:

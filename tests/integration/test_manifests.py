@@ -64,6 +64,7 @@ def test_the_manifests_render_every_object_with_the_image_named(objects: list[di
         "ServiceAccount/spidernet-node", "ServiceAccount/spidernet-gc",
         "ClusterRole/spidernet-ipam", "ClusterRole/spidernet-gc", "ClusterRole/spidernet-cli",
         "ClusterRoleBinding/spidernet-ipam", "ClusterRoleBinding/spidernet-gc",
+        "Role/spidernet-gc-state", "RoleBinding/spidernet-gc-state",
         "DaemonSet/spidernet-installer", "CronJob/spidernet-gc",
     ])  # fmt: skip
     ds, cj = one(objects, "DaemonSet", "spidernet-installer"), one(objects, "CronJob", "spidernet-gc")

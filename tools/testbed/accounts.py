@@ -28,7 +28,7 @@ from tools.testbed.controlplane import ControlPlane
 
 def apply_rbac(cp: ControlPlane) -> None:
     for obj in manifests.listed(manifests.MANIFESTS):
-        if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+        if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
             status, reply = manifests.apply(cp, obj, dry_run=False)
             if status not in (200, 201):
                 raise RuntimeError(f"{obj['kind']}/{obj['metadata']['name']}: HTTP {status}: {reply}")

@@ -20,7 +20,6 @@ From the LISTs (pools, endpoints, pods, nodes, StatefulSets) this builds:
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,11 +28,9 @@ from typing import Any
 from spidernet.alloc import choosing
 from spidernet.alloc.pools import Pool, Record, parse_records
 from spidernet.gc import rules
-from spidernet.ipam import endpoints
+from spidernet.ipam import endpoints, pods
 
 HolderId = tuple[str, str]  # (pod "ns/name", pod UID)
-STATEFULSET = "StatefulSet"
-_ORDINAL = re.compile(r"^(.*)-([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -148,10 +145,10 @@ def _add_endpoint(c: Census, ep: dict[str, Any]) -> None:
     for d in endpoints.details(ep):
         for pool, ip in endpoints.addresses(d):
             c.named.setdefault((pool, canonical(ip)), set()).add((key, uid))
-            _check_recorded(c, key, uid, pool, ip)
+            _check_recorded(c, key, uid, pool, ip, endpoints.stateful(ep))
 
 
-def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str) -> None:
+def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, stateful: bool) -> None:
     """I1 read back: the address an endpoint names is recorded in its pool for its UID."""
     state = c.pools.get(pool)
     if state is not None and not state.readable:
@@ -159,6 +156,8 @@ def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str) -> None:
     record = None if state is None else state.by_address.get(canonical(ip))
     if record is not None and record.holds_for(uid):
         return
+    if record is not None and stateful and record.pod == key and not record.cooling:
+        return  # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD (issue 15)
     if state is None:
         why = f"its pool {pool} does not exist"
     elif record is None:
@@ -245,10 +244,10 @@ def pod_facts(world: World, obj: Mapping[str, Any]) -> rules.Pod:
 def statefulset_of(pod: Mapping[str, Any] | None, endpoint: Mapping[str, Any] | None) -> str:
     """The StatefulSet a holder belongs to: its pod's controller, else what its endpoint says."""
     for ref in ((pod or {}).get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") == STATEFULSET:
+        if ref.get("controller") and ref.get("kind") == pods.STATEFULSET:
             return str(ref.get("name", ""))
     status = (endpoint or {}).get("status") or {}
-    if status.get("ownerControllerType") == STATEFULSET:
+    if status.get("ownerControllerType") == pods.STATEFULSET:
         return str(status.get("ownerControllerName", ""))
     return ""
 
@@ -265,26 +264,9 @@ def facts(world: World, h: HolderRecords) -> rules.Holder:
         elif f"{ns}/{sts}" not in world.statefulsets:
             state, detail = "gone", f"StatefulSet {ns}/{sts} is gone"
         else:
-            detail = place(name, sts, world.statefulsets[f"{ns}/{sts}"])
+            detail = pods.stateful_place(name, world.statefulsets[f"{ns}/{sts}"])  # the IPAM's own rule (issue 15)
             state = "out-of-range" if detail else "in-range"
     return rules.Holder(key=h.key, uid=h.uid, pod=pod_facts(world, pod_obj) if pod_obj is not None else None,
                         has_endpoint=h.endpoint is not None, statefulset=sts, sts_state=state,
                         sts_detail=detail)  # fmt: skip
 
-
-def place(pod_name: str, sts_name: str, statefulset: Mapping[str, Any]) -> str:
-    """Why the StatefulSet has no place for this pod name ("" when it has one), as upstream's IsValidStatefulSetPod.
-
-    The name is ``<set>-<ordinal>`` and the ordinal lies in ``[start, start + replicas)``
-    (``spec.ordinals.start``, default 0; ``spec.replicas``, default 1).
-    """
-    m = _ORDINAL.match(pod_name)
-    if not m or m.group(1) != sts_name:
-        return f"{pod_name!r} is not <{sts_name}>-<ordinal>"
-    spec = statefulset.get("spec") or {}
-    start = int((spec.get("ordinals") or {}).get("start") or 0)
-    replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
-    ordinal = int(m.group(2))
-    if start <= ordinal < start + replicas:
-        return ""
-    return f"ordinal {ordinal} is outside [{start}, {start + replicas}) of StatefulSet {sts_name}"

@@ -18,6 +18,8 @@ counts be right, and each release have its Event on the pool.
 | orphaned endpoint | no records: pod gone / other UID -> deleted; live pod -> kept              |
 | StatefulSet       | pod gone: ordinal in range -> kept, out of range / set gone -> released;  |
 |                   | re-created with a new UID -> kept; alive with its set gone -> untouched    |
+|                   | (by hand), and the same life through the frozen IPAM: kept while deleted, |
+|                   | taken over by the next pod, released once scaled down / its set deleted   |
 | cooling, counts   | cooling expired 2 h ago -> dropped, 1 min ago -> stays; stale counts -> rewritten |
 | inconsistencies   | an address in two pools, an endpoint naming an unrecorded address -> reported |
 | min-age           | --min-age 2: kept "min-age" twice, released once 2 s passed; --dry-run changes nothing |
@@ -268,6 +270,39 @@ def test_statefulset_pods_keep_their_records_while_their_ordinal_has_a_place(env
         assert (holders.get(ip) == uids[name]) == (outcome != "released"), name
         assert (name in endpoints) == (outcome != "released"), name
     assert env.counts_right(pool)
+
+
+def test_a_statefulset_pods_addresses_through_the_ipam_wait_for_its_successor_until_scaled_down(env: GcEnv) -> None:
+    pool = env.name("pool")
+    env.cluster.pool(pool, "10.247.0.0/24", ["10.247.0.10-10.247.0.20"])
+    node = env.node("n1", pool=pool).name
+    web = env.statefulset("web", replicas=2)
+    first = {n: env.running_pod(n, node, owner=web) for n in ("web-0", "web-1")}
+    for ref, _ in first.values():
+        env.delete_pod(ref)  # the node lost them; no DEL
+    kept = env.gc()
+    for name, (ref, ip) in first.items():
+        assert kept.about(pool, ip) == {"kept": ["statefulset-in-range"]}, name
+    assert env.endpoint_names() == {"web-0", "web-1"}
+    assert [i for i in kept.report["inconsistencies"] if i.get("pool") == pool] == []
+
+    successor = env.pod("web-0", node, owner=web)  # the StatefulSet re-creates web-0: it takes the address over
+    assert env.add(successor, node).ips() == [first["web-0"][1]]
+    assert env.gc().about(pool, first["web-0"][1]) == {}
+    assert env.holders(pool)[first["web-0"][1]] == successor.uid
+
+    status, reply = env.cp.request("PATCH", f"/apis/apps/v1/namespaces/{env.ns}/statefulsets/web",
+                                   {"spec": {"replicas": 1}}, content_type="application/merge-patch+json")  # fmt: skip
+    assert status == 200, reply
+    scaled = env.gc()
+    assert scaled.about(pool, first["web-1"][1]) == {"released": ["statefulset-out-of-range"]}
+    assert env.endpoint_names() == {"web-0"}
+
+    env.delete_statefulset("web")
+    env.delete_pod(successor)
+    gone = env.gc()
+    assert gone.about(pool, first["web-0"][1]) == {"released": ["statefulset-gone"]}
+    assert env.holders(pool) == {} and env.endpoint_names() == set() and env.counts_right(pool)
 
 
 def test_old_cooling_records_are_dropped_and_stale_counts_rewritten(env: GcEnv) -> None:

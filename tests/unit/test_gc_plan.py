@@ -15,7 +15,6 @@ Case matrix:
 | plan     | zombie's address named by another UID's endpoint             | that record kept, the rest released        |
 | plan     | zombie with records in a broken pool                         | those kept "pool-broken"                   |
 | plan     | cooling record expired 2 h ago / 10 min ago / not yet        | dropped / kept / kept                      |
-| census   | StatefulSet places: ordinal in [start, start + replicas), name <set>-<n> | has a place or not     |
 | suspects | encode, decode; garbage; more than MAX_ENTRIES               | round trip; ValueError; the oldest kept    |
 """
 
@@ -220,18 +219,6 @@ def test_past_max_entries_the_oldest_suspects_are_kept() -> None:
     kept = suspects.decode(data).since
     assert dropped == 5 and len(kept) == suspects.MAX_ENTRIES and max(kept.values()) == suspects.MAX_ENTRIES - 1
     assert len(data[suspects.KEY]) < 900_000  # a ConfigMap holds 1 MiB
-
-
-@pytest.mark.parametrize(
-    ("name", "spec", "has_place"),
-    [("web-0", {"replicas": 1}, True), ("web-1", {"replicas": 1}, False), ("web-2", {"replicas": 3}, True),
-     ("web-0", {}, True), ("web-3", {"replicas": 2, "ordinals": {"start": 2}}, True),
-     ("web-1", {"replicas": 2, "ordinals": {"start": 2}}, False), ("web-0", {"replicas": 0}, False),
-     ("db-0", {"replicas": 5}, False), ("web", {"replicas": 5}, False)],
-)  # fmt: skip
-def test_a_statefulset_has_a_place_for_ordinals_in_start_to_start_plus_replicas(name: str, spec: dict[str, Any],
-                                                                                has_place: bool) -> None:  # fmt: skip
-    assert (census.place(name, "web", {"spec": spec}) == "") == has_place
 
 
 def test_an_endpoint_without_a_uid_is_a_problem_and_not_judged() -> None:

@@ -23,12 +23,22 @@ class Api:
         self.cp = cp
         self._ctx = ssl.create_default_context(cafile=str(cp.ca_file))
         self._local = threading.local()
+        self._all: list[http.client.HTTPSConnection] = []  # the worker threads end before close()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
 
     def _conn(self) -> http.client.HTTPSConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = http.client.HTTPSConnection("127.0.0.1", self.cp.port, context=self._ctx,
                                                                   timeout=60)  # fmt: skip
+            with self._lock:
+                self._all.append(conn)
         return conn
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
@@ -42,6 +52,7 @@ class Api:
                 raw = resp.read()
                 return resp.status, json.loads(raw) if raw else None
             except (OSError, http.client.HTTPException):
+                self._conn().close()
                 self._local.conn = None
                 time.sleep(0.1 * (attempt + 1))
         raise RuntimeError(f"{method} {path}: no answer after 5 tries")

@@ -73,8 +73,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def make_plugins(args: argparse.Namespace, shape: workload.Shape, work: Path) -> list[Plugin]:
-    binary = args.spiderpool or paths.BUNDLE_BIN / "spiderpool"
-    out = [Plugin("spiderpool", "spiderpool", Path(binary), 0)]
+    # Resolved now: bundles/current is a symlink that a colleague's build may move mid-run.
+    binary = Path(args.spiderpool or paths.BUNDLE_BIN / "spiderpool").resolve()
+    out = [Plugin("spiderpool", "spiderpool", binary, 0)]
     if not args.no_floor:
         out.append(Plugin("floor", "floor", floor_wrapper(work / "bin"), 1, lock_file=str(work / "floor.lock")))
     for i, (b, conf) in enumerate(zip(args.compare, args.compare_conf, strict=True)):
@@ -185,6 +186,7 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path) ->
             finally:
                 for r in runs:
                     r.close()
+                api.close()
     figs = [figures.summarise(log) for r in runs for log in r.logs]
     series: dict[str, list[dict[str, Any]]] = {}
     for r in runs:

@@ -149,6 +149,7 @@ class PluginRun:
     tail: measure.LogTail = field(default_factory=measure.LogTail)
     server: measure.ServerCpu = field(init=False)
     kubelets: list[kubelet.Kubelet] = field(default_factory=list)
+    on_phase: Any = None  # called with each finished PhaseLog (seed.py streams it to results.jsonl)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.s.seed)
@@ -178,6 +179,8 @@ class PluginRun:
         log.api = self.tail.read_new(self._log_files())
         log.checks = self.check(final=name == "delete")
         self.logs.append(log)
+        if self.on_phase:
+            self.on_phase(log)
         self.current = None
         return log
 
@@ -232,6 +235,12 @@ class PluginRun:
         node = self.nodes[pod.node]
 
         def job() -> float | None:
+            if not pod.cid:  # its ADD never succeeded (given up): no sandbox, only the confirmation
+                if confirm:
+                    self.api.delete_pod(self.ns, pod.name, grace=0)
+                if counted:
+                    log.done(since)
+                return None
             out = self.runtime.call("DEL", node, self.ns, pod.name, pod.uid, pod.cid)
             log.record(out, pod.name, pod.node, cleanup=not counted)
             if out.ok:
@@ -256,7 +265,7 @@ class PluginRun:
         old_ips, state = pod.ips, {"killed": False}
 
         def job() -> float | None:
-            if not state["killed"]:
+            if not state["killed"] and pod.cid:  # a pod that never got a sandbox has none to kill
                 out = self.runtime.call("DEL", node, self.ns, pod.name, pod.uid, pod.cid)
                 log.record(out, pod.name, pod.node)
                 if not out.ok:

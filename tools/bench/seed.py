@@ -10,7 +10,8 @@ the phases (tools/bench/runner.py) one phase at a time for every plugin, so that
 plugins of one phase run minutes apart on the same machine. Plugins: the frozen
 ``spiderpool``, the ``floor`` (tools/bench/floor.py) and any ``--compare`` IPAM.
 Writes ``results.json``, ``tables.md`` and one PNG per scenario to ``--out`` and prints
-the tables; a progress line on stderr while it runs. Figures: tools/bench/figures.py.
+the tables; a progress line on stderr while it runs, and each phase's figures to
+``results.jsonl`` as soon as it ends. Figures: tools/bench/figures.py.
 """
 
 from __future__ import annotations
@@ -163,7 +164,14 @@ class Progress:
 # ---------------------------------------------------------------- one scenario
 
 
-def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path) -> dict[str, Any]:
+def stream(path: Path | None, label: str, log: Any) -> None:
+    if path is not None:
+        with open(path, "a") as f:
+            f.write(json.dumps(_clean({"run": label, **figures.summarise(log)})) + "\n")
+
+
+def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
+                 stream_to: Path | None = None) -> dict[str, Any]:  # fmt: skip
     s = Settings(concurrency=args.concurrency, backoff=args.backoff, give_up=args.give_up, seed=args.seed)
     wanted = set(args.phases.split(",")) | {"create"}
     label = f"{args.mode} {shape.label()}"
@@ -173,6 +181,8 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path) ->
         plugins = make_plugins(args, shape, work)
         with underlay(cp, shape, args.mode == "chain") as u:
             runs = [make_run(cp, api, p, shape, s, work, u) for p in plugins]
+            for r in runs:  # each phase's figures as soon as it ends: a long run stopped halfway keeps them
+                r.on_phase = lambda log: stream(stream_to, label, log)
             try:
                 with Progress(runs, label, args.quiet):
                     for r in runs:
@@ -251,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.compare) != len(args.compare_conf):
         parser().error("give one --compare-conf per --compare")
     out = args.out or Path(tempfile.mkdtemp(prefix="spidernet-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spidernet-bench-work-"))
     result: dict[str, Any] = {"command": " ".join(["tools/bench/seed.sh", *(argv if argv is not None else sys.argv[1:])]),
                               "machine": machine(), "runs": []}  # fmt: skip
@@ -260,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             if scenario not in workload.SCENARIOS or family not in workload.FAMILIES:
                 parser().error(f"unknown scenario {scenario!r} or family {family!r}")
             shape = workload.Shape.of(args.pods, args.nodes, scenario, family, args.down)
-            result["runs"].append(run_scenario(args, shape, work / shape.label()))
+            result["runs"].append(run_scenario(args, shape, work / shape.label(), out / "results.jsonl"))
     result["machine"]["load_at_end"] = os.getloadavg()
     result["seconds"] = time.monotonic() - started
     write_outputs(result, out, not args.no_plots)

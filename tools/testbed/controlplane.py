@@ -77,7 +77,8 @@ class ControlPlane:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
+        """etcd, then the apiserver; ready waits up to ``timeout`` (a UML guest on a busy 2-core host is slow)."""
         if not paths.KUBE_APISERVER.exists():
             raise RuntimeError(f"{paths.KUBE_APISERVER} is missing: run tools/bootstrap.sh first")
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,12 @@ A ``Runtime`` runs one verb for one sandbox on one node:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ class Plugin:
     ranges: list[Range] = field(default_factory=list)
     conf_text: str = ""  # compare: the config file, placeholders unfilled
     lock_file: str = ""  # floor: the lock that serialises its GET+PUT across nodes
+    extra: dict[str, Any] = field(default_factory=dict)  # spiderpool: --ipam-set keys
 
     @property
     def api_backed(self) -> bool:
@@ -77,7 +80,7 @@ class Plugin:
     def ipam(self, node: Node) -> dict[str, Any]:
         if self.kind == "spiderpool":
             pools = {f"default_ipv{r.family}_ippool": [p] for p, r in zip(self.pools, self.ranges, strict=True)}
-            return node.config.ipam(**pools)  # debug level: one "api requests=..." line per exec
+            return {**node.config.ipam(**pools), **self.extra}  # debug level: one "api requests=..." line per exec
         if self.kind == "floor":
             return {"type": FLOOR_TYPE, "kubeconfig": node.config.kubeconfig, "pools": self.pools,
                     "lock_file": self.lock_file}  # fmt: skip
@@ -128,6 +131,15 @@ def _pod_args(ns: str, name: str, uid: str, cid: str) -> str:
     return f"IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={uid}"
 
 
+def first_object(stdout: bytes) -> bytes:
+    text = stdout.decode(errors="replace")
+    start = text.find("{")
+    if start < 0:
+        return b""
+    obj, end = json.JSONDecoder().raw_decode(text, start)
+    return text[start:end].encode()
+
+
 def _outcome(verb: str, run: execs.Exec, error_rc: int) -> Outcome:
     text = run.stdout.decode(errors="replace").strip()
     if run.returncode == 0:
@@ -148,6 +160,7 @@ class IpamRuntime:
 
     plugin: Plugin
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
+    wrap: Callable[[str, str], list[str]] | None = None  # (verb, cid) -> argv prefix: a profiler (profile_add.py)
 
     def cni_path(self) -> str:
         return f"{self.plugin.binary.parent}:{paths.cni_path()}"
@@ -159,10 +172,13 @@ class IpamRuntime:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": verb, "CNI_CONTAINERID": cid,
                "CNI_NETNS": f"/var/run/netns/{cid[:12]}", "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path(),
                "CNI_ARGS": _pod_args(ns, pod, uid, cid)}  # fmt: skip
-        run = execs.run([str(self.plugin.binary)], json.dumps(conf).encode(), env)
+        prefix = self.wrap(verb, cid) if self.wrap else []
+        run = execs.run([*prefix, str(self.plugin.binary)], json.dumps(conf).encode(), env)
+        if prefix:  # a profiler's own lines share the plugin's stdout: keep the one JSON object
+            run = dataclasses.replace(run, stdout=first_object(run.stdout))
         out = _outcome(verb, run, error_rc=run.returncode)
         if verb == "ADD" and out.ok:
-            self.cache[cid] = json.loads(run.stdout)
+            self.cache[cid] = json.loads(run.stdout)  # the result, as libcni caches it
         elif verb == "DEL" and out.ok:
             self.cache.pop(cid, None)
         return out

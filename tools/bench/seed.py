@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     add("--compare-conf", action="append", default=[], metavar="FILE",
         help="its ipam section as JSON; @V4_START@ @V4_END@ @V4_SUBNET@ @V4_GATEWAY@ (V6_ too), @NODE@, @NODE_DIR@, "
              "@STATE_DIR@ and @KUBECONFIG@ are filled in")  # fmt: skip
+    add("--ipam-set", action="append", default=[], metavar="KEY=JSON",
+        help="a key of spiderpool's ipam section, e.g. release_timeout=30 (repeatable; A/B of a knob)")
     add("--spiderpool", type=Path, help="the spiderpool executable (default: the frozen bundle in $SPIDERNET_BUNDLE_BIN)")
     add("--out", type=Path, help="where results.json, tables.md and the PNGs go (default: a new temp dir)")
     add("--no-plots", action="store_true", help="no PNGs (matplotlib not needed)")
@@ -76,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
 def make_plugins(args: argparse.Namespace, shape: workload.Shape, work: Path) -> list[Plugin]:
     # Resolved now: bundles/current is a symlink that a colleague's build may move mid-run.
     binary = Path(args.spiderpool or paths.BUNDLE_BIN / "spiderpool").resolve()
-    out = [Plugin("spiderpool", "spiderpool", binary, 0)]
+    out = [Plugin("spiderpool", "spiderpool", binary, 0, extra=ipam_settings(getattr(args, "ipam_set", [])))]
     if not args.no_floor:
         out.append(Plugin("floor", "floor", floor_wrapper(work / "bin"), 1, lock_file=str(work / "floor.lock")))
     for i, (b, conf) in enumerate(zip(args.compare, args.compare_conf, strict=True)):
@@ -85,6 +87,19 @@ def make_plugins(args: argparse.Namespace, shape: workload.Shape, work: Path) ->
         p.ranges = workload.ranges(p.slot, shape)
         if p.api_backed:
             p.pools = [f"{p.name}-v{r.family}" for r in p.ranges]
+    return out
+
+
+def ipam_settings(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser().error(f"--ipam-set {item!r}: give KEY=JSON")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value  # a bare string
     return out
 
 
@@ -206,7 +221,7 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
                                                          "target": log.target, "wall": log.wall})  # fmt: skip
     return {"mode": args.mode, "scenario": shape.scenario, "family": shape.family, "pods": shape.pods,
             "nodes": shape.nodes, "concurrency": args.concurrency, "down": shape.down, "backoff_s": args.backoff,
-            "plugins": {p.name: str(p.binary) for p in plugins}, "figures": figs,
+            "plugins": {p.name: str(p.binary) for p in plugins}, "ipam_set": plugins[0].extra, "figures": figs,
             "ratios": figures.ratios(figs), "series": series}  # fmt: skip
 
 
@@ -225,7 +240,8 @@ def render(result: dict[str, Any], fmt: str) -> str:
     for run in result["runs"]:
         title = (f"{run['mode']} mode, {'IPs = pods' if run['scenario'] == 'exact' else 'IPs sufficient'}, "
                  f"{'IPv4' if run['family'] == 'v4' else 'dual-stack'}: {run['pods']} pods, {run['nodes']} nodes, "
-                 f"{run['concurrency']} CNI calls at once per node")  # fmt: skip
+                 f"{run['concurrency']} CNI calls at once per node"
+                 + "".join(f", spiderpool {k}={json.dumps(v)}" for k, v in run.get("ipam_set", {}).items()))  # fmt: skip
         parts += [("### " if fmt == "md" else "== ") + title, "", table(figures.speed_rows(run["figures"])), "",
                   table(figures.accuracy_rows(run["figures"])), ""]  # fmt: skip
         if run["ratios"]:

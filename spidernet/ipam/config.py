@@ -12,7 +12,7 @@ Ours:
 - ``kubeconfig`` (default /etc/cni/net.d/spiderpool.d/spiderpool.kubeconfig)
 - ``lock_dir`` (default /run/spidernet/ipam): per-node lock files, one per pool
 - ``allocation_timeout`` (s, default 30): budget for ADD incl. conflict retries, then code 11
-- ``release_timeout`` (s, default 10): budget for DEL and GC, then code 11
+- ``release_timeout`` (s, default 30): budget for DEL and CHECK (the GC verb: at most 5), then code 11
 - ``state_dir`` (default /var/lib/cni/spidernet): the node's notes on each attachment
 - ``failed_add_cooldown`` (s, default 30; 0 turns it off): an address released after a
   failed ADD is not handed out again before this, doubling per consecutive failure (I5)
@@ -64,7 +64,7 @@ def parse(conf: NetConf) -> IpamConf:
         kubeconfig=f.str("kubeconfig", DEFAULT_KUBECONFIG) or DEFAULT_KUBECONFIG,
         lock_dir=f.str("lock_dir", DEFAULT_LOCK_DIR) or DEFAULT_LOCK_DIR,
         allocation_timeout=float(f.int("allocation_timeout", 30, lo=1, hi=600, numeric_string=True)),
-        release_timeout=float(f.int("release_timeout", 10, lo=1, hi=600, numeric_string=True)),
+        release_timeout=float(f.int("release_timeout", 30, lo=1, hi=600, numeric_string=True)),
         log=logs.LogOptions.from_fields(f, DEFAULT_LOG),
         state_dir=f.str("state_dir", attachments.DEFAULT_STATE_DIR) or attachments.DEFAULT_STATE_DIR,
         failed_add_cooldown=float(f.int("failed_add_cooldown", 30, lo=0, hi=3600, numeric_string=True)),

@@ -8,6 +8,7 @@
 |   but ``spidernet.k8s.official``, and it only in functions  | the GC's transport, loaded lazily   |
 | no plugin-side module imports ``spidernet.gc`` or ``official``| the GC never reaches a pod's start |
 | ``protocol`` imports only ``types`` and itself              | every plugin shares it unchanged    |
+| ``types`` reaches up only to ``protocol.errors``, ``.versions``| leaves: raising CNI errors, no cycle|
 | the GC's decisions (``rules``, ``census``, ``suspects``,    | the pure core stays testable alone  |
 |   ``plan``, ``report``) import no I/O layer; only           |                                     |
 |   ``census`` reads ``ipam.endpoints``/``.pods`` (data)      |                                     |
@@ -96,3 +97,15 @@ def test_the_gcs_decisions_import_no_io_layer(module: str) -> None:
 def test_the_protocol_layer_imports_only_types_and_itself() -> None:
     banned = tuple(b for b in IO_LAYERS if b not in ("socket", "subprocess", "ssl")) + ("spidernet.alloc",)
     assert offenders(modules("spidernet", "protocol"), banned) == {}
+
+
+def test_types_reaches_up_only_to_the_two_leaf_modules_of_protocol() -> None:
+    """STYLE draws ``protocol`` above ``types`` but puts the error taxonomy in ``protocol/errors.py``;
+    ``types`` must raise those errors (a result that cannot be converted is code 1 or 6), so it
+    may import ``protocol.errors`` and ``protocol.versions``, and these two stay leaves: they
+    import nothing of ours but each other, so no cycle can form through them."""
+    upward = {n for p in modules("spidernet", "types") for n in imports(p) if n.startswith("spidernet.protocol")}
+    assert upward <= {"spidernet.protocol", "spidernet.protocol.errors", "spidernet.protocol.versions"}
+    for leaf in ("errors", "versions"):
+        ours = {n for n in imports(paths.REPO / "spidernet" / "protocol" / f"{leaf}.py") if n.startswith("spidernet")}
+        assert ours <= {"spidernet.protocol", "spidernet.protocol.errors"}

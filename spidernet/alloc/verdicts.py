@@ -5,9 +5,10 @@ SpiderEndpoint, whether the runtime sent a ``prevResult``) go in; one verdict co
 out: nothing to do, keep the addresses for the pod's next sandbox, or release this
 interface's addresses (after a failed ADD: into cool-down). The rules, in order:
 
-1. The pod UID is ``K8S_POD_UID``, else the UID the node's note recorded, else the
-   endpoint's when its detail for this interface names this container. None: nothing
-   of this sandbox is known, so nothing is ours to release.
+1. The pod UID is ``K8S_POD_UID``, else the endpoint's when its detail for this
+   interface names this container (the API's word on this very sandbox), else the UID
+   the node's note recorded. None: nothing of this sandbox is known, so nothing is ours
+   to release.
 2. The endpoint's detail for this interface belongs to another sandbox (the pod's next
    one already took it over): this DEL is for an older sandbox; nothing to do.
 3. Nothing recorded for this interface (no detail, no note with pools): nothing to do.
@@ -21,14 +22,18 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
    DEL) and must not read that as a failed ADD (I2).
 6. The pod lives but no longer asks for this interface (its Multus networks annotation
    dropped it: a NIC unplugged by Multus dynamic networks): release this interface.
-7. The pod lives and this sandbox's ADD failed: release with cool-down (I5), so its
-   retry gets another address and nobody gets this one at once. Failed means: the
-   node's note says the ADD never finished; or another NIC's ADD of this sandbox failed
-   (Multus then DELs every NIC, those that succeeded with their cached result); or,
-   spec >= 0.4.0, no ``prevResult`` (a
+7. The pod lives and the node's note says this interface's ADD never answered (it
+   failed in this IPAM, ran out of time, or was killed before its answer): release at
+   once, without cool-down. The addresses reached no interface, so nothing implicates
+   them; with IPs = pods a cooling address is a pod that cannot start meanwhile.
+8. The pod lives and this sandbox's ADD failed after this IPAM answered: release with
+   cool-down (I5), so its retry gets another address and nobody gets this one at once
+   (a later plugin, the coordinator's conflict probe, may have failed on it). Failed
+   means: another NIC's ADD of this sandbox failed (Multus then DELs every NIC, those
+   that succeeded with their cached result); or, spec >= 0.4.0, no ``prevResult`` (a
    runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
    ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
-8. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
+9. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
 """
 
 from __future__ import annotations
@@ -79,9 +84,9 @@ class Verdict:
 def uid_of(f: Facts) -> str:
     if f.uid_arg:
         return f.uid_arg
-    if f.note_uid:
-        return f.note_uid
-    return f.endpoint_uid if f.detail_container == f.container_id else ""
+    if f.detail_container == f.container_id and f.endpoint_uid:
+        return f.endpoint_uid  # the API's word on this very sandbox, written after the note
+    return f.note_uid
 
 
 def decide(f: Facts) -> Verdict:
@@ -106,6 +111,9 @@ def decide(f: Facts) -> Verdict:
         return Verdict(Action.KEEP, "kept by an earlier DEL of this sandbox (a re-sent DEL)", uid)
     if not f.interface_requested:
         return Verdict(Action.RELEASE, "the pod no longer asks for this interface (unplugged)", uid, use_detail=ours)
+    if f.note_state == "adding":
+        return Verdict(Action.RELEASE, "pod alive but this ADD never answered: its addresses reached no interface, "
+                       "free at once", uid, use_detail=ours)  # fmt: skip
     failed = _failed_add(f)
     if failed:
         return Verdict(Action.RELEASE, f"pod alive but {failed}: release into cool-down", uid, cooldown=True, use_detail=ours)
@@ -113,8 +121,6 @@ def decide(f: Facts) -> Verdict:
 
 
 def _failed_add(f: Facts) -> str:
-    if f.note_state == "adding":
-        return "this sandbox's ADD never finished"
     if f.sandbox_failed:
         return "an ADD of this sandbox failed"
     if f.spec_040 and not f.sent_prev_result:

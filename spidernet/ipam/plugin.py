@@ -72,7 +72,7 @@ def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
     # Whether the runtime sent a prevResult at all (even one we cannot parse): it caches
-    # results only of ADDs that succeeded (verdicts rule 6).
+    # results only of ADDs that succeeded (verdicts rule 8).
     sent_prev = "prevResult" in conf.raw
     spec_040 = versions.at_least(conf.cni_version, "0.4.0")
     _run(store, lambda: releasing.delete(cmd, ipam, store, sent_prev=sent_prev, spec_040=spec_040))

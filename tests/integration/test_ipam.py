@@ -14,6 +14,7 @@ Case matrix (each ADD/DEL goes kubelet-style through libcni: macvlan execs our I
 | SIGKILL before the pool write          | no record; retry gets a distinct IP, no duplicate   |
 | SIGKILL after pool write, no endpoint  | retried ADD reuses the IP; DEL after pod delete frees it |
 | a later plugin fails the ADD, then DEL | IP cooling although the pod lives; retry rotates  |
+| IPAM killed before its answer, then DEL| IP free at once (it reached no interface), no cooling |
 | GC verb (spec 1.1, exec'd directly)    | only this node's stale attachments released         |
 | STATUS                                 | 0 with free addresses, 50 when the pool is full     |
 | dual-stack, 0.3.1 and 1.0.0            | one v4 + one v6, ips[].version only in 0.3.1        |
@@ -246,6 +247,26 @@ def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_co
     assert sc.cluster.endpoint(sc.ns, "a") is None
     retry = node.runtime(default_ipv4_ippool=[pool])
     assert add_ip(retry, dataclasses.replace(ref, container_id="c-a-2"), pod) == "10.98.0.11/24"
+
+
+def test_del_after_an_add_the_ipam_never_answered_frees_the_ip_at_once(sc: Scenario) -> None:
+    """Killed after its pool and endpoint writes, before its answer: the address reached no
+    interface, so nothing implicates it; cooling it would keep a pod of an IPs = pods pool
+    from starting (seen in the dual-stack rebuild of docs/benchmark.md)."""
+    pool = sc.name("p")
+    sc.cluster.pool(pool, "10.94.0.0/24", ["10.94.0.10-10.94.0.20"])
+    node = sc.node()
+    ref, pod = sc.pod("a", node)
+    killer = node.runtime(default_ipv4_ippool=[pool], env={"SPIDERNET_FAILPOINT": "after-endpoint-write"})
+    with pytest.raises((cni.CniFailure, RuntimeError)):
+        killer.add(ref.container_id, pod.path, pod=ref)
+    assert [r["podUid"] for r in sc.cluster.records(pool).values()] == [ref.uid]
+    rt = node.runtime(default_ipv4_ippool=[pool])
+    rt.delete(ref.container_id, pod.path, pod=ref)  # the runtime's DEL of the failed sandbox
+    assert sc.cluster.records(pool) == {}  # no cooling record
+    assert sc.cluster.endpoint(sc.ns, "a") is None
+    ref2, pod2 = sc.pod("b", node)
+    assert add_ip(rt, ref2, pod2) == "10.94.0.10/24"
 
 
 def _exec_ipam(node: SimNode, command: str, **extra: object) -> cni.ExecResult:

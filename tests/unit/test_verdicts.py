@@ -14,11 +14,12 @@ Case matrix (rule numbers as in the module docstring):
 | 4    | StatefulSet endpoint, pod gone, scaled down / set gone        | release                  |
 | 5    | pod alive, note "kept", no prevResult (re-sent DEL)           | keep                     |
 | 6    | pod alive, prevResult, its annotation no longer lists the NIC | release, no cool-down    |
-| 7    | pod alive, note "adding"                                      | release into cool-down   |
-| 7    | pod alive, prevResult, but another NIC's ADD of the sandbox failed | release into cool-down |
-| 7    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
-| 7    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
-| 8    | pod alive, prevResult                                         | keep                     |
+| 7    | pod alive, note "adding" (this IPAM never answered), also when | release, no cool-down    |
+|      | another NIC of the sandbox failed                             |                          |
+| 8    | pod alive, prevResult, but another NIC's ADD of the sandbox failed | release into cool-down |
+| 8    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
+| 8    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
+| 9    | pod alive, prevResult                                         | keep                     |
 Properties: I2 — a DEL repeated after the first one was carried out never releases
 what the first kept while the pod lives, and repeats a release as "nothing"; a verdict
 never uses a detail that is not this container's; cool-down only for live pods.
@@ -29,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from spidernet.alloc import verdicts
@@ -67,7 +68,8 @@ def facts(**kw: object) -> Facts:
         ({"endpoint_uid": "", "detail_container": None, "note_uid": UID, "note_has_addresses": True}, Action.RELEASE, False),
         ({**ALIVE, "note_state": "kept", "note_uid": UID, "note_has_addresses": True}, Action.KEEP, False),
         ({**ALIVE, "sent_prev_result": True, "interface_requested": False}, Action.RELEASE, False),
-        ({**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True}, Action.RELEASE, True),
+        ({**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True}, Action.RELEASE, False),
+        ({**ALIVE, "note_state": "adding", "note_uid": UID, "sandbox_failed": True}, Action.RELEASE, False),
         ({**ALIVE, "sent_prev_result": True, "sandbox_failed": True}, Action.RELEASE, True),
         ({**ALIVE}, Action.RELEASE, True),
         ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0}, Action.RELEASE, True),
@@ -122,6 +124,8 @@ def after(f: Facts, v: verdicts.Verdict) -> Facts:
 
 
 @given(fact_strategy)
+@example(Facts(container_id=CID, uid_arg="", note_uid=UID, note_has_addresses=True, endpoint_uid="uid-2",
+               detail_container=CID, stateful_place="", spec_040=False, now=1000.0))  # found by hypothesis
 def test_a_re_sent_del_repeats_the_first_decision(f: Facts) -> None:
     """I2: kept stays kept while the pod lives; a release is not repeated on something else."""
     first = verdicts.decide(f)

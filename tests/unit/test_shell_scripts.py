@@ -5,7 +5,7 @@ injected failures happen in the first seconds of a bootstrap, before anything is
 
 | case | how | expected |
 |---|---|---|
-| lint | shellcheck on every tools/*.sh and .ci/run | no findings (output shown) |
+| lint | shellcheck on every tools/**/*.sh and .ci/run | no findings (output shown) |
 | step fails | tools/steps.sh, a command printing 30 lines, exit 3 | step, command, last 20 lines, remedy; exit 3 |
 | step is long | SPIDERNET_HEARTBEAT=1, a 2.5 s command | heartbeat lines with the elapsed time |
 | shell function as a step | its 2nd command fails | its 3rd never runs (`set -e` holds in it) |
@@ -30,7 +30,7 @@ import pytest
 
 from tools.testbed import paths
 
-SCRIPTS = sorted(paths.REPO.glob("tools/*.sh")) + [paths.REPO / ".ci" / "run"]
+SCRIPTS = sorted(paths.REPO.glob("tools/**/*.sh")) + [paths.REPO / ".ci" / "run"]
 STEPS = paths.REPO / "tools" / "steps.sh"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="bootstrap and tools/test.sh run as root")
 

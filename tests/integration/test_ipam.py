@@ -186,14 +186,31 @@ def test_dual_stack_add_returns_one_v4_and_one_v6(sc: Scenario, version: str, ha
     assert sorted(pod.addresses("eth0")) == sorted(ips)
 
 
-def test_sigkill_before_the_pool_write_leaves_no_record_and_no_duplicate(sc: Scenario) -> None:
-    pool = sc.name("p")
-    sc.cluster.pool(pool, "10.98.0.0/24", ["10.98.0.10-10.98.0.20"])
+@dataclasses.dataclass
+class Killed:
+    """A pod whose first ADD was SIGKILLed at ``failpoint``, on a fresh pool of 11 addresses."""
+
+    pool: str
+    node: SimNode
+    ref: cni.PodRef
+    pod: netns.Netns
+    killer: cni.Runtime
+
+
+def killed_add(sc: Scenario, subnet: str, failpoint: str) -> Killed:
+    pool, prefix = sc.name("p"), subnet.rsplit(".", 2)[0]
+    sc.cluster.pool(pool, f"{subnet}/24", [f"{prefix}.0.10-{prefix}.0.20"])
     node = sc.node()
     ref, pod = sc.pod("a", node)
-    killer = node.runtime(default_ipv4_ippool=[pool], env={"SPIDERNET_FAILPOINT": "before-pool-write"})
+    killer = node.runtime(default_ipv4_ippool=[pool], env={"SPIDERNET_FAILPOINT": failpoint})
     with pytest.raises((cni.CniFailure, RuntimeError)):
         killer.add(ref.container_id, pod.path, pod=ref)
+    return Killed(pool, node, ref, pod, killer)
+
+
+def test_sigkill_before_the_pool_write_leaves_no_record_and_no_duplicate(sc: Scenario) -> None:
+    k = killed_add(sc, "10.98.0.0", "before-pool-write")
+    pool, node, ref, pod = k.pool, k.node, k.ref, k.pod
     assert sc.cluster.records(pool) == {}
     rt = node.runtime(default_ipv4_ippool=[pool])
     rt.delete(ref.container_id, pod.path, pod=ref)  # the runtime cleans up the failed ADD
@@ -204,13 +221,8 @@ def test_sigkill_before_the_pool_write_leaves_no_record_and_no_duplicate(sc: Sce
 
 
 def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
-    pool = sc.name("p")
-    sc.cluster.pool(pool, "10.99.0.0/24", ["10.99.0.10-10.99.0.20"])
-    node = sc.node()
-    ref, pod = sc.pod("a", node)
-    killer = node.runtime(default_ipv4_ippool=[pool], env={"SPIDERNET_FAILPOINT": "after-pool-write"})
-    with pytest.raises((cni.CniFailure, RuntimeError)):
-        killer.add(ref.container_id, pod.path, pod=ref)
+    k = killed_add(sc, "10.99.0.0", "after-pool-write")
+    pool, node, ref, pod, killer = k.pool, k.node, k.ref, k.pod, k.killer
     assert [r["podUid"] for r in sc.cluster.records(pool).values()] == [ref.uid]
     assert sc.cluster.endpoint(sc.ns, "a") is None
     rt = node.runtime(default_ipv4_ippool=[pool])
@@ -253,13 +265,8 @@ def test_del_after_an_add_the_ipam_never_answered_frees_the_ip_at_once(sc: Scena
     """Killed after its pool and endpoint writes, before its answer: the address reached no
     interface, so nothing implicates it; cooling it would keep a pod of an IPs = pods pool
     from starting (seen in the dual-stack rebuild of docs/benchmark.md)."""
-    pool = sc.name("p")
-    sc.cluster.pool(pool, "10.94.0.0/24", ["10.94.0.10-10.94.0.20"])
-    node = sc.node()
-    ref, pod = sc.pod("a", node)
-    killer = node.runtime(default_ipv4_ippool=[pool], env={"SPIDERNET_FAILPOINT": "after-endpoint-write"})
-    with pytest.raises((cni.CniFailure, RuntimeError)):
-        killer.add(ref.container_id, pod.path, pod=ref)
+    k = killed_add(sc, "10.94.0.0", "after-endpoint-write")
+    pool, node, ref, pod = k.pool, k.node, k.ref, k.pod
     assert [r["podUid"] for r in sc.cluster.records(pool).values()] == [ref.uid]
     rt = node.runtime(default_ipv4_ippool=[pool])
     rt.delete(ref.container_id, pod.path, pod=ref)  # the runtime's DEL of the failed sandbox

@@ -88,6 +88,10 @@ class Plugin:
         conf.setdefault("type", self.binary.name)
         return dict(conf)
 
+    def cni_path(self) -> str:
+        """Its own dir first (a main plugin execs it by type), then the reference plugins."""
+        return f"{self.binary.parent}:{paths.cni_path()}"
+
     def log_file(self, node: Node) -> Path | None:
         return node.config.dir / "spiderpool.log" if self.kind == "spiderpool" else None
 
@@ -132,11 +136,12 @@ def _pod_args(ns: str, name: str, uid: str, cid: str) -> str:
 
 
 def first_object(stdout: bytes) -> bytes:
+    """The first JSON object in ``stdout`` (a profiler wrapping the plugin prints lines of its own)."""
     text = stdout.decode(errors="replace")
     start = text.find("{")
     if start < 0:
         return b""
-    obj, end = json.JSONDecoder().raw_decode(text, start)
+    _, end = json.JSONDecoder().raw_decode(text, start)
     return text[start:end].encode()
 
 
@@ -162,15 +167,13 @@ class IpamRuntime:
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     wrap: Callable[[str, str], list[str]] | None = None  # (verb, cid) -> argv prefix: a profiler (profile_add.py)
 
-    def cni_path(self) -> str:
-        return f"{self.plugin.binary.parent}:{paths.cni_path()}"
 
     def call(self, verb: str, node: Node, ns: str, pod: str, uid: str, cid: str) -> Outcome:
         conf: dict[str, Any] = {"cniVersion": "1.0.0", "name": NETWORK, "type": "macvlan", "ipam": self.plugin.ipam(node)}
         if verb == "DEL" and cid in self.cache:
             conf["prevResult"] = self.cache[cid]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": verb, "CNI_CONTAINERID": cid,
-               "CNI_NETNS": f"/var/run/netns/{cid[:12]}", "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path(),
+               "CNI_NETNS": f"/var/run/netns/{cid[:12]}", "CNI_IFNAME": "eth0", "CNI_PATH": self.plugin.cni_path(),
                "CNI_ARGS": _pod_args(ns, pod, uid, cid)}  # fmt: skip
         prefix = self.wrap(verb, cid) if self.wrap else []
         run = execs.run([*prefix, str(self.plugin.binary)], json.dumps(conf).encode(), env)
@@ -192,8 +195,6 @@ class ChainRuntime:
     workdir: Path
     _conf: dict[int, Path] = field(default_factory=dict)
 
-    def cni_path(self) -> str:
-        return f"{self.plugin.binary.parent}:{paths.cni_path()}"
 
     def conflist(self, node: Node) -> Path:
         if node.index not in self._conf:
@@ -209,7 +210,7 @@ class ChainRuntime:
         argv = ["ip", "netns", "exec", node.netns, str(paths.CNIRUN), "-conf", str(self.conflist(node)), "-id", cid,
                 "-netns", netns_path(cid), "-ifname", "eth0", "-cache-dir", str(node.config.dir / "libcni-cache"),
                 "-args", _pod_args(ns, pod, uid, cid), verb.lower()]  # fmt: skip
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_PATH": self.cni_path()}
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_PATH": self.plugin.cni_path()}
         return _outcome(verb, execs.run(argv, b"", env), error_rc=2)
 
 

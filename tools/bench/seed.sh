@@ -9,4 +9,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tools/prepare.sh
 source "$here/tools/prepare.sh"
+: "${venv:?tools/prepare.sh left no venv}"
 exec "$venv/bin/python" -m tools.bench.seed "$@"

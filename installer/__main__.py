@@ -22,11 +22,17 @@ from installer import credentials, installing, service, settings
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m installer")
     ap.add_argument("--once", action="store_true", help="one pass, then exit")
-    ap.add_argument("--uninstall", action="store_true", help="remove what the installer manages, then exit")
+    ap.add_argument(
+        "--uninstall", action="store_true", help="remove what the installer manages, then exit"
+    )
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     try:
-        conf = settings.from_env(os.environ, fallback_identity=f"{os.uname().nodename}-{os.getpid()}")
+        conf = settings.from_env(
+            os.environ, fallback_identity=f"{os.uname().nodename}-{os.getpid()}"
+        )
     except settings.SettingsError as e:
         logging.error("bad setting: %s", e)
         return 2

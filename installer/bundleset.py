@@ -56,10 +56,14 @@ class Manifest:
 
     def dumps(self) -> str:
         body = {
-            "format": FORMAT, "version": self.version, "machine": self.machine,
-            "min_kernel": ".".join(map(str, self.min_kernel)), "glibc": self.glibc,
-            "plugins": list(self.plugins), "entries": [_entry_json(e) for e in self.entries],
-        }  # fmt: skip
+            "format": FORMAT,
+            "version": self.version,
+            "machine": self.machine,
+            "min_kernel": ".".join(map(str, self.min_kernel)),
+            "glibc": self.glibc,
+            "plugins": list(self.plugins),
+            "entries": [_entry_json(e) for e in self.entries],
+        }
         return json.dumps(body, indent=1, sort_keys=True) + "\n"
 
 
@@ -76,15 +80,23 @@ def loads(text: str) -> Manifest:
     except ValueError as e:
         raise ManifestError(f"not JSON: {e}") from e
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ManifestError(f"format must be {FORMAT}, got {raw.get('format') if isinstance(raw, dict) else raw!r}")
+        raise ManifestError(
+            f"format must be {FORMAT}, got {raw.get('format') if isinstance(raw, dict) else raw!r}"
+        )
     version = _str(raw, "version")
     if not _VERSION.match(version):
         raise ManifestError(f"version {version!r} is not a plain directory name")
     entries = tuple(_entry(item) for item in _list(raw, "entries"))
     plugins = tuple(str(p) for p in _list(raw, "plugins"))
     _check_plugins(plugins, {e.path for e in entries})
-    return Manifest(version=version, machine=_str(raw, "machine"), min_kernel=_kernel(_str(raw, "min_kernel")),
-                    glibc=_str(raw, "glibc"), plugins=plugins, entries=entries)  # fmt: skip
+    return Manifest(
+        version=version,
+        machine=_str(raw, "machine"),
+        min_kernel=_kernel(_str(raw, "min_kernel")),
+        glibc=_str(raw, "glibc"),
+        plugins=plugins,
+        entries=entries,
+    )
 
 
 def _str(raw: dict[str, Any], key: str) -> str:
@@ -147,6 +159,7 @@ def _check_plugins(plugins: tuple[str, ...], paths: set[str]) -> None:
 
 
 # ------------------------------------------------------------ the host
+
 
 def kernel_version(release: str) -> tuple[int, int, int] | None:
     """The X.Y.Z a kernel release starts with ('4.18.0-553.el8_10.x86_64' -> (4, 18, 0))."""

@@ -26,8 +26,12 @@ def read_sources(settings: Settings) -> kubeconfig.Sources:
         ca = hostfs.read_required(Path(settings.ca_file), "the cluster CA")
     except OSError as e:
         raise CredentialError(str(e)) from e
-    server = settings.api_server or kubeconfig.server_url(settings.service_host, settings.service_port)
-    return kubeconfig.Sources(token=token, ca=ca, server=server, node=settings.node_name, owner=settings.identity)
+    server = settings.api_server or kubeconfig.server_url(
+        settings.service_host, settings.service_port
+    )
+    return kubeconfig.Sources(
+        token=token, ca=ca, server=server, node=settings.node_name, owner=settings.identity
+    )
 
 
 class Renewer:
@@ -46,8 +50,11 @@ class Renewer:
             on_disk = {name: hostfs.read_or_none(self.dir / name) for name in wanted}
             decision = kubeconfig.decide(wanted, on_disk, first_pass=self.first_pass)
             if decision.foreign:
-                log.info("credentials in %s now belong to installer %s; leaving them",
-                         self.dir, (on_disk[kubeconfig.OWNER] or b"").decode(errors="replace").strip())  # fmt: skip
+                log.info(
+                    "credentials in %s now belong to installer %s; leaving them",
+                    self.dir,
+                    (on_disk[kubeconfig.OWNER] or b"").decode(errors="replace").strip(),
+                )
             for name in decision.write:
                 hostfs.write_atomic(self.dir / name, wanted[name], kubeconfig.MODES[name])
                 log.info("wrote %s", self.dir / name)
@@ -58,7 +65,10 @@ class Renewer:
 
     def remove(self) -> None:
         """Uninstall: remove the files, if they are still ours."""
-        if hostfs.read_or_none(self.dir / kubeconfig.OWNER) != f"{self.settings.identity}\n".encode():
+        if (
+            hostfs.read_or_none(self.dir / kubeconfig.OWNER)
+            != f"{self.settings.identity}\n".encode()
+        ):
             log.info("not removing %s: another installer owns it", self.dir)
             return
         for name in (*reversed(kubeconfig.ORDER), kubeconfig.OWNER):  # the kubeconfig first

@@ -73,7 +73,7 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             os.fchmod(fd, mode)  # the umask must not widen or narrow it
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -139,6 +139,7 @@ def age(path: Path) -> float | None:
 
 # ------------------------------------------------------------ bundle trees
 
+
 def _copy_file(src: Path, dst: Path, mode: int) -> None:
     with open(src, "rb") as fin:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -147,7 +148,7 @@ def _copy_file(src: Path, dst: Path, mode: int) -> None:
             while block := fin.read(_CHUNK):
                 view = memoryview(block)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -179,12 +180,16 @@ def verify(root: Path, entries: Iterable[bundleset.Entry]) -> list[str]:
         try:
             if entry.kind == "link":
                 if os.readlink(path) != entry.target:
-                    problems.append(f"{entry.path}: link points at {os.readlink(path)!r}, not {entry.target!r}")
+                    problems.append(
+                        f"{entry.path}: link points at {os.readlink(path)!r}, not {entry.target!r}"
+                    )
                 continue
             if path.is_symlink() or not path.is_file():
                 problems.append(f"{entry.path}: not a regular file")
             elif (path.stat().st_mode & 0o777) != entry.mode:
-                problems.append(f"{entry.path}: mode {path.stat().st_mode & 0o777:o}, expected {entry.mode:o}")
+                problems.append(
+                    f"{entry.path}: mode {path.stat().st_mode & 0o777:o}, expected {entry.mode:o}"
+                )
             elif sha256(path) != entry.sha256:
                 problems.append(f"{entry.path}: SHA-256 differs from the manifest")
         except OSError as e:
@@ -196,11 +201,14 @@ def list_state(state: Path) -> list[layout.Seen]:
     seen = []
     for child in sorted(state.iterdir()):
         is_dir = child.is_dir() and not child.is_symlink()
-        seen.append(layout.Seen(child.name, is_dir, age(child / layout.RETIRED) if is_dir else None))
+        seen.append(
+            layout.Seen(child.name, is_dir, age(child / layout.RETIRED) if is_dir else None)
+        )
     return seen
 
 
 # ------------------------------------------------------------ processes and the host
+
 
 @dataclass(frozen=True)
 class Ran:
@@ -211,15 +219,25 @@ class Ran:
 
 def run_plugin_version(executable: Path, timeout: float = 30.0) -> Ran:
     """Exec a plugin with CNI_COMMAND=VERSION, as a runtime would."""
-    env = {"CNI_COMMAND": "VERSION", "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    env = {
+        "CNI_COMMAND": "VERSION",
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+    }
     try:
-        proc = subprocess.run([str(executable)], input=b'{"cniVersion": "1.0.0"}', env=env,
-                              capture_output=True, timeout=timeout)  # fmt: skip
+        proc = subprocess.run(
+            [str(executable)],
+            input=b'{"cniVersion": "1.0.0"}',
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return Ran(-1, "", f"no answer within {timeout:.0f} s")
     except OSError as e:
         return Ran(-1, "", f"cannot exec: {e.strerror}")
-    return Ran(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+    return Ran(
+        proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    )
 
 
 def uname() -> tuple[str, str]:
@@ -260,7 +278,9 @@ def _flock_until(fd: int, deadline: float, path: Path) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise LockTimeout(errno.EWOULDBLOCK, f"{path} is held by another installer") from None
+                raise LockTimeout(
+                    errno.EWOULDBLOCK, f"{path} is held by another installer"
+                ) from None
             time.sleep(0.05)
 
 

@@ -48,7 +48,9 @@ def load_source(settings: Settings) -> tuple[bundleset.Manifest, str]:
         raise InstallError(f"refusing to install on this node: {refusal}")
     problems = hostfs.verify(root, manifest.entries)
     if problems:
-        raise InstallError(f"bundle set {root} is corrupt ({len(problems)} problems), first: {problems[0]}")
+        raise InstallError(
+            f"bundle set {root} is corrupt ({len(problems)} problems), first: {problems[0]}"
+        )
     return manifest, text
 
 
@@ -75,7 +77,9 @@ def check(settings: Settings, installed: Installed) -> Literal["ours", "foreign"
     runtime would exec is missing; install again."""
     bin_dir = Path(settings.cni_bin_dir)
     state = bin_dir / layout.STATE_DIR
-    if not all(hostfs.readlink_or_none(bin_dir / p) == layout.link_target(p) for p in installed.plugins):
+    if not all(
+        hostfs.readlink_or_none(bin_dir / p) == layout.link_target(p) for p in installed.plugins
+    ):
         return "broken"
     current = hostfs.readlink_or_none(state / layout.CURRENT)
     if current is None or not (state / current / bundleset.MANIFEST).is_file():
@@ -85,11 +89,14 @@ def check(settings: Settings, installed: Installed) -> Literal["ours", "foreign"
 
 # ------------------------------------------------------------ the steps of install
 
+
 def _version_dir(state: Path, manifest: bundleset.Manifest, text: str, settings: Settings) -> str:
     """The name of a verified copy of this version: the current one, else a fresh one."""
     current = hostfs.readlink_or_none(state / layout.CURRENT)
     candidates = [current] if current else []
-    candidates += sorted(s.name for s in hostfs.list_state(state) if s.is_dir and layout.is_version_dir(s.name))
+    candidates += sorted(
+        s.name for s in hostfs.list_state(state) if s.is_dir and layout.is_version_dir(s.name)
+    )
     for name in dict.fromkeys(candidates):
         if _holds(state / name, manifest, text):
             problems = hostfs.verify(state / name, manifest.entries)
@@ -104,7 +111,9 @@ def _holds(directory: Path, manifest: bundleset.Manifest, text: str) -> bool:
     return hostfs.read_or_none(directory / bundleset.MANIFEST) == text.encode()
 
 
-def _stage(state: Path, manifest: bundleset.Manifest, text: str, name: str, settings: Settings) -> str:
+def _stage(
+    state: Path, manifest: bundleset.Manifest, text: str, name: str, settings: Settings
+) -> str:
     staging = state / f"{layout.STAGING_PREFIX}{name}"
     hostfs.remove(staging)
     try:
@@ -132,7 +141,9 @@ def _smoke_test(staging: Path, plugins: tuple[str, ...]) -> None:
         ran = hostfs.run_plugin_version(staging / plugin / plugin)
         if ran.returncode != 0 or '"supportedVersions"' not in ran.stdout:
             detail = (ran.stderr.strip() or ran.stdout.strip())[-300:]
-            raise InstallError(f"refusing to install: {plugin} does not start on this node (exit {ran.returncode}): {detail}")
+            raise InstallError(
+                f"refusing to install: {plugin} does not start on this node (exit {ran.returncode}): {detail}"
+            )
 
 
 def _swap(state: Path, directory: str, version: str) -> bool:
@@ -155,17 +166,22 @@ def _link(bin_dir: Path, plugins: tuple[str, ...]) -> None:
         if found == target:
             continue
         if found is not None or path.exists():
-            log.warning("replacing %s (%s), which this installer did not put there",
-                        path, f"a link to {found}" if found else "a file")  # fmt: skip
+            log.warning(
+                "replacing %s (%s), which this installer did not put there",
+                path,
+                f"a link to {found}" if found else "a file",
+            )
         hostfs.symlink_atomic(path, target)
         log.info("linked %s -> %s", path, target)
 
 
 def _clean(state: Path, grace: float) -> None:
     plan = layout.plan_cleanup(
-        hostfs.list_state(state), current=hostfs.readlink_or_none(state / layout.CURRENT),
-        previous=hostfs.readlink_or_none(state / layout.PREVIOUS), grace=grace,
-    )  # fmt: skip
+        hostfs.list_state(state),
+        current=hostfs.readlink_or_none(state / layout.CURRENT),
+        previous=hostfs.readlink_or_none(state / layout.PREVIOUS),
+        grace=grace,
+    )
     for name in plan.mark_retired:
         hostfs.touch(state / name / layout.RETIRED)
     for name in plan.remove:
@@ -174,6 +190,7 @@ def _clean(state: Path, grace: float) -> None:
 
 
 # ------------------------------------------------------------ uninstall
+
 
 def uninstall(settings: Settings, installed: Installed | None) -> None:
     """Remove the plugin links and the state dir, unless another installer has swapped

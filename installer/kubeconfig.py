@@ -57,8 +57,10 @@ class Sources:
 def server_url(host: str, port: str) -> str:
     """https://host:port from KUBERNETES_SERVICE_HOST/PORT; an IPv6 host gets brackets."""
     if not host or not port:
-        raise CredentialError("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
-                              " (set SPIDERNET_API_SERVER to name the API server yourself)")  # fmt: skip
+        raise CredentialError(
+            "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
+            " (set SPIDERNET_API_SERVER to name the API server yourself)"
+        )
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise CredentialError(f"KUBERNETES_SERVICE_PORT {port!r} is not a port number")
     return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
@@ -66,11 +68,17 @@ def server_url(host: str, port: str) -> str:
 
 def render(server: str) -> bytes:
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "spidernet",
-        "clusters": [{"name": "spidernet", "cluster": {"server": server, "certificate-authority": CA}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "spidernet",
+        "clusters": [
+            {"name": "spidernet", "cluster": {"server": server, "certificate-authority": CA}}
+        ],
         "users": [{"name": "spidernet", "user": {"tokenFile": TOKEN}}],
-        "contexts": [{"name": "spidernet", "context": {"cluster": "spidernet", "user": "spidernet"}}],
-    }  # fmt: skip
+        "contexts": [
+            {"name": "spidernet", "context": {"cluster": "spidernet", "user": "spidernet"}}
+        ],
+    }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -84,12 +92,19 @@ def files(src: Sources) -> dict[str, bytes]:
     if b"-----BEGIN CERTIFICATE-----" not in src.ca:
         raise CredentialError("the CA file holds no PEM certificate")
     if not _NODE_NAME.match(src.node):
-        raise CredentialError(f"node name {src.node!r} is not a Kubernetes node name (is NODE_NAME set?)")
+        raise CredentialError(
+            f"node name {src.node!r} is not a Kubernetes node name (is NODE_NAME set?)"
+        )
     if not src.server.startswith("https://"):
         raise CredentialError(f"API server {src.server!r} is not an https:// URL")
     # No newline after the token: the Python kubernetes client sends tokenFile verbatim.
-    return {OWNER: src.owner.encode() + b"\n", CA: src.ca, TOKEN: token,
-            NODENAME: src.node.encode() + b"\n", KUBECONFIG: render(src.server)}  # fmt: skip
+    return {
+        OWNER: src.owner.encode() + b"\n",
+        CA: src.ca,
+        TOKEN: token,
+        NODENAME: src.node.encode() + b"\n",
+        KUBECONFIG: render(src.server),
+    }
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,9 @@ class Decision:
     foreign: bool  # another installer has taken the files over since
 
 
-def decide(wanted: Mapping[str, bytes], on_disk: Mapping[str, bytes | None], *, first_pass: bool) -> Decision:
+def decide(
+    wanted: Mapping[str, bytes], on_disk: Mapping[str, bytes | None], *, first_pass: bool
+) -> Decision:
     """Which files to write; ``wanted`` includes OWNER (this installer's identity)."""
     stale = tuple(n for n in (OWNER, *ORDER) if on_disk.get(n) != wanted[n])
     owner = on_disk.get(OWNER)

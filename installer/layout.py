@@ -67,7 +67,9 @@ class Cleanup:
     mark_retired: tuple[str, ...]  # version dirs found without a marker (a crash mid-swap)
 
 
-def plan_cleanup(seen: list[Seen], *, current: str | None, previous: str | None, grace: float) -> Cleanup:
+def plan_cleanup(
+    seen: list[Seen], *, current: str | None, previous: str | None, grace: float
+) -> Cleanup:
     """Run under the lock, so no other installer is staging: leftovers are ours to remove."""
     keep = {current, previous}
     remove: list[str] = []

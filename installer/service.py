@@ -80,11 +80,19 @@ class Service:
 
     def _bundles(self) -> bool:
         try:
-            state = "broken" if self.installed is None else installing.check(self.settings, self.installed)
+            state = (
+                "broken"
+                if self.installed is None
+                else installing.check(self.settings, self.installed)
+            )
             if state == "broken":
                 self.installed = installing.install(self.settings)
-                log.info("bundles %s installed in %s (%s)", self.installed.version, self.settings.cni_bin_dir,
-                         "swapped in" if self.installed.changed else "already there")  # fmt: skip
+                log.info(
+                    "bundles %s installed in %s (%s)",
+                    self.installed.version,
+                    self.settings.cni_bin_dir,
+                    "swapped in" if self.installed.changed else "already there",
+                )
             elif state == "foreign" and not self.yielded:
                 log.info("another installer now serves this node's bundles; leaving them")
             self.yielded = state == "foreign"

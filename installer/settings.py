@@ -92,7 +92,9 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         node_name=env.get("NODE_NAME", ""),
         identity=env.get("POD_UID") or fallback_identity,
         poll_seconds=_seconds(env, "SPIDERNET_POLL_SECONDS", d.poll_seconds),
-        retired_grace_seconds=_seconds(env, "SPIDERNET_RETIRED_GRACE_SECONDS", d.retired_grace_seconds),
+        retired_grace_seconds=_seconds(
+            env, "SPIDERNET_RETIRED_GRACE_SECONDS", d.retired_grace_seconds
+        ),
         backoff_max_seconds=_seconds(env, "SPIDERNET_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
         ready_file=env.get("SPIDERNET_READY_FILE") or d.ready_file,
         smoke_test=_flag(env, "SPIDERNET_SMOKE_TEST", d.smoke_test),

@@ -16,7 +16,6 @@ from tools.testbed import netns, paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.controlplane import ControlPlane
 
-
 # tests/uml_guest/ needs VLAN and bonding, which only the UML kernel has: the host runs
 # it through tests/e2e/test_in_uml.py, which boots UML with SPIDERNET_UML_GUEST set.
 IN_UML_GUEST = os.environ.get("SPIDERNET_UML_GUEST") == "1"
@@ -39,7 +38,9 @@ def bundle_bin() -> Path:
     """Directory of our frozen plugins (tools/build_bundles.sh)."""
     for name in ("ifacer", "spiderpool", "coordinator"):
         if not (paths.BUNDLE_BIN / name).exists():
-            pytest.fail(f"{paths.BUNDLE_BIN / name} missing: run tools/build_bundles.sh (tools/test.sh does)")
+            pytest.fail(
+                f"{paths.BUNDLE_BIN / name} missing: run tools/build_bundles.sh (tools/test.sh does)"
+            )
     return paths.BUNDLE_BIN
 
 

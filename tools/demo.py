@@ -44,14 +44,29 @@ def say(text: str) -> None:
 def conflist(node: NodeConfig, *, with_vlan: bool) -> dict[str, Any]:
     master = f"ens1.{VLAN}" if with_vlan else "ens1"
     plugins: list[dict[str, Any]] = [
-        {"type": "macvlan", "master": master, "mode": "bridge",
-         "ipam": node.ipam(default_ipv4_ippool=[V4_POOL], default_ipv6_ippool=[V6_POOL])},
-        {"type": "coordinator", "mode": "underlay", "hostRuleTable": HOST_RULE_TABLE,
-         "logOptions": {"logLevel": "debug", "logFile": str(node.dir / "coordinator.log")}},
-    ]  # fmt: skip
+        {
+            "type": "macvlan",
+            "master": master,
+            "mode": "bridge",
+            "ipam": node.ipam(default_ipv4_ippool=[V4_POOL], default_ipv6_ippool=[V6_POOL]),
+        },
+        {
+            "type": "coordinator",
+            "mode": "underlay",
+            "hostRuleTable": HOST_RULE_TABLE,
+            "logOptions": {"logLevel": "debug", "logFile": str(node.dir / "coordinator.log")},
+        },
+    ]
     if with_vlan:
-        plugins.insert(0, {"type": "ifacer", "interfaces": ["ens1"], "vlanID": VLAN,
-                           "logOptions": {"logFile": str(node.dir / "ifacer.log")}})  # fmt: skip
+        plugins.insert(
+            0,
+            {
+                "type": "ifacer",
+                "interfaces": ["ens1"],
+                "vlanID": VLAN,
+                "logOptions": {"logFile": str(node.dir / "ifacer.log")},
+            },
+        )
     return {"cniVersion": "1.0.0", "name": "macvlan-vlan100", "plugins": plugins}
 
 
@@ -60,8 +75,10 @@ def show_pools(cluster: Cluster) -> None:
     for name in (V4_POOL, V6_POOL):
         p = cluster.get_pool(name)
         st = p.get("status") or {}
-        print(f"{name:<10} {p['spec']['ipVersion']:<8} {p['spec']['subnet']:<16} "
-              f"{st.get('allocatedIPCount', 0):<10} {st.get('totalIPCount', 0):<6} {json.dumps(cluster.records(name))}")  # fmt: skip
+        print(
+            f"{name:<10} {p['spec']['ipVersion']:<8} {p['spec']['subnet']:<16} "
+            f"{st.get('allocatedIPCount', 0):<10} {st.get('totalIPCount', 0):<6} {json.dumps(cluster.records(name))}"
+        )
 
 
 def scenario(with_vlan: bool) -> int:
@@ -88,18 +105,31 @@ def run_pods(cluster: Cluster, underlay: netns.Underlay, work: Path, with_vlan: 
         config = NodeConfig.create(cluster.cp, node_name, work / "nodes")
         node = underlay.add_node(host_addresses=(f"{NODE_NET}.{10 + i}/24",))
         obj = cluster.pod("demo", name, node_name)
-        ref = cni.PodRef("demo", name, uid=obj["metadata"]["uid"], container_id=f"sandbox-{name}-0123456789")
-        pods.append((cni.Runtime(conflist(config, with_vlan=with_vlan), node=node), ref, underlay.add_pod(name)))
+        ref = cni.PodRef(
+            "demo", name, uid=obj["metadata"]["uid"], container_id=f"sandbox-{name}-0123456789"
+        )
+        pods.append(
+            (
+                cni.Runtime(conflist(config, with_vlan=with_vlan), node=node),
+                ref,
+                underlay.add_pod(name),
+            )
+        )
     say("the NAD's conflist (node0)")
     print(json.dumps(pods[0][0].conflist, indent=2))
 
-    chain = [p["type"] + (f" -> {p['ipam']['type']}" if "ipam" in p else "") for p in pods[0][0].conflist["plugins"]]
+    chain = [
+        p["type"] + (f" -> {p['ipam']['type']}" if "ipam" in p else "")
+        for p in pods[0][0].conflist["plugins"]
+    ]
     say("CNI ADD through libcni: " + " -> ".join(chain))
     addresses = {}
     for runtime, ref, pod in pods:
         result = runtime.add(ref.container_id, pod.path, pod=ref)
         addresses[ref.name] = [ip["address"].split("/")[0] for ip in result["ips"]]
-        print(f"pod demo/{ref.name} on {runtime.node.name if runtime.node else '?'}: {addresses[ref.name]}")
+        print(
+            f"pod demo/{ref.name} on {runtime.node.name if runtime.node else '?'}: {addresses[ref.name]}"
+        )
     show_pools(cluster)
     show_plumbing(pods[0], with_vlan)
     ok = ping_all(pods, addresses)
@@ -108,10 +138,20 @@ def run_pods(cluster: Cluster, underlay: netns.Underlay, work: Path, with_vlan: 
         cluster.delete_pod("demo", ref.name)
         runtime.delete(ref.container_id, pod.path, pod=ref)
         node = runtime.node
-        veths = [l["ifname"] for l in netns.ip_json("link", "show", netns=node.name) if l["ifname"].startswith("veth")] if node else []
+        veths = (
+            [
+                link["ifname"]
+                for link in netns.ip_json("link", "show", netns=node.name)
+                if link["ifname"].startswith("veth")
+            ]
+            if node
+            else []
+        )
         print(f"pod demo/{ref.name}: DEL done; host veths left on its node: {veths}")
     show_pools(cluster)
-    empty = all(not cluster.records(p) for p in (V4_POOL, V6_POOL)) and not cluster.endpoints("demo")
+    empty = all(not cluster.records(p) for p in (V4_POOL, V6_POOL)) and not cluster.endpoints(
+        "demo"
+    )
     say("pools empty again, no endpoints left" if empty else "LEAK: records remain")
     return 0 if ok and empty else 1
 
@@ -123,16 +163,24 @@ def show_plumbing(first: tuple[cni.Runtime, cni.PodRef, netns.Netns], with_vlan:
     say(f"inside pod demo/{ref.name}: links and routes")
     print(pod.run("ip", "-br", "addr").stdout.rstrip())
     print(pod.run("ip", "route").stdout.rstrip())
-    say(f"on {node.name}: devices, the 'from all lookup {HOST_RULE_TABLE}' rule and table {HOST_RULE_TABLE}")
+    say(
+        f"on {node.name}: devices, the 'from all lookup {HOST_RULE_TABLE}' rule and table {HOST_RULE_TABLE}"
+    )
     if with_vlan:
-        detail = re.search(r"vlan protocol \S+ id \d+", node.run("ip", "-d", "link", "show", f"ens1.{VLAN}").stdout)
+        detail = re.search(
+            r"vlan protocol \S+ id \d+", node.run("ip", "-d", "link", "show", f"ens1.{VLAN}").stdout
+        )
         print(f"ens1.{VLAN}: {detail.group(0) if detail else 'not a VLAN?'}")
     for family in ("-4", "-6"):
         print(node.run("ip", family, "rule").stdout.rstrip())
-        print(node.run("ip", family, "route", "show", "table", str(HOST_RULE_TABLE)).stdout.rstrip())
+        print(
+            node.run("ip", family, "route", "show", "table", str(HOST_RULE_TABLE)).stdout.rstrip()
+        )
 
 
-def ping_all(pods: list[tuple[cni.Runtime, cni.PodRef, netns.Netns]], addresses: dict[str, list[str]]) -> bool:
+def ping_all(
+    pods: list[tuple[cni.Runtime, cni.PodRef, netns.Netns]], addresses: dict[str, list[str]]
+) -> bool:
     (rt_web, _, web), _ = pods
     node0 = rt_web.node
     assert node0 is not None
@@ -150,8 +198,13 @@ def ping_all(pods: list[tuple[cni.Runtime, cni.PodRef, netns.Netns]], addresses:
 
 def in_uml() -> int:
     say("booting a user-mode-Linux kernel (VLAN support) to run the demo in; about 1-2 minutes")
-    result = uml.run([sys.executable, "-m", "tools.demo", "--guest"], timeout=900, mem="3G", env=uml.project_env(),
-                     cwd=str(paths.REPO))  # fmt: skip
+    result = uml.run(
+        [sys.executable, "-m", "tools.demo", "--guest"],
+        timeout=900,
+        mem="3G",
+        env=uml.project_env(),
+        cwd=str(paths.REPO),
+    )
     print(result.stdout, end="")
     if result.returncode != 0:
         print(result.stderr[-4000:], file=sys.stderr)
@@ -160,7 +213,9 @@ def in_uml() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--host", action="store_true", help="run on the host kernel, without ifacer/VLAN")
+    parser.add_argument(
+        "--host", action="store_true", help="run on the host kernel, without ifacer/VLAN"
+    )
     parser.add_argument("--guest", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.guest:

@@ -35,8 +35,14 @@ class Choice:
     strikes: int = 0  # carried over from an expired cooling record of this address
 
 
-def choose(pool: Pool, *, pod_uid: str, reserved: RangeSet, claimed: Set[str] = frozenset(),
-           now: float = 0.0) -> Choice | None:  # fmt: skip
+def choose(
+    pool: Pool,
+    *,
+    pod_uid: str,
+    reserved: RangeSet,
+    claimed: Set[str] = frozenset(),
+    now: float = 0.0,
+) -> Choice | None:
     """The address for ``pod_uid`` in ``pool``, or None when nothing is free."""
     for ip in sorted(pool.records, key=_int):
         if pool.records[ip].holds_for(pod_uid) and ip not in claimed:
@@ -59,7 +65,9 @@ def free_count(pool: Pool, reserved: RangeSet, now: float = 0.0) -> int:
 
 def cooling(pool: Pool, now: float) -> dict[str, str]:
     """The addresses still cooling down: ip -> until (for exhaustion messages)."""
-    return {ip: r.cooldown_until for ip, r in pool.records.items() if r.cooling and not expired(r, now)}
+    return {
+        ip: r.cooldown_until for ip, r in pool.records.items() if r.cooling and not expired(r, now)
+    }
 
 
 def with_record(records: Mapping[str, Record], ip: str, record: Record) -> dict[str, Record]:
@@ -69,13 +77,20 @@ def with_record(records: Mapping[str, Record], ip: str, record: Record) -> dict[
     return out
 
 
-def without_uid(records: Mapping[str, Record], pod_uid: str, ips: Set[str] | None = None) -> dict[str, Record]:
+def without_uid(
+    records: Mapping[str, Record], pod_uid: str, ips: Set[str] | None = None
+) -> dict[str, Record]:
     """Drop the records held by ``pod_uid`` (only those in ``ips`` when given): compare-and-delete on UID."""
-    return {ip: r for ip, r in records.items() if not (r.holds_for(pod_uid) and (ips is None or ip in ips))}
+    return {
+        ip: r
+        for ip, r in records.items()
+        if not (r.holds_for(pod_uid) and (ips is None or ip in ips))
+    }
 
 
-def cooled(records: Mapping[str, Record], pod_uid: str, ips: Set[str], *, now: float,
-           base: float) -> dict[str, Record]:  # fmt: skip
+def cooled(
+    records: Mapping[str, Record], pod_uid: str, ips: Set[str], *, now: float, base: float
+) -> dict[str, Record]:
     """Release ``pod_uid``'s records of ``ips`` into cool-down (I5): each gets one more strike."""
     out = dict(records)
     for ip in ips:
@@ -97,7 +112,7 @@ def expired(record: Record, now: float) -> bool:
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> float:

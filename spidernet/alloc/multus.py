@@ -96,7 +96,9 @@ def _from_object(obj: Any, where: str, index: int) -> Selection:
         if not field or value is None:
             continue  # unknown keys are ignored; Go: null leaves a string unchanged
         if not isinstance(value, str):
-            raise errors.InvalidConfig(f"{where}[{index}].{key}", f"must be a string, got {value!r}")
+            raise errors.InvalidConfig(
+                f"{where}[{index}].{key}", f"must be a string, got {value!r}"
+            )
         values[field] = value
     return Selection(values["namespace"], values["name"], values["interface"])
 

@@ -166,7 +166,10 @@ def parse_records(raw: object) -> dict[str, Record]:
     data = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(data, dict):
         raise ValueError("status.allocatedIPs is not a JSON object")
-    for ip, r in data.items():  # a bad key or value would crash choosing later, not mark the pool broken
+    for (
+        ip,
+        r,
+    ) in data.items():  # a bad key or value would crash choosing later, not mark the pool broken
         parse_ip(ip)
         if not isinstance(r, dict):
             raise ValueError(f"record for {ip} is not a JSON object")
@@ -217,8 +220,14 @@ class Summary:
         out = []
         for row in table.get("rows") or []:
             cell = dict(zip(names, row.get("cells") or []))
-            out.append(cls(str(cell["Name"]), _family(cell.get("VERSION"), cell.get("SUBNET")),
-                           cell.get("DEFAULT") is True, cell.get("DISABLE") is True))  # fmt: skip
+            out.append(
+                cls(
+                    str(cell["Name"]),
+                    _family(cell.get("VERSION"), cell.get("SUBNET")),
+                    cell.get("DEFAULT") is True,
+                    cell.get("DISABLE") is True,
+                )
+            )
         return out
 
 

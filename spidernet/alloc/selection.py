@@ -86,8 +86,15 @@ def _from_ippools(raw: str, ifname: str) -> Candidates:
     item = items[keys.index(wanted)]
     cg = item.get("cleangateway")
     if cg is not None and not isinstance(cg, bool):
-        raise errors.InvalidConfig(f"{where}[{keys.index(wanted)}].cleangateway", "must be true or false")
-    return Candidates(where, _names(item.get("ipv4"), f"{where}.ipv4"), _names(item.get("ipv6"), f"{where}.ipv6"), cg)
+        raise errors.InvalidConfig(
+            f"{where}[{keys.index(wanted)}].cleangateway", "must be true or false"
+        )
+    return Candidates(
+        where,
+        _names(item.get("ipv4"), f"{where}.ipv4"),
+        _names(item.get("ipv6"), f"{where}.ipv6"),
+        cg,
+    )
 
 
 def _unnamed_index(ifname: str, count: int) -> str:
@@ -97,16 +104,22 @@ def _unnamed_index(ifname: str, count: int) -> str:
     return digits if digits and int(digits) < count else ""
 
 
-def _from_pair(raw_v4: str | None, raw_v6: str | None, where_v4: str, where_v6: str) -> tuple[tuple[str, ...], ...]:
+def _from_pair(
+    raw_v4: str | None, raw_v6: str | None, where_v4: str, where_v6: str
+) -> tuple[tuple[str, ...], ...]:
     v4 = _names(_json(raw_v4, where_v4), where_v4) if raw_v4 else ()
     v6 = _names(_json(raw_v6, where_v6), where_v6) if raw_v6 else ()
     return v4, v6
 
 
 def candidates(
-    *, ifname: str, pod_annotations: Mapping[str, str], ns_annotations: Mapping[str, str] | None,
-    conf_v4: Sequence[str], conf_v6: Sequence[str],
-) -> Candidates | None:  # fmt: skip
+    *,
+    ifname: str,
+    pod_annotations: Mapping[str, str],
+    ns_annotations: Mapping[str, str] | None,
+    conf_v4: Sequence[str],
+    conf_v6: Sequence[str],
+) -> Candidates | None:
     """The first rule that yields pool names; None means rule 5 (``spec.default`` pools).
 
     ``ns_annotations`` None means "not fetched yet": the caller fetches the namespace
@@ -121,12 +134,20 @@ def candidates(
         item = _json(pod_annotations[ANNO_IPPOOL], where)
         if not isinstance(item, dict):
             raise errors.InvalidConfig(where, 'must be a JSON object like {"ipv4": ["pool"]}')
-        found = Candidates(where, _names(item.get("ipv4"), f"{where}.ipv4"), _names(item.get("ipv6"), f"{where}.ipv6"))
+        found = Candidates(
+            where,
+            _names(item.get("ipv4"), f"{where}.ipv4"),
+            _names(item.get("ipv6"), f"{where}.ipv6"),
+        )
         if found:
             return found
     if ns_annotations is not None:
-        v4, v6 = _from_pair(ns_annotations.get(ANNO_NS_V4), ns_annotations.get(ANNO_NS_V6),
-                            f"namespace annotation {ANNO_NS_V4}", f"namespace annotation {ANNO_NS_V6}")  # fmt: skip
+        v4, v6 = _from_pair(
+            ns_annotations.get(ANNO_NS_V4),
+            ns_annotations.get(ANNO_NS_V6),
+            f"namespace annotation {ANNO_NS_V4}",
+            f"namespace annotation {ANNO_NS_V6}",
+        )
         if v4 or v6:
             return Candidates("namespace default pools", v4, v6)
     if conf_v4 or conf_v6:
@@ -142,7 +163,11 @@ def expand(names: Sequence[str], all_names: Sequence[str]) -> tuple[str, ...]:
     """Expand glob patterns in place against ``all_names`` (sorted); literals stay as given."""
     out: list[str] = []
     for name in names:
-        matches = sorted(n for n in all_names if fnmatch.fnmatchcase(n, name)) if is_glob(name) else [name]
+        matches = (
+            sorted(n for n in all_names if fnmatch.fnmatchcase(n, name))
+            if is_glob(name)
+            else [name]
+        )
         out.extend(m for m in matches if m not in out)
     return tuple(out)
 
@@ -171,10 +196,13 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         present = key in labels
-        if (op == "In" and (not present or labels[key] not in values)) or (
-            op == "NotIn" and present and labels[key] in values) or (
-            op == "Exists" and not present) or (op == "DoesNotExist" and present) or (
-            op not in ("In", "NotIn", "Exists", "DoesNotExist")):  # fmt: skip
+        if (
+            (op == "In" and (not present or labels[key] not in values))
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+            or (op not in ("In", "NotIn", "Exists", "DoesNotExist"))
+        ):
             return False
     return True
 
@@ -198,16 +226,22 @@ def refusal(pool: Pool, family: int, pod: PodView) -> str:
     if pool.node_name:
         if pod.node not in pool.node_name:
             return f"nodeName {list(pool.node_name)} does not include node {pod.node!r}"
-    elif pool.node_affinity is not None and not selector_matches(pool.node_affinity, pod.node_labels or {}):
+    elif pool.node_affinity is not None and not selector_matches(
+        pool.node_affinity, pod.node_labels or {}
+    ):
         return f"nodeAffinity does not match node {pod.node!r}"
     if pool.namespace_name:
         if pod.namespace not in pool.namespace_name:
             return f"namespaceName {list(pool.namespace_name)} does not include {pod.namespace!r}"
-    elif pool.namespace_affinity is not None and not selector_matches(pool.namespace_affinity, pod.ns_labels or {}):
+    elif pool.namespace_affinity is not None and not selector_matches(
+        pool.namespace_affinity, pod.ns_labels or {}
+    ):
         return f"namespaceAffinity does not match namespace {pod.namespace!r}"
     if pool.pod_affinity is not None and not selector_matches(pool.pod_affinity, pod.labels):
         return "podAffinity does not match the pod's labels"
-    if pool.multus_name and not _multus_matches(pool.multus_name, pod.network, pod.multus_namespace):
+    if pool.multus_name and not _multus_matches(
+        pool.multus_name, pod.network, pod.multus_namespace
+    ):
         return f"multusName {list(pool.multus_name)} does not include network {pod.network!r}"
     return ""
 
@@ -215,9 +249,13 @@ def refusal(pool: Pool, family: int, pod: PodView) -> str:
 def priority(pool: Pool) -> tuple[int, ...]:
     """Higher first: podAffinity > nodeName > nodeAffinity > namespaceName > namespaceAffinity > multusName."""
     return (
-        pool.pod_affinity is not None, bool(pool.node_name), pool.node_affinity is not None,
-        bool(pool.namespace_name), pool.namespace_affinity is not None, bool(pool.multus_name),
-    )  # fmt: skip
+        pool.pod_affinity is not None,
+        bool(pool.node_name),
+        pool.node_affinity is not None,
+        bool(pool.namespace_name),
+        pool.namespace_affinity is not None,
+        bool(pool.multus_name),
+    )
 
 
 def order(pools: Sequence[Pool]) -> list[Pool]:
@@ -225,8 +263,13 @@ def order(pools: Sequence[Pool]) -> list[Pool]:
     return sorted(pools, key=priority, reverse=True)
 
 
-def network_of(ifname: str, pod_annotations: Mapping[str, str], namespace: str, fallback: str,
-               multus_namespace: str) -> str:  # fmt: skip
+def network_of(
+    ifname: str,
+    pod_annotations: Mapping[str, str],
+    namespace: str,
+    fallback: str,
+    multus_namespace: str,
+) -> str:
     """The NAD ("ns/name") Multus used for ``ifname``, decoded as Multus decodes it (I6).
 
     eth0: ``v1.multus-cni.io/default-network`` (its first selection; namespace defaults to
@@ -236,7 +279,11 @@ def network_of(ifname: str, pod_annotations: Mapping[str, str], namespace: str, 
     """
     if ifname == "eth0":
         raw = pod_annotations.get(multus.ANNO_DEFAULT, "").strip()
-        chosen = multus.parse(raw, multus_namespace, f"pod annotation {multus.ANNO_DEFAULT}") if raw else []
+        chosen = (
+            multus.parse(raw, multus_namespace, f"pod annotation {multus.ANNO_DEFAULT}")
+            if raw
+            else []
+        )
         return chosen[0].key if chosen else f"{multus_namespace}/{fallback}"
     raw = pod_annotations.get(multus.ANNO_NETWORKS, "").strip()
     chosen = multus.parse(raw, namespace, f"pod annotation {multus.ANNO_NETWORKS}") if raw else []

@@ -41,7 +41,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-FAILED_ADD_WINDOW = 60.0  # s: a 0.3.x sandbox DEL'd this soon after its ADD is taken as a failed ADD
+FAILED_ADD_WINDOW = (
+    60.0  # s: a 0.3.x sandbox DEL'd this soon after its ADD is taken as a failed ADD
+)
 
 
 class Action(enum.Enum):
@@ -64,7 +66,9 @@ class Facts:
     pod_alive: bool = False
     interface_requested: bool = True  # the pod's Multus annotation still lists this interface
     sandbox_failed: bool = False  # an ADD of this sandbox (any NIC) failed
-    stateful_place: str | None = None  # StatefulSet endpoint: "" it keeps its place, else why not; None: not one
+    stateful_place: str | None = (
+        None  # StatefulSet endpoint: "" it keeps its place, else why not; None: not one
+    )
     sent_prev_result: bool = False
     spec_040: bool = True  # cniVersion >= 0.4.0
     collecting: bool = False  # a GC verb found this attachment missing from the valid ones
@@ -95,28 +99,60 @@ def decide(f: Facts) -> Verdict:
         return Verdict(Action.NOTHING, "nothing of this sandbox is known here")
     ours = f.detail_container is not None and f.endpoint_uid == uid
     if ours and f.detail_container != f.container_id:
-        return Verdict(Action.NOTHING, f"an older sandbox: the pod's sandbox {f.detail_container} holds the addresses", uid,
-                       forget_note=True)
+        return Verdict(
+            Action.NOTHING,
+            f"an older sandbox: the pod's sandbox {f.detail_container} holds the addresses",
+            uid,
+            forget_note=True,
+        )
     if not ours and not f.note_has_addresses:
-        return Verdict(Action.NOTHING, "no address recorded for this interface", uid, forget_note=True)
+        return Verdict(
+            Action.NOTHING, "no address recorded for this interface", uid, forget_note=True
+        )
     if f.collecting:
-        return Verdict(Action.RELEASE, "the runtime no longer has this attachment (GC)", uid, use_detail=ours)
+        return Verdict(
+            Action.RELEASE, "the runtime no longer has this attachment (GC)", uid, use_detail=ours
+        )
     if not (f.pod_uid == uid and f.pod_alive):
-        gone = "gone" if not f.pod_uid else ("re-created with another UID" if f.pod_uid != uid else "finished or terminating")
+        gone = (
+            "gone"
+            if not f.pod_uid
+            else ("re-created with another UID" if f.pod_uid != uid else "finished or terminating")
+        )
         if ours and f.stateful_place == "":
-            return Verdict(Action.KEEP, f"StatefulSet pod {gone}: its addresses wait for the pod of its name", uid)
+            return Verdict(
+                Action.KEEP,
+                f"StatefulSet pod {gone}: its addresses wait for the pod of its name",
+                uid,
+            )
         place = f" ({f.stateful_place})" if ours and f.stateful_place else ""
         return Verdict(Action.RELEASE, f"pod {gone}{place}", uid, use_detail=ours)
     if f.note_state == "kept":
         return Verdict(Action.KEEP, "kept by an earlier DEL of this sandbox (a re-sent DEL)", uid)
     if not f.interface_requested:
-        return Verdict(Action.RELEASE, "the pod no longer asks for this interface (unplugged)", uid, use_detail=ours)
+        return Verdict(
+            Action.RELEASE,
+            "the pod no longer asks for this interface (unplugged)",
+            uid,
+            use_detail=ours,
+        )
     if f.note_state == "adding":
-        return Verdict(Action.RELEASE, "pod alive but this ADD never answered: its addresses reached no interface, "
-                       "free at once", uid, use_detail=ours)  # fmt: skip
+        return Verdict(
+            Action.RELEASE,
+            "pod alive but this ADD never answered: its addresses reached no interface, "
+            "free at once",
+            uid,
+            use_detail=ours,
+        )
     failed = _failed_add(f)
     if failed:
-        return Verdict(Action.RELEASE, f"pod alive but {failed}: release into cool-down", uid, cooldown=True, use_detail=ours)
+        return Verdict(
+            Action.RELEASE,
+            f"pod alive but {failed}: release into cool-down",
+            uid,
+            cooldown=True,
+            use_detail=ours,
+        )
     return Verdict(Action.KEEP, "pod alive: sandbox re-creation keeps its addresses", uid)
 
 

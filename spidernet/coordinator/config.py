@@ -43,6 +43,9 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MODES = ("auto", "underlay", "overlay", "disable", "disabled")
 DEFAULT_LOG = "/var/log/spidernet/coordinator.log"
+_DEFAULT_LOG_OPTIONS = logs.LogOptions(
+    path=DEFAULT_LOG, level="debug"
+)  # frozen: one shared default
 DEFAULT_HOST_RULE_TABLE = 500
 DEFAULT_VETH_MTU = 1500
 _MAC_PREFIX = re.compile(r"^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$")
@@ -83,7 +86,7 @@ class CoordinatorConf:
     detect_ip_conflict: bool = False
     detect_gateway: bool = False
     detect_options: DetectOptions = DetectOptions()
-    log: logs.LogOptions = logs.LogOptions(path=DEFAULT_LOG, level="debug")
+    log: logs.LogOptions = _DEFAULT_LOG_OPTIONS
 
     @property
     def hijack_routes(self) -> tuple[Network, ...]:
@@ -130,7 +133,9 @@ def _mac_prefix(f: Fields) -> bytes:
     prefix = bytes(int(g, 16) for g in m.groups())
     # Bit 0 of the first octet marks a group address: no NIC may carry it as its own MAC.
     if prefix[0] & 0x01:
-        raise errors.InvalidConfig("podMACPrefix", f"{text!r} has the multicast bit set in its first byte")
+        raise errors.InvalidConfig(
+            "podMACPrefix", f"{text!r} has the multicast bit set in its first byte"
+        )
     return prefix
 
 
@@ -155,7 +160,9 @@ def _host_rule_table(f: Fields) -> int:
     table = f.int("hostRuleTable", 0, lo=0, hi=2**32 - 1) or DEFAULT_HOST_RULE_TABLE
     # 253-255 are the kernel's default, main and local tables: pod routes must not land there.
     if table in (253, 254, 255):
-        raise errors.InvalidConfig("hostRuleTable", f"{table} is a reserved kernel table (default, main, local)")
+        raise errors.InvalidConfig(
+            "hostRuleTable", f"{table} is a reserved kernel table (default, main, local)"
+        )
     return table
 
 
@@ -167,7 +174,16 @@ def _mode(f: Fields) -> Mode:
     return "disable" if mode == "disabled" else mode  # type: ignore[return-value]
 
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
 _DURATION = re.compile(r"^[-+]?((\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
 MAX_PROBE_WAIT = 10.0  # s: a longer timeout or interval would hold up every pod start for nothing
@@ -180,7 +196,9 @@ def parse_duration(text: str) -> float | None:
         return 0.0
     if not _DURATION.fullmatch(text):
         return None
-    seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    seconds = sum(
+        float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text)
+    )
     return -seconds if text.startswith("-") else seconds
 
 
@@ -190,10 +208,14 @@ def _duration(f: Fields, key: str, default: float, *, zero_ok: bool) -> float:
         return default
     seconds = parse_duration(text)
     if seconds is None:
-        raise errors.InvalidConfig(f.path(key), f"{text!r} is not a duration such as \"100ms\" or \"1s\"")
+        raise errors.InvalidConfig(
+            f.path(key), f'{text!r} is not a duration such as "100ms" or "1s"'
+        )
     if seconds < 0 or (seconds == 0 and not zero_ok) or seconds > MAX_PROBE_WAIT:
         low = "0" if zero_ok else "more than 0"
-        raise errors.InvalidConfig(f.path(key), f"{text!r} must be {low} and at most {MAX_PROBE_WAIT:g}s")
+        raise errors.InvalidConfig(
+            f.path(key), f"{text!r} must be {low} and at most {MAX_PROBE_WAIT:g}s"
+        )
     return seconds
 
 
@@ -203,7 +225,9 @@ def _detect_options(f: Fields) -> DetectOptions:
     retries = d.int("retries", 0, lo=0, hi=MAX_PROBE_RETRIES) or DetectOptions.retries
     # A zero timeout would never hear an answer: a probe that cannot fail, so refused.
     timeout = _duration(d, "timeout", DetectOptions.timeout, zero_ok=False)
-    return DetectOptions(retries, timeout, _duration(d, "interval", DetectOptions.interval, zero_ok=True))
+    return DetectOptions(
+        retries, timeout, _duration(d, "interval", DetectOptions.interval, zero_ok=True)
+    )
 
 
 def _log_options(f: Fields) -> logs.LogOptions:

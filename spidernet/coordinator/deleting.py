@@ -59,8 +59,11 @@ def prev_ips(prev: Result | None, ifname: str) -> list[Address]:
     if prev is None:
         return []
     names = [i.name for i in prev.interfaces]
-    return [ipaddress.ip_interface(ip.address).ip for ip in prev.ips
-            if ip.interface is None or (ip.interface < len(names) and names[ip.interface] == ifname)]  # fmt: skip
+    return [
+        ipaddress.ip_interface(ip.address).ip
+        for ip in prev.ips
+        if ip.interface is None or (ip.interface < len(names) and names[ip.interface] == ifname)
+    ]
 
 
 def _pod_state(cmd: CmdArgs, conf: CoordinatorConf) -> PodState | None:
@@ -71,7 +74,9 @@ def _pod_state(cmd: CmdArgs, conf: CoordinatorConf) -> PodState | None:
         with routing.open_handle(cmd.netns) as pod:
             nic, first = pod.link(cmd.ifname), pod.link(conf.pod_default_cni_nic)
             ips = [a.ip for a in plumbing.usable_addresses(pod, nic.index)] if nic else []
-            return PodState(pod.link(modes.POD_VETH) is not None, ips, first.peer_index if first else 0)
+            return PodState(
+                pod.link(modes.POD_VETH) is not None, ips, first.peer_index if first else 0
+            )
     except (FileNotFoundError, NotADirectoryError, namespaces.NotANetns) as e:
         log.info("pod netns %s is gone: %s", cmd.netns, e.strerror or e)
         return None
@@ -105,12 +110,20 @@ def delete(cmd: CmdArgs, conf: CoordinatorConf, prev: Result | None, host: Handl
         return
     # A later underlay NIC routes through our veth; an overlay NIC through the main CNI's.
     name = modes.host_veth_name(cmd.container_id)
-    host_end = host.link(name) if state.has_veth0 else host.link_by_index(state.first_peer) if state.first_peer else None
+    host_end = (
+        host.link(name)
+        if state.has_veth0
+        else host.link_by_index(state.first_peer)
+        if state.first_peer
+        else None
+    )
     if host_end is None:
         return  # the first NIC's DEL ran already, or ADD never got this far
     ips = prev_ips(prev, cmd.ifname) or state.ips
     _forget_nic(host, host_end, ips, conf.host_rule_table)
-    log.info("removed host routes and neighbours of %s via %s", [str(ip) for ip in ips], host_end.name)
+    log.info(
+        "removed host routes and neighbours of %s via %s", [str(ip) for ip in ips], host_end.name
+    )
 
 
 def check(cmd: CmdArgs, conf: CoordinatorConf, host: Handle) -> None:
@@ -118,7 +131,9 @@ def check(cmd: CmdArgs, conf: CoordinatorConf, host: Handle) -> None:
         return
     state = _pod_state(cmd, conf)
     if state is None:
-        raise NetnsUnusable(f"the pod's netns {cmd.netns} does not exist or is not a network namespace")
+        raise NetnsUnusable(
+            f"the pod's netns {cmd.netns} does not exist or is not a network namespace"
+        )
     has_veth0, ips = state.has_veth0, state.ips
     if not has_veth0:
         if conf.mode == "underlay" or cmd.ifname == conf.pod_default_cni_nic:
@@ -133,5 +148,7 @@ def check(cmd: CmdArgs, conf: CoordinatorConf, host: Handle) -> None:
         if not any(r.dst == plumbing.host_len(ip) and r.oif == host_end.index for r in routes):
             raise CheckFailed(f"host route {ip} dev {name} table {conf.host_rule_table} is missing")
         rules = host.rules(ip.version)
-        if not any(r.table == conf.host_rule_table and r.src is None and not r.fwmark for r in rules):
+        if not any(
+            r.table == conf.host_rule_table and r.src is None and not r.fwmark for r in rules
+        ):
             raise CheckFailed(f"host rule 'from all lookup {conf.host_rule_table}' is missing")

@@ -31,7 +31,9 @@ _ETHERNET = struct.Struct("!6s6sH")  # destination, source, ethertype
 # htype, ptype, hlen, plen, op, sender MAC, sender IP, target MAC, target IP
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 _ARP_ETHERNET_IPV4 = (1, 0x0800, 6, 4)
-_IPV6 = struct.Struct("!IHBB16s16s")  # version/class/flow, payload length, next header, hop limit, src, dst
+_IPV6 = struct.Struct(
+    "!IHBB16s16s"
+)  # version/class/flow, payload length, next header, hop limit, src, dst
 _ICMPV6 = struct.Struct("!BBH")  # type, code, checksum
 _ND_BODY = struct.Struct("!4x16s")  # NS and NA alike: 4 bytes of flags/reserved, then the target
 _ND_MIN = _ICMPV6.size + _ND_BODY.size
@@ -62,7 +64,9 @@ def format_mac(mac: bytes) -> str:
 def arp_request(mac: bytes, sender: IPv4Address, target: IPv4Address) -> bytes:
     """A broadcast ARP request; ``sender`` 0.0.0.0 makes it an RFC 5227 probe."""
     header = _ETHERNET.pack(BROADCAST_MAC, mac, ETH_P_ARP)
-    return header + _ARP.pack(*_ARP_ETHERNET_IPV4, ARP_REQUEST, mac, sender.packed, bytes(6), target.packed)
+    return header + _ARP.pack(
+        *_ARP_ETHERNET_IPV4, ARP_REQUEST, mac, sender.packed, bytes(6), target.packed
+    )
 
 
 def parse_arp(frame: bytes) -> Arp | None:
@@ -93,7 +97,9 @@ def neighbor_solicitation(mac: bytes, source: IPv6Address, target: IPv6Address) 
     """
     group = solicited_node(target)
     option = b"" if source == UNSPECIFIED_V6 else struct.pack("!BB6s", OPTION_SOURCE_LLADDR, 1, mac)
-    packet = icmpv6_packet(source, group, NEIGHBOR_SOLICITATION, _ND_BODY.pack(target.packed) + option)
+    packet = icmpv6_packet(
+        source, group, NEIGHBOR_SOLICITATION, _ND_BODY.pack(target.packed) + option
+    )
     return _ETHERNET.pack(multicast_mac(group), mac, ETH_P_IPV6) + packet
 
 
@@ -101,7 +107,9 @@ def icmpv6_packet(source: IPv6Address, destination: IPv6Address, kind: int, body
     """An IPv6 header (hop limit 255) plus an ICMPv6 message of ``kind`` (code 0), checksummed."""
     checksum = icmpv6_checksum(source, destination, _ICMPV6.pack(kind, 0, 0) + body)
     message = _ICMPV6.pack(kind, 0, checksum) + body
-    header = _IPV6.pack(6 << 28, len(message), IPPROTO_ICMPV6, NDP_HOP_LIMIT, source.packed, destination.packed)
+    header = _IPV6.pack(
+        6 << 28, len(message), IPPROTO_ICMPV6, NDP_HOP_LIMIT, source.packed, destination.packed
+    )
     return header + message
 
 
@@ -123,7 +131,11 @@ def parse_advertisement(frame: bytes) -> Advertisement | None:
     if length < _ND_MIN or len(message) != length:
         return None
     kind, code, _ = _ICMPV6.unpack_from(message)
-    if kind != NEIGHBOR_ADVERTISEMENT or code != 0 or _ones_complement_sum(_pseudo(src, dst, message)) != 0xFFFF:
+    if (
+        kind != NEIGHBOR_ADVERTISEMENT
+        or code != 0
+        or _ones_complement_sum(_pseudo(src, dst, message)) != 0xFFFF
+    ):
         return None
     target = IPv6Address(_ND_BODY.unpack_from(message, _ICMPV6.size)[0])
     options = _options(message[_ND_MIN:])

@@ -49,7 +49,9 @@ def host_veth_name(container_id: str) -> str:
     return "veth" + container_id[:11]
 
 
-def resolve_mode(mode: str, *, ifname: str, default_nic: str, has_veth0: bool) -> Literal["underlay", "overlay"]:
+def resolve_mode(
+    mode: str, *, ifname: str, default_nic: str, has_veth0: bool
+) -> Literal["underlay", "overlay"]:
     """``auto``: the pod's first NIC, or any NIC once veth0 exists, is underlay (reference §4.2 step 6)."""
     if mode in ("underlay", "overlay"):
         return mode  # type: ignore[return-value]
@@ -64,7 +66,9 @@ def check_mode(mode: str, *, ifname: str, default_nic: str, has_veth0: bool) -> 
     if mode == "overlay" and ifname == default_nic:
         raise PodStateError(f"{ifname}: overlay mode never tunes the pod's first NIC {default_nic}")
     if mode == "overlay" and has_veth0:
-        raise PodStateError(f"{ifname}: overlay mode, but the pod already has {POD_VETH} from an underlay NIC")
+        raise PodStateError(
+            f"{ifname}: overlay mode, but the pod already has {POD_VETH} from an underlay NIC"
+        )
 
 
 def choose_table(*, used: Iterable[int], own_rule_tables: Iterable[int]) -> int:
@@ -79,7 +83,9 @@ def choose_table(*, used: Iterable[int], own_rule_tables: Iterable[int]) -> int:
     return table
 
 
-def placement(mode: str, *, ifname: str, default_nic: str, has_veth0: bool, table: int) -> Placement:
+def placement(
+    mode: str, *, ifname: str, default_nic: str, has_veth0: bool, table: int
+) -> Placement:
     resolved = resolve_mode(mode, ifname=ifname, default_nic=default_nic, has_veth0=has_veth0)
     check_mode(resolved, ifname=ifname, default_nic=default_nic, has_veth0=has_veth0)
     first = ifname == default_nic if resolved == "underlay" else table == FIRST_NIC_TABLE
@@ -100,8 +106,11 @@ def is_host_nic(name: str) -> bool:
     return not _NOT_HOST_NIC.fullmatch(name)
 
 
-def host_addresses(route_sources: Iterable[Address | None], nic_addresses: Iterable[Address],
-                   wanted: frozenset[int]) -> list[Address]:  # fmt: skip
+def host_addresses(
+    route_sources: Iterable[Address | None],
+    nic_addresses: Iterable[Address],
+    wanted: frozenset[int],
+) -> list[Address]:
     """Host addresses the pod gets routes to: sources towards the pod first, then the rest, deduplicated."""
     out: list[Address] = []
     for ip in [*route_sources, *nic_addresses]:

@@ -38,9 +38,14 @@ CHECK_FAILED = 113
 def _setup(cmd: CmdArgs, conf: NetConf) -> config.CoordinatorConf:
     c = config.parse(conf)
     context = {
-        "command": cmd.command, "containerID": cmd.container_id, "netns": cmd.netns, "ifname": cmd.ifname,
-        "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip("/"),
-    }  # fmt: skip
+        "command": cmd.command,
+        "containerID": cmd.container_id,
+        "netns": cmd.netns,
+        "ifname": cmd.ifname,
+        "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip(
+            "/"
+        ),
+    }
     logs.setup("coordinator", c.log, context)
     return c
 
@@ -53,7 +58,9 @@ def _translated(action: Callable[[], T]) -> T:
     try:
         return action()
     except probes.IPConflict as e:
-        raise errors.PluginError(IP_CONFLICT, f"IP conflict: {e.ip} on {e.ifname} is already used by MAC {e.mac}") from e
+        raise errors.PluginError(
+            IP_CONFLICT, f"IP conflict: {e.ip} on {e.ifname} is already used by MAC {e.mac}"
+        ) from e
     except probes.GatewayUnreachable as e:
         raise errors.PluginError(GATEWAY_UNREACHABLE, str(e)) from e
     except probes.ProbeFailure as e:
@@ -76,10 +83,16 @@ def _probe(cmd: CmdArgs, c: config.CoordinatorConf, prev: Result) -> None:
     ips = [ip for ip in prev.ips if _for_nic(prev, ip.interface, cmd.ifname)]
     d = c.detect_options
     probes.probe(
-        cmd.netns, cmd.ifname, [ip.address for ip in ips], [ip.gateway for ip in ips if ip.gateway],
-        conflict=c.detect_ip_conflict, gateway=c.detect_gateway, tries=d.retries, timeout=d.timeout,
+        cmd.netns,
+        cmd.ifname,
+        [ip.address for ip in ips],
+        [ip.gateway for ip in ips if ip.gateway],
+        conflict=c.detect_ip_conflict,
+        gateway=c.detect_gateway,
+        tries=d.retries,
+        timeout=d.timeout,
         interval=d.interval,
-    )  # fmt: skip
+    )
 
 
 def _for_nic(prev: Result, index: int | None, ifname: str) -> bool:
@@ -98,7 +111,9 @@ def _open_pod(netns: str) -> routing.Handle:
 def cmd_add(cmd: CmdArgs, conf: NetConf) -> Result:
     c = _setup(cmd, conf)
     if conf.prev_result is None:
-        raise errors.InvalidConfig("prevResult", "is required: the coordinator runs after a main plugin in a chain")
+        raise errors.InvalidConfig(
+            "prevResult", "is required: the coordinator runs after a main plugin in a chain"
+        )
     prev = conf.prev_result
     if c.mode == "disable":
         return prev

@@ -45,12 +45,17 @@ def usable_addresses(handle: Handle, index: int) -> list[Interface]:
 def host_ips(host: Handle, pod_ips: Sequence[Address], wanted: frozenset[int]) -> list[Address]:
     """Step 8: host sources towards the pod's IPs, then every address of real host NICs."""
     names = {link.index: link.name for link in host.links()}
-    nic_ips = [a.ip for index, a, scope in host.addresses()
-               if scope == _HOST_SCOPE and modes.is_host_nic(names.get(index, "lo")) and modes.usable(a)]  # fmt: skip
+    nic_ips = [
+        a.ip
+        for index, a, scope in host.addresses()
+        if scope == _HOST_SCOPE and modes.is_host_nic(names.get(index, "lo")) and modes.usable(a)
+    ]
     return modes.host_addresses((host.route_source(ip) for ip in pod_ips), nic_ips, wanted)
 
 
-def tables_in_use(pod: Handle) -> tuple[set[int], dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
+def tables_in_use(
+    pod: Handle,
+) -> tuple[set[int], dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]:
     """Tables any pod rule or route uses, and the table of each ``from <net>`` rule."""
     used: set[int] = set()
     by_source = {}
@@ -104,7 +109,9 @@ def _finish_veth(host: Handle, pod: Handle, host_name: str, *, fresh: bool) -> V
 # ---------------------------------------------------------------- pod NIC (steps 10-12)
 
 
-def rewrite_mac(pod: Handle, link: Link, prefix: bytes, first: Address, fams: frozenset[int]) -> str:
+def rewrite_mac(
+    pod: Handle, link: Link, prefix: bytes, first: Address, fams: frozenset[int]
+) -> str:
     """Step 10: prefix + the last 4 bytes of the NIC's first address.
 
     Neighbours learnt the old MAC (the main plugin's DAD, our probes): with arp_notify
@@ -140,7 +147,9 @@ def pod_sysctls(netns: str, fams: frozenset[int], rp_filter: int) -> None:
 # ---------------------------------------------------------------- neighbours (step 13)
 
 
-def host_neighbours(host: Handle, host_veth: Link, pod_ips: Sequence[Address], pod_veth_mac: str) -> list[Address]:
+def host_neighbours(
+    host: Handle, host_veth: Link, pod_ips: Sequence[Address], pod_veth_mac: str
+) -> list[Address]:
     """Drop stale host entries for the pod's IPs (a previous owner's), then pin them to the veth.
 
     Returns the IPs whose entry on the veth this call made: not those a previous ADD of
@@ -166,15 +175,26 @@ def pod_neighbours(pod: Handle, pod_veth: Link, ips: Sequence[Address], host_vet
 # ---------------------------------------------------------------- routes (steps 15, 17, 20)
 
 
-def pod_host_routes(pod: Handle, pod_veth: Link, ips: Sequence[Address], tables: Sequence[int],
-                    src_v4: Address | None) -> None:  # fmt: skip
+def pod_host_routes(
+    pod: Handle,
+    pod_veth: Link,
+    ips: Sequence[Address],
+    tables: Sequence[int],
+    src_v4: Address | None,
+) -> None:
     for table in tables:
         for ip in ips:
-            src = src_v4 if ip.version == 4 else None  # v6: no src (upstream's kernel-bug workaround)
-            pod.add_route(Route(host_len(ip), table, oif=pod_veth.index, scope=routing.SCOPE_LINK, src=src))
+            src = (
+                src_v4 if ip.version == 4 else None
+            )  # v6: no src (upstream's kernel-bug workaround)
+            pod.add_route(
+                Route(host_len(ip), table, oif=pod_veth.index, scope=routing.SCOPE_LINK, src=src)
+            )
 
 
-def host_routes(host: Handle, host_veth: Link, pod_ips: Sequence[Address], table: int) -> list[Route]:
+def host_routes(
+    host: Handle, host_veth: Link, pod_ips: Sequence[Address], table: int
+) -> list[Route]:
     """``from all lookup <table>`` per family, and ``<podIP>/32|128 dev <host veth>`` in it.
 
     Returns the routes this call added, not those it found in place (a previous ADD of
@@ -197,17 +217,33 @@ def host_routes(host: Handle, host_veth: Link, pod_ips: Sequence[Address], table
     return added
 
 
-def hijack_routes(pod: Handle, pod_veth: Link, cidrs: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
-                  gateways: dict[int, Address], table: int, src_v4: Address | None) -> None:  # fmt: skip
+def hijack_routes(
+    pod: Handle,
+    pod_veth: Link,
+    cidrs: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    gateways: dict[int, Address],
+    table: int,
+    src_v4: Address | None,
+) -> None:
     for cidr in cidrs:
         gw = gateways.get(cidr.version)
         if gw is None:
             log.warning("hijack route %s skipped: no host address of its family", cidr)
             continue
-        pod.add_route(Route(cidr, table, oif=pod_veth.index, gateway=gw, src=src_v4 if cidr.version == 4 else None))
+        pod.add_route(
+            Route(
+                cidr,
+                table,
+                oif=pod_veth.index,
+                gateway=gw,
+                src=src_v4 if cidr.version == 4 else None,
+            )
+        )
 
 
-def policy_routes(pod: Handle, link: Link, conf: CoordinatorConf, fams: frozenset[int], table: int) -> None:
+def policy_routes(
+    pod: Handle, link: Link, conf: CoordinatorConf, fams: frozenset[int], table: int
+) -> None:
     for pr in conf.policy_routes:
         if pr.dst.version in fams:
             pod.add_route(Route(pr.dst, table, oif=link.index, gateway=pr.gw))
@@ -232,7 +268,9 @@ def _mangle_rules(ifname: str) -> str:
 _NO_NFT = ("Operation not supported", "Failed to initialize nft", "Protocol not supported")
 
 
-def _iptables(netns: str, family: int, args: Sequence[str], stdin: str = "", *, restore: bool = False) -> None:
+def _iptables(
+    netns: str, family: int, args: Sequence[str], stdin: str = "", *, restore: bool = False
+) -> None:
     base = "iptables" if family == 4 else "ip6tables"
     tools = [base + "-restore", base + "-legacy-restore"] if restore else [base, base + "-legacy"]
     try:
@@ -246,19 +284,35 @@ def _iptables(netns: str, family: int, args: Sequence[str], stdin: str = "", *, 
 
 def _mangle_present(netns: str, family: int) -> bool:
     try:
-        _iptables(netns, family, ["-w", "5", "-t", "mangle", "-C", "OUTPUT", "-j", "CONNMARK", "--restore-mark"])
+        _iptables(
+            netns,
+            family,
+            ["-w", "5", "-t", "mangle", "-C", "OUTPUT", "-j", "CONNMARK", "--restore-mark"],
+        )
     except OSError:
         return False
     return True
 
 
-def reply_path(pod: Handle, netns: str, pod_veth: Link, gateways: dict[int, Address], src_v4: Address | None) -> None:
+def reply_path(
+    pod: Handle, netns: str, pod_veth: Link, gateways: dict[int, Address], src_v4: Address | None
+) -> None:
     """Connections that came in through veth0 are answered through veth0 (fwmark -> table 100)."""
     for family, gw in sorted(gateways.items()):
         if not _mangle_present(netns, family):
-            _iptables(netns, family, ["-w", "5", "--noflush"], _mangle_rules(pod_veth.name), restore=True)
+            _iptables(
+                netns, family, ["-w", "5", "--noflush"], _mangle_rules(pod_veth.name), restore=True
+            )
         pod.add_rule(Rule(family, RULE_PRIORITY, modes.FWMARK_TABLE, fwmark=MARK))
         src = src_v4 if family == 4 else None
-        pod.add_route(Route(host_len(gw), modes.FWMARK_TABLE, oif=pod_veth.index, scope=routing.SCOPE_LINK, src=src))
+        pod.add_route(
+            Route(
+                host_len(gw),
+                modes.FWMARK_TABLE,
+                oif=pod_veth.index,
+                scope=routing.SCOPE_LINK,
+                src=src,
+            )
+        )
         default = ipaddress.ip_network("0.0.0.0/0" if family == 4 else "::/0")
         pod.add_route(Route(default, modes.FWMARK_TABLE, oif=pod_veth.index, gateway=gw, src=src))

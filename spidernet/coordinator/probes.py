@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import socket
 import struct
 import threading
@@ -54,7 +53,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address, ip_interface
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv6Address,
+    IPv6Interface,
+    ip_address,
+    ip_interface,
+)
 
 from spidernet.coordinator import frames
 from spidernet.netlink import namespaces
@@ -65,7 +71,9 @@ Interface = IPv4Interface | IPv6Interface
 _SIOCGIFFLAGS, _SIOCSIFFLAGS = 0x8913, 0x8914
 _IFF_UP = 0x1
 _IFNAMSIZ = 16
-_IFREQ_FLAGS = struct.Struct("16sH22x")  # struct ifreq: name, then a 24-byte union led by short flags
+_IFREQ_FLAGS = struct.Struct(
+    "16sH22x"
+)  # struct ifreq: name, then a 24-byte union led by short flags
 _ARPHRD_ETHER = 1
 
 
@@ -94,7 +102,9 @@ class _Family:
     ethertype: int
     unspecified: Address
     solicit: Callable[[bytes, Address, Address], bytes]  # (our MAC, source, target) -> frame
-    claim: Callable[[bytes], tuple[Address, bytes] | None]  # frame -> (address claimed, claimant's MAC)
+    claim: Callable[
+        [bytes], tuple[Address, bytes] | None
+    ]  # frame -> (address claimed, claimant's MAC)
 
 
 def _arp_claim(frame: bytes) -> tuple[Address, bytes] | None:
@@ -110,7 +120,10 @@ def _ndp_claim(frame: bytes) -> tuple[Address, bytes] | None:
 # The ignores: frames' builders take the family's own address type, _Family any address.
 _ARP = _Family(frames.ETH_P_ARP, frames.UNSPECIFIED_V4, frames.arp_request, _arp_claim)  # type: ignore[arg-type]
 _NDP = _Family(
-    frames.ETH_P_IPV6, frames.UNSPECIFIED_V6, frames.neighbor_solicitation, _ndp_claim  # type: ignore[arg-type]
+    frames.ETH_P_IPV6,
+    frames.UNSPECIFIED_V6,
+    frames.neighbor_solicitation,  # type: ignore[arg-type]
+    _ndp_claim,
 )
 
 
@@ -139,7 +152,9 @@ def probe(
     unparsable one is a caller bug and raises ValueError.
     """
     if tries < 1 or timeout <= 0 or interval < 0:
-        raise ValueError(f"tries must be >= 1, timeout > 0 and interval >= 0, got {tries}, {timeout}, {interval}")
+        raise ValueError(
+            f"tries must be >= 1, timeout > 0 and interval >= 0, got {tries}, {timeout}, {interval}"
+        )
     ours = [ip_interface(a) for a in addresses]
     plans = _plan(ours, [ip_address(g) for g in gateways] if gateway else [], conflict=conflict)
     if not plans:
@@ -148,7 +163,9 @@ def probe(
     try:
         mac = _link_mac(sockets[0], ifname)
         timing = _Timing(tries, timeout, interval)
-        _run_all([_job(_Link(sock, ifname, mac), plan, timing) for sock, plan in zip(sockets, plans)])
+        _run_all(
+            [_job(_Link(sock, ifname, mac), plan, timing) for sock, plan in zip(sockets, plans)]
+        )
     finally:
         for sock in sockets:
             sock.close()
@@ -195,13 +212,19 @@ def _job(link: _Link, plan: _Plan, timing: _Timing) -> Callable[[], None]:
     family = plan.family
 
     def run() -> None:
-        for ip in plan.checks:  # every conflict check before any gateway probe: see the module docstring
-            mac = _exchange(link, family, family.solicit(link.mac, family.unspecified, ip), ip, timing)
+        for (
+            ip
+        ) in plan.checks:  # every conflict check before any gateway probe: see the module docstring
+            mac = _exchange(
+                link, family, family.solicit(link.mac, family.unspecified, ip), ip, timing
+            )
             if mac is not None:
                 raise IPConflict(str(ip), frames.format_mac(mac), link.ifname)
         for gw, source in plan.gateways:
             if _exchange(link, family, family.solicit(link.mac, source, gw), gw, timing) is None:
-                raise GatewayUnreachable(str(gw), link.ifname, tries=timing.tries, timeout=timing.timeout)
+                raise GatewayUnreachable(
+                    str(gw), link.ifname, tries=timing.tries, timeout=timing.timeout
+                )
 
     return run
 
@@ -215,16 +238,25 @@ def _run_all(jobs: list[Callable[[], None]]) -> None:
         futures = [pool.submit(job) for job in jobs]
     failures = [e for e in (f.exception() for f in futures) if e is not None]
     if failures:
-        raise min(failures, key=lambda e: 0 if isinstance(e, IPConflict) else 1 if isinstance(e, ProbeFailure) else 2)
+        raise min(
+            failures,
+            key=lambda e: (
+                0 if isinstance(e, IPConflict) else 1 if isinstance(e, ProbeFailure) else 2
+            ),
+        )
 
 
-def _exchange(link: _Link, family: _Family, request: bytes, wanted: Address, timing: _Timing) -> bytes | None:
+def _exchange(
+    link: _Link, family: _Family, request: bytes, wanted: Address, timing: _Timing
+) -> bytes | None:
     """Send ``request`` up to ``tries`` times; return the MAC of the first frame claiming ``wanted``."""
     for attempt in range(timing.tries):
         try:
             link.sock.send(request)
         except OSError as e:
-            raise ProbeFailure(f"cannot send a probe for {wanted} on {link.ifname}: {e.strerror or e}") from e
+            raise ProbeFailure(
+                f"cannot send a probe for {wanted} on {link.ifname}: {e.strerror or e}"
+            ) from e
         mac = _await_claim(link, family, wanted, timing.wait_after(attempt))
         if mac is not None:
             return mac
@@ -240,7 +272,9 @@ def _await_claim(link: _Link, family: _Family, wanted: Address, timeout: float) 
         except TimeoutError:
             return None
         except OSError as e:
-            raise ProbeFailure(f"cannot read probe answers on {link.ifname}: {e.strerror or e}") from e
+            raise ProbeFailure(
+                f"cannot read probe answers on {link.ifname}: {e.strerror or e}"
+            ) from e
         # The pod's kernel talks on this link too (its own DAD, ARP): never evidence.
         if pkttype == socket.PACKET_OUTGOING or frame[6:12] == link.mac:
             continue
@@ -289,7 +323,9 @@ def _as_failure(error: BaseException, netns_path: str, ifname: str) -> BaseExcep
 
 def _bring_up(sock: socket.socket, ifname: str) -> None:
     """Set IFF_UP if the runtime left the link down (upstream does the same)."""
-    if len(ifname.encode()) >= _IFNAMSIZ:  # the kernel would truncate it, maybe to another link's name
+    if (
+        len(ifname.encode()) >= _IFNAMSIZ
+    ):  # the kernel would truncate it, maybe to another link's name
         raise OSError(errno.EINVAL, f"interface name longer than {_IFNAMSIZ - 1} bytes")
     request = _IFREQ_FLAGS.pack(ifname.encode(), 0)
     name, flags = _IFREQ_FLAGS.unpack(fcntl.ioctl(sock, _SIOCGIFFLAGS, request))
@@ -301,5 +337,7 @@ def _link_mac(sock: socket.socket, ifname: str) -> bytes:
     """The bound link's MAC, refusing links that are not Ethernet (ARP/NDP framing assumes it)."""
     _, _, _, hatype, mac = sock.getsockname()
     if hatype != _ARPHRD_ETHER:
-        raise ProbeFailure(f"{ifname} is not an Ethernet link (ARPHRD {hatype}): ARP/NDP probes need one")
+        raise ProbeFailure(
+            f"{ifname} is not an Ethernet link (ARPHRD {hatype}): ARP/NDP probes need one"
+        )
     return bytes(mac)

@@ -50,7 +50,9 @@ def _move_routes(pod: Handle, link: Link, table: int) -> None:
         if r.dst == _LINK_LOCAL_V6:
             continue
         if r.oif == link.index:
-            pod.add_route(Route(r.dst, table, oif=r.oif, gateway=r.gateway, scope=r.scope, src=r.src))
+            pod.add_route(
+                Route(r.dst, table, oif=r.oif, gateway=r.gateway, scope=r.scope, src=r.src)
+            )
             if r.is_default:
                 pod.delete_route(r)
         for oif, gw in r.hops if r.is_default else ():
@@ -61,7 +63,14 @@ def _move_routes(pod: Handle, link: Link, table: int) -> None:
 
 def _source_rules(pod: Handle, link: Link, table: int) -> None:
     for address in plumbing.usable_addresses(pod, link.index):
-        pod.add_rule(Rule(address.version, plumbing.NIC_RULE_PRIORITY, table, src=plumbing.host_len(address.ip)))
+        pod.add_rule(
+            Rule(
+                address.version,
+                plumbing.NIC_RULE_PRIORITY,
+                table,
+                src=plumbing.host_len(address.ip),
+            )
+        )
 
 
 def tune(pod: Handle, conf: CoordinatorConf, nic: Link, place: modes.Placement) -> None:

@@ -76,7 +76,9 @@ class Census:
     pools: dict[str, PoolState] = field(default_factory=dict)
     holders: dict[HolderId, HolderRecords] = field(default_factory=dict)
     cooling: list[Entry] = field(default_factory=list)
-    named: dict[tuple[str, str], set[HolderId]] = field(default_factory=dict)  # (pool, canonical ip) -> namers
+    named: dict[tuple[str, str], set[HolderId]] = field(
+        default_factory=dict
+    )  # (pool, canonical ip) -> namers
     problems: list[Problem] = field(default_factory=list)
     inconsistencies: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0
@@ -109,12 +111,18 @@ def _add_pool(c: Census, obj: dict[str, Any]) -> None:
     try:
         records = parse_records((obj.get("status") or {}).get("allocatedIPs"))
     except ValueError as e:
-        c.problems.append(Problem(where, f"status.allocatedIPs unreadable ({e}): nothing in this pool was judged"))
+        c.problems.append(
+            Problem(where, f"status.allocatedIPs unreadable ({e}): nothing in this pool was judged")
+        )
         c.pools[pool.name] = PoolState(pool.name, obj, pool, {}, readable=False, writable=False)
         return
     state = c.pools[pool.name] = PoolState(pool.name, obj, pool, records, writable=not pool.broken)
     if pool.broken:
-        c.problems.append(Problem(where, f"broken ({pool.broken}): its records are judged and reported, never written"))
+        c.problems.append(
+            Problem(
+                where, f"broken ({pool.broken}): its records are judged and reported, never written"
+            )
+        )
     for ip, record in records.items():
         _add_record(c, state, ip, record)
 
@@ -127,8 +135,12 @@ def _add_record(c: Census, state: PoolState, ip: str, record: Record) -> None:
         return
     ns, _, name = record.pod.partition("/")
     if not record.pod_uid or not ns or not name:
-        what = "no podUid" if not record.pod_uid else f"pod {record.pod!r} is not <namespace>/<name>"
-        c.problems.append(Problem(f"SpiderIPPool/{state.name}", f"record of {ip} has {what}: not judged", ip))
+        what = (
+            "no podUid" if not record.pod_uid else f"pod {record.pod!r} is not <namespace>/<name>"
+        )
+        c.problems.append(
+            Problem(f"SpiderIPPool/{state.name}", f"record of {ip} has {what}: not judged", ip)
+        )
         return
     c.holder(record.pod, record.pod_uid).entries.append(entry)
 
@@ -139,7 +151,9 @@ def _add_endpoint(c: Census, ep: dict[str, Any]) -> None:
     key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
     uid = endpoints.uid(ep)
     if not uid:
-        c.problems.append(Problem(f"SpiderEndpoint/{key}", "status.current.uid is empty: not judged"))
+        c.problems.append(
+            Problem(f"SpiderEndpoint/{key}", "status.current.uid is empty: not judged")
+        )
         return
     c.holder(key, uid).endpoint = ep
     for d in endpoints.details(ep):
@@ -166,8 +180,16 @@ def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, stateful:
         why = f"pool {pool} has it cooling down until {record.cooldown_until}"
     else:
         why = f"pool {pool} records it for {record.pod} (UID {record.pod_uid})"
-    c.inconsistencies.append({"kind": "endpoint-not-recorded", "ip": ip, "pool": pool, "endpoint": key, "uid": uid,
-                              "detail": f"endpoint {key} (UID {uid}) names {ip}, but {why}"})  # fmt: skip
+    c.inconsistencies.append(
+        {
+            "kind": "endpoint-not-recorded",
+            "ip": ip,
+            "pool": pool,
+            "endpoint": key,
+            "uid": uid,
+            "detail": f"endpoint {key} (UID {uid}) names {ip}, but {why}",
+        }
+    )
 
 
 def _check_two_pools(c: Census) -> None:
@@ -178,16 +200,28 @@ def _check_two_pools(c: Census) -> None:
                 held[canonical(ip)].append(state.name)
     for ip, where in sorted(held.items()):
         if len(where) > 1:
-            c.inconsistencies.append({"kind": "ip-in-two-pools", "ip": ip, "pools": sorted(where),
-                                      "detail": f"{ip} is held in {len(where)} pools: {', '.join(sorted(where))}"})  # fmt: skip
+            c.inconsistencies.append(
+                {
+                    "kind": "ip-in-two-pools",
+                    "ip": ip,
+                    "pools": sorted(where),
+                    "detail": f"{ip} is held in {len(where)} pools: {', '.join(sorted(where))}",
+                }
+            )
     by_ip: dict[str, set[HolderId]] = defaultdict(set)
     for (_, ip), namers in c.named.items():
         by_ip[ip] |= namers
     for ip, namers in sorted(by_ip.items()):
         if len({uid for _, uid in namers}) > 1:
             names = sorted(f"{k} ({u})" for k, u in namers)
-            c.inconsistencies.append({"kind": "ip-named-by-two-endpoints", "ip": ip, "endpoints": names,
-                                      "detail": f"{ip} is named by {len(names)} endpoints: {', '.join(names)}"})  # fmt: skip
+            c.inconsistencies.append(
+                {
+                    "kind": "ip-named-by-two-endpoints",
+                    "ip": ip,
+                    "endpoints": names,
+                    "detail": f"{ip} is named by {len(names)} endpoints: {', '.join(names)}",
+                }
+            )
 
 
 # ------------------------------------------------------------------ facts for the rules
@@ -202,11 +236,17 @@ class World:
     statefulsets: Mapping[str, dict[str, Any]] | None  # "ns/name" -> StatefulSet
 
     @classmethod
-    def of(cls, pod_objs: list[dict[str, Any]], node_objs: list[dict[str, Any]] | None,
-           sts_objs: list[dict[str, Any]] | None) -> World:  # fmt: skip
-        return cls({_key(p): p for p in pod_objs},
-                   None if node_objs is None else {n["metadata"]["name"]: n for n in node_objs},
-                   None if sts_objs is None else {_key(s): s for s in sts_objs})  # fmt: skip
+    def of(
+        cls,
+        pod_objs: list[dict[str, Any]],
+        node_objs: list[dict[str, Any]] | None,
+        sts_objs: list[dict[str, Any]] | None,
+    ) -> World:
+        return cls(
+            {_key(p): p for p in pod_objs},
+            None if node_objs is None else {n["metadata"]["name"]: n for n in node_objs},
+            None if sts_objs is None else {_key(s): s for s in sts_objs},
+        )
 
 
 def _key(obj: Mapping[str, Any]) -> str:
@@ -238,7 +278,7 @@ def pod_facts(world: World, obj: Mapping[str, Any]) -> rules.Pod:
         grace=float(meta.get("deletionGracePeriodSeconds") or 0),
         node=node,
         node_state=node_state(world, node),
-    )  # fmt: skip
+    )
 
 
 def statefulset_of(pod: Mapping[str, Any] | None, endpoint: Mapping[str, Any] | None) -> str:
@@ -264,9 +304,16 @@ def facts(world: World, h: HolderRecords) -> rules.Holder:
         elif f"{ns}/{sts}" not in world.statefulsets:
             state, detail = "gone", f"StatefulSet {ns}/{sts} is gone"
         else:
-            detail = pods.stateful_place(name, world.statefulsets[f"{ns}/{sts}"])  # the IPAM's own rule (issue 15)
+            detail = pods.stateful_place(
+                name, world.statefulsets[f"{ns}/{sts}"]
+            )  # the IPAM's own rule (issue 15)
             state = "out-of-range" if detail else "in-range"
-    return rules.Holder(key=h.key, uid=h.uid, pod=pod_facts(world, pod_obj) if pod_obj is not None else None,
-                        has_endpoint=h.endpoint is not None, statefulset=sts, sts_state=state,
-                        sts_detail=detail)  # fmt: skip
-
+    return rules.Holder(
+        key=h.key,
+        uid=h.uid,
+        pod=pod_facts(world, pod_obj) if pod_obj is not None else None,
+        has_endpoint=h.endpoint is not None,
+        statefulset=sts,
+        sts_state=state,
+        sts_detail=detail,
+    )

@@ -62,8 +62,14 @@ class Options:
     state_name: str = "spidernet-gc-state"
 
 
-def run(transport: Transport, opts: Options, *, lock_dir: str, progress: Progress = lambda _: None,
-        clock: Callable[[], float] = time.time) -> Report:  # fmt: skip
+def run(
+    transport: Transport,
+    opts: Options,
+    *,
+    lock_dir: str,
+    progress: Progress = lambda _: None,
+    clock: Callable[[], float] = time.time,
+) -> Report:
     now = clock()
     report = Report(started=choosing.rfc3339(now), dry_run=opts.dry_run)
     started = time.monotonic()
@@ -74,7 +80,14 @@ def run(transport: Transport, opts: Options, *, lock_dir: str, progress: Progres
     return report
 
 
-def _pass(transport: Transport, opts: Options, store: Store, report: Report, progress: Progress, now: float) -> None:
+def _pass(
+    transport: Transport,
+    opts: Options,
+    store: Store,
+    report: Report,
+    progress: Progress,
+    now: float,
+) -> None:
     read = _read(transport, opts, report, progress)
     if read is None:
         return
@@ -82,7 +95,11 @@ def _pass(transport: Transport, opts: Options, store: Store, report: Report, pro
     report.inconsistencies = census.inconsistencies
     for p in census.problems:
         report.error(p.object, p.message, **({"ip": p.ip} if p.ip else {}))
-    state = _recall(transport, opts, report) if opts.knobs.min_age > 0 else _State(suspects.Suspects(), None, False)
+    state = (
+        _recall(transport, opts, report)
+        if opts.knobs.min_age > 0
+        else _State(suspects.Suspects(), None, False)
+    )
     plan = planning.make(census, world, state.memory, opts.knobs, now)
     report.kept += plan.kept
     report.endpoints_kept += plan.endpoints_kept
@@ -101,13 +118,17 @@ def _pass(transport: Transport, opts: Options, store: Store, report: Report, pro
 # ------------------------------------------------------------------ reading
 
 
-def _list(transport: Transport, path: str, page_size: int, progress: Progress) -> list[dict[str, Any]]:
+def _list(
+    transport: Transport, path: str, page_size: int, progress: Progress
+) -> list[dict[str, Any]]:
     """Every item, page by page; an expired continue token (410) restarts the LIST once."""
     items: list[dict[str, Any]] = []
     token, restarted = "", False
     sep = "&" if "?" in path else "?"
     while True:
-        query = f"{sep}limit={page_size}" + (f"&continue={urllib.parse.quote(token, safe='')}" if token else "")
+        query = f"{sep}limit={page_size}" + (
+            f"&continue={urllib.parse.quote(token, safe='')}" if token else ""
+        )
         try:
             reply = transport.request("GET", path + query) or {}
         except kerr.ApiError as e:
@@ -122,19 +143,26 @@ def _list(transport: Transport, path: str, page_size: int, progress: Progress) -
         progress(f"listing {path}: {len(items)} so far")
 
 
-def _read(transport: Transport, opts: Options, report: Report,
-          progress: Progress) -> tuple[Census, World] | None:  # fmt: skip
+def _read(
+    transport: Transport, opts: Options, report: Report, progress: Progress
+) -> tuple[Census, World] | None:
     """Pools, endpoints, pods (in that order: see the module docstring), then nodes and StatefulSets."""
     lists: dict[str, list[dict[str, Any]] | None] = {}
-    for what, path in (("pools", f"{GROUP}/spiderippools"), ("endpoints", f"{GROUP}/spiderendpoints"),
-                       ("pods", "/api/v1/pods"), ("nodes", "/api/v1/nodes"),
-                       ("statefulsets", "/apis/apps/v1/statefulsets")):  # fmt: skip
+    for what, path in (
+        ("pools", f"{GROUP}/spiderippools"),
+        ("endpoints", f"{GROUP}/spiderendpoints"),
+        ("pods", "/api/v1/pods"),
+        ("nodes", "/api/v1/nodes"),
+        ("statefulsets", "/apis/apps/v1/statefulsets"),
+    ):
         try:
             lists[what] = _list(transport, path, opts.page_size, progress)
         except kerr.ApiError as e:
             lists[what] = None
             needed = what in ("pools", "endpoints", "pods")
-            consequence = "nothing was judged" if needed else f"no verdict that needs the {what} was taken"
+            consequence = (
+                "nothing was judged" if needed else f"no verdict that needs the {what} was taken"
+            )
             report.error(f"LIST {path}", f"{e}: {consequence}")
             if needed:
                 return None
@@ -174,20 +202,30 @@ def _recall(transport: Transport, opts: Options, report: Report) -> _State:
     try:
         memory = suspects.decode(data)
     except ValueError as e:
-        report.error(where, f"unreadable ({e}): started afresh; no zombie could be confirmed in this pass")
+        report.error(
+            where, f"unreadable ({e}): started afresh; no zombie could be confirmed in this pass"
+        )
         memory = suspects.Suspects()
     return _State(memory, str(obj["metadata"]["resourceVersion"]), True, data)
 
 
-def _remember(transport: Transport, opts: Options, state: _State, memory: suspects.Suspects, report: Report) -> None:
+def _remember(
+    transport: Transport, opts: Options, state: _State, memory: suspects.Suspects, report: Report
+) -> None:
     data, dropped = memory.encode()
     where = f"ConfigMap/{opts.state_namespace}/{opts.state_name}"
     if dropped:
-        report.error(where, f"{dropped} zombie(s) beyond {suspects.MAX_ENTRIES} not remembered: seen afresh next pass")
+        report.error(
+            where,
+            f"{dropped} zombie(s) beyond {suspects.MAX_ENTRIES} not remembered: seen afresh next pass",
+        )
     if data == state.data or (state.resource_version is None and not memory.since):
         return
-    meta: dict[str, Any] = {"name": opts.state_name, "namespace": opts.state_namespace,
-                            "labels": {"app.kubernetes.io/part-of": "spidernet", "app.kubernetes.io/name": COMPONENT}}  # fmt: skip
+    meta: dict[str, Any] = {
+        "name": opts.state_name,
+        "namespace": opts.state_namespace,
+        "labels": {"app.kubernetes.io/part-of": "spidernet", "app.kubernetes.io/name": COMPONENT},
+    }
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
     try:
         if state.resource_version is None:
@@ -204,16 +242,27 @@ def _remember(transport: Transport, opts: Options, state: _State, memory: suspec
 
 def _would(report: Report, plan: planning.Plan) -> None:
     for rel in plan.releases:
-        report.would_release += [planning.entry_report(e, rel.verdict.reason, rel.verdict.detail) for e in rel.entries]
-    report.cooling_dropped += [planning.entry_report(e, "cooling-expired", _cooled_detail(e)) for e in plan.expired]
+        report.would_release += [
+            planning.entry_report(e, rel.verdict.reason, rel.verdict.detail) for e in rel.entries
+        ]
+    report.cooling_dropped += [
+        planning.entry_report(e, "cooling-expired", _cooled_detail(e)) for e in plan.expired
+    ]
 
 
 def _cooled_detail(e: Entry) -> str:
     return f"cooling record, its cool-down ended at {e.record.cooldown_until}"
 
 
-def _execute(store: Store, transport: Transport, plan: planning.Plan, census: Census, opts: Options, report: Report,
-             progress: Progress) -> tuple[set[str], set[str]]:  # fmt: skip
+def _execute(
+    store: Store,
+    transport: Transport,
+    plan: planning.Plan,
+    census: Census,
+    opts: Options,
+    report: Report,
+    progress: Progress,
+) -> tuple[set[str], set[str]]:
     """Endpoints first, then one CAS per pool; returns (UIDs wholly released, pools written)."""
     ready = [rel for rel in plan.releases if _drop_endpoint(store, rel, report)]
     targets: dict[str, dict[str, tuple[str, planning.Release]]] = defaultdict(dict)
@@ -236,13 +285,16 @@ def _execute(store: Store, transport: Transport, plan: planning.Plan, census: Ce
         written |= {name} if gone or cooled else set()
         for ip in gone:
             uid, rel = mine[ip]
-            item = planning.entry_report(Entry(name, ip, Record(rel.holder.key, uid)), rel.verdict.reason,
-                                         rel.verdict.detail)  # fmt: skip
+            item = planning.entry_report(
+                Entry(name, ip, Record(rel.holder.key, uid)), rel.verdict.reason, rel.verdict.detail
+            )
             report.released.append(item)
             events.post(census.pools[name].obj, item)
         for ip in cooled:
             e = Entry(name, ip, cooling[ip])
-            report.cooling_dropped.append(planning.entry_report(e, "cooling-expired", _cooled_detail(e)))
+            report.cooling_dropped.append(
+                planning.entry_report(e, "cooling-expired", _cooled_detail(e))
+            )
         progress(f"released in {n} of {len(names)} pools")
     return {rel.holder.uid for rel in ready} - failed, written
 
@@ -255,25 +307,55 @@ def _drop_endpoint(store: Store, rel: planning.Release, report: Report) -> bool:
     try:
         store.delete_endpoint(ep)
     except kerr.Conflict:
-        report.kept += [planning.entry_report(e, "endpoint-changed", "its endpoint changed during the pass: judged "
-                                              "again next pass") for e in rel.entries]  # fmt: skip
-        report.endpoints_kept.append({"endpoint": h.key, "uid": h.uid, "reason": "endpoint-changed",
-                                      "detail": "it changed during the pass: judged again next pass"})  # fmt: skip
+        report.kept += [
+            planning.entry_report(
+                e,
+                "endpoint-changed",
+                "its endpoint changed during the pass: judged again next pass",
+            )
+            for e in rel.entries
+        ]
+        report.endpoints_kept.append(
+            {
+                "endpoint": h.key,
+                "uid": h.uid,
+                "reason": "endpoint-changed",
+                "detail": "it changed during the pass: judged again next pass",
+            }
+        )
         return False
     except kerr.ApiError as e:
-        report.error(f"SpiderEndpoint/{h.key}", f"not deleted ({e}): nothing of UID {h.uid} released")
+        report.error(
+            f"SpiderEndpoint/{h.key}", f"not deleted ({e}): nothing of UID {h.uid} released"
+        )
         return False
-    report.endpoints_deleted.append({"endpoint": h.key, "uid": h.uid, "reason": rel.verdict.reason,
-                                     "detail": rel.verdict.detail})  # fmt: skip
+    report.endpoints_deleted.append(
+        {
+            "endpoint": h.key,
+            "uid": h.uid,
+            "reason": rel.verdict.reason,
+            "detail": rel.verdict.detail,
+        }
+    )
     return True
 
 
-def _release_in_pool(store: Store, census: Census, name: str, targets: dict[str, tuple[str, planning.Release]],
-                     expired: dict[str, Record], report: Report) -> tuple[list[str], list[str], bool]:  # fmt: skip
+def _release_in_pool(
+    store: Store,
+    census: Census,
+    name: str,
+    targets: dict[str, tuple[str, planning.Release]],
+    expired: dict[str, Record],
+    report: Report,
+) -> tuple[list[str], list[str], bool]:
     """One compare-and-swap: drop each target still held for its UID, each expired record still as read."""
 
     def decide(p: Pool) -> tuple[dict[str, Record] | None, tuple[list[str], list[str]]]:
-        gone = sorted(ip for ip, (uid, _) in targets.items() if (r := p.records.get(ip)) is not None and r.holds_for(uid))
+        gone = sorted(
+            ip
+            for ip, (uid, _) in targets.items()
+            if (r := p.records.get(ip)) is not None and r.holds_for(uid)
+        )
         cooled = sorted(ip for ip, rec in expired.items() if p.records.get(ip) == rec)
         if not gone and not cooled:
             return None, ([], [])
@@ -285,7 +367,10 @@ def _release_in_pool(store: Store, census: Census, name: str, targets: dict[str,
     except kerr.NotFound:
         return [], [], True  # the pool went: so did its records
     except (kerr.ApiError, errors.CniError) as e:
-        report.error(f"SpiderIPPool/{name}", f"records not released ({e}): {len(targets)} left for the next pass")
+        report.error(
+            f"SpiderIPPool/{name}",
+            f"records not released ({e}): {len(targets)} left for the next pass",
+        )
         return [], [], False
     return gone, cooled, True
 
@@ -303,43 +388,70 @@ class _Events:
             return
         ns = self.opts.event_namespace
         now = choosing.rfc3339(time.time())
-        body = {"apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": f"{item['pool']}.{secrets.token_hex(8)}", "namespace": ns},
-                "involvedObject": {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderIPPool",
-                                   "name": item["pool"], "uid": pool["metadata"].get("uid", "")},
-                "reason": EVENT_REASON, "type": "Normal", "count": 1, "firstTimestamp": now, "lastTimestamp": now,
-                "message": f"released {item['ip']} of {item['pod']} (UID {item['uid']}): {item['reason']}: "
-                           f"{item['detail']}"[:1024],
-                "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
-                "reportingInstance": socket.gethostname()}  # fmt: skip
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{item['pool']}.{secrets.token_hex(8)}", "namespace": ns},
+            "involvedObject": {
+                "apiVersion": "spiderpool.spidernet.io/v2beta1",
+                "kind": "SpiderIPPool",
+                "name": item["pool"],
+                "uid": pool["metadata"].get("uid", ""),
+            },
+            "reason": EVENT_REASON,
+            "type": "Normal",
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "message": f"released {item['ip']} of {item['pod']} (UID {item['uid']}): {item['reason']}: "
+            f"{item['detail']}"[:1024],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": socket.gethostname(),
+        }
         try:
-            self.transport.request("POST", f"/api/v1/namespaces/{urllib.parse.quote(ns, safe='')}/events", body)
+            self.transport.request(
+                "POST", f"/api/v1/namespaces/{urllib.parse.quote(ns, safe='')}/events", body
+            )
         except kerr.ApiError as e:
             self.refused = 1
-            self.report.error(f"Event/{ns} on SpiderIPPool/{item['pool']}", f"not recorded ({e}); no further events "
-                              "are sent in this pass")  # fmt: skip
+            self.report.error(
+                f"Event/{ns} on SpiderIPPool/{item['pool']}",
+                f"not recorded ({e}); no further events are sent in this pass",
+            )
 
 
 # ------------------------------------------------------------------ counts
 
 
-def _stale_counts(store: Store, census: Census, report: Report, *, written: set[str], dry_run: bool) -> None:
+def _stale_counts(
+    store: Store, census: Census, report: Report, *, written: set[str], dry_run: bool
+) -> None:
     """A CAS write on each pool whose allocatedIPCount / totalIPCount are not what its records say."""
     for name, state in sorted(census.pools.items()):
         if name in written or not state.writable:
             continue  # a pool this pass wrote has fresh counts (Store writes them with the records)
         status = state.obj.get("status") or {}
-        want = (sum(1 for r in state.records.values() if not r.cooling), min(state.pool.usable.count(), INT64_MAX))
+        want = (
+            sum(1 for r in state.records.values() if not r.cooling),
+            min(state.pool.usable.count(), INT64_MAX),
+        )
         have = (status.get("allocatedIPCount"), status.get("totalIPCount"))
         if have == want:
             continue
-        item = {"pool": name, "allocatedIPCount": [have[0], want[0]], "totalIPCount": [have[1], want[1]],
-                "written": False}  # fmt: skip
+        item = {
+            "pool": name,
+            "allocatedIPCount": [have[0], want[0]],
+            "totalIPCount": [have[1], want[1]],
+            "written": False,
+        }
         report.counts.append(item)
         if dry_run:
             continue
         try:
-            item["written"] = store.update_pool(name, lambda p: (dict(p.records), True), snapshot=state.obj)
+            item["written"] = store.update_pool(
+                name, lambda p: (dict(p.records), True), snapshot=state.obj
+            )
         except kerr.NotFound:
             pass
         except (kerr.ApiError, errors.CniError) as e:

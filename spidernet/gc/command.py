@@ -30,29 +30,85 @@ SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 def parser() -> argparse.ArgumentParser:
     k = rules.Knobs()
-    ap = argparse.ArgumentParser(prog="spidernet-gc", description="Release zombie IP records (docs/gc.md).")
+    ap = argparse.ArgumentParser(
+        prog="spidernet-gc", description="Release zombie IP records (docs/gc.md)."
+    )
     add = ap.add_argument
-    add("--kubeconfig", help="credentials; default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config")
+    add(
+        "--kubeconfig",
+        help="credentials; default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config",
+    )
     add("--dry-run", action="store_true", help="judge and report, change nothing")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one pass, then exit (the default)")
-    mode.add_argument("--interval", type=_seconds, metavar="S", help="a pass every S seconds until SIGTERM")
-    add("--min-age", type=_seconds, default=k.min_age, metavar="S",
-        help="release a zombie only once it has been one for S seconds, across passes (0: in the pass that finds it)")
-    add("--terminating-delay", type=_seconds, default=k.terminating_delay, metavar="S",
-        help="after deletionTimestamp + grace, before a terminating pod on a Ready node counts as a zombie")
-    add("--not-ready-delay", type=_seconds, default=k.not_ready_delay, metavar="S",
-        help="the same for a pod on a NotReady or deleted node")
-    add("--keep-terminating-on-ready", action="store_true", help="never release terminating pods on Ready nodes")
-    add("--keep-terminating-on-not-ready", action="store_true", help="never release terminating pods on NotReady nodes")
-    add("--cooling-grace", type=_seconds, default=k.cooling_grace, metavar="S",
-        help="drop a cooling record (I5) S seconds after its cooldownUntil")
-    add("--event-namespace", default="default", help="where the Events on (cluster-scoped) pools go")
-    add("--state-namespace", help="the namespace of the GC's ConfigMap; default: its own, else kube-system")
-    add("--state-name", default="spidernet-gc-state", help="the GC's ConfigMap (first sightings of zombies)")
+    mode.add_argument(
+        "--interval", type=_seconds, metavar="S", help="a pass every S seconds until SIGTERM"
+    )
+    add(
+        "--min-age",
+        type=_seconds,
+        default=k.min_age,
+        metavar="S",
+        help="release a zombie only once it has been one for S seconds, across passes (0: in the pass that finds it)",
+    )
+    add(
+        "--terminating-delay",
+        type=_seconds,
+        default=k.terminating_delay,
+        metavar="S",
+        help="after deletionTimestamp + grace, before a terminating pod on a Ready node counts as a zombie",
+    )
+    add(
+        "--not-ready-delay",
+        type=_seconds,
+        default=k.not_ready_delay,
+        metavar="S",
+        help="the same for a pod on a NotReady or deleted node",
+    )
+    add(
+        "--keep-terminating-on-ready",
+        action="store_true",
+        help="never release terminating pods on Ready nodes",
+    )
+    add(
+        "--keep-terminating-on-not-ready",
+        action="store_true",
+        help="never release terminating pods on NotReady nodes",
+    )
+    add(
+        "--cooling-grace",
+        type=_seconds,
+        default=k.cooling_grace,
+        metavar="S",
+        help="drop a cooling record (I5) S seconds after its cooldownUntil",
+    )
+    add(
+        "--event-namespace", default="default", help="where the Events on (cluster-scoped) pools go"
+    )
+    add(
+        "--state-namespace",
+        help="the namespace of the GC's ConfigMap; default: its own, else kube-system",
+    )
+    add(
+        "--state-name",
+        default="spidernet-gc-state",
+        help="the GC's ConfigMap (first sightings of zombies)",
+    )
     add("--page-size", type=_count, default=500, help="items per LIST page")
-    add("--timeout", type=_seconds, default=240.0, metavar="S", help="budget of one pass (the CronJob kills at 300 s)")
-    add("--retry-for", type=_seconds, default=10.0, metavar="S", help="how long one request rides out transport failures")
+    add(
+        "--timeout",
+        type=_seconds,
+        default=240.0,
+        metavar="S",
+        help="budget of one pass (the CronJob kills at 300 s)",
+    )
+    add(
+        "--retry-for",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="how long one request rides out transport failures",
+    )
     return ap
 
 
@@ -71,13 +127,22 @@ def _count(text: str) -> int:
 
 
 def options(args: argparse.Namespace) -> collecting.Options:
-    knobs = rules.Knobs(min_age=args.min_age, terminating_delay=args.terminating_delay,
-                        not_ready_delay=args.not_ready_delay, terminating_on_ready=not args.keep_terminating_on_ready,
-                        terminating_on_not_ready=not args.keep_terminating_on_not_ready,
-                        cooling_grace=args.cooling_grace)  # fmt: skip
-    return collecting.Options(knobs=knobs, dry_run=args.dry_run, page_size=args.page_size,
-                              event_namespace=args.event_namespace,
-                              state_namespace=args.state_namespace or _own_namespace(), state_name=args.state_name)  # fmt: skip
+    knobs = rules.Knobs(
+        min_age=args.min_age,
+        terminating_delay=args.terminating_delay,
+        not_ready_delay=args.not_ready_delay,
+        terminating_on_ready=not args.keep_terminating_on_ready,
+        terminating_on_not_ready=not args.keep_terminating_on_not_ready,
+        cooling_grace=args.cooling_grace,
+    )
+    return collecting.Options(
+        knobs=knobs,
+        dry_run=args.dry_run,
+        page_size=args.page_size,
+        event_namespace=args.event_namespace,
+        state_namespace=args.state_namespace or _own_namespace(),
+        state_name=args.state_name,
+    )
 
 
 def _own_namespace() -> str:
@@ -119,13 +184,19 @@ def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
     locks = lock_dir()
     report = Report(started="", dry_run=opts.dry_run)
     try:
-        transport = OfficialClient.connect(args.kubeconfig, Deadline(args.timeout), retry_for=args.retry_for)
-    except Exception as e:  # the kubernetes package raises its own ConfigException, and OSError, ValueError...
+        transport = OfficialClient.connect(
+            args.kubeconfig, Deadline(args.timeout), retry_for=args.retry_for
+        )
+    except (
+        Exception
+    ) as e:  # the kubernetes package raises its own ConfigException, and OSError, ValueError...
         report.error(f"kubeconfig {args.kubeconfig or '(default)'}", f"{type(e).__name__}: {e}")
     else:
         try:
             report = collecting.run(transport, opts, lock_dir=locks, progress=Throttled(err))
-        except kerr.ApiError as e:  # not expected: every step reports its own; never a traceback for it
+        except (
+            kerr.ApiError
+        ) as e:  # not expected: every step reports its own; never a traceback for it
             report.error("pass", str(e))
         finally:
             transport.close()
@@ -135,7 +206,9 @@ def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
     return report
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     args = parser().parse_args(argv)
     if args.interval is None:
         return 0 if one_pass(args, out, err).ok else 1

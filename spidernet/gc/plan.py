@@ -37,15 +37,25 @@ class Release:
 @dataclass
 class Plan:
     releases: list[Release] = field(default_factory=list)
-    expired: list[Entry] = field(default_factory=list)  # cooling records past cooldownUntil + cooling_grace
+    expired: list[Entry] = field(
+        default_factory=list
+    )  # cooling records past cooldownUntil + cooling_grace
     kept: list[dict[str, Any]] = field(default_factory=list)
     endpoints_kept: list[dict[str, Any]] = field(default_factory=list)
-    suspects: Suspects = field(default_factory=Suspects)  # for the next pass (before this pass's releases)
+    suspects: Suspects = field(
+        default_factory=Suspects
+    )  # for the next pass (before this pass's releases)
 
 
 def entry_report(e: Entry, reason: str, detail: str) -> dict[str, Any]:
-    return {"ip": e.ip, "pool": e.pool, "pod": e.record.pod, "uid": e.record.pod_uid, "reason": reason,
-            "detail": detail}  # fmt: skip
+    return {
+        "ip": e.ip,
+        "pool": e.pool,
+        "pod": e.record.pod,
+        "uid": e.record.pod_uid,
+        "reason": reason,
+        "detail": detail,
+    }
 
 
 def make(census: Census, world: World, memory: Suspects, knobs: rules.Knobs, now: float) -> Plan:
@@ -57,26 +67,46 @@ def make(census: Census, world: World, memory: Suspects, knobs: rules.Knobs, now
         elif verdict.suspicious:
             _keep(plan, h, verdict.reason, verdict.detail)
     for e in census.cooling:
-        if census.pools[e.pool].writable and choosing.parse_time(e.record.cooldown_until) + knobs.cooling_grace < now:
+        if (
+            census.pools[e.pool].writable
+            and choosing.parse_time(e.record.cooldown_until) + knobs.cooling_grace < now
+        ):
             plan.expired.append(e)
     return plan
 
 
-def _keep(plan: Plan, h: HolderRecords, reason: str, detail: str, entries: tuple[Entry, ...] | None = None) -> None:
+def _keep(
+    plan: Plan, h: HolderRecords, reason: str, detail: str, entries: tuple[Entry, ...] | None = None
+) -> None:
     for e in h.entries if entries is None else entries:
         plan.kept.append(entry_report(e, reason, detail))
     if h.endpoint is not None and entries is None:
-        plan.endpoints_kept.append({"endpoint": h.key, "uid": h.uid, "reason": reason, "detail": detail})
+        plan.endpoints_kept.append(
+            {"endpoint": h.key, "uid": h.uid, "reason": reason, "detail": detail}
+        )
 
 
-def _zombie(plan: Plan, census: Census, hid: HolderId, h: HolderRecords, verdict: rules.Verdict, memory: Suspects,
-            knobs: rules.Knobs, now: float) -> None:  # fmt: skip
+def _zombie(
+    plan: Plan,
+    census: Census,
+    hid: HolderId,
+    h: HolderRecords,
+    verdict: rules.Verdict,
+    memory: Suspects,
+    knobs: rules.Knobs,
+    now: float,
+) -> None:
     since = memory.first_seen(h.uid, now)
     if knobs.min_age > 0:
         plan.suspects.since[h.uid] = since
     if not memory.confirmed(h.uid, now, knobs.min_age):
-        _keep(plan, h, "min-age", f"{verdict.reason}: {verdict.detail}; a zombie for {now - since:.0f} s, released "
-                                  f"once it has been one for {knobs.min_age:.0f} s")  # fmt: skip
+        _keep(
+            plan,
+            h,
+            "min-age",
+            f"{verdict.reason}: {verdict.detail}; a zombie for {now - since:.0f} s, released "
+            f"once it has been one for {knobs.min_age:.0f} s",
+        )
         return
     safe: list[Entry] = []
     blocked: list[Entry] = []
@@ -84,7 +114,9 @@ def _zombie(plan: Plan, census: Census, hid: HolderId, h: HolderRecords, verdict
         (blocked if _blocked(census, hid, e) else safe).append(e)
     for e in blocked:
         why = _blocked(census, hid, e)
-        plan.kept.append(entry_report(e, why, f"{verdict.reason}: {verdict.detail}; but {_words(why)}"))
+        plan.kept.append(
+            entry_report(e, why, f"{verdict.reason}: {verdict.detail}; but {_words(why)}")
+        )
     plan.releases.append(Release(h, verdict, tuple(safe)))
 
 
@@ -97,5 +129,7 @@ def _blocked(census: Census, hid: HolderId, e: Entry) -> str:
 
 
 def _words(code: str) -> str:
-    return {"pool-broken": "its pool's spec is broken: never written by the GC",
-            "named-by-another-endpoint": "an endpoint of another UID names this address"}[code]  # fmt: skip
+    return {
+        "pool-broken": "its pool's spec is broken: never written by the GC",
+        "named-by-another-endpoint": "an endpoint of another UID names this address",
+    }[code]

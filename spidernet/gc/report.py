@@ -52,25 +52,37 @@ class Report:
 
     def to_json(self) -> Item:
         return {
-            "dryRun": self.dry_run, "started": self.started, "seconds": round(self.seconds, 3),
-            "scanned": self.scanned, "released": self.released, "wouldRelease": self.would_release,
-            "kept": self.kept, "endpointsDeleted": self.endpoints_deleted, "endpointsKept": self.endpoints_kept,
-            "coolingDropped": self.cooling_dropped, "counts": self.counts,
-            "inconsistencies": self.inconsistencies, "errors": self.errors,
-        }  # fmt: skip
+            "dryRun": self.dry_run,
+            "started": self.started,
+            "seconds": round(self.seconds, 3),
+            "scanned": self.scanned,
+            "released": self.released,
+            "wouldRelease": self.would_release,
+            "kept": self.kept,
+            "endpointsDeleted": self.endpoints_deleted,
+            "endpointsKept": self.endpoints_kept,
+            "coolingDropped": self.cooling_dropped,
+            "counts": self.counts,
+            "inconsistencies": self.inconsistencies,
+            "errors": self.errors,
+        }
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1, sort_keys=False)
 
     def summary(self) -> str:
         s = self.scanned
-        lines = [f"gc{' (dry run)' if self.dry_run else ''}: scanned {s.get('pools', 0)} pools, "
-                 f"{s.get('records', 0)} records, {s.get('endpoints', 0)} endpoints, {s.get('pods', 0)} pods "
-                 f"in {self.seconds:.1f} s"]  # fmt: skip
+        lines = [
+            f"gc{' (dry run)' if self.dry_run else ''}: scanned {s.get('pools', 0)} pools, "
+            f"{s.get('records', 0)} records, {s.get('endpoints', 0)} endpoints, {s.get('pods', 0)} pods "
+            f"in {self.seconds:.1f} s"
+        ]
         gone = self.would_release if self.dry_run else self.released
         verb = "would release" if self.dry_run else "released"
-        lines.append(f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted {len(self.endpoints_deleted)} "
-                     f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s)")  # fmt: skip
+        lines.append(
+            f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted {len(self.endpoints_deleted)} "
+            f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s)"
+        )
         lines.append(f"gc: kept {len(self.kept)} suspicious record(s){_by_reason(self.kept)}")
         if self.counts:
             lines.append(f"gc: refreshed the counts of {len(self.counts)} pool(s)")

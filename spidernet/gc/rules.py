@@ -54,7 +54,9 @@ class Knobs:
     not_ready_delay: float = 0.0  # after deletionTimestamp + grace, node NotReady or gone
     terminating_on_ready: bool = True
     terminating_on_not_ready: bool = True
-    cooling_grace: float = 3600.0  # an expired cooling record is dropped this long after cooldownUntil
+    cooling_grace: float = (
+        3600.0  # an expired cooling record is dropped this long after cooldownUntil
+    )
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,12 @@ class Verdict:
 def alive_verdict(h: Holder) -> Verdict:
     if h.has_endpoint:
         return Verdict(False, "pod-alive", "the pod is alive with this UID", suspicious=False)
-    return Verdict(False, "pod-alive-no-endpoint",
-                   "the pod is alive with this UID but no endpoint names the records: an ADD in flight, or a "
-                   "crashed one whose retry reuses them")  # fmt: skip
+    return Verdict(
+        False,
+        "pod-alive-no-endpoint",
+        "the pod is alive with this UID but no endpoint names the records: an ADD in flight, or a "
+        "crashed one whose retry reuses them",
+    )
 
 
 def decide(h: Holder, k: Knobs, now: float) -> Verdict:
@@ -108,7 +113,11 @@ def decide(h: Holder, k: Knobs, now: float) -> Verdict:
     if pod is None:
         if h.has_endpoint:
             return Verdict(True, "pod-gone", "no pod of this name exists")
-        return Verdict(True, "pod-gone-no-endpoint", "no pod of this name exists, and no endpoint names the records")
+        return Verdict(
+            True,
+            "pod-gone-no-endpoint",
+            "no pod of this name exists, and no endpoint names the records",
+        )
     if not same:
         return Verdict(True, "pod-uid-differs", f"the pod of this name now has UID {pod.uid}")
     if pod.phase in FINISHED:
@@ -123,29 +132,55 @@ def alive(pod: Pod) -> bool:
 def _statefulset(h: Holder, same: bool) -> Verdict | None:
     """Rule 1 for a holder whose pod is not alive with its UID; None: the stateless rules decide."""
     if h.sts_state == "unknown":
-        return Verdict(False, "statefulset-unknown", f"StatefulSet {h.statefulset}: the StatefulSets could not be read")
+        return Verdict(
+            False,
+            "statefulset-unknown",
+            f"StatefulSet {h.statefulset}: the StatefulSets could not be read",
+        )
     if h.sts_state == "in-range":
-        return Verdict(False, "statefulset-in-range",
-                       f"StatefulSet {h.statefulset} still has a place for it: the next pod of this name takes "
-                       "the addresses over")  # fmt: skip
+        return Verdict(
+            False,
+            "statefulset-in-range",
+            f"StatefulSet {h.statefulset} still has a place for it: the next pod of this name takes "
+            "the addresses over",
+        )
     if same:
         return None  # finished or terminating with this UID: its grace still counts, as for any pod
-    return Verdict(True, f"statefulset-{h.sts_state}", f"StatefulSet {h.statefulset}: {h.sts_detail}")
+    return Verdict(
+        True, f"statefulset-{h.sts_state}", f"StatefulSet {h.statefulset}: {h.sts_detail}"
+    )
 
 
 def terminating(pod: Pod, k: Knobs, now: float) -> Verdict:
     """Rule 5: past deletionTimestamp + grace + delay (as upstream counts it)."""
     assert pod.deleting_at is not None
     if pod.node_state is NodeState.UNKNOWN:
-        return Verdict(False, "node-unknown", f"terminating on node {pod.node!r}, whose state could not be read")
+        return Verdict(
+            False,
+            "node-unknown",
+            f"terminating on node {pod.node!r}, whose state could not be read",
+        )
     ready = pod.node_state is NodeState.READY
-    enabled, delay = (k.terminating_on_ready, k.terminating_delay) if ready else \
-        (k.terminating_on_not_ready, k.not_ready_delay)  # fmt: skip
+    enabled, delay = (
+        (k.terminating_on_ready, k.terminating_delay)
+        if ready
+        else (k.terminating_on_not_ready, k.not_ready_delay)
+    )
     where = "" if ready else f" on a {pod.node_state.value} node {pod.node!r}"
     if not enabled:
-        return Verdict(False, "terminating-rule-off", f"terminating{where}: this GC does not release such pods")
+        return Verdict(
+            False, "terminating-rule-off", f"terminating{where}: this GC does not release such pods"
+        )
     deadline = pod.deleting_at + pod.grace + delay
     if now < deadline:
-        return Verdict(False, "terminating-within-grace", f"terminating{where}: released after {deadline - now:.0f} s more")
+        return Verdict(
+            False,
+            "terminating-within-grace",
+            f"terminating{where}: released after {deadline - now:.0f} s more",
+        )
     code = "pod-terminating" if ready else "pod-terminating-node-not-ready"
-    return Verdict(True, code, f"terminating{where}, past deletionTimestamp + {pod.grace:.0f} s grace + {delay:.0f} s")
+    return Verdict(
+        True,
+        code,
+        f"terminating{where}, past deletionTimestamp + {pod.grace:.0f} s grace + {delay:.0f} s",
+    )

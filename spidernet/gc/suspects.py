@@ -46,6 +46,8 @@ def decode(data: Mapping[str, str] | None) -> Suspects:
     if not raw:
         return Suspects()
     parsed = json.loads(raw)
-    if not isinstance(parsed, dict) or not all(isinstance(v, (int, float)) for v in parsed.values()):
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, (int, float)) for v in parsed.values()
+    ):
         raise ValueError(f"data.{KEY} is not a JSON object of UID -> epoch seconds")
     return Suspects({str(k): float(v) for k, v in parsed.items()})

@@ -32,15 +32,29 @@ MAX_ARP_TARGETS = 16  # BOND_MAX_ARP_TARGETS in the kernel
 # key -> (netlink attribute, named values or None for a plain integer, upper bound)
 _INT32 = 2**31 - 1
 _NAMED: dict[str, dict[str, int]] = {
-    "xmit_hash_policy": {"layer2": 0, "layer3+4": 1, "layer2+3": 2, "encap2+3": 3, "encap3+4": 4, "vlan+srcmac": 5},
+    "xmit_hash_policy": {
+        "layer2": 0,
+        "layer3+4": 1,
+        "layer2+3": 2,
+        "encap2+3": 3,
+        "encap3+4": 4,
+        "vlan+srcmac": 5,
+    },
     "lacp_rate": {"slow": 0, "fast": 1},
     "ad_select": {"stable": 0, "bandwidth": 1, "count": 2},
-    "arp_validate": {"none": 0, "active": 1, "backup": 2, "all": 3, "filter": 4, "filter_active": 5,
-                     "filter_backup": 6},
+    "arp_validate": {
+        "none": 0,
+        "active": 1,
+        "backup": 2,
+        "all": 3,
+        "filter": 4,
+        "filter_active": 5,
+        "filter_backup": 6,
+    },
     "arp_all_targets": {"any": 0, "all": 1},
     "fail_over_mac": {"none": 0, "active": 1, "follow": 2},
     "primary_reselect": {"always": 0, "better": 1, "failure": 2},
-}  # fmt: skip
+}
 _SIMPLE: dict[str, tuple[str, int]] = {
     "miimon": ("IFLA_BOND_MIIMON", _INT32),
     "updelay": ("IFLA_BOND_UPDELAY", _INT32),
@@ -64,7 +78,11 @@ _SIMPLE: dict[str, tuple[str, int]] = {
     "fail_over_mac": ("IFLA_BOND_FAIL_OVER_MAC", 2),
     "primary_reselect": ("IFLA_BOND_PRIMARY_RESELECT", 2),
 }
-_ALIASES = {"up_delay": "updelay", "num_grat_arp": "num_peer_notif", "num_unsol_na": "num_peer_notif"}
+_ALIASES = {
+    "up_delay": "updelay",
+    "num_grat_arp": "num_peer_notif",
+    "num_unsol_na": "num_peer_notif",
+}
 _LINK_KEYS = ("primary", "active_slave")
 _OTHER_KEYS = ("arp_ip_target", "ad_actor_system", "peer_notif_delay")
 KEYS = frozenset({*_SIMPLE, *_ALIASES, *_LINK_KEYS, *_OTHER_KEYS})
@@ -99,8 +117,12 @@ def parse(text: str, interfaces: tuple[str, ...] = ()) -> BondOptions:
             attrs["IFLA_BOND_AD_ACTOR_SYSTEM"] = _mac(value)
         else:  # peer_notif_delay
             delay = _number(key, value, _INT32)
-    return BondOptions(attrs=attrs, primary=links["primary"], active_slave=links["active_slave"],
-                       peer_notif_delay=delay)  # fmt: skip
+    return BondOptions(
+        attrs=attrs,
+        primary=links["primary"],
+        active_slave=links["active_slave"],
+        peer_notif_delay=delay,
+    )
 
 
 def _split(text: str) -> dict[str, str]:
@@ -114,7 +136,9 @@ def _split(text: str) -> dict[str, str]:
         key, value = (s.strip() for s in item.split("="))
         key = _ALIASES.get(key, key)
         if key not in KEYS:
-            raise errors.InvalidConfig(FIELD, f"unknown bond option {key!r} (known: {', '.join(sorted(KEYS))})")
+            raise errors.InvalidConfig(
+                FIELD, f"unknown bond option {key!r} (known: {', '.join(sorted(KEYS))})"
+            )
         if not value:
             raise errors.InvalidConfig(FIELD, f"option {key} has no value")
         if key in out:
@@ -138,7 +162,9 @@ def _number(key: str, value: str, hi: int) -> int:
 
 def _member(key: str, value: str, interfaces: tuple[str, ...]) -> str:
     if interfaces and value not in interfaces:
-        raise errors.InvalidConfig(FIELD, f"{key}={value!r} is not one of the bond's interfaces {list(interfaces)}")
+        raise errors.InvalidConfig(
+            FIELD, f"{key}={value!r} is not one of the bond's interfaces {list(interfaces)}"
+        )
     return value
 
 
@@ -148,7 +174,9 @@ def _arp_targets(value: str) -> list[str]:
         try:
             raw = json.loads(value)
         except ValueError as e:
-            raise errors.InvalidConfig(FIELD, f"arp_ip_target {value!r} is not a JSON array: {e}") from e
+            raise errors.InvalidConfig(
+                FIELD, f"arp_ip_target {value!r} is not a JSON array: {e}"
+            ) from e
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
             raise errors.InvalidConfig(FIELD, "arp_ip_target must be an array of IPv4 addresses")
         targets = [str(x).strip() for x in raw]
@@ -160,7 +188,9 @@ def _arp_targets(value: str) -> list[str]:
         try:
             ipaddress.IPv4Address(target)
         except ValueError as e:
-            raise errors.InvalidConfig(FIELD, f"arp_ip_target {target!r} is not an IPv4 address") from e
+            raise errors.InvalidConfig(
+                FIELD, f"arp_ip_target {target!r} is not an IPv4 address"
+            ) from e
     return targets
 
 

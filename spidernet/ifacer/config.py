@@ -79,7 +79,9 @@ def parse(conf: NetConf) -> IfacerConf:
 
 def _bond(f: Fields, interfaces: tuple[str, ...]) -> Bond:
     if f.data.get("bond") is None:
-        raise errors.InvalidConfig("bond", f"is required with {len(interfaces)} interfaces: they only make sense as a bond")
+        raise errors.InvalidConfig(
+            "bond", f"is required with {len(interfaces)} interfaces: they only make sense as a bond"
+        )
     b = f.sub("bond")
     name = b.str("name") or DEFAULT_BOND_NAME
     check_name("bond.name", name)
@@ -88,11 +90,16 @@ def _bond(f: Fields, interfaces: tuple[str, ...]) -> Bond:
     mode = b.int("mode", 0, lo=0, hi=6)
     options = bondopts.parse(b.str("options"), interfaces)
     if (options.primary or options.active_slave) and mode not in PRIMARY_MODES:
-        raise errors.InvalidConfig("bond.options", f"primary/active_slave need mode 1, 5 or 6, not {mode}")
+        raise errors.InvalidConfig(
+            "bond.options", f"primary/active_slave need mode 1, 5 or 6, not {mode}"
+        )
     return Bond(name=name, mode=mode, options=options)
 
 
 def check_name(fieldname: str, name: str) -> None:
     if not name or len(name.encode()) > MAX_IFNAME or _BAD_NAME.search(name) or name in (".", ".."):
-        raise errors.InvalidConfig(fieldname, f"{name!r} is not a valid interface name (1-{MAX_IFNAME} bytes, "
-                                              "no '/', ':' or whitespace)")  # fmt: skip
+        raise errors.InvalidConfig(
+            fieldname,
+            f"{name!r} is not a valid interface name (1-{MAX_IFNAME} bytes, "
+            "no '/', ':' or whitespace)",
+        )

@@ -60,7 +60,11 @@ def ensure(c: IfacerConf, links: Links) -> None:
         _same_id_guard(c, links)  # before any change, so a refusal changes nothing
     undo = Undo()
     try:
-        parent = _ensure_bond(c, c.bond, links, undo) if c.bond else _ensure_parent(links, c.interfaces[0], 0, undo)
+        parent = (
+            _ensure_bond(c, c.bond, links, undo)
+            if c.bond
+            else _ensure_parent(links, c.interfaces[0], 0, undo)
+        )
         if c.vlan_id:
             _ensure_vlan(c, parent, links, undo)
     except NetlinkFailure as e:
@@ -134,7 +138,9 @@ def _create_bond(bond: Bond, slaves: list[Link], links: Links) -> bool:
     return True
 
 
-def _build_bond(c: IfacerConf, bond: Bond, created: Link, slaves: list[Link], links: Links, undo: Undo) -> None:
+def _build_bond(
+    c: IfacerConf, bond: Bond, created: Link, slaves: list[Link], links: Links, undo: Undo
+) -> None:
     if bond.options.peer_notif_delay is not None:
         _write_option(links, created, "peer_notif_delay", str(bond.options.peer_notif_delay))
     for slave in slaves:
@@ -149,14 +155,18 @@ def _write_option(links: Links, bond: Link, knob: str, value: str) -> None:
         links.bond_sysfs(bond, knob, value)
     except NetlinkFailure as e:
         if e.code in _OPTION_REFUSALS:
-            raise errors.InvalidConfig("bond.options", f"the kernel refused {knob}={value}: {e}") from e
+            raise errors.InvalidConfig(
+                "bond.options", f"the kernel refused {knob}={value}: {e}"
+            ) from e
         raise
 
 
 def _reuse_bond(c: IfacerConf, bond: Bond, current: Link, links: Links, undo: Undo) -> Link:
     if current.kind != "bond":
         kind = current.kind or "a plain device"
-        raise errors.InvalidConfig("bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond")
+        raise errors.InvalidConfig(
+            "bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond"
+        )
     _warn_on_other_slaves(c, current, links)
     return _set_up(links, current, undo)
 
@@ -173,8 +183,10 @@ def _free_slaves(c: IfacerConf, bond: Bond, links: Links) -> list[Link] | None:
             owner = links.name_of(slave.master)
             if owner == bond.name:
                 return None
-            raise errors.InvalidConfig(f"interfaces[{i}]", f"{slave.name} is already enslaved to {owner}, "
-                                                           f"cannot put it in bond {bond.name}")  # fmt: skip
+            raise errors.InvalidConfig(
+                f"interfaces[{i}]",
+                f"{slave.name} is already enslaved to {owner}, cannot put it in bond {bond.name}",
+            )
     return slaves
 
 
@@ -198,8 +210,12 @@ def _enslave(links: Links, slave: Link, bond: Link, undo: Undo) -> None:
 def _warn_on_other_slaves(c: IfacerConf, bond: Link, links: Links) -> None:
     slaves = links.bond_slaves(bond)
     if sorted(c.interfaces) != slaves:
-        log.warning("reusing bond %s whose slaves %s differ from interfaces %s: left as they are",
-                    bond.name, slaves, list(c.interfaces))  # fmt: skip
+        log.warning(
+            "reusing bond %s whose slaves %s differ from interfaces %s: left as they are",
+            bond.name,
+            slaves,
+            list(c.interfaces),
+        )
 
 
 # ---------------------------------------------------------------- VLAN
@@ -218,8 +234,11 @@ def _ensure_vlan(c: IfacerConf, parent: Link, links: Links, undo: Undo) -> Link:
                 raise
         current = _existing(links, c.vlan_name, "vlanID")
     if current.kind != "vlan" or current.peer_index != parent.index or current.vlan_id != c.vlan_id:
-        raise errors.InvalidConfig("vlanID", f"{c.vlan_name!r} exists but is not VLAN {c.vlan_id} on {parent.name} "
-                                             f"({_describe(current, links)})")  # fmt: skip
+        raise errors.InvalidConfig(
+            "vlanID",
+            f"{c.vlan_name!r} exists but is not VLAN {c.vlan_id} on {parent.name} "
+            f"({_describe(current, links)})",
+        )
     return _set_up(links, current, undo)
 
 
@@ -227,8 +246,11 @@ def _same_id_guard(c: IfacerConf, links: Links) -> None:
     """Upstream's rule: one VLAN device per id on a node, whatever its parent."""
     for link in links.all():
         if link.kind == "vlan" and link.vlan_id == c.vlan_id and link.name != c.vlan_name:
-            raise errors.InvalidConfig("vlanID", f"VLAN id {c.vlan_id} is already used on this node by {link.name} "
-                                                 f"(parent {links.name_of(link.peer_index)}); one device per VLAN id")  # fmt: skip
+            raise errors.InvalidConfig(
+                "vlanID",
+                f"VLAN id {c.vlan_id} is already used on this node by {link.name} "
+                f"(parent {links.name_of(link.peer_index)}); one device per VLAN id",
+            )
 
 
 def _describe(link: Link, links: Links) -> str:
@@ -242,7 +264,9 @@ def _describe(link: Link, links: Links) -> str:
 
 def verify(c: IfacerConf, links: Links) -> None:
     """CHECK: the devices ADD made exist, are up and are what the config says."""
-    expected: list[tuple[str, str, int]] = [(c.bond.name, "bond", 0)] if c.bond else [(c.interfaces[0], "", 0)]
+    expected: list[tuple[str, str, int]] = (
+        [(c.bond.name, "bond", 0)] if c.bond else [(c.interfaces[0], "", 0)]
+    )
     if c.vlan_id:
         expected.append((c.vlan_name, "vlan", c.vlan_id))
     for name, kind, vlan_id in expected:

@@ -18,7 +18,11 @@ from spidernet.types.results import Result
 
 def _setup(cmd: CmdArgs, conf: NetConf) -> config.IfacerConf:
     c = config.parse(conf)
-    logs.setup("ifacer", c.log, {"command": cmd.command, "containerID": cmd.container_id, "ifname": cmd.ifname})
+    logs.setup(
+        "ifacer",
+        c.log,
+        {"command": cmd.command, "containerID": cmd.container_id, "ifname": cmd.ifname},
+    )
     return c
 
 

@@ -86,7 +86,9 @@ def _add(cmd: CmdArgs, conf: IpamConf, store: Store, who: pods.Identity) -> Resu
         return _answer_again(ctx, held, existing)
     allocations, clean_gateway = allocate_all(ctx)
     detail = _detail(ctx, allocations, clean_gateway)
-    _write_endpoint(ctx, detail, existing)  # on failure the records stay: the note names them for DEL
+    _write_endpoint(
+        ctx, detail, existing
+    )  # on failure the records stay: the note names them for DEL
     failpoint("after-endpoint-write")
     _note(ctx, "attached", detail)
     log.info("allocated %s to %s/%s", [a.ip for a in allocations], pod.key, cmd.ifname)
@@ -100,9 +102,13 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
         raise errors.UnknownContainer(f"pod {who.key} not found")
     pod = pods.info(obj)
     if who.uid and who.uid != pod.uid:
-        raise errors.UnknownContainer(f"pod {who.key} has UID {pod.uid}, the sandbox is for {who.uid}")
+        raise errors.UnknownContainer(
+            f"pod {who.key} has UID {pod.uid}, the sandbox is for {who.uid}"
+        )
     if not pod.alive:
-        raise errors.UnknownContainer(f"pod {who.key} is terminating or finished: no address for it")
+        raise errors.UnknownContainer(
+            f"pod {who.key} is terminating or finished: no address for it"
+        )
     here = pods.local_node_name(conf.kubeconfig)
     if not who.uid and pod.node and pod.node != here:
         # I4: without a UID we cannot tell this pod from a same-name successor bound elsewhere.
@@ -124,7 +130,9 @@ def _current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
         try:
             if pod.stateful and endpoints.stateful(existing):
                 return _take_over(ctx, existing)
-            log.info("releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing))
+            log.info(
+                "releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing)
+            )
             release_endpoint(store, existing)
         except kerr.Conflict:
             continue  # it changed meanwhile (its own pod's DEL elsewhere): look again
@@ -139,8 +147,13 @@ def _take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any
     old_uid = endpoints.uid(existing)
     outdated = [d for d in endpoints.details(existing) if _outdated(ctx, d)]
     dropped = [str(d.get("interface", "")) for d in outdated]
-    log.info("StatefulSet pod %s (uid %s) takes over the endpoint of uid %s%s", ctx.pod.key, ctx.pod.uid, old_uid,
-             f", dropping {dropped} (pools changed)" if dropped else "")  # fmt: skip
+    log.info(
+        "StatefulSet pod %s (uid %s) takes over the endpoint of uid %s%s",
+        ctx.pod.key,
+        ctx.pod.uid,
+        old_uid,
+        f", dropping {dropped} (pools changed)" if dropped else "",
+    )
     new = endpoints.taken_over(existing, ctx.pod, ctx.node, dropped)
     if new is None:
         ctx.store.delete_endpoint(existing)
@@ -154,8 +167,11 @@ def _take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any
 def _outdated(ctx: planning.Context, detail: endpoints.Detail) -> bool:
     """The pod's annotations (or defaults) no longer name this detail's pools for its interface."""
     cands = planning.candidates(ctx, str(detail.get("interface", "")))
-    known = sorted(s.name for s in ctx.store.pool_summaries()) if any(
-        selection.is_glob(n) for n in cands.v4 + cands.v6) else []  # fmt: skip
+    known = (
+        sorted(s.name for s in ctx.store.pool_summaries())
+        if any(selection.is_glob(n) for n in cands.v4 + cands.v6)
+        else []
+    )
     for family in (4, 6):
         names = set(selection.expand(cands.names(family), known))
         pool = detail.get(f"ipv{family}Pool")
@@ -179,8 +195,13 @@ def _still_recorded(ctx: planning.Context, detail: endpoints.Detail) -> bool:
     """I1 before answering from the endpoint: every address it names is recorded for this pod."""
     for pool_name, ip in endpoints.addresses(detail):
         if not _confirm(ctx, pool_name, ip):
-            log.error("%s of %s %s: its pool %s no longer records it for this pod; allocating anew",
-                      ip, ctx.pod.key, ctx.cmd.ifname, pool_name)  # fmt: skip
+            log.error(
+                "%s of %s %s: its pool %s no longer records it for this pod; allocating anew",
+                ip,
+                ctx.pod.key,
+                ctx.cmd.ifname,
+                pool_name,
+            )
             return False
     return True
 
@@ -194,11 +215,24 @@ def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
         record = pool.records.get(ip)
         if record is not None and record.holds_for(ctx.pod.uid):
             return None, True
-        if record is not None and ctx.pod.stateful and record.pod == ctx.pod.key and not record.cooling:
+        if (
+            record is not None
+            and ctx.pod.stateful
+            and record.pod == ctx.pod.key
+            and not record.cooling
+        ):
             # The name now belongs to this pod: a record of another UID under it is its
             # dead predecessor's, and a StatefulSet pod keeps its predecessor's addresses.
-            log.info("%s in %s moves from uid %s to %s (StatefulSet)", ip, pool_name, record.pod_uid, ctx.pod.uid)
-            return choosing.with_record(pool.records, ip, Record(ctx.pod.key, ctx.pod.uid, strikes=record.strikes)), True
+            log.info(
+                "%s in %s moves from uid %s to %s (StatefulSet)",
+                ip,
+                pool_name,
+                record.pod_uid,
+                ctx.pod.uid,
+            )
+            return choosing.with_record(
+                pool.records, ip, Record(ctx.pod.key, ctx.pod.uid, strikes=record.strikes)
+            ), True
         value = parse_ip(ip)[1]
         free = (record is None or choosing.expired(record, now)) and value in pool.usable
         if not free or value in reserved[pool.family] or pool.broken or pool.terminating:
@@ -212,7 +246,9 @@ def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
         return False
 
 
-def _answer_again(ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> Result:
+def _answer_again(
+    ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None
+) -> Result:
     if endpoints.container_of(detail) != ctx.cmd.container_id:
         detail = {**detail, "containerID": ctx.cmd.container_id}  # this sandbox holds it now
         _write_endpoint(ctx, detail, existing)
@@ -247,14 +283,25 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
         if isinstance(got, Allocation):
             return got
         reasons[pool.name] = got
-    code = POOL_EXHAUSTED if any(r.startswith("exhausted") for r in reasons.values()) else NO_MATCHING_POOL
+    code = (
+        POOL_EXHAUSTED
+        if any(r.startswith("exhausted") for r in reasons.values())
+        else NO_MATCHING_POOL
+    )
     detail = "; ".join(f"{n}: {r}" for n, r in reasons.items())
-    what = "all candidate pools are exhausted" if code == POOL_EXHAUSTED else "no candidate pool can serve it"
-    raise errors.PluginError(code, f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})")
+    what = (
+        "all candidate pools are exhausted"
+        if code == POOL_EXHAUSTED
+        else "no candidate pool can serve it"
+    )
+    raise errors.PluginError(
+        code, f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})"
+    )
 
 
-def _try_pool(ctx: planning.Context, name: str, snapshot: dict[str, Any], family: int,
-              view: selection.PodView) -> Allocation | str:  # fmt: skip
+def _try_pool(
+    ctx: planning.Context, name: str, snapshot: dict[str, Any], family: int, view: selection.PodView
+) -> Allocation | str:
     """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
     reserved = _reserved(ctx)[family]
     now = time.time()
@@ -263,7 +310,9 @@ def _try_pool(ctx: planning.Context, name: str, snapshot: dict[str, Any], family
         reason = selection.refusal(pool, family, view)  # re-checked on the fresh copy
         if reason:
             return None, reason
-        choice = choosing.choose(pool, pod_uid=ctx.pod.uid, reserved=reserved, claimed=ctx.claimed, now=now)
+        choice = choosing.choose(
+            pool, pod_uid=ctx.pod.uid, reserved=reserved, claimed=ctx.claimed, now=now
+        )
         if choice is None:
             return None, _exhausted(pool, now)
         alloc = Allocation(family, pool, choice.ip, choice.reused)
@@ -284,7 +333,9 @@ def _exhausted(pool: Pool, now: float) -> str:
     text = f"exhausted ({pool.usable.count()} usable, {held} allocated"
     if cooling:
         first = sorted(cooling.items(), key=lambda kv: kv[1])[:3]
-        text += f", {len(cooling)} cooling down after failed ADDs: " + ", ".join(f"{ip} until {t}" for ip, t in first)
+        text += f", {len(cooling)} cooling down after failed ADDs: " + ", ".join(
+            f"{ip} until {t}" for ip, t in first
+        )
     return text + ")"
 
 
@@ -304,13 +355,25 @@ def _rollback(ctx: planning.Context, done: list[Allocation]) -> None:
         log.exception("rollback of %s failed", [a.ip for a in done])
 
 
-def _note(ctx: planning.Context, state: State, detail: endpoints.Detail | None = None, *,
-          pools: tuple[str, ...] = ()) -> Attachment:  # fmt: skip
+def _note(
+    ctx: planning.Context,
+    state: State,
+    detail: endpoints.Detail | None = None,
+    *,
+    pools: tuple[str, ...] = (),
+) -> Attachment:
     ips = dict(endpoints.addresses(detail)) if detail else {}
     note = Attachment(
-        container_id=ctx.cmd.container_id, ifname=ctx.cmd.ifname, network=ctx.conf.network, pod=ctx.pod.key,
-        uid=ctx.pod.uid, state=state, since=time.time(), pools=tuple(ips) or pools, ips=ips,
-    )  # fmt: skip
+        container_id=ctx.cmd.container_id,
+        ifname=ctx.cmd.ifname,
+        network=ctx.conf.network,
+        pod=ctx.pod.key,
+        uid=ctx.pod.uid,
+        state=state,
+        since=time.time(),
+        pools=tuple(ips) or pools,
+        ips=ips,
+    )
     ctx.notes.write(note)
     return note
 
@@ -325,16 +388,26 @@ def _annotation_routes(ctx: planning.Context) -> list[dict[str, str]]:
     where = f"pod annotation {selection.ANNO_ROUTES}"
     try:
         routes = json.loads(raw)
-        parsed = [(ipaddress.ip_network(r["dst"], strict=False), ipaddress.ip_address(r["gw"])) for r in routes]
+        parsed = [
+            (ipaddress.ip_network(r["dst"], strict=False), ipaddress.ip_address(r["gw"]))
+            for r in routes
+        ]
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise errors.InvalidConfig(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None
     return [{"dst": str(dst), "gw": str(gw)} for dst, gw in parsed]
 
 
-def _detail(ctx: planning.Context, allocations: list[Allocation], clean_gateway: bool) -> endpoints.Detail:
-    detail: endpoints.Detail = {"interface": ctx.cmd.ifname, "containerID": ctx.cmd.container_id,
-                                "network": ctx.conf.network, "vlan": 0, "cleanGateway": clean_gateway,
-                                "routes": []}  # fmt: skip
+def _detail(
+    ctx: planning.Context, allocations: list[Allocation], clean_gateway: bool
+) -> endpoints.Detail:
+    detail: endpoints.Detail = {
+        "interface": ctx.cmd.ifname,
+        "containerID": ctx.cmd.container_id,
+        "network": ctx.conf.network,
+        "vlan": 0,
+        "cleanGateway": clean_gateway,
+        "routes": [],
+    }
     subnets = []
     for a in allocations:
         fam = f"ipv{a.family}"
@@ -353,7 +426,9 @@ def _detail(ctx: planning.Context, allocations: list[Allocation], clean_gateway:
     return detail
 
 
-def _write_endpoint(ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None) -> None:
+def _write_endpoint(
+    ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None
+) -> None:
     """Create or update (CAS) the pod's endpoint with this interface's detail."""
     pod = ctx.pod
     for _ in range(5):
@@ -367,5 +442,7 @@ def _write_endpoint(ctx: planning.Context, detail: endpoints.Detail, existing: d
         except (kerr.Conflict, kerr.AlreadyExists, kerr.NotFound):
             existing = ctx.store.endpoint(pod.namespace, pod.name)
             if existing is not None and endpoints.uid(existing) != pod.uid:
-                raise errors.TryAgainLater(f"endpoint {pod.key} belongs to another pod UID") from None
+                raise errors.TryAgainLater(
+                    f"endpoint {pod.key} belongs to another pod UID"
+                ) from None
     raise errors.TryAgainLater(f"endpoint {pod.key}: kept conflicting")

@@ -106,7 +106,11 @@ class Notes:
         return os.path.exists(self._marker(container_id))
 
     def _marker(self, container_id: str) -> str:
-        name = container_id if len(container_id) <= 200 else hashlib.sha256(container_id.encode()).hexdigest()
+        name = (
+            container_id
+            if len(container_id) <= 200
+            else hashlib.sha256(container_id.encode()).hexdigest()
+        )
         return os.path.join(self.dir, name + ".failed")
 
     def remove(self, container_id: str, ifname: str) -> None:
@@ -132,10 +136,16 @@ def _load(path: str) -> Attachment | None:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
         return Attachment(
-            container_id=str(raw["container_id"]), ifname=str(raw["ifname"]), network=str(raw["network"]),
-            pod=str(raw["pod"]), uid=str(raw["uid"]), state=raw["state"], since=float(raw.get("since", 0)),
-            pools=tuple(str(p) for p in raw.get("pools") or ()), ips={str(k): str(v) for k, v in (raw.get("ips") or {}).items()},
-        )  # fmt: skip
+            container_id=str(raw["container_id"]),
+            ifname=str(raw["ifname"]),
+            network=str(raw["network"]),
+            pod=str(raw["pod"]),
+            uid=str(raw["uid"]),
+            state=raw["state"],
+            since=float(raw.get("since", 0)),
+            pools=tuple(str(p) for p in raw.get("pools") or ()),
+            ips={str(k): str(v) for k, v in (raw.get("ips") or {}).items()},
+        )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -28,13 +28,19 @@ def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
     ep = store.endpoint(who.namespace, who.name) if who else None
     detail = endpoints.detail_for(ep, cmd.ifname)
     if detail is None or endpoints.container_of(detail) != cmd.container_id:
-        raise errors.PluginError(ALLOCATION_MISSING, f"no allocation recorded for {where} in this container")
-    in_result = {ip.address.split("/")[0] for ip in (netconf.prev_result.ips if netconf.prev_result else ())}
+        raise errors.PluginError(
+            ALLOCATION_MISSING, f"no allocation recorded for {where} in this container"
+        )
+    in_result = {
+        ip.address.split("/")[0] for ip in (netconf.prev_result.ips if netconf.prev_result else ())
+    }
     for pool_name, ip in endpoints.addresses(detail):
         obj = store.pool(pool_name)
         record = Pool.parse(obj).records.get(ip) if obj else None
         if record is None or not record.holds_for(endpoints.uid(ep)):
-            raise errors.PluginError(ALLOCATION_MISSING, f"pool {pool_name} no longer records {ip} for {where}")
+            raise errors.PluginError(
+                ALLOCATION_MISSING, f"pool {pool_name} no longer records {ip} for {where}"
+            )
         if netconf.prev_result is not None and ip not in in_result:
             raise errors.PluginError(ALLOCATION_MISSING, f"{ip} of {where} is not in prevResult")
 
@@ -44,13 +50,20 @@ def status(conf: IpamConf, store: Store) -> None:
     summaries = store.pool_summaries()
     named = set(conf.default_v4) | set(conf.default_v6)
     names = sorted(s.name for s in summaries)
-    wanted = set(selection.expand(sorted(named), names)) if named else {s.name for s in summaries if s.default}
+    wanted = (
+        set(selection.expand(sorted(named), names))
+        if named
+        else {s.name for s in summaries if s.default}
+    )
     reserved = reserved_ranges(store)
     now = time.time()
     for name in sorted(wanted):
         obj = store.pool(name)
         p = Pool.parse(obj) if obj else None
-        if p is not None and not (p.broken or p.disable or p.terminating):
-            if choosing.free_count(p, reserved[p.family], now) > 0:
-                return
-    raise errors.PluginNotAvailable(f"no free address in the candidate pools {sorted(wanted) or '(none)'}")
+        if p is None or p.broken or p.disable or p.terminating:
+            continue
+        if choosing.free_count(p, reserved[p.family], now) > 0:
+            return
+    raise errors.PluginNotAvailable(
+        f"no free address in the candidate pools {sorted(wanted) or '(none)'}"
+    )

@@ -53,7 +53,9 @@ class IpamConf:
 def parse(conf: NetConf) -> IpamConf:
     f = conf.fields("ipam")  # tracked reads: unknown keys of the section are logged (issue 12)
     if f.bool("match_master_subnet"):
-        raise errors.UnsupportedField("ipam.match_master_subnet", True, "ipam.match_master_subnet (SR-IOV) is not supported")
+        raise errors.UnsupportedField(
+            "ipam.match_master_subnet", True, "ipam.match_master_subnet (SR-IOV) is not supported"
+        )
     f.str("ipam_unix_socket_path")
     f.int("log_file_max_age", 0, numeric_string=True)
     return IpamConf(
@@ -63,10 +65,15 @@ def parse(conf: NetConf) -> IpamConf:
         clean_gateway=f.bool("clean_gateway"),
         kubeconfig=f.str("kubeconfig", DEFAULT_KUBECONFIG) or DEFAULT_KUBECONFIG,
         lock_dir=f.str("lock_dir", DEFAULT_LOCK_DIR) or DEFAULT_LOCK_DIR,
-        allocation_timeout=float(f.int("allocation_timeout", 30, lo=1, hi=600, numeric_string=True)),
+        allocation_timeout=float(
+            f.int("allocation_timeout", 30, lo=1, hi=600, numeric_string=True)
+        ),
         release_timeout=float(f.int("release_timeout", 30, lo=1, hi=600, numeric_string=True)),
         log=logs.LogOptions.from_fields(f, DEFAULT_LOG),
-        state_dir=f.str("state_dir", attachments.DEFAULT_STATE_DIR) or attachments.DEFAULT_STATE_DIR,
-        failed_add_cooldown=float(f.int("failed_add_cooldown", 30, lo=0, hi=3600, numeric_string=True)),
+        state_dir=f.str("state_dir", attachments.DEFAULT_STATE_DIR)
+        or attachments.DEFAULT_STATE_DIR,
+        failed_add_cooldown=float(
+            f.int("failed_add_cooldown", 30, lo=0, hi=3600, numeric_string=True)
+        ),
         multus_namespace=f.str("multus_namespace", "kube-system") or "kube-system",
     )

@@ -47,7 +47,10 @@ def container_of(detail: Detail | None) -> str | None:
 def details(obj: dict[str, Any] | None) -> list[Detail]:
     cur = current(obj)
     legacy = cur.get("containerID")  # endpoints written before containerID moved into each detail
-    return [d if "containerID" in d or not legacy else {**d, "containerID": legacy} for d in cur.get("ips") or []]
+    return [
+        d if "containerID" in d or not legacy else {**d, "containerID": legacy}
+        for d in cur.get("ips") or []
+    ]
 
 
 def detail_for(obj: dict[str, Any] | None, ifname: str) -> Detail | None:
@@ -79,7 +82,9 @@ def owner_name(obj: dict[str, Any] | None) -> str:
     return str(((obj or {}).get("status") or {}).get("ownerControllerName", ""))
 
 
-def taken_over(obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str]) -> dict[str, Any] | None:
+def taken_over(
+    obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str]
+) -> dict[str, Any] | None:
     """A StatefulSet endpoint passed to the pod's successor (new UID), without ``dropped``
     interfaces; None when nothing is left (the endpoint goes)."""
     out = copy.deepcopy(obj)
@@ -91,12 +96,16 @@ def taken_over(obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str])
     return out if cur["ips"] else None
 
 
-def build(pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | None) -> dict[str, Any]:
+def build(
+    pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | None
+) -> dict[str, Any]:
     """A new endpoint, or ``existing`` with this interface's detail added or replaced."""
     if existing is not None:
         obj = copy.deepcopy(existing)
         cur = obj.setdefault("status", {}).setdefault("current", {})
-        cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != detail["interface"]] + [detail]
+        cur["ips"] = [
+            d for d in cur.get("ips") or [] if d.get("interface") != detail["interface"]
+        ] + [detail]
         cur.pop("containerID", None)  # written per endpoint before it moved into each detail
         cur["node"] = node
         obj["metadata"].setdefault("labels", {})[NODE_LABEL] = node
@@ -110,8 +119,9 @@ def build(pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | No
             "labels": {NODE_LABEL: node},
             # A StatefulSet pod's endpoint must outlive the pod: no owner, or the
             # garbage collector would delete it with the pod.
-            "ownerReferences": [] if pod.stateful else [
-                {"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.uid}],
+            "ownerReferences": []
+            if pod.stateful
+            else [{"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.uid}],
         },
         "status": {
             "current": {"uid": pod.uid, "node": node, "ips": [detail]},

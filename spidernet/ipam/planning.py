@@ -42,13 +42,18 @@ class Context:
 def candidates(ctx: Context, ifname: str) -> selection.Candidates:
     ann = ctx.pod.annotations
     # Rules 1-2 (pod annotations) alone first: the namespace is read only when they yield nothing.
-    found = selection.candidates(ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=())
+    found = selection.candidates(
+        ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=()
+    )
     if found is None:
         ns_obj = ctx.store.namespace(ctx.pod.namespace) or {}
         found = selection.candidates(
-            ifname=ifname, pod_annotations={}, ns_annotations=ns_obj.get("metadata", {}).get("annotations") or {},
-            conf_v4=ctx.conf.default_v4, conf_v6=ctx.conf.default_v6,
-        )  # fmt: skip
+            ifname=ifname,
+            pod_annotations={},
+            ns_annotations=ns_obj.get("metadata", {}).get("annotations") or {},
+            conf_v4=ctx.conf.default_v4,
+            conf_v6=ctx.conf.default_v6,
+        )
     if found is not None:
         return found
     summaries = ctx.store.pool_summaries()  # rule 5: names and flags only, no records
@@ -62,7 +67,9 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
     return selection.Candidates("pools with spec.default", v4, v6)
 
 
-def load(ctx: Context, family: int, names: tuple[str, ...]) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
+def load(
+    ctx: Context, family: int, names: tuple[str, ...]
+) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
     """Fetch the named pools (globs expanded against the pools of this family); returns (pools, reasons)."""
     if any(selection.is_glob(n) for n in names):
         known = sorted(s.name for s in ctx.store.pool_summaries() if s.family in (family, 0))
@@ -78,9 +85,16 @@ def pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
     node_obj = ctx.store.node(ctx.node) if need_node else None
     ns_obj = ctx.store.namespace(ctx.pod.namespace) if need_ns else None
     network = ""
-    if any(p.multus_name for p in pools):  # decoded only when a pool asks (a malformed one is code 7)
-        network = selection.network_of(ctx.cmd.ifname, ctx.pod.annotations, ctx.pod.namespace, ctx.conf.network,
-                                       ctx.conf.multus_namespace)  # fmt: skip
+    if any(
+        p.multus_name for p in pools
+    ):  # decoded only when a pool asks (a malformed one is code 7)
+        network = selection.network_of(
+            ctx.cmd.ifname,
+            ctx.pod.annotations,
+            ctx.pod.namespace,
+            ctx.conf.network,
+            ctx.conf.multus_namespace,
+        )
     return selection.PodView(
         namespace=ctx.pod.namespace,
         labels=ctx.pod.labels,
@@ -112,4 +126,9 @@ def plan(ctx: Context, family: int, names: tuple[str, ...]) -> Plan:
             reasons[pool.name] = reason
         else:
             usable.append((pool, obj))
-    return Plan(family, sorted(usable, key=lambda po: selection.priority(po[0]), reverse=True), reasons, view)
+    return Plan(
+        family,
+        sorted(usable, key=lambda po: selection.priority(po[0]), reverse=True),
+        reasons,
+        view,
+    )

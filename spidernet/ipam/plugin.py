@@ -23,16 +23,26 @@ from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
 
 T = TypeVar("T")
-KNOWN_ARGS = frozenset({"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID", "IP"})
+KNOWN_ARGS = frozenset(
+    {"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID", "IP"}
+)
 
 
-def _setup(cmd: CmdArgs, conf: NetConf, budget: Callable[[config.IpamConf], float]) -> tuple[config.IpamConf, Store]:
+def _setup(
+    cmd: CmdArgs, conf: NetConf, budget: Callable[[config.IpamConf], float]
+) -> tuple[config.IpamConf, Store]:
     ipam = config.parse(conf)
     context = {
-        "command": cmd.command, "containerID": cmd.container_id, "netns": cmd.netns, "ifname": cmd.ifname, "network": conf.name,
-        "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip("/"),
+        "command": cmd.command,
+        "containerID": cmd.container_id,
+        "netns": cmd.netns,
+        "ifname": cmd.ifname,
+        "network": conf.name,
+        "pod": f"{cmd.args.get('K8S_POD_NAMESPACE', '')}/{cmd.args.get('K8S_POD_NAME', '')}".strip(
+            "/"
+        ),
         "podUID": cmd.args.get("K8S_POD_UID", ""),
-    }  # fmt: skip
+    }
     logs.setup("spiderpool", ipam.log, context)
     try:
         creds = kubeconfig.load(ipam.kubeconfig)
@@ -55,7 +65,11 @@ def _run(store: Store, action: Callable[[], T]) -> T:
         s = store.stats
         logs.LOG.debug(
             "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs: %s",
-            store.client.requests, s.writes, s.conflicts, s.lock_wait, "; ".join(store.client.history),
+            store.client.requests,
+            s.writes,
+            s.conflicts,
+            s.lock_wait,
+            "; ".join(store.client.history),
         )
         store.client.close()
 
@@ -103,6 +117,11 @@ def cmd_gc(cmd: CmdArgs, conf: NetConf) -> None:
 
 
 PLUGIN = skel.Plugin(
-    name="spiderpool", add=cmd_add, delete=cmd_del, check=cmd_check, status=cmd_status, gc=cmd_gc,
+    name="spiderpool",
+    add=cmd_add,
+    delete=cmd_del,
+    check=cmd_check,
+    status=cmd_status,
+    gc=cmd_gc,
     known_args=KNOWN_ARGS,
-)  # fmt: skip
+)

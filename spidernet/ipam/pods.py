@@ -39,16 +39,25 @@ class Identity:
 
 def identity(args: Mapping[str, str]) -> Identity | None:
     """The pod named by CNI_ARGS, validated (code 4); None when it names no pod."""
-    ns, name, uid = args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", ""), args.get("K8S_POD_UID", "")
+    ns, name, uid = (
+        args.get("K8S_POD_NAMESPACE", ""),
+        args.get("K8S_POD_NAME", ""),
+        args.get("K8S_POD_UID", ""),
+    )
     if not ns and not name:
         return None
-    checks = (("K8S_POD_NAMESPACE", ns, _NAMESPACE, 63), ("K8S_POD_NAME", name, _POD_NAME, 253),
-              ("K8S_POD_UID", uid, _UID, 128))  # fmt: skip
+    checks = (
+        ("K8S_POD_NAMESPACE", ns, _NAMESPACE, 63),
+        ("K8S_POD_NAME", name, _POD_NAME, 253),
+        ("K8S_POD_UID", uid, _UID, 128),
+    )
     for key, value, pattern, limit in checks:
         if key == "K8S_POD_UID" and not value:
             continue
         if not (value and len(value) <= limit and pattern.fullmatch(value)):
-            raise errors.InvalidEnv(f"CNI_ARGS {key}={value!r} is not a valid Kubernetes {key[8:].lower()}")
+            raise errors.InvalidEnv(
+                f"CNI_ARGS {key}={value!r} is not a valid Kubernetes {key[8:].lower()}"
+            )
     return Identity(ns, name, uid)
 
 

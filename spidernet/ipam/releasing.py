@@ -38,11 +38,22 @@ def delete(cmd: CmdArgs, conf: IpamConf, store: Store, *, sent_prev: bool, spec_
     if who is None:
         return  # not a Kubernetes sandbox: we never allocated for it
     with store.pod_lock(who.namespace, who.name):
-        settle(store, conf, who, cmd.container_id, cmd.ifname, sent_prev=sent_prev, spec_040=spec_040)
+        settle(
+            store, conf, who, cmd.container_id, cmd.ifname, sent_prev=sent_prev, spec_040=spec_040
+        )
 
 
-def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, ifname: str, *,
-           sent_prev: bool, spec_040: bool, collecting: bool = False) -> Verdict:  # fmt: skip
+def settle(
+    store: Store,
+    conf: IpamConf,
+    who: pods.Identity,
+    container_id: str,
+    ifname: str,
+    *,
+    sent_prev: bool,
+    spec_040: bool,
+    collecting: bool = False,
+) -> Verdict:
     """One interface's DEL (the caller holds the pod lock); re-decided when the endpoint changes under it."""
     notes = Notes(conf.state_dir)
     for _ in range(5):
@@ -52,18 +63,34 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
         ep = store.endpoint(who.namespace, who.name)
         detail = endpoints.detail_for(ep, ifname)
         facts = Facts(
-            container_id=container_id, uid_arg=who.uid,
-            note_uid=note.uid if note else "", note_state=note.state if note else "",
-            note_since=note.since if note else 0.0, note_has_addresses=bool(note and (note.ips or note.pools)),
-            endpoint_uid=endpoints.uid(ep) if ep else "", detail_container=endpoints.container_of(detail),
-            pod_uid=pod.uid if pod else "", pod_alive=bool(pod and pod.alive),
+            container_id=container_id,
+            uid_arg=who.uid,
+            note_uid=note.uid if note else "",
+            note_state=note.state if note else "",
+            note_since=note.since if note else 0.0,
+            note_has_addresses=bool(note and (note.ips or note.pools)),
+            endpoint_uid=endpoints.uid(ep) if ep else "",
+            detail_container=endpoints.container_of(detail),
+            pod_uid=pod.uid if pod else "",
+            pod_alive=bool(pod and pod.alive),
             interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
-            stateful_place=_stateful_place(store, ep, pod), sandbox_failed=notes.failed(container_id),
-            sent_prev_result=sent_prev, spec_040=spec_040, collecting=collecting, now=time.time(),
-        )  # fmt: skip
+            stateful_place=_stateful_place(store, ep, pod),
+            sandbox_failed=notes.failed(container_id),
+            sent_prev_result=sent_prev,
+            spec_040=spec_040,
+            collecting=collecting,
+            now=time.time(),
+        )
         verdict = verdicts.decide(facts)
         log.debug("DEL facts %s", facts)
-        log.info("DEL %s %s %s: %s, %s", who.key, container_id, ifname, verdict.action.value, verdict.reason)
+        log.info(
+            "DEL %s %s %s: %s, %s",
+            who.key,
+            container_id,
+            ifname,
+            verdict.action.value,
+            verdict.reason,
+        )
         try:
             _carry_out(store, conf, notes, verdict, note, ep, (who, container_id, ifname))
             return verdict
@@ -72,17 +99,32 @@ def settle(store: Store, conf: IpamConf, who: pods.Identity, container_id: str, 
     raise errors.TryAgainLater(f"endpoint {who.key} kept changing under this DEL")
 
 
-def _stateful_place(store: Store, ep: dict[str, Any] | None, pod: pods.PodInfo | None) -> str | None:
+def _stateful_place(
+    store: Store, ep: dict[str, Any] | None, pod: pods.PodInfo | None
+) -> str | None:
     """For a StatefulSet endpoint whose pod is not alive under its UID: "" if the StatefulSet
     still has a place for that ordinal, else why not. None for any other endpoint (no read)."""
-    if ep is None or not endpoints.stateful(ep) or (pod and pod.alive and pod.uid == endpoints.uid(ep)):
+    if (
+        ep is None
+        or not endpoints.stateful(ep)
+        or (pod and pod.alive and pod.uid == endpoints.uid(ep))
+    ):
         return None
     meta = ep["metadata"]
-    return pods.stateful_place(meta["name"], store.statefulset(meta["namespace"], endpoints.owner_name(ep)))
+    return pods.stateful_place(
+        meta["name"], store.statefulset(meta["namespace"], endpoints.owner_name(ep))
+    )
 
 
-def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Attachment | None,
-               ep: dict[str, Any] | None, where: tuple[pods.Identity, str, str]) -> None:  # fmt: skip
+def _carry_out(
+    store: Store,
+    conf: IpamConf,
+    notes: Notes,
+    v: Verdict,
+    note: Attachment | None,
+    ep: dict[str, Any] | None,
+    where: tuple[pods.Identity, str, str],
+) -> None:
     who, container_id, ifname = where
     if v.action is Action.NOTHING:
         if v.forget_note and note is not None:
@@ -90,8 +132,16 @@ def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Att
     elif v.action is Action.KEEP:
         held = endpoints.detail_for(ep, ifname) or {}
         ips = dict(endpoints.addresses(held))
-        kept = note or Attachment(container_id, ifname, str(held.get("network", "")), who.key, v.uid, "kept",
-                                  pools=tuple(ips), ips=ips)  # fmt: skip
+        kept = note or Attachment(
+            container_id,
+            ifname,
+            str(held.get("network", "")),
+            who.key,
+            v.uid,
+            "kept",
+            pools=tuple(ips),
+            ips=ips,
+        )
         notes.write(kept.moved("kept"))
     else:
         if v.cooldown:
@@ -101,8 +151,14 @@ def _carry_out(store: Store, conf: IpamConf, notes: Notes, v: Verdict, note: Att
         log.info("released %s of %s %s (%s)", released, who.key, ifname, v.reason)
 
 
-def _release(store: Store, conf: IpamConf, v: Verdict, note: Attachment | None, ep: dict[str, Any] | None,
-             ifname: str) -> list[str]:  # fmt: skip
+def _release(
+    store: Store,
+    conf: IpamConf,
+    v: Verdict,
+    note: Attachment | None,
+    ep: dict[str, Any] | None,
+    ifname: str,
+) -> list[str]:
     """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses.
 
     What the pod's endpoint still names (another NIC, or a newer sandbox that reused a
@@ -148,8 +204,14 @@ def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[s
 def _valid_attachments(netconf: NetConf) -> set[tuple[str, str]]:
     raw: Any = netconf.raw.get("cni.dev/valid-attachments", netconf.raw.get("cni.dev/attachments"))
     if not isinstance(raw, list):
-        raise errors.InvalidConfig("cni.dev/valid-attachments", "GC needs the list of valid attachments")
-    return {(str(a.get("containerID", "")), str(a.get("ifname", ""))) for a in raw if isinstance(a, dict)}
+        raise errors.InvalidConfig(
+            "cni.dev/valid-attachments", "GC needs the list of valid attachments"
+        )
+    return {
+        (str(a.get("containerID", "")), str(a.get("ifname", "")))
+        for a in raw
+        if isinstance(a, dict)
+    }
 
 
 def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
@@ -164,20 +226,28 @@ def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
     for who, cid, ifname in _stale(conf, store, valid):
         try:
             with store.pod_lock(who.namespace, who.name, wait=GC_LOCK_WAIT):
-                settle(store, conf, who, cid, ifname, sent_prev=True, spec_040=True, collecting=True)
+                settle(
+                    store, conf, who, cid, ifname, sent_prev=True, spec_040=True, collecting=True
+                )
         except (errors.CniError, kerr.ApiError) as e:
             failures.append(f"{who.key} {cid} {ifname}: {e}")
     if failures:
         raise errors.TryAgainLater(f"GC left {len(failures)} attachment(s): {'; '.join(failures)}")
 
 
-def _stale(conf: IpamConf, store: Store, valid: Set[tuple[str, str]]) -> list[tuple[pods.Identity, str, str]]:
+def _stale(
+    conf: IpamConf, store: Store, valid: Set[tuple[str, str]]
+) -> list[tuple[pods.Identity, str, str]]:
     """This node's attachments of this network missing from ``valid``: the notes, then the endpoints."""
     out: dict[tuple[str, str], tuple[pods.Identity, str, str]] = {}
     for note in Notes(conf.state_dir).all():
         if note.network == conf.network and (note.container_id, note.ifname) not in valid:
             ns, _, name = note.pod.partition("/")
-            out[(note.container_id, note.ifname)] = (pods.Identity(ns, name, note.uid), note.container_id, note.ifname)
+            out[(note.container_id, note.ifname)] = (
+                pods.Identity(ns, name, note.uid),
+                note.container_id,
+                note.ifname,
+            )
     node = pods.local_node_name(conf.kubeconfig)
     for ep in store.endpoints_on(node):
         meta = ep["metadata"]

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from spidernet.alloc import choosing
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
-from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 from spidernet.ipam import endpoints, locking
+from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
@@ -75,7 +75,9 @@ class Store:
         return self._get_or_none(f"/api/v1/namespaces/{_q(name)}")
 
     def statefulset(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/apis/apps/v1/namespaces/{_q(namespace)}/statefulsets/{_q(name)}")
+        return self._get_or_none(
+            f"/apis/apps/v1/namespaces/{_q(namespace)}/statefulsets/{_q(name)}"
+        )
 
     def node(self, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/api/v1/nodes/{_q(name)}")
@@ -85,7 +87,9 @@ class Store:
 
     def pool_summaries(self) -> list[Summary]:
         """Every pool's name, family and flags, without records (see TABLE)."""
-        reply = self.client.request("GET", f"{GROUP}/spiderippools?includeObject=None", accept=TABLE)
+        reply = self.client.request(
+            "GET", f"{GROUP}/spiderippools?includeObject=None", accept=TABLE
+        )
         if reply.get("kind") == "Table":
             table = Summary.from_table(reply)
             if table is not None:
@@ -110,7 +114,9 @@ class Store:
 
     def create_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns = obj["metadata"]["namespace"]
-        return dict(self.client.request("POST", f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints", obj))
+        return dict(
+            self.client.request("POST", f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints", obj)
+        )
 
     def replace_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
         """PUT carrying the read resourceVersion: Conflict if it changed since."""
@@ -119,8 +125,11 @@ class Store:
     def delete_endpoint(self, obj: dict[str, Any]) -> None:
         """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it changed."""
         meta = obj["metadata"]
-        body = {"kind": "DeleteOptions", "apiVersion": "v1",
-                "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}}  # fmt: skip
+        body = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
+        }
         try:
             self.client.request("DELETE", self._endpoint_path(obj), body)
         except kerr.NotFound:
@@ -129,9 +138,11 @@ class Store:
     # ------------------------------------------------------------ pool CAS
 
     def update_pool(
-        self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
+        self,
+        name: str,
+        decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
         snapshot: dict[str, Any] | None = None,
-    ) -> T:  # fmt: skip
+    ) -> T:
         """Run ``decide`` on a fresh pool and write its records by CAS; returns decide's outcome.
 
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
@@ -146,9 +157,13 @@ class Store:
 
         ``wait`` caps the wait below the deadline (the GC verb: one busy pod must not
         spend the budget of all the others)."""
-        return self.lock(locking.NodeLock.pod(self.lock_dir, namespace, name), f"pod {namespace}/{name}", wait)
+        return self.lock(
+            locking.NodeLock.pod(self.lock_dir, namespace, name), f"pod {namespace}/{name}", wait
+        )
 
-    def lock(self, lock: locking.NodeLock, what: str, wait: float | None = None) -> locking.NodeLock:
+    def lock(
+        self, lock: locking.NodeLock, what: str, wait: float | None = None
+    ) -> locking.NodeLock:
         started = time.monotonic()
         budget = self.deadline.remaining() if wait is None else min(wait, self.deadline.remaining())
         try:
@@ -158,8 +173,12 @@ class Store:
         self.stats.lock_wait += time.monotonic() - started
         return lock
 
-    def _cas_loop(self, name: str, decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
-                  obj: dict[str, Any] | None) -> T:  # fmt: skip
+    def _cas_loop(
+        self,
+        name: str,
+        decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
+        obj: dict[str, Any] | None,
+    ) -> T:
         delay = 0.01
         while True:
             if obj is None:
@@ -209,8 +228,15 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def release_uid(store: Store, pool: str, pod_uid: str, ips: Set[str] | None = None, *,
-                keep: Set[str] = frozenset(), cooldown: float | None = None) -> int:  # fmt: skip
+def release_uid(
+    store: Store,
+    pool: str,
+    pod_uid: str,
+    ips: Set[str] | None = None,
+    *,
+    keep: Set[str] = frozenset(),
+    cooldown: float | None = None,
+) -> int:
     """Compare-and-delete on the pod UID: drop ``pod_uid``'s records (only ``ips`` if given, never ``keep``).
 
     ``cooldown`` (the base in seconds, I5) turns them into cooling records instead.
@@ -218,8 +244,11 @@ def release_uid(store: Store, pool: str, pod_uid: str, ips: Set[str] | None = No
     """
 
     def decide(p: Pool) -> tuple[dict[str, Record] | None, int]:
-        mine = {ip for ip, r in p.records.items()
-                if r.holds_for(pod_uid) and (ips is None or ip in ips) and ip not in keep}  # fmt: skip
+        mine = {
+            ip
+            for ip, r in p.records.items()
+            if r.holds_for(pod_uid) and (ips is None or ip in ips) and ip not in keep
+        }
         if not mine:
             return None, 0
         if cooldown is None:
@@ -251,5 +280,7 @@ def reserved_ranges(store: Store) -> dict[int, RangeSet]:
                 family = parse_ip(str(item).split("-")[0].strip())[0]
                 out[family] = out[family].union(RangeSet.parse([item], family))
             except (RangeError, ValueError) as e:
-                raise errors.InvalidConfig(f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}") from None
+                raise errors.InvalidConfig(
+                    f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}"
+                ) from None
     return out

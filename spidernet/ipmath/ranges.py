@@ -41,8 +41,10 @@ def _parse_item(index: int, text: str, family: int, allow_cidr: bool) -> Interva
             if not allow_cidr:
                 raise ValueError("a CIDR is not allowed here")
             net = ipaddress.ip_network(text, strict=False)
-            bounds: list[tuple[int, int]] = [(net.version, int(net.network_address)),
-                                             (net.version, int(net.broadcast_address))]
+            bounds: list[tuple[int, int]] = [
+                (net.version, int(net.network_address)),
+                (net.version, int(net.broadcast_address)),
+            ]
         else:
             bounds = [parse_ip(part) for part in text.split("-", 1)]
     except ValueError as e:
@@ -72,7 +74,9 @@ class RangeSet:
 
     @classmethod
     def parse(cls, items: Iterable[str], family: int, *, allow_cidr: bool = False) -> RangeSet:
-        return cls(family, _normalise(_parse_item(i, t, family, allow_cidr) for i, t in enumerate(items)))
+        return cls(
+            family, _normalise(_parse_item(i, t, family, allow_cidr) for i, t in enumerate(items))
+        )
 
     @classmethod
     def of(cls, family: int, values: Iterable[int]) -> RangeSet:
@@ -141,6 +145,8 @@ class RangeSet:
 
     def texts(self) -> list[str]:
         return [
-            format_ip(self.family, a) if a == b else f"{format_ip(self.family, a)}-{format_ip(self.family, b)}"
+            format_ip(self.family, a)
+            if a == b
+            else f"{format_ip(self.family, a)}-{format_ip(self.family, b)}"
             for a, b in self.intervals
         ]

@@ -51,7 +51,9 @@ def _ssl_context(creds: Credentials) -> ssl.SSLContext:
         ctx.load_cert_chain(creds.cert_file, creds.key_file or None)
     elif creds.cert_data:
         # ssl wants files: write them to a private temp dir for the moment of loading.
-        with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:
+        with tempfile.TemporaryDirectory(
+            dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+        ) as d:
             cert, key = os.path.join(d, "c"), os.path.join(d, "k")
             for p, data in ((cert, creds.cert_data), (key, creds.key_data)):
                 fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -73,7 +75,9 @@ class Client:
         self._sock: ssl.SSLSocket | None = None
         self._reader: Any = None
         self.requests = 0
-        self.history: list[str] = []  # "GET /path" per request sent: the plugin logs it at debug level
+        self.history: list[
+            str
+        ] = []  # "GET /path" per request sent: the plugin logs it at debug level
 
     def close(self) -> None:
         if self._sock is not None:
@@ -96,16 +100,24 @@ class Client:
         self._sock.settimeout(timeout)
         return self._sock
 
-    def _head(self, method: str, path: str, body: bytes | None, content_type: str, accept: str) -> bytes:
-        lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 f"Accept: {accept}", "User-Agent: spidernet-cni"]  # fmt: skip
+    def _head(
+        self, method: str, path: str, body: bytes | None, content_type: str, accept: str
+    ) -> bytes:
+        lines = [
+            f"{method} {self.prefix}{path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Accept: {accept}",
+            "User-Agent: spidernet-cni",
+        ]
         if self.creds.token:
             lines.append(f"Authorization: Bearer {self.creds.token}")
         if body is not None:
             lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-    def _once(self, method: str, path: str, body: bytes | None, content_type: str, accept: str) -> tuple[int, Any]:
+    def _once(
+        self, method: str, path: str, body: bytes | None, content_type: str, accept: str
+    ) -> tuple[int, Any]:
         timeout = min(MAX_REQUEST_TIMEOUT, max(self.deadline.remaining(), 0.05))
         try:
             sock = self._connect(timeout)
@@ -123,8 +135,15 @@ class Client:
             data = raw.decode(errors="replace")
         return status, data
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                accept: str = "application/json") -> Any:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Any:
         """Send one request, retrying transport failures until the deadline; returns the decoded body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))

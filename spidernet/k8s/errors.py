@@ -1,13 +1,13 @@
 """API errors by HTTP status (kopf/httpx style): one class per outcome callers act on. No I/O.
 
-    ApiError
-    ├── Unavailable      connection refused/reset, timeout, 5xx, 429: retry, then CNI code 11
-    ├── NotFound         404 naming the object (a 404 naming none: the resource is not
-    │                    served yet, e.g. CRDs just after an apiserver start: Unavailable)
-    ├── Conflict         409 reason Conflict: stale resourceVersion, re-read and retry
-    ├── AlreadyExists    409 reason AlreadyExists
-    ├── Invalid          422
-    └── Denied           401 / 403: credentials or RBAC
+ApiError
+├── Unavailable      connection refused/reset, timeout, 5xx, 429: retry, then CNI code 11
+├── NotFound         404 naming the object (a 404 naming none: the resource is not
+│                    served yet, e.g. CRDs just after an apiserver start: Unavailable)
+├── Conflict         409 reason Conflict: stale resourceVersion, re-read and retry
+├── AlreadyExists    409 reason AlreadyExists
+├── Invalid          422
+└── Denied           401 / 403: credentials or RBAC
 """
 
 from __future__ import annotations

@@ -108,7 +108,12 @@ def _resolve(base: str, value: str) -> str:
 def _context(data: dict[str, Any], path: str) -> dict[str, Any]:
     ctx_name = _text(data, "current-context", "kubeconfig", path)
     contexts = data.get("contexts")
-    if not ctx_name and isinstance(contexts, list) and len(contexts) == 1 and isinstance(contexts[0], dict):
+    if (
+        not ctx_name
+        and isinstance(contexts, list)
+        and len(contexts) == 1
+        and isinstance(contexts[0], dict)
+    ):
         ctx_name = contexts[0].get("name", "")
     return _named(contexts, ctx_name, "context", path)
 
@@ -137,10 +142,14 @@ def load(path: str) -> Credentials:
         server=server.rstrip("/"),
         token=_token(user, base, path),
         ca_file=_resolve(base, _text(cluster, "certificate-authority", "cluster", path)),
-        ca_data=_b64(ca_data, "certificate-authority-data", path).decode("utf-8", "replace") if ca_data else "",
+        ca_data=_b64(ca_data, "certificate-authority-data", path).decode("utf-8", "replace")
+        if ca_data
+        else "",
         cert_file=_resolve(base, _text(user, "client-certificate", "user", path)),
         key_file=_resolve(base, _text(user, "client-key", "user", path)),
-        cert_data=_b64(_text(user, "client-certificate-data", "user", path), "client-certificate-data", path),
+        cert_data=_b64(
+            _text(user, "client-certificate-data", "user", path), "client-certificate-data", path
+        ),
         key_data=_b64(_text(user, "client-key-data", "user", path), "client-key-data", path),
         insecure=cluster.get("insecure-skip-tls-verify") is True,
     )

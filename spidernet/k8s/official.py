@@ -30,8 +30,9 @@ IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
 class OfficialClient:
-    def __init__(self, api_client: Any, deadline: Deadline, *, retry_for: float = 10.0,
-                 timeout: float = 30.0) -> None:  # fmt: skip
+    def __init__(
+        self, api_client: Any, deadline: Deadline, *, retry_for: float = 10.0, timeout: float = 30.0
+    ) -> None:
         self.api = api_client
         self.deadline = deadline
         self.retry_for = retry_for
@@ -47,11 +48,19 @@ class OfficialClient:
 
         config: Any = kubernetes.config  # its loaders are untyped
         cfg = kubernetes.client.Configuration()
-        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
+        if (
+            kubeconfig is None
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+            and os.path.exists(IN_CLUSTER_TOKEN)
+        ):
             config.load_incluster_config(client_configuration=cfg)
         else:
-            config.load_kube_config(config_file=kubeconfig, client_configuration=cfg, persist_config=False)
-        cfg.retries = False  # one attempt per call: the retry policy is ours, bounded by the deadline
+            config.load_kube_config(
+                config_file=kubeconfig, client_configuration=cfg, persist_config=False
+            )
+        cfg.retries = (
+            False  # one attempt per call: the retry policy is ours, bounded by the deadline
+        )
         return cls(kubernetes.client.ApiClient(cfg), deadline, **kw)
 
     def close(self) -> None:
@@ -60,8 +69,15 @@ class OfficialClient:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                accept: str = "application/json") -> Any:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Any:
         """Send one request, retrying transport failures; returns the decoded body."""
         self.history.append(f"{method} {path}")
         give_up = min(self.deadline.at, time.monotonic() + self.retry_for)
@@ -78,14 +94,18 @@ class OfficialClient:
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 1.0)
 
-    def _once(self, method: str, path: str, body: Any, content_type: str, accept: str) -> tuple[int, Any]:
+    def _once(
+        self, method: str, path: str, body: Any, content_type: str, accept: str
+    ) -> tuple[int, Any]:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         headers = {"Accept": accept, "Content-Type": content_type}
         timeout = min(self.timeout, max(self.deadline.remaining(), 0.05))
         try:
-            req = self.api.param_serialize(method, path, header_params=headers, body=body, auth_settings=["BearerToken"])
+            req = self.api.param_serialize(
+                method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            )
             resp = self.api.call_api(*req, _request_timeout=timeout)
             raw = resp.read()
         except ApiException as e:  # status 0: the kubernetes package's wrapping of a TLS failure

@@ -20,8 +20,15 @@ class Transport(Protocol):
     requests: int  # requests sent (answered or not)
     history: list[str]  # "METHOD /path" per request, for debug logs
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                accept: str = "application/json") -> Any:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Any:
         """Send one request; the decoded body, or a spidernet.k8s.errors class."""
 
     def get(self, path: str) -> Any: ...

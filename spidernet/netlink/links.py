@@ -55,19 +55,34 @@ class Links:
         return next((link.name for link in self.all() if link.index == index), f"#{index}")
 
     def set_state(self, link: Link, up: bool) -> None:
-        self._call(f"setting {link.name} {'up' if up else 'down'}", "set", index=link.index,
-                   state="up" if up else "down")  # fmt: skip
+        self._call(
+            f"setting {link.name} {'up' if up else 'down'}",
+            "set",
+            index=link.index,
+            state="up" if up else "down",
+        )
 
     def add_vlan(self, name: str, parent: Link, vlan_id: int) -> None:
-        self._call(f"creating VLAN {name}", "add", ifname=name, kind="vlan", link=parent.index, vlan_id=vlan_id)
+        self._call(
+            f"creating VLAN {name}",
+            "add",
+            ifname=name,
+            kind="vlan",
+            link=parent.index,
+            vlan_id=vlan_id,
+        )
 
     def add_bond(self, name: str, mode: int, attrs: dict[str, object]) -> None:
         """``attrs``: IFLA_BOND_* -> value; pyroute2 spells them ``bond_<lowercase>``."""
-        kw = {"bond_" + key.removeprefix("IFLA_BOND_").lower(): value for key, value in attrs.items()}
+        kw = {
+            "bond_" + key.removeprefix("IFLA_BOND_").lower(): value for key, value in attrs.items()
+        }
         self._call(f"creating bond {name}", "add", ifname=name, kind="bond", bond_mode=mode, **kw)
 
     def enslave(self, link: Link, master: Link) -> None:
-        self._call(f"enslaving {link.name} to {master.name}", "set", index=link.index, master=master.index)
+        self._call(
+            f"enslaving {link.name} to {master.name}", "set", index=link.index, master=master.index
+        )
 
     def release(self, link: Link) -> None:
         self._call(f"releasing {link.name}", "set", index=link.index, master=0)

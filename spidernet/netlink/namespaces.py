@@ -85,7 +85,13 @@ def write_sysctl(path: str, key: str, value: int | str) -> None:
 def run(path: str, argv: Sequence[str], *, stdin: str = "", timeout: float = 10) -> None:
     """Run a command inside the netns at ``path``; a failure raises with its stderr."""
     proc = subprocess.run(
-        ["nsenter", f"--net={path}", *argv], input=stdin, capture_output=True, text=True, timeout=timeout
+        ["nsenter", f"--net={path}", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if proc.returncode != 0:
-        raise OSError(f"{' '.join(argv)} in {path} failed ({proc.returncode}): {proc.stderr.strip()}")
+        raise OSError(
+            f"{' '.join(argv)} in {path} failed ({proc.returncode}): {proc.stderr.strip()}"
+        )

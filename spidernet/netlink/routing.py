@@ -105,10 +105,16 @@ def parse_link(msg: Any) -> Link:
     data = info.get_attr("IFLA_INFO_DATA") if info else None
     vlan_id = (data.get_attr("IFLA_VLAN_ID") if kind == "vlan" and data else None) or 0
     return Link(
-        index=msg["index"], name=msg.get("IFLA_IFNAME"), mac=msg.get("IFLA_ADDRESS") or "",
-        flags=msg["flags"], mtu=msg.get("IFLA_MTU") or 0, peer_index=msg.get("IFLA_LINK") or 0,
-        kind=kind, master=msg.get("IFLA_MASTER") or 0, vlan_id=vlan_id,
-    )  # fmt: skip
+        index=msg["index"],
+        name=msg.get("IFLA_IFNAME"),
+        mac=msg.get("IFLA_ADDRESS") or "",
+        flags=msg["flags"],
+        mtu=msg.get("IFLA_MTU") or 0,
+        peer_index=msg.get("IFLA_LINK") or 0,
+        kind=kind,
+        master=msg.get("IFLA_MASTER") or 0,
+        vlan_id=vlan_id,
+    )
 
 
 def _opt_ip(text: str | None) -> Address | None:
@@ -121,19 +127,25 @@ def _route(msg: Any) -> Route:
     gw, src = msg.get("RTA_GATEWAY"), msg.get("RTA_PREFSRC")
     hops = tuple((h["oif"], _opt_ip(h.get("RTA_GATEWAY"))) for h in msg.get("RTA_MULTIPATH") or ())
     return Route(
-        dst=ipaddress.ip_network(f"{dst}/{msg['dst_len']}"), table=msg.get("RTA_TABLE") or msg["table"],
-        oif=msg.get("RTA_OIF") or 0, gateway=ipaddress.ip_address(gw) if gw else None, scope=msg["scope"],
-        src=ipaddress.ip_address(src) if src else None, hops=hops,
-    )  # fmt: skip
+        dst=ipaddress.ip_network(f"{dst}/{msg['dst_len']}"),
+        table=msg.get("RTA_TABLE") or msg["table"],
+        oif=msg.get("RTA_OIF") or 0,
+        gateway=ipaddress.ip_address(gw) if gw else None,
+        scope=msg["scope"],
+        src=ipaddress.ip_address(src) if src else None,
+        hops=hops,
+    )
 
 
 def _rule(msg: Any) -> Rule:
     src = msg.get("FRA_SRC")
     return Rule(
-        family=4 if msg["family"] == 2 else 6, priority=msg.get("FRA_PRIORITY") or 0,
+        family=4 if msg["family"] == 2 else 6,
+        priority=msg.get("FRA_PRIORITY") or 0,
         table=msg.get("FRA_TABLE") or msg["table"],
-        src=ipaddress.ip_network(f"{src}/{msg['src_len']}") if src else None, fwmark=msg.get("FRA_FWMARK") or 0,
-    )  # fmt: skip
+        src=ipaddress.ip_network(f"{src}/{msg['src_len']}") if src else None,
+        fwmark=msg.get("FRA_FWMARK") or 0,
+    )
 
 
 class Handle:
@@ -191,7 +203,12 @@ class Handle:
         fd = os.open(peer_netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             with _doing(f"creating veth {name} <-> {peer}"):
-                self.ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer, "net_ns_fd": fd, "mtu": peer_mtu})
+                self.ipr.link(
+                    "add",
+                    ifname=name,
+                    kind="veth",
+                    peer={"ifname": peer, "net_ns_fd": fd, "mtu": peer_mtu},
+                )
         finally:
             os.close(fd)
 
@@ -201,12 +218,20 @@ class Handle:
         """(link index, address with prefix, scope) of every address, or of one link."""
         with _doing("listing addresses"):
             msgs = self.ipr.get_addr(index=index) if index is not None else self.ipr.get_addr()
-        return [(m["index"], ipaddress.ip_interface(f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}"), m["scope"])
-                for m in msgs]  # fmt: skip
+        return [
+            (
+                m["index"],
+                ipaddress.ip_interface(f"{m.get('IFA_ADDRESS')}/{m['prefixlen']}"),
+                m["scope"],
+            )
+            for m in msgs
+        ]
 
     def add_address(self, index: int, address: Interface) -> None:
         with _doing(f"adding {address} to link #{index}", tolerate=(errno.EEXIST,)):
-            self.ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
+            self.ipr.addr(
+                "add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen
+            )
 
     # ------------------------------------------------------------ routes
 
@@ -215,7 +240,11 @@ class Handle:
         if family:
             kw["family"] = _AF[family]
         with _doing(f"listing routes of table {table}"):
-            return [_route(m) for m in self.ipr.get_routes(**kw) if (m.get("RTA_TABLE") or m["table"]) == table]
+            return [
+                _route(m)
+                for m in self.ipr.get_routes(**kw)
+                if (m.get("RTA_TABLE") or m["table"]) == table
+            ]
 
     def all_routes(self) -> list[Route]:
         """Every route of every table and family."""
@@ -224,7 +253,11 @@ class Handle:
 
     def add_route(self, route: Route) -> None:
         """Add ``route``; an identical one already there is success."""
-        kw: dict[str, Any] = {"dst": str(route.dst), "table": route.table, "family": _AF[route.dst.version]}
+        kw: dict[str, Any] = {
+            "dst": str(route.dst),
+            "table": route.table,
+            "family": _AF[route.dst.version],
+        }
         if route.oif:
             kw["oif"] = route.oif
         if route.gateway is not None:
@@ -239,8 +272,12 @@ class Handle:
     def delete_route(self, route: Route) -> None:
         # scope NOWHERE matches a route of any scope; pyroute2's default (universe) would
         # miss every scope-link route with ESRCH, which we tolerate, so silently.
-        kw: dict[str, Any] = {"dst": str(route.dst), "table": route.table, "family": _AF[route.dst.version],
-                              "scope": SCOPE_NOWHERE}  # fmt: skip
+        kw: dict[str, Any] = {
+            "dst": str(route.dst),
+            "table": route.table,
+            "family": _AF[route.dst.version],
+            "scope": SCOPE_NOWHERE,
+        }
         if route.oif:
             kw["oif"] = route.oif
         if route.gateway is not None:
@@ -267,7 +304,11 @@ class Handle:
         """Add ``rule`` unless an identical one exists (the kernel refuses duplicates with EEXIST)."""
         if rule in self.rules(rule.family):
             return
-        kw: dict[str, Any] = {"family": _AF[rule.family], "table": rule.table, "priority": rule.priority}
+        kw: dict[str, Any] = {
+            "family": _AF[rule.family],
+            "table": rule.table,
+            "priority": rule.priority,
+        }
         if rule.src is not None:
             kw.update(src=str(rule.src.network_address), src_len=rule.src.prefixlen)
         if rule.fwmark:
@@ -280,15 +321,29 @@ class Handle:
     def set_neighbour(self, index: int, ip: Address, mac: str) -> None:
         """A PERMANENT entry ip -> mac on link ``index`` (replacing any other state)."""
         with _doing(f"setting neighbour {ip} -> {mac}"):
-            self.ipr.neigh("replace", dst=str(ip), lladdr=mac, ifindex=index, state=NUD_PERMANENT,
-                           family=_AF[ip.version])  # fmt: skip
+            self.ipr.neigh(
+                "replace",
+                dst=str(ip),
+                lladdr=mac,
+                ifindex=index,
+                state=NUD_PERMANENT,
+                family=_AF[ip.version],
+            )
 
     def neighbours(self) -> list[tuple[int, Address, str, int]]:
         """(link index, ip, mac, state) of every neighbour entry."""
         with _doing("listing neighbours"):
             msgs = self.ipr.get_neighbours()
-        return [(m["ifindex"], ipaddress.ip_address(m.get("NDA_DST")), m.get("NDA_LLADDR") or "", m["state"])
-                for m in msgs if m.get("NDA_DST")]  # fmt: skip
+        return [
+            (
+                m["ifindex"],
+                ipaddress.ip_address(m.get("NDA_DST")),
+                m.get("NDA_LLADDR") or "",
+                m["state"],
+            )
+            for m in msgs
+            if m.get("NDA_DST")
+        ]
 
     def delete_neighbour(self, index: int, ip: Address) -> None:
         with _doing(f"deleting neighbour {ip}", tolerate=_GONE):

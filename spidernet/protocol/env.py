@@ -29,7 +29,9 @@ _REQUIRED = {
 _CONTAINER_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
 
 # The Kubernetes keys kubelet and Multus pass; plugins may accept more.
-K8S_KEYS = frozenset({"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"})
+K8S_KEYS = frozenset(
+    {"K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"}
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,9 @@ def parse(env: Mapping[str, str], known_args: frozenset[str] = K8S_KEYS) -> CmdA
     container_id = env.get("CNI_CONTAINERID", "")
     # fullmatch: with match(), "$" also matches before a trailing newline ("abc\n" passed).
     if container_id and not _CONTAINER_ID.fullmatch(container_id):
-        raise errors.InvalidEnv(f"CNI_CONTAINERID {container_id!r} must match {_CONTAINER_ID.pattern}")
+        raise errors.InvalidEnv(
+            f"CNI_CONTAINERID {container_id!r} must match {_CONTAINER_ID.pattern}"
+        )
     ifname = env.get("CNI_IFNAME", "")
     if ifname:
         _check_ifname(ifname)
@@ -105,5 +109,6 @@ def parse(env: Mapping[str, str], known_args: frozenset[str] = K8S_KEYS) -> CmdA
         ifname=ifname,
         path=tuple(p for p in env.get("CNI_PATH", "").split(":") if p),
         args=parse_cni_args(env.get("CNI_ARGS", ""), known_args),
-        netns_override=env.get("CNI_NETNS_OVERRIDE", "").lower() in ("1", "true"),  # skel: ToUpper == "TRUE"
+        netns_override=env.get("CNI_NETNS_OVERRIDE", "").lower()
+        in ("1", "true"),  # skel: ToUpper == "TRUE"
     )

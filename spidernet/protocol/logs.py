@@ -38,7 +38,12 @@ _MB = 1024 * 1024
 
 # The coordinator's ``logOptions`` object (reference §4.1), which ifacer shares: our
 # LogOptions.from_fields names -> its keys. Its logMaxAge is accepted and unused.
-LOG_OPTIONS_KEYS = {"path": "logFile", "level": "logLevel", "size": "logMaxSize", "count": "logMaxCount"}
+LOG_OPTIONS_KEYS = {
+    "path": "logFile",
+    "level": "logLevel",
+    "size": "logMaxSize",
+    "count": "logMaxCount",
+}
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,21 @@ class LogOptions:
     max_count: int = 5
 
     @classmethod
-    def from_fields(cls, f: Fields, default_path: str, *, keys: Mapping[str, str] | None = None) -> LogOptions:
+    def from_fields(
+        cls, f: Fields, default_path: str, *, keys: Mapping[str, str] | None = None
+    ) -> LogOptions:
         """Read the options; ``keys`` maps our names to the plugin's config keys.
 
         The spiderpool IPAM uses log_file_path / log_level / log_file_max_size /
         log_file_max_count; numbers may be ints or numeric strings (upstream's docs
         show strings, its code wants ints).
         """
-        k = {"path": "log_file_path", "level": "log_level", "size": "log_file_max_size", "count": "log_file_max_count"}
+        k = {
+            "path": "log_file_path",
+            "level": "log_level",
+            "size": "log_file_max_size",
+            "count": "log_file_max_count",
+        }
         k.update(keys or {})
         size = f.int(k["size"], 0, lo=0, numeric_string=True)
         count = f.int(k["count"], 0, lo=0, numeric_string=True)
@@ -118,9 +130,13 @@ class Logger:
             return
         now = time.time()
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
-            "level": level, "plugin": self.plugin, "msg": msg % args if args else msg, **self.context,
-        }  # fmt: skip
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now * 1000) % 1000:03d}Z",
+            "level": level,
+            "plugin": self.plugin,
+            "msg": msg % args if args else msg,
+            **self.context,
+        }
         if exception:
             line["exception"] = exception
         if not self.configured:

@@ -60,7 +60,9 @@ def _read_config(stdin: IO[bytes]) -> dict[str, Any]:
     except ValueError as e:
         raise errors.DecodingFailure(f"network config on stdin is not JSON: {e}") from e
     except RecursionError as e:  # the C decoder's guard against deep nesting ([[[[...]]]])
-        raise errors.DecodingFailure("network config on stdin is nested too deeply to decode") from e
+        raise errors.DecodingFailure(
+            "network config on stdin is nested too deeply to decode"
+        ) from e
     if not isinstance(raw, dict):
         raise errors.DecodingFailure("network config on stdin must be a JSON object")
     return raw
@@ -99,7 +101,12 @@ def _dispatch(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dic
     with contextlib.redirect_stdout(sys.stderr):
         if cmd.command == "ADD":
             return convert.write(plugin.add(cmd, conf), conf.cni_version)
-        handler = {"DEL": plugin.delete, "CHECK": plugin.check, "STATUS": plugin.status, "GC": plugin.gc}[cmd.command]
+        handler = {
+            "DEL": plugin.delete,
+            "CHECK": plugin.check,
+            "STATUS": plugin.status,
+            "GC": plugin.gc,
+        }[cmd.command]
         if handler is not None:
             handler(cmd, conf)
     return None
@@ -125,7 +132,9 @@ def _handle(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[
     return reply
 
 
-def _invoke(plugin: Plugin, environ: Mapping[str, str], stdin: IO[bytes], state: dict[str, str]) -> dict[str, Any] | None:
+def _invoke(
+    plugin: Plugin, environ: Mapping[str, str], stdin: IO[bytes], state: dict[str, str]
+) -> dict[str, Any] | None:
     command = cnienv.command_of(environ)
     if command == "VERSION":
         return _version_reply(stdin)
@@ -164,7 +173,9 @@ def run(
         reply, status = e.to_json(state["version"]), 1
     except Exception as e:  # the one translation point for the unexpected: code 999
         log.exception("%s failed unexpectedly", environ.get("CNI_COMMAND", "?"))
-        reply = errors.CniError(f"internal error: {type(e).__name__}: {e}").to_json(state["version"])
+        reply = errors.CniError(f"internal error: {type(e).__name__}: {e}").to_json(
+            state["version"]
+        )
         status = 1
     if reply is not None:
         stdout.write(json.dumps(reply) + "\n")

@@ -119,7 +119,9 @@ def _read_ip(data: object, path: str, version: str, n_interfaces: int) -> IPConf
     index = r.int("interface")
     if index is not None and not 0 <= index < n_interfaces:
         raise errors.InvalidConfig(f"{path}.interface", f"index {index} out of range")
-    return IPConfig(address=address, gateway=_ip(r.str("gateway"), f"{path}.gateway"), interface=index)
+    return IPConfig(
+        address=address, gateway=_ip(r.str("gateway"), f"{path}.gateway"), interface=index
+    )
 
 
 def _read_route(data: object, path: str) -> Route:
@@ -152,13 +154,22 @@ def read(data: object, version: str, path: str = "prevResult") -> Result:
     """Parse a result written in spec ``version`` (e.g. a chained plugin's prevResult)."""
     r = _Reader(data, path)
     interfaces = tuple(
-        _read_interface(item, f"{path}.interfaces[{i}]") for i, item in enumerate(r.list("interfaces"))
+        _read_interface(item, f"{path}.interfaces[{i}]")
+        for i, item in enumerate(r.list("interfaces"))
     )
     ips = tuple(
-        _read_ip(item, f"{path}.ips[{i}]", version, len(interfaces)) for i, item in enumerate(r.list("ips"))
+        _read_ip(item, f"{path}.ips[{i}]", version, len(interfaces))
+        for i, item in enumerate(r.list("ips"))
     )
-    routes = tuple(_read_route(item, f"{path}.routes[{i}]") for i, item in enumerate(r.list("routes")))
-    return Result(interfaces=interfaces, ips=ips, routes=routes, dns=_read_dns(r.data.get("dns"), f"{path}.dns"))
+    routes = tuple(
+        _read_route(item, f"{path}.routes[{i}]") for i, item in enumerate(r.list("routes"))
+    )
+    return Result(
+        interfaces=interfaces,
+        ips=ips,
+        routes=routes,
+        dns=_read_dns(r.data.get("dns"), f"{path}.dns"),
+    )
 
 
 # ---------------------------------------------------------------- writing
@@ -197,7 +208,11 @@ def _write_route(route: Route, version: str) -> dict[str, Any]:
     if route.gw:
         out["gw"] = route.gw
     if _is_11(version):
-        for key, value in (("mtu", route.mtu), ("advmss", route.advmss), ("priority", route.priority)):
+        for key, value in (
+            ("mtu", route.mtu),
+            ("advmss", route.advmss),
+            ("priority", route.priority),
+        ):
             if value:
                 out[key] = value
         if route.table is not None:

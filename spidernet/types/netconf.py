@@ -18,8 +18,8 @@ still tell "no prevResult" from "one we cannot read" (``"prevResult" in conf.raw
 
 from __future__ import annotations
 
-import re
 import builtins
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +33,19 @@ _NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
 # Keys the spec or the runtime puts in any plugin's config, whatever the plugin: the
 # network's identity, capabilities and what libcni makes of them, a chain's prevResult,
 # and spec 1.1's GC list (``cni.dev/attachments`` is its misspelt twin, SPEC §2).
-SPEC_KEYS = frozenset({"cniVersion", "name", "type", "capabilities", "runtimeConfig", "args", "prevResult",
-                       "cni.dev/valid-attachments", "cni.dev/attachments"})  # fmt: skip
+SPEC_KEYS = frozenset(
+    {
+        "cniVersion",
+        "name",
+        "type",
+        "capabilities",
+        "runtimeConfig",
+        "args",
+        "prevResult",
+        "cni.dev/valid-attachments",
+        "cni.dev/attachments",
+    }
+)
 
 
 class Reads:
@@ -91,8 +102,14 @@ class Fields:
     The readers are named after the types they return, so inside this class ``str``,
     ``bool`` and ``int`` name methods: annotations spell the types ``builtins.*``."""
 
-    def __init__(self, data: object, prefix: str = "", *, reads: Reads | None = None,
-                 known: Iterable[str] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: object,
+        prefix: str = "",
+        *,
+        reads: Reads | None = None,
+        known: Iterable[str] = (),
+    ) -> None:
         if not isinstance(data, dict):
             raise errors.InvalidConfig(prefix or "config", "must be an object")
         self.data: dict[str, Any] = data
@@ -128,9 +145,13 @@ class Fields:
             return ()
         if not isinstance(value, list):
             raise errors.InvalidConfig(self.path(key), f"must be a list of objects, got {value!r}")
-        return tuple(Fields(item, f"{self.path(key)}[{i}]", reads=self.reads) for i, item in enumerate(value))
+        return tuple(
+            Fields(item, f"{self.path(key)}[{i}]", reads=self.reads) for i, item in enumerate(value)
+        )
 
-    def str(self, key: str, default: str = "", *, required: bool = False, choices: tuple[str, ...] = ()) -> str:
+    def str(
+        self, key: str, default: str = "", *, required: bool = False, choices: tuple[str, ...] = ()
+    ) -> str:
         value = self._get(key)
         if value is None:
             if required:
@@ -171,7 +192,9 @@ class Fields:
             raise errors.InvalidConfig(self.path(key), f"{value} is outside [{lo}, {hi}]")
         return value
 
-    def strs(self, key: builtins.str, *, required: builtins.bool = False, min_items: builtins.int = 0) -> tuple[builtins.str, ...]:
+    def strs(
+        self, key: builtins.str, *, required: builtins.bool = False, min_items: builtins.int = 0
+    ) -> tuple[builtins.str, ...]:
         value = self._get(key)
         if value is None:
             value = []
@@ -179,14 +202,23 @@ class Fields:
             raise errors.InvalidConfig(self.path(key), f"must be a list of strings, got {value!r}")
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item:
-                raise errors.InvalidConfig(f"{self.path(key)}[{i}]", f"must be a non-empty string, got {item!r}")
+                raise errors.InvalidConfig(
+                    f"{self.path(key)}[{i}]", f"must be a non-empty string, got {item!r}"
+                )
         if (required or min_items) and len(value) < max(min_items, 1):
-            raise errors.InvalidConfig(self.path(key), f"needs at least {max(min_items, 1)} item(s)")
+            raise errors.InvalidConfig(
+                self.path(key), f"needs at least {max(min_items, 1)} item(s)"
+            )
         return tuple(value)
 
 
-def parse(raw: dict[str, Any], cni_version: str, *, needs_name: bool = True,
-          tolerate_bad_prev_result: bool = False) -> NetConf:  # fmt: skip
+def parse(
+    raw: dict[str, Any],
+    cni_version: str,
+    *,
+    needs_name: bool = True,
+    tolerate_bad_prev_result: bool = False,
+) -> NetConf:
     """The spec-level keys of a plugin config (cniVersion is already checked by the caller).
 
     ``tolerate_bad_prev_result``: for DEL, which must clean up whatever the runtime cached.
@@ -197,7 +229,9 @@ def parse(raw: dict[str, Any], cni_version: str, *, needs_name: bool = True,
     # An empty name is as missing as an absent one (skel's validateConfig).
     if (name or needs_name) and not _NETWORK_NAME.fullmatch(name):
         raise errors.InvalidConfig("name", f"{name!r} must match {_NETWORK_NAME.pattern}")
-    prev, problem = _prev_result(raw.get("prevResult"), cni_version, tolerate=tolerate_bad_prev_result)
+    prev, problem = _prev_result(
+        raw.get("prevResult"), cni_version, tolerate=tolerate_bad_prev_result
+    )
     return NetConf(
         cni_version=cni_version,
         name=name,

@@ -18,7 +18,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not session.config.option.collectonly and any(_is_guest_case(item) for item in session.items):
+    if not session.config.option.collectonly and any(
+        _is_guest_case(item) for item in session.items
+    ):
         test_in_uml.start()
 
 

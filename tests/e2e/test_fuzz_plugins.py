@@ -66,8 +66,15 @@ class World:
     kubeconfig: str
 
     def netns_paths(self) -> list[str]:
-        return [self.pod.path, str(self.tmp / "plain-file"), str(self.tmp / "a-dir"), "/var/run/netns/sn-absent",
-                "/proc/self/ns/net", "/proc/self/ns/mnt", ""]  # fmt: skip
+        return [
+            self.pod.path,
+            str(self.tmp / "plain-file"),
+            str(self.tmp / "a-dir"),
+            "/var/run/netns/sn-absent",
+            "/proc/self/ns/net",
+            "/proc/self/ns/mnt",
+            "",
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +88,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     netns.ip("link", "add", "ens1", "type", "veth", "peer", "name", "ens1p", netns=node.name)
     netns.ip("link", "set", "lo", "down", netns=pod.name)
     kubeconfig = tmp / "unreachable.kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}], "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-    }))  # fmt: skip
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [
+                    {
+                        "name": "k",
+                        "cluster": {
+                            "server": "https://127.0.0.1:1",
+                            "insecure-skip-tls-verify": True,
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            }
+        )
+    )
     try:
         yield World(node, pod, tmp, str(kubeconfig))
     finally:
@@ -95,62 +117,123 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def snapshot(node: netns.Netns) -> str:
     """The node netns as the kernel reports it."""
-    parts = [("-d", "link", "show"), ("addr", "show"), ("-4", "route", "show", "table", "all"),
-             ("-6", "route", "show", "table", "all"), ("-4", "rule", "show"), ("-6", "rule", "show"),
-             ("neigh", "show")]  # fmt: skip
+    parts = [
+        ("-d", "link", "show"),
+        ("addr", "show"),
+        ("-4", "route", "show", "table", "all"),
+        ("-6", "route", "show", "table", "all"),
+        ("-4", "rule", "show"),
+        ("-6", "rule", "show"),
+        ("neigh", "show"),
+    ]
     return json.dumps([netns.ip_json(*p, netns=node.name) for p in parts], sort_keys=True)
 
 
 # ---------------------------------------------------------------- strategies
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+)
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
     max_leaves=8,
-)  # fmt: skip
+)
 
 # Each plugin's own keys (the fuzzer gives them arbitrary values) and the keys naming
 # files the plugin writes, which stay fixed inside tmp.
 KEYS = {
     "ifacer": ("interfaces", "vlanID", "bond"),
-    "coordinator": ("mode", "podDefaultCniNic", "overlayPodCIDR", "serviceCIDR", "hijackCIDR", "policyRoutes",
-                    "tunePodRoutes", "podDefaultRouteNic", "hostRuleTable", "hostRPFilter", "podRPFilter",
-                    "txQueueLen", "podMACPrefix", "vethLinkAddress", "vethMTU", "multusNicPrefix",
-                    "detectIPConflict", "detectGateway", "detectOptions"),
-    "spiderpool": ("default_ipv4_ippool", "default_ipv6_ippool", "clean_gateway", "match_master_subnet",
-                   "ipam_unix_socket_path", "log_level", "log_file_max_size", "log_file_max_count",
-                   "log_file_max_age", "allocation_timeout", "release_timeout", "failed_add_cooldown",
-                   "multus_namespace"),
-}  # fmt: skip
+    "coordinator": (
+        "mode",
+        "podDefaultCniNic",
+        "overlayPodCIDR",
+        "serviceCIDR",
+        "hijackCIDR",
+        "policyRoutes",
+        "tunePodRoutes",
+        "podDefaultRouteNic",
+        "hostRuleTable",
+        "hostRPFilter",
+        "podRPFilter",
+        "txQueueLen",
+        "podMACPrefix",
+        "vethLinkAddress",
+        "vethMTU",
+        "multusNicPrefix",
+        "detectIPConflict",
+        "detectGateway",
+        "detectOptions",
+    ),
+    "spiderpool": (
+        "default_ipv4_ippool",
+        "default_ipv6_ippool",
+        "clean_gateway",
+        "match_master_subnet",
+        "ipam_unix_socket_path",
+        "log_level",
+        "log_file_max_size",
+        "log_file_max_count",
+        "log_file_max_age",
+        "allocation_timeout",
+        "release_timeout",
+        "failed_add_cooldown",
+        "multus_namespace",
+    ),
+}
 GOOD_VALUES: dict[str, Any] = {
-    "interfaces": ["ens1"], "vlanID": 5, "bond": {"mode": 1, "options": "miimon=100"}, "mode": "auto",
-    "podDefaultCniNic": "eth0", "hijackCIDR": ["10.96.0.0/12"], "detectIPConflict": True,
-    "detectOptions": {"retries": 1, "timeout": "10ms"}, "default_ipv4_ippool": ["p"],
-}  # fmt: skip
+    "interfaces": ["ens1"],
+    "vlanID": 5,
+    "bond": {"mode": 1, "options": "miimon=100"},
+    "mode": "auto",
+    "podDefaultCniNic": "eth0",
+    "hijackCIDR": ["10.96.0.0/12"],
+    "detectIPConflict": True,
+    "detectOptions": {"retries": 1, "timeout": "10ms"},
+    "default_ipv4_ippool": ["p"],
+}
 
 
 def fixed(plugin: str, world: World) -> dict[str, Any]:
     """The part of a config the fuzzer leaves alone: where the plugin writes files."""
     log = str(world.tmp / f"{plugin}.log")
     if plugin == "spiderpool":
-        return {"ipam": {"type": "spiderpool", "kubeconfig": world.kubeconfig, "log_file_path": log,
-                         "lock_dir": str(world.tmp / "locks"), "state_dir": str(world.tmp / "state"),
-                         "allocation_timeout": 1, "release_timeout": 1}}  # fmt: skip
+        return {
+            "ipam": {
+                "type": "spiderpool",
+                "kubeconfig": world.kubeconfig,
+                "log_file_path": log,
+                "lock_dir": str(world.tmp / "locks"),
+                "state_dir": str(world.tmp / "state"),
+                "allocation_timeout": 1,
+                "release_timeout": 1,
+            }
+        }
     return {"logOptions": {"logFile": log}}
 
 
 @st.composite
 def prev_results(draw: st.DrawFn) -> object:
     version = draw(st.sampled_from(VERSIONS))
-    ip: dict[str, Any] = {"address": draw(st.sampled_from(["10.1.0.5/24", "fd01::5/64", "10.1.0.5", "x"])),
-                          "gateway": draw(st.sampled_from(["10.1.0.1", "", "fd01::1"]))}  # fmt: skip
+    ip: dict[str, Any] = {
+        "address": draw(st.sampled_from(["10.1.0.5/24", "fd01::5/64", "10.1.0.5", "x"])),
+        "gateway": draw(st.sampled_from(["10.1.0.1", "", "fd01::1"])),
+    }
     if draw(st.booleans()):
         ip["version"] = draw(st.sampled_from(["4", "6", 4]))
     if draw(st.booleans()):
         ip["interface"] = draw(st.integers(-1, 2))
-    shaped = {"cniVersion": version, "interfaces": [{"name": draw(st.sampled_from(["eth0", "lo", ""])),
-                                                     "sandbox": "/var/run/netns/p"}], "ips": [ip]}  # fmt: skip
+    shaped = {
+        "cniVersion": version,
+        "interfaces": [
+            {"name": draw(st.sampled_from(["eth0", "lo", ""])), "sandbox": "/var/run/netns/p"}
+        ],
+        "ips": [ip],
+    }
     return draw(st.just(shaped) | JSON)
 
 
@@ -159,8 +242,11 @@ def configs(draw: st.DrawFn, plugin: str, world: World) -> dict[str, Any]:
     # Mostly well-formed spec keys, so that most examples reach the plugin's own keys.
     version = draw(st.sampled_from([*VERSIONS, *VERSIONS, *VERSIONS, "0.2.0", "2.0.0", "", "junk"]))
     name = draw(st.sampled_from(["net1", "net1", "net1", "", "a/b", "junk"]))
-    conf: dict[str, Any] = {"cniVersion": draw(JSON) if version == "junk" else version,
-                            "name": draw(TEXT) if name == "junk" else name, "type": plugin}  # fmt: skip
+    conf: dict[str, Any] = {
+        "cniVersion": draw(JSON) if version == "junk" else version,
+        "name": draw(TEXT) if name == "junk" else name,
+        "type": plugin,
+    }
     own = conf
     if plugin == "spiderpool":
         conf.update(type="macvlan", master="ens1")
@@ -174,7 +260,11 @@ def configs(draw: st.DrawFn, plugin: str, world: World) -> dict[str, Any]:
         own[key] = draw(JSON)  # unknown keys: accepted, warned about
     if draw(st.booleans()):
         conf["prevResult"] = draw(prev_results())
-    for key in draw(st.lists(st.sampled_from(["runtimeConfig", "args", "capabilities"]), max_size=2, unique=True)):
+    for key in draw(
+        st.lists(
+            st.sampled_from(["runtimeConfig", "args", "capabilities"]), max_size=2, unique=True
+        )
+    ):
         conf[key] = draw(JSON)
     return conf
 
@@ -197,17 +287,33 @@ def environments(draw: st.DrawFn, world: World) -> dict[str, str]:
     """A well-formed environment for a verb, then up to two variables dropped or garbled:
     mostly valid, so that the examples get past env checking to stdin and the handlers."""
     env = {
-        "CNI_COMMAND": draw(st.sampled_from(["ADD", "ADD", "ADD", "DEL", "DEL", "CHECK", "CHECK", "VERSION", "STATUS",
-                                             "GC"])),  # fmt: skip
+        "CNI_COMMAND": draw(
+            st.sampled_from(
+                ["ADD", "ADD", "ADD", "DEL", "DEL", "CHECK", "CHECK", "VERSION", "STATUS", "GC"]
+            )
+        ),
         "CNI_CONTAINERID": draw(st.sampled_from(["ctr-1", "0123456789abcdef"])),
         "CNI_NETNS": draw(st.sampled_from(world.netns_paths())),
         "CNI_IFNAME": draw(st.sampled_from(["eth0", "net1", "lo", "ens1"])),
         "CNI_PATH": paths.cni_path(),
-        "CNI_ARGS": draw(st.sampled_from([POD_ARGS, POD_ARGS, POD_ARGS, "K8S_POD_NAME=p", "FOO=1",
-                                          "IgnoreUnknown=1;K8S_POD_UID=x", ""])),
-    }  # fmt: skip
+        "CNI_ARGS": draw(
+            st.sampled_from(
+                [
+                    POD_ARGS,
+                    POD_ARGS,
+                    POD_ARGS,
+                    "K8S_POD_NAME=p",
+                    "FOO=1",
+                    "IgnoreUnknown=1;K8S_POD_UID=x",
+                    "",
+                ]
+            )
+        ),
+    }
     broken = draw(st.sampled_from([0, 0, 0, 1, 2]))  # most examples keep a valid environment
-    for key in draw(st.lists(st.sampled_from(sorted(env)), min_size=broken, max_size=broken, unique=True)):
+    for key in draw(
+        st.lists(st.sampled_from(sorted(env)), min_size=broken, max_size=broken, unique=True)
+    ):
         value = draw(st.none() | TEXT | st.sampled_from(["add", "FOO", "-x", "a/b", "x" * 16]))
         if value is None:
             del env[key]
@@ -219,7 +325,9 @@ def environments(draw: st.DrawFn, world: World) -> dict[str, str]:
 # ---------------------------------------------------------------- the property
 
 
-def exec_in_node(world: World, plugin: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+def exec_in_node(
+    world: World, plugin: str, env: dict[str, str], stdin: bytes
+) -> subprocess.CompletedProcess[bytes]:
     argv = ["nsenter", f"--net={world.node.path}", str(paths.BUNDLE_BIN / plugin)]
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
     return subprocess.run(argv, input=stdin, capture_output=True, env=full_env, timeout=60)
@@ -235,7 +343,9 @@ def check_one(world: World, plugin: str, env: dict[str, str], stdin: bytes) -> N
     if proc.returncode == 0:
         event(f"{command} -> success")
     if out == "":
-        assert proc.returncode == 0 and command in QUIET_ON_SUCCESS, "nothing on stdout, yet no success to show"
+        assert proc.returncode == 0 and command in QUIET_ON_SUCCESS, (
+            "nothing on stdout, yet no success to show"
+        )
     else:
         assert out.endswith("\n") and out.count("\n") == 1, f"not one line: {out!r}"
         reply = json.loads(out)
@@ -251,8 +361,11 @@ def check_one(world: World, plugin: str, env: dict[str, str], stdin: bytes) -> N
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
@@ -268,5 +381,7 @@ def test_any_stdin_and_env_gets_one_json_object_a_documented_code_and_an_unchang
 @pytest.mark.parametrize("plugin", PLUGINS)
 @fuzz(SLOW_EXAMPLES)
 @given(data=st.data())
-def test_a_long_fuzz_run_of_stdin_and_env_keeps_the_same_promises(world: World, plugin: str, data: st.DataObject) -> None:
+def test_a_long_fuzz_run_of_stdin_and_env_keeps_the_same_promises(
+    world: World, plugin: str, data: st.DataObject
+) -> None:
     check_one(world, plugin, data.draw(environments(world)), data.draw(stdins(plugin, world)))

@@ -46,8 +46,11 @@ def guest_cases() -> list[str]:
     cases = []
     for path in sorted(GUEST_DIR.glob("test_*.py")):
         tree = ast.parse(path.read_text())
-        cases += [f"{path.name}::{node.name}" for node in tree.body
-                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]  # fmt: skip
+        cases += [
+            f"{path.name}::{node.name}"
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        ]
     return cases
 
 
@@ -75,12 +78,32 @@ class GuestBoot:
 
     def _run(self) -> GuestRun:
         env = {"SPIDERNET_UML_GUEST": "1", **uml.project_env()}
-        argv = [sys.executable, "-m", "pytest", str(GUEST_DIR), "-p", "no:cacheprovider", "-q", "-rs",
-                f"--junitxml={self.report}", "-o", "junit_family=xunit1"]  # fmt: skip
-        result = uml.run(argv, timeout=GUEST_TIMEOUT, mem=GUEST_MEM, env=env, cwd=str(paths.REPO), cancel=self.cancel)
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(GUEST_DIR),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rs",
+            f"--junitxml={self.report}",
+            "-o",
+            "junit_family=xunit1",
+        ]
+        result = uml.run(
+            argv,
+            timeout=GUEST_TIMEOUT,
+            mem=GUEST_MEM,
+            env=env,
+            cwd=str(paths.REPO),
+            cancel=self.cancel,
+        )
         log = (result.stdout + result.stderr)[-6000:]
         if not self.report.exists():
-            raise RuntimeError(f"the guest pytest left no report (exit {result.returncode}):\n{log}")
+            raise RuntimeError(
+                f"the guest pytest left no report (exit {result.returncode}):\n{log}"
+            )
         return GuestRun(_parse(self.report), log)
 
     def wait(self) -> GuestRun:
@@ -147,6 +170,8 @@ def test_in_uml(case: str, guest_run: GuestRun) -> None:
         pytest.fail(f"{case} did not run in the guest. Guest output:\n{guest_run.log}")
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
-        pytest.fail("in UML:\n" + "\n".join(f"--- {o.name}\n{o.text}" for o in failed), pytrace=False)
+        pytest.fail(
+            "in UML:\n" + "\n".join(f"--- {o.name}\n{o.text}" for o in failed), pytrace=False
+        )
     if all(o.status == "skipped" for o in outcomes):
         pytest.skip(f"in UML: {outcomes[0].text}")

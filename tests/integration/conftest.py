@@ -18,8 +18,9 @@ from tools.testbed.coordinator_env import CoordinatorEnv
 
 
 @pytest.fixture
-def make_env(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path,
-             bundle_bin: Path) -> Iterator[Callable[..., CoordinatorEnv]]:  # fmt: skip
+def make_env(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Iterator[Callable[..., CoordinatorEnv]]:
     def make(*host_addresses: str) -> CoordinatorEnv:
         return CoordinatorEnv(cluster, api_underlay, tmp_path, host_addresses)
 

@@ -69,17 +69,35 @@ def compile_tools(out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     launcher, checker = out / "launcher", out / "checker"
     if not launcher.exists():
-        subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(launcher), str(paths.REPO / "tools/bundle/launcher.c")],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "gcc",
+                "-static",
+                "-Os",
+                "-s",
+                "-o",
+                str(launcher),
+                str(paths.REPO / "tools/bundle/launcher.c"),
+            ],
+            check=True,
+        )
     if not checker.exists():
         (out / "checker.c").write_text(CHECKER_C)
         subprocess.run(["gcc", "-O2", "-o", str(checker), str(out / "checker.c")], check=True)
     return launcher, checker
 
 
-def make(root: Path, version: str, tools: tuple[Path, Path], *, payload_kb: int = 64,
-         plugins: tuple[str, ...] = bundleset.PLUGINS, machine: str = "", min_kernel: tuple[int, int, int] = (3, 2, 0),
-         checker: Path | None = None) -> Path:  # fmt: skip
+def make(
+    root: Path,
+    version: str,
+    tools: tuple[Path, Path],
+    *,
+    payload_kb: int = 64,
+    plugins: tuple[str, ...] = bundleset.PLUGINS,
+    machine: str = "",
+    min_kernel: tuple[int, int, int] = (3, 2, 0),
+    checker: Path | None = None,
+) -> Path:
     """A bundle set for ``version`` under ``root/version``; returns its directory."""
     launcher, default_checker = tools
     out = root / version
@@ -94,16 +112,34 @@ def make(root: Path, version: str, tools: tuple[Path, Path], *, payload_kb: int 
         (internal / "VERSION").write_text(version)
         (internal / "payload").write_bytes(payload)
         (internal / "payload.sum").write_text(fnv(payload))
-    write_manifest(out, version, plugins, machine=machine or os.uname().machine, min_kernel=min_kernel)
+    write_manifest(
+        out, version, plugins, machine=machine or os.uname().machine, min_kernel=min_kernel
+    )
     return out
 
 
-def write_manifest(out: Path, version: str, plugins: tuple[str, ...], *, machine: str,
-                   min_kernel: tuple[int, int, int]) -> None:  # fmt: skip
+def write_manifest(
+    out: Path,
+    version: str,
+    plugins: tuple[str, ...],
+    *,
+    machine: str,
+    min_kernel: tuple[int, int, int],
+) -> None:
     entries = []
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != bundleset.MANIFEST):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        entries.append(bundleset.Entry(path.relative_to(out).as_posix(), "file", digest, path.stat().st_mode & 0o777))
-    manifest = bundleset.Manifest(version=version, machine=machine, min_kernel=min_kernel, glibc="2.36",
-                                  plugins=plugins, entries=tuple(entries))  # fmt: skip
+        entries.append(
+            bundleset.Entry(
+                path.relative_to(out).as_posix(), "file", digest, path.stat().st_mode & 0o777
+            )
+        )
+    manifest = bundleset.Manifest(
+        version=version,
+        machine=machine,
+        min_kernel=min_kernel,
+        glibc="2.36",
+        plugins=plugins,
+        entries=tuple(entries),
+    )
     (out / bundleset.MANIFEST).write_text(manifest.dumps())

@@ -105,28 +105,65 @@ class GcEnv:
         self.cluster.node(name)
         self.set_ready(name, ready)
         node = NodeConfig.create(self.cp, name, self.base)
-        self.runtimes[name] = Runtime(node, ipam={"default_ipv4_ippool": [pool], **ipam} if pool else ipam)
+        self.runtimes[name] = Runtime(
+            node, ipam={"default_ipv4_ippool": [pool], **ipam} if pool else ipam
+        )
         return node
 
     def set_ready(self, node: str, ready: bool) -> None:
-        cond = {"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady" if ready else "NodeStatusUnknown",
-                "lastHeartbeatTime": now_rfc3339(), "lastTransitionTime": now_rfc3339()}  # fmt: skip
-        self._ok(*self.cp.request("PATCH", f"/api/v1/nodes/{node}/status", {"status": {"conditions": [cond]}},
-                                  content_type="application/merge-patch+json"), f"node {node} ready={ready}")  # fmt: skip
+        cond = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "NodeStatusUnknown",
+            "lastHeartbeatTime": now_rfc3339(),
+            "lastTransitionTime": now_rfc3339(),
+        }
+        self._ok(
+            *self.cp.request(
+                "PATCH",
+                f"/api/v1/nodes/{node}/status",
+                {"status": {"conditions": [cond]}},
+                content_type="application/merge-patch+json",
+            ),
+            f"node {node} ready={ready}",
+        )
 
     # ------------------------------------------------------------ pods
 
-    def pod(self, name: str, node: str, *, hold: bool = False, owner: dict[str, Any] | None = None,
-            ns: str = "") -> PodRef:  # fmt: skip
+    def pod(
+        self,
+        name: str,
+        node: str,
+        *,
+        hold: bool = False,
+        owner: dict[str, Any] | None = None,
+        ns: str = "",
+    ) -> PodRef:
         ns = ns or self.ns
         meta: dict[str, Any] = {"name": name, "namespace": ns, "finalizers": [HOLD] if hold else []}
         if owner is not None:
-            meta["ownerReferences"] = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "controller": True,
-                                        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}]  # fmt: skip
-        body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                "spec": {"nodeName": node, "automountServiceAccountToken": False,
-                         "containers": [{"name": "c", "image": "pause"}]}}  # fmt: skip
-        obj = self._ok(*self.cp.request("POST", f"/api/v1/namespaces/{ns}/pods", body), f"pod {name}")
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "controller": True,
+                    "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"],
+                }
+            ]
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": {
+                "nodeName": node,
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "c", "image": "pause"}],
+            },
+        }
+        obj = self._ok(
+            *self.cp.request("POST", f"/api/v1/namespaces/{ns}/pods", body), f"pod {name}"
+        )
         return PodRef(ns, name, obj["metadata"]["uid"], f"c-{name}-{obj['metadata']['uid'][:6]}")
 
     def add(self, ref: PodRef, node: str, **kw: Any) -> Outcome:
@@ -143,21 +180,50 @@ class GcEnv:
 
     def set_phase(self, ref: PodRef, phase: str) -> None:
         path = f"/api/v1/namespaces/{ref.namespace}/pods/{ref.name}/status"
-        self._ok(*self.cp.request("PATCH", path, {"status": {"phase": phase}}, content_type="application/merge-patch+json"),
-                 f"pod {ref.name} phase {phase}")  # fmt: skip
+        self._ok(
+            *self.cp.request(
+                "PATCH",
+                path,
+                {"status": {"phase": phase}},
+                content_type="application/merge-patch+json",
+            ),
+            f"pod {ref.name} phase {phase}",
+        )
 
     def delete_pod(self, ref: PodRef, grace: int = 0) -> None:
         self.cluster.delete_pod(ref.namespace, ref.name, grace=grace)
 
     def release_hold(self, ref: PodRef) -> None:
         path = f"/api/v1/namespaces/{ref.namespace}/pods/{ref.name}"
-        self.cp.request("PATCH", path, {"metadata": {"finalizers": None}}, content_type="application/merge-patch+json")
+        self.cp.request(
+            "PATCH",
+            path,
+            {"metadata": {"finalizers": None}},
+            content_type="application/merge-patch+json",
+        )
 
     def statefulset(self, name: str, replicas: int) -> dict[str, Any]:
-        spec = {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "pause"}]}}}  # fmt: skip
-        body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": self.ns}, "spec": spec}
-        return dict(self._ok(*self.cp.request("POST", f"/apis/apps/v1/namespaces/{self.ns}/statefulsets", body), name))
+        spec = {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "pause"}]},
+            },
+        }
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": spec,
+        }
+        return dict(
+            self._ok(
+                *self.cp.request("POST", f"/apis/apps/v1/namespaces/{self.ns}/statefulsets", body),
+                name,
+            )
+        )
 
     def delete_statefulset(self, name: str) -> None:
         self.cp.request("DELETE", f"/apis/apps/v1/namespaces/{self.ns}/statefulsets/{name}")
@@ -167,18 +233,39 @@ class GcEnv:
     def write_records(self, pool: str, records: dict[str, dict[str, Any]], **status: Any) -> None:
         """Set a pool's records directly (states the IPAM never writes: issue 15's, broken ones)."""
         obj = self.cluster.get_pool(pool)
-        obj["status"] = {**(obj.get("status") or {}), "allocatedIPs": json.dumps(records) if records else None,
-                         "allocatedIPCount": sum(1 for r in records.values() if "cooldownUntil" not in r), **status}  # fmt: skip
-        self._ok(*self.cp.request("PUT", f"{GROUP}/spiderippools/{pool}/status", obj), f"records of {pool}")
+        obj["status"] = {
+            **(obj.get("status") or {}),
+            "allocatedIPs": json.dumps(records) if records else None,
+            "allocatedIPCount": sum(1 for r in records.values() if "cooldownUntil" not in r),
+            **status,
+        }
+        self._ok(
+            *self.cp.request("PUT", f"{GROUP}/spiderippools/{pool}/status", obj),
+            f"records of {pool}",
+        )
 
-    def write_endpoint(self, name: str, uid: str, node: str, pool: str, ip: str, *, sts: str = "") -> None:
-        status: dict[str, Any] = {"current": {"uid": uid, "node": node,
-                                              "ips": [{"interface": "eth0", "ipv4": f"{ip}/24", "ipv4Pool": pool}]}}  # fmt: skip
+    def write_endpoint(
+        self, name: str, uid: str, node: str, pool: str, ip: str, *, sts: str = ""
+    ) -> None:
+        status: dict[str, Any] = {
+            "current": {
+                "uid": uid,
+                "node": node,
+                "ips": [{"interface": "eth0", "ipv4": f"{ip}/24", "ipv4Pool": pool}],
+            }
+        }
         if sts:
             status.update(ownerControllerType="StatefulSet", ownerControllerName=sts)
-        body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderEndpoint",
-                "metadata": {"name": name, "namespace": self.ns}, "status": status}  # fmt: skip
-        self._ok(*self.cp.request("POST", f"{GROUP}/namespaces/{self.ns}/spiderendpoints", body), f"endpoint {name}")
+        body = {
+            "apiVersion": "spiderpool.spidernet.io/v2beta1",
+            "kind": "SpiderEndpoint",
+            "metadata": {"name": name, "namespace": self.ns},
+            "status": status,
+        }
+        self._ok(
+            *self.cp.request("POST", f"{GROUP}/namespaces/{self.ns}/spiderendpoints", body),
+            f"endpoint {name}",
+        )
 
     def endpoint_names(self) -> set[str]:
         return {e["metadata"]["name"] for e in self.cluster.endpoints(self.ns)}
@@ -194,7 +281,13 @@ class GcEnv:
 
     def gc(self, *args: str, kubeconfig: str = "") -> Pass:
         """One pass in this process (the entry's own main), --min-age 0 unless given."""
-        argv = ["--kubeconfig", kubeconfig or str(self.cp.kubeconfig), "--state-namespace", self.ns, *args]
+        argv = [
+            "--kubeconfig",
+            kubeconfig or str(self.cp.kubeconfig),
+            "--state-namespace",
+            self.ns,
+            *args,
+        ]
         if "--min-age" not in args:
             argv += ["--min-age", "0"]
         out, err = io.StringIO(), io.StringIO()

@@ -21,18 +21,42 @@ class Plugin:
     root: Path
 
     def ipam(self, **extra: Any) -> dict[str, Any]:
-        return {"type": "spiderpool", "kubeconfig": str(self.kubeconfig), "lock_dir": str(self.root / "locks"),
-                "state_dir": str(self.root / "state"), "log_file_path": str(self.root / "spiderpool.log"),
-                "log_level": "debug", **extra}  # fmt: skip
+        return {
+            "type": "spiderpool",
+            "kubeconfig": str(self.kubeconfig),
+            "lock_dir": str(self.root / "locks"),
+            "state_dir": str(self.root / "state"),
+            "log_file_path": str(self.root / "spiderpool.log"),
+            "log_level": "debug",
+            **extra,
+        }
 
-    def call(self, verb: str, pod: cni.PodRef | None, *, version: str = "1.0.0", ifname: str = "eth0",
-             prev: dict[str, Any] | None = None, extra: dict[str, Any] | None = None, **ipam: Any) -> cni.ExecResult:  # fmt: skip
-        conf: dict[str, Any] = {"cniVersion": version, "name": "net-a", "type": "macvlan", "ipam": self.ipam(**ipam),
-                                **(extra or {})}  # fmt: skip
+    def call(
+        self,
+        verb: str,
+        pod: cni.PodRef | None,
+        *,
+        version: str = "1.0.0",
+        ifname: str = "eth0",
+        prev: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        **ipam: Any,
+    ) -> cni.ExecResult:
+        conf: dict[str, Any] = {
+            "cniVersion": version,
+            "name": "net-a",
+            "type": "macvlan",
+            "ipam": self.ipam(**ipam),
+            **(extra or {}),
+        }
         if prev is not None:
             conf["prevResult"] = prev
         env = {}
         if pod is not None:
-            env = {"CNI_CONTAINERID": pod.container_id, "CNI_NETNS": f"/var/run/netns/{pod.container_id}",
-                   "CNI_IFNAME": ifname, "CNI_ARGS": pod.cni_args()}  # fmt: skip
+            env = {
+                "CNI_CONTAINERID": pod.container_id,
+                "CNI_NETNS": f"/var/run/netns/{pod.container_id}",
+                "CNI_IFNAME": ifname,
+                "CNI_ARGS": pod.cni_args(),
+            }
         return cni.exec_plugin(self.binary, verb, conf, env=env)

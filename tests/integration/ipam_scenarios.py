@@ -23,7 +23,9 @@ class SimNode:
     def runtime(self, **ipam: Any) -> cni.Runtime:
         version = ipam.pop("version", "1.0.0")
         env = ipam.pop("env", {})
-        return cni.Runtime(macvlan_conflist(self.config, version=version, **ipam), node=self.netns, extra_env=env)
+        return cni.Runtime(
+            macvlan_conflist(self.config, version=version, **ipam), node=self.netns, extra_env=env
+        )
 
 
 @dataclass
@@ -44,7 +46,9 @@ class Scenario:
             self.underlay.add_node()
         name = self.name(f"node{index}")
         self.cluster.node(name)
-        return SimNode(self.underlay.nodes[index], NodeConfig.create(self.cluster.cp, name, self.base))
+        return SimNode(
+            self.underlay.nodes[index], NodeConfig.create(self.cluster.cp, name, self.base)
+        )
 
     def pod(self, name: str, node: SimNode, **kw: Any) -> tuple[cni.PodRef, netns.Netns]:
         obj = self.cluster.pod(self.ns, name, node.config.name, **kw)

@@ -31,7 +31,10 @@ PHASES = ["create", "rebuild", "reboot", "node-loss", "delete"]
 
 
 def run(out: Path, *args: str) -> dict[str, Any]:
-    assert seed.main(["--backoff", "0.3", "--give-up", "120", "--quiet", "--out", str(out), *args]) == 0
+    assert (
+        seed.main(["--backoff", "0.3", "--give-up", "120", "--quiet", "--out", str(out), *args])
+        == 0
+    )
     return dict(json.loads((out / "results.json").read_text()))
 
 
@@ -61,22 +64,57 @@ def assert_correct(result: dict[str, Any], plugins: set[str]) -> None:
 
 
 def test_every_phase_of_a_20_pod_run_ends_with_no_duplicate_failure_or_leak(tmp_path: Path) -> None:
-    result = run(tmp_path, "--pods", "20", "--nodes", "4", "--concurrency", "2",
-                 "--compare", "/usr/lib/cni/host-local", "--compare-conf", "tools/bench/host-local-v4.json")  # fmt: skip
+    result = run(
+        tmp_path,
+        "--pods",
+        "20",
+        "--nodes",
+        "4",
+        "--concurrency",
+        "2",
+        "--compare",
+        "/usr/lib/cni/host-local",
+        "--compare-conf",
+        "tools/bench/host-local-v4.json",
+    )
     assert_correct(result, {"spiderpool", "floor", "host-local"})
     assert (tmp_path / "ipam-exact-v4.png").stat().st_size > 1000
     assert "spiderpool" in (tmp_path / "tables.md").read_text()
 
 
 @pytest.mark.netns
-def test_the_chain_through_libcni_macvlan_and_coordinator_in_dual_stack_ends_clean(tmp_path: Path) -> None:
-    result = run(tmp_path, "--mode", "chain", "--family", "dual", "--pods", "10", "--nodes", "3", "--concurrency", "2",
-                 "--no-floor")  # fmt: skip
+def test_the_chain_through_libcni_macvlan_and_coordinator_in_dual_stack_ends_clean(
+    tmp_path: Path,
+) -> None:
+    result = run(
+        tmp_path,
+        "--mode",
+        "chain",
+        "--family",
+        "dual",
+        "--pods",
+        "10",
+        "--nodes",
+        "3",
+        "--concurrency",
+        "2",
+        "--no-floor",
+    )
     assert_correct(result, {"spiderpool"})
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_a_200_pod_run_in_both_scenarios_dual_stack_ends_clean(tmp_path: Path) -> None:
-    result = run(tmp_path, "--pods", "200", "--scenario", "exact,sufficient", "--family", "dual", "--backoff", "2")
+    result = run(
+        tmp_path,
+        "--pods",
+        "200",
+        "--scenario",
+        "exact,sufficient",
+        "--family",
+        "dual",
+        "--backoff",
+        "2",
+    )
     assert_correct(result, {"spiderpool", "floor"})

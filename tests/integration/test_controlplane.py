@@ -24,19 +24,28 @@ WIDGET_CRD = {
         "group": GROUP,
         "scope": "Cluster",
         "names": {"plural": PLURAL, "singular": "widget", "kind": "Widget"},
-        "versions": [{
-            "name": VERSION, "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {
-                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
-                    "status": {"type": "object", "properties": {"count": {"type": "integer"}}},
+        "versions": [
+            {
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                            "status": {
+                                "type": "object",
+                                "properties": {"count": {"type": "integer"}},
+                            },
+                        },
+                    }
                 },
-            }},
-        }],
+            }
+        ],
     },
-}  # fmt: skip
+}
 
 BASE = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 
@@ -44,7 +53,9 @@ BASE = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 def test_stale_resource_version_on_status_update_is_409(control_plane: ControlPlane) -> None:
     control_plane.apply_crd(WIDGET_CRD)
     status, created = control_plane.request(
-        "POST", BASE, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": "w1"}}
+        "POST",
+        BASE,
+        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": "w1"}},
     )
     assert status == 201, created
     stale = created["metadata"]["resourceVersion"]
@@ -54,7 +65,11 @@ def test_stale_resource_version_on_status_update_is_409(control_plane: ControlPl
     assert status == 200, updated
     assert updated["metadata"]["resourceVersion"] != stale
 
-    again = {**created, "metadata": {**created["metadata"], "resourceVersion": stale}, "status": {"count": 2}}
+    again = {
+        **created,
+        "metadata": {**created["metadata"], "resourceVersion": stale},
+        "status": {"count": 2},
+    }
     status, reply = control_plane.request("PUT", f"{BASE}/w1/status", again)
     assert status == 409, reply
     assert reply["reason"] == "Conflict"

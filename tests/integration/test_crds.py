@@ -56,34 +56,60 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 @pytest.fixture(scope="module")
 def cp(control_plane: ControlPlane) -> ControlPlane:
     crds.install(control_plane)
-    status, reply = control_plane.request("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
+    status, reply = control_plane.request(
+        "POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}}
+    )
     assert status in (201, 409), reply
     return control_plane
 
 
 def pool(name: str, **spec: Any) -> dict[str, Any]:
     body = {"subnet": "10.20.0.0/24", "ipVersion": 4, "ips": ["10.20.0.10-10.20.0.50"], **spec}
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SpiderIPPool", "metadata": {"name": name}, "spec": body}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SpiderIPPool",
+        "metadata": {"name": name},
+        "spec": body,
+    }
 
 
 def endpoint(name: str, current: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "SpiderEndpoint",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"spiderpool.spidernet.io/node": "node-1"}},
-        "status": {"current": current, "ownerControllerType": "Deployment", "ownerControllerName": "web"},
-    }  # fmt: skip
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SpiderEndpoint",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": {"spiderpool.spidernet.io/node": "node-1"},
+        },
+        "status": {
+            "current": current,
+            "ownerControllerType": "Deployment",
+            "ownerControllerName": "web",
+        },
+    }
 
 
 CURRENT = {
     "uid": "0b6e3c9a-1111-2222-3333-444455556666",
     "node": "node-1",
-    "ips": [{
-        "interface": "eth0", "containerID": "c0ffee" * 10 + "abcd", "network": "macvlan-underlay",
-        "ipv4": "10.20.0.10/24", "ipv4Pool": "crdtest-pool", "ipv4Gateway": "10.20.0.1",
-        "ipv6": "fd00:20::10/64", "ipv6Pool": "crdtest-pool6", "ipv6Gateway": "fd00:20::1",
-        "vlan": 0, "cleanGateway": False, "routes": [{"dst": "10.30.0.0/16", "gw": "10.20.0.1"}],
-    }],
-}  # fmt: skip
+    "ips": [
+        {
+            "interface": "eth0",
+            "containerID": "c0ffee" * 10 + "abcd",
+            "network": "macvlan-underlay",
+            "ipv4": "10.20.0.10/24",
+            "ipv4Pool": "crdtest-pool",
+            "ipv4Gateway": "10.20.0.1",
+            "ipv6": "fd00:20::10/64",
+            "ipv6Pool": "crdtest-pool6",
+            "ipv6Gateway": "fd00:20::1",
+            "vlan": 0,
+            "cleanGateway": False,
+            "routes": [{"dst": "10.30.0.0/16", "gw": "10.20.0.1"}],
+        }
+    ],
+}
 
 
 def unindexed(path: str) -> str:
@@ -103,7 +129,9 @@ def assert_invalid(status: int, reply: Any, field: str, value: object = None) ->
 
 
 def table(cp: ControlPlane, path: str) -> dict[str, Any]:
-    req = urllib.request.Request(cp.server + path, headers={"Authorization": f"Bearer {cp.token}", "Accept": TABLE})
+    req = urllib.request.Request(
+        cp.server + path, headers={"Authorization": f"Bearer {cp.token}", "Accept": TABLE}
+    )
     try:
         with urllib.request.urlopen(req, context=cp.ssl_context(), timeout=30) as resp:
             return json.loads(resp.read())
@@ -122,9 +150,15 @@ def row(tbl: dict[str, Any], name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ installation
 
 
-def test_all_three_crds_install_from_the_kustomization_and_become_established(cp: ControlPlane) -> None:
+def test_all_three_crds_install_from_the_kustomization_and_become_established(
+    cp: ControlPlane,
+) -> None:
     names = [c["metadata"]["name"] for c in crds.load_all()]
-    assert names == [f"spiderippools.{GROUP}", f"spiderendpoints.{GROUP}", f"spiderreservedips.{GROUP}"]
+    assert names == [
+        f"spiderippools.{GROUP}",
+        f"spiderendpoints.{GROUP}",
+        f"spiderreservedips.{GROUP}",
+    ]
     for name in names:
         status, crd = cp.request("GET", f"{CRD_BASE}/{name}")
         assert status == 200, crd
@@ -134,11 +168,17 @@ def test_all_three_crds_install_from_the_kustomization_and_become_established(cp
         assert conditions.get("NonStructuralSchema") in (None, "False"), conditions
 
 
-def test_discovery_shows_scopes_short_names_categories_and_only_the_pool_status_subresource(cp: ControlPlane) -> None:
+def test_discovery_shows_scopes_short_names_categories_and_only_the_pool_status_subresource(
+    cp: ControlPlane,
+) -> None:
     status, disco = cp.request("GET", API)
     assert status == 200, disco
     res = {r["name"]: r for r in disco["resources"]}
-    expected = {"spiderippools": (False, "sp"), "spiderendpoints": (True, "se"), "spiderreservedips": (False, "sr")}
+    expected = {
+        "spiderippools": (False, "sp"),
+        "spiderendpoints": (True, "se"),
+        "spiderreservedips": (False, "sr"),
+    }
     for plural, (namespaced, short) in expected.items():
         assert res[plural]["namespaced"] is namespaced
         assert res[plural]["shortNames"] == [short]
@@ -151,15 +191,26 @@ def test_discovery_shows_scopes_short_names_categories_and_only_the_pool_status_
 # ------------------------------------------------------------------ SpiderIPPool
 
 
-def test_a_valid_pool_is_accepted_and_default_and_disable_default_to_false(cp: ControlPlane) -> None:
-    selector = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}
+def test_a_valid_pool_is_accepted_and_default_and_disable_default_to_false(
+    cp: ControlPlane,
+) -> None:
+    selector = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}],
+    }
     body = pool(
-        "crdtest-valid", ips=["10.20.0.10-10.20.0.50", "10.20.0.60"], excludeIPs=["10.20.0.20"],
-        gateway="10.20.0.1", routes=[{"dst": "10.30.0.0/16", "gw": "10.20.0.1"}],
-        podAffinity=selector, namespaceAffinity={"matchLabels": {"team": "a"}},
+        "crdtest-valid",
+        ips=["10.20.0.10-10.20.0.50", "10.20.0.60"],
+        excludeIPs=["10.20.0.20"],
+        gateway="10.20.0.1",
+        routes=[{"dst": "10.30.0.0/16", "gw": "10.20.0.1"}],
+        podAffinity=selector,
+        namespaceAffinity={"matchLabels": {"team": "a"}},
         nodeAffinity={"matchExpressions": [{"key": "zone", "operator": "Exists"}]},
-        namespaceName=["default"], nodeName=["node-1"], multusName=["kube-system/macvlan"],
-    )  # fmt: skip
+        namespaceName=["default"],
+        nodeName=["node-1"],
+        multusName=["kube-system/macvlan"],
+    )
     status, created = cp.request("POST", POOLS, body)
     assert status == 201, created
     assert created["spec"]["default"] is False
@@ -168,11 +219,18 @@ def test_a_valid_pool_is_accepted_and_default_and_disable_default_to_false(cp: C
     assert created["spec"]["ips"] == ["10.20.0.10-10.20.0.50", "10.20.0.60"]
 
 
-def test_pool_status_is_written_through_the_status_subresource_with_the_read_resource_version(cp: ControlPlane) -> None:
+def test_pool_status_is_written_through_the_status_subresource_with_the_read_resource_version(
+    cp: ControlPlane,
+) -> None:
     status, created = cp.request("POST", POOLS, pool("crdtest-status"))
     assert status == 201, created
-    records = {"10.20.0.10": {"pod": "default/web-1", "podUid": "0b6e3c9a-1111-2222-3333-444455556666"}}
-    written = {**created, "status": {"allocatedIPs": json.dumps(records), "allocatedIPCount": 1, "totalIPCount": 41}}
+    records = {
+        "10.20.0.10": {"pod": "default/web-1", "podUid": "0b6e3c9a-1111-2222-3333-444455556666"}
+    }
+    written = {
+        **created,
+        "status": {"allocatedIPs": json.dumps(records), "allocatedIPCount": 1, "totalIPCount": 41},
+    }
     status, updated = cp.request("PUT", f"{POOLS}/crdtest-status/status", written)
     assert status == 200, updated
     assert updated["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
@@ -184,11 +242,16 @@ def test_pool_status_is_written_through_the_status_subresource_with_the_read_res
     assert fetched["status"]["totalIPCount"] == 41
 
 
-def test_pool_status_with_null_allocated_ips_is_accepted_and_reads_back_absent(cp: ControlPlane) -> None:
+def test_pool_status_with_null_allocated_ips_is_accepted_and_reads_back_absent(
+    cp: ControlPlane,
+) -> None:
     """Upstream's "no records" is a null allocatedIPs; the plugin writes exactly that on the last release."""
     status, created = cp.request("POST", POOLS, pool("crdtest-null"))
     assert status == 201, created
-    written = {**created, "status": {"allocatedIPs": None, "allocatedIPCount": 0, "totalIPCount": 41}}
+    written = {
+        **created,
+        "status": {"allocatedIPs": None, "allocatedIPCount": 0, "totalIPCount": 41},
+    }
     status, updated = cp.request("PUT", f"{POOLS}/crdtest-null/status", written)
     assert status == 200, updated
     assert updated["status"].get("allocatedIPs") is None
@@ -209,8 +272,14 @@ def test_an_unknown_spec_field_is_pruned_because_the_schema_is_structural(cp: Co
 
 
 def test_an_ipv6_pool_with_a_range_and_a_gateway_is_accepted(cp: ControlPlane) -> None:
-    body = pool("crdtest-v6", ipVersion=6, subnet="fd00:20::/64", ips=["fd00:20::10-fd00:20::ff", "fd00:20::1:0"],
-                gateway="fd00:20::1", routes=[{"dst": "fd00:30::/64", "gw": "fd00:20::1"}])  # fmt: skip
+    body = pool(
+        "crdtest-v6",
+        ipVersion=6,
+        subnet="fd00:20::/64",
+        ips=["fd00:20::10-fd00:20::ff", "fd00:20::1:0"],
+        gateway="fd00:20::1",
+        routes=[{"dst": "fd00:30::/64", "gw": "fd00:20::1"}],
+    )
     status, created = cp.request("POST", POOLS, body)
     assert status == 201, created
 
@@ -220,7 +289,9 @@ def test_a_pool_with_ip_version_5_is_rejected_naming_spec_ip_version(cp: Control
     assert_invalid(status, reply, "spec.ipVersion", 5)
 
 
-@pytest.mark.parametrize("item", ["10.20.0.10/32", "ten.twenty", "10.20.0.10 - 10.20.0.20", "10.20.0.10,10.20.0.11"])
+@pytest.mark.parametrize(
+    "item", ["10.20.0.10/32", "ten.twenty", "10.20.0.10 - 10.20.0.20", "10.20.0.10,10.20.0.11"]
+)
 def test_an_ips_item_that_is_neither_an_address_nor_a_range_is_rejected_naming_spec_ips(
     cp: ControlPlane, item: str
 ) -> None:
@@ -235,31 +306,49 @@ def test_a_pool_without_a_subnet_is_rejected_naming_spec_subnet(cp: ControlPlane
     assert_invalid(status, reply, "spec.subnet")
 
 
-def test_a_selector_operator_outside_the_enum_is_rejected_naming_the_field(cp: ControlPlane) -> None:
-    body = pool("crdtest-badop", nodeAffinity={"matchExpressions": [{"key": "zone", "operator": "Equals"}]})
+def test_a_selector_operator_outside_the_enum_is_rejected_naming_the_field(
+    cp: ControlPlane,
+) -> None:
+    body = pool(
+        "crdtest-badop", nodeAffinity={"matchExpressions": [{"key": "zone", "operator": "Equals"}]}
+    )
     status, reply = cp.request("POST", POOLS, body)
     assert_invalid(status, reply, "spec.nodeAffinity.matchExpressions[0].operator", "Equals")
 
 
-def test_a_negative_allocated_ip_count_is_rejected_by_the_status_subresource(cp: ControlPlane) -> None:
+def test_a_negative_allocated_ip_count_is_rejected_by_the_status_subresource(
+    cp: ControlPlane,
+) -> None:
     status, created = cp.request("POST", POOLS, pool("crdtest-negative"))
     assert status == 201, created
-    status, reply = cp.request("PUT", f"{POOLS}/crdtest-negative/status", {**created, "status": {"allocatedIPCount": -1}})
+    status, reply = cp.request(
+        "PUT", f"{POOLS}/crdtest-negative/status", {**created, "status": {"allocatedIPCount": -1}}
+    )
     assert_invalid(status, reply, "status.allocatedIPCount", -1)
 
 
 def test_the_pool_table_view_has_upstreams_columns(cp: ControlPlane) -> None:
     status, created = cp.request("POST", POOLS, pool("crdtest-table", default=True))
     assert status == 201, created
-    status, _ = cp.request("PUT", f"{POOLS}/crdtest-table/status",
-                           {**created, "status": {"allocatedIPCount": 0, "totalIPCount": 41}})  # fmt: skip
+    status, _ = cp.request(
+        "PUT",
+        f"{POOLS}/crdtest-table/status",
+        {**created, "status": {"allocatedIPCount": 0, "totalIPCount": 41}},
+    )
     assert status == 200
     tbl = table(cp, POOLS)
     columns = [(c["name"], c["priority"]) for c in tbl["columnDefinitions"]]
     assert columns == [
-        ("Name", 0), ("VERSION", 0), ("SUBNET", 0), ("ALLOCATED-IP-COUNT", 0), ("TOTAL-IP-COUNT", 0),
-        ("DEFAULT", 0), ("DISABLE", 1), ("NODENAME", 1), ("MULTUSNAME", 1),
-    ]  # fmt: skip
+        ("Name", 0),
+        ("VERSION", 0),
+        ("SUBNET", 0),
+        ("ALLOCATED-IP-COUNT", 0),
+        ("TOTAL-IP-COUNT", 0),
+        ("DEFAULT", 0),
+        ("DISABLE", 1),
+        ("NODENAME", 1),
+        ("MULTUSNAME", 1),
+    ]
     cells = row(tbl, "crdtest-table")
     assert cells["VERSION"] == "4"
     assert cells["SUBNET"] == "10.20.0.0/24"
@@ -272,23 +361,31 @@ def test_the_pool_table_view_has_upstreams_columns(cp: ControlPlane) -> None:
 # ------------------------------------------------------------------ SpiderEndpoint
 
 
-def test_an_endpoint_with_status_current_is_created_in_a_namespace_and_kept_verbatim(cp: ControlPlane) -> None:
+def test_an_endpoint_with_status_current_is_created_in_a_namespace_and_kept_verbatim(
+    cp: ControlPlane,
+) -> None:
     status, created = cp.request("POST", ENDPOINTS, endpoint("web-1", CURRENT))
     assert status == 201, created
     assert created["metadata"]["namespace"] == NAMESPACE
     assert created["status"]["current"] == CURRENT
     assert created["status"]["ownerControllerType"] == "Deployment"
-    status, listed = cp.request("GET", f"{API}/spiderendpoints?labelSelector=spiderpool.spidernet.io%2Fnode%3Dnode-1")
+    status, listed = cp.request(
+        "GET", f"{API}/spiderendpoints?labelSelector=spiderpool.spidernet.io%2Fnode%3Dnode-1"
+    )
     assert status == 200, listed
     assert [i["metadata"]["name"] for i in listed["items"]] == ["web-1"]
 
 
-def test_an_endpoint_is_rewritten_with_a_plain_put_and_has_no_status_subresource(cp: ControlPlane) -> None:
+def test_an_endpoint_is_rewritten_with_a_plain_put_and_has_no_status_subresource(
+    cp: ControlPlane,
+) -> None:
     status, created = cp.request("POST", ENDPOINTS, endpoint("web-2", CURRENT))
     assert status == 201, created
     newer: Any = copy.deepcopy(CURRENT)
     newer["ips"][0]["containerID"] = "feed" * 16
-    status, updated = cp.request("PUT", f"{ENDPOINTS}/web-2", {**created, "status": {**created["status"], "current": newer}})
+    status, updated = cp.request(
+        "PUT", f"{ENDPOINTS}/web-2", {**created, "status": {**created["status"], "current": newer}}
+    )
     assert status == 200, updated
     assert updated["status"]["current"]["ips"][0]["containerID"] == "feed" * 16
     status, reply = cp.request("PUT", f"{ENDPOINTS}/web-2/status", updated)
@@ -321,18 +418,26 @@ def test_the_endpoint_table_view_shows_the_first_interface_and_the_node(cp: Cont
 
 
 def reserved(name: str, ip_version: int, ips: list[str]) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SpiderReservedIP", "metadata": {"name": name},
-            "spec": {"ipVersion": ip_version, "ips": ips}}  # fmt: skip
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SpiderReservedIP",
+        "metadata": {"name": name},
+        "spec": {"ipVersion": ip_version, "ips": ips},
+    }
 
 
 def test_a_reserved_ip_object_is_created(cp: ControlPlane) -> None:
-    status, created = cp.request("POST", RESERVED, reserved("crdtest-reserved", 4, ["10.20.0.11", "10.20.0.40-10.20.0.45"]))
+    status, created = cp.request(
+        "POST", RESERVED, reserved("crdtest-reserved", 4, ["10.20.0.11", "10.20.0.40-10.20.0.45"])
+    )
     assert status == 201, created
     assert created["spec"] == {"ipVersion": 4, "ips": ["10.20.0.11", "10.20.0.40-10.20.0.45"]}
     cells = row(table(cp, RESERVED), "crdtest-reserved")
     assert cells["VERSION"] == "4"
 
 
-def test_a_reserved_ip_object_with_ip_version_5_is_rejected_naming_the_field(cp: ControlPlane) -> None:
+def test_a_reserved_ip_object_with_ip_version_5_is_rejected_naming_the_field(
+    cp: ControlPlane,
+) -> None:
     status, reply = cp.request("POST", RESERVED, reserved("crdtest-reserved5", 5, ["10.20.0.11"]))
     assert_invalid(status, reply, "spec.ipVersion", 5)

@@ -69,13 +69,35 @@ def account_without(env: GcEnv, resource: str, verb: str) -> str:
         else:
             rules.append(rule)
     name = env.name(f"no-{verb}-{resource.replace('/', '-')}")
-    objs = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": env.ns}},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}]}]  # fmt: skip
-    paths = [f"/api/v1/namespaces/{env.ns}/serviceaccounts", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"]  # fmt: skip
+    objs = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": env.ns},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}],
+        },
+    ]
+    paths = [
+        f"/api/v1/namespaces/{env.ns}/serviceaccounts",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    ]
     for path, obj in zip(paths, objs):
         status, reply = env.cp.request("POST", path, obj)
         assert status == 201, reply
@@ -107,12 +129,17 @@ def test_an_unreachable_apiserver_is_named_and_the_pass_exits_non_zero_quickly(e
     assert result.report["released"] == [] and "gc: error:" in result.err
 
 
-def test_a_pool_with_a_malformed_status_is_named_and_left_while_the_rest_is_collected(env: GcEnv) -> None:
+def test_a_pool_with_a_malformed_status_is_named_and_left_while_the_rest_is_collected(
+    env: GcEnv,
+) -> None:
     pool = setup_pool(env)
     bad = env.name("bad")
     env.cluster.pool(bad, "10.251.0.0/24", ["10.251.0.10"])
     obj = env.cluster.get_pool(bad)
-    obj["status"] = {"allocatedIPs": '{"10.251.0.10": {"pod": "x/y", "podUid": ', "allocatedIPCount": 1}
+    obj["status"] = {
+        "allocatedIPs": '{"10.251.0.10": {"pod": "x/y", "podUid": ',
+        "allocatedIPCount": 1,
+    }
     assert env.cp.request("PUT", f"/apis/{SP}/v2beta1/spiderippools/{bad}/status", obj)[0] == 200
     ip = zombie(env, pool, "z")
     result = env.gc()
@@ -131,7 +158,10 @@ def test_a_record_without_pod_uid_is_named_and_kept_while_the_next_zombie_goes(e
     result = env.gc()
     assert result.rc == 1
     [error] = result.errors_about(pool)
-    assert (error["object"], error["ip"]) == (f"SpiderIPPool/{pool}", "10.250.0.39") and "podUid" in error["message"]
+    assert (error["object"], error["ip"]) == (
+        f"SpiderIPPool/{pool}",
+        "10.250.0.39",
+    ) and "podUid" in error["message"]
     assert "10.250.0.39" in env.cluster.records(pool)
     assert result.about(pool, ip) == {"released": ["pod-gone"]}
     env.cluster.delete_pool(pool)  # the later tests' passes would report it too
@@ -144,8 +174,12 @@ def test_without_update_on_pool_status_the_pool_is_named_and_its_record_stays(en
     assert result.rc == 1
     [error] = result.errors_about(f"SpiderIPPool/{pool}")
     assert "403" in error["message"] and result.report["released"] == []
-    assert result.endpoint(f"{env.ns}/z") == {"endpointsDeleted": ["pod-gone"]}  # the endpoint first (I1)...
-    assert ip in env.holders(pool)  # ...the record only by a write RBAC refused: it stays for the next pass
+    assert result.endpoint(f"{env.ns}/z") == {
+        "endpointsDeleted": ["pod-gone"]
+    }  # the endpoint first (I1)...
+    assert ip in env.holders(
+        pool
+    )  # ...the record only by a write RBAC refused: it stays for the next pass
     assert env.gc().about(pool, ip) == {"released": ["pod-gone-no-endpoint"]}
 
 
@@ -155,7 +189,9 @@ def test_without_list_on_nodes_no_verdict_needs_a_node_and_the_others_are_taken(
     ref, held = env.running_pod("dying", env.name("n1"), hold=True)
     env.delete_pod(ref)  # Terminating past its deadline: releasable, if its node could be read
     result = env.gc(kubeconfig=account_without(env, "nodes", "list"))
-    assert result.rc == 1 and [e["object"] for e in result.errors_about("nodes")] == ["LIST /api/v1/nodes"]
+    assert result.rc == 1 and [e["object"] for e in result.errors_about("nodes")] == [
+        "LIST /api/v1/nodes"
+    ]
     assert result.about(pool, gone) == {"released": ["pod-gone"]}
     assert result.about(pool, held) == {"kept": ["node-unknown"]} and held in env.holders(pool)
     env.release_hold(ref)
@@ -166,7 +202,8 @@ def test_without_the_configmap_no_zombie_is_confirmed_and_none_released(env: GcE
     ip = zombie(env, pool, "z")
     result = env.gc("--min-age", "120", kubeconfig=account_without(env, "configmaps", "get"))
     assert result.rc == 1 and [e["object"] for e in result.errors_about("ConfigMap")] == [
-        f"ConfigMap/{env.ns}/spidernet-gc-state"]  # fmt: skip
+        f"ConfigMap/{env.ns}/spidernet-gc-state"
+    ]
     assert result.about(pool, ip) == {"kept": ["min-age"]} and ip in env.holders(pool)
 
 

@@ -50,12 +50,27 @@ class GcLoop:
     """The GC as the CronJob would run it, but a pass every ``interval`` s: a process, stopped by SIGTERM."""
 
     def __init__(self, env: GcEnv, interval: float, min_age: float) -> None:
-        argv = [sys.executable, "gc/main.py", "--kubeconfig", str(env.cp.kubeconfig), "--interval", str(interval),
-                "--min-age", str(min_age), "--state-namespace", env.ns]  # fmt: skip
+        argv = [
+            sys.executable,
+            "gc/main.py",
+            "--kubeconfig",
+            str(env.cp.kubeconfig),
+            "--interval",
+            str(interval),
+            "--min-age",
+            str(min_age),
+            "--state-namespace",
+            env.ns,
+        ]
         self.out = env.base / "gc-loop.json"  # a file, not a pipe: nobody reads it before the end
         with open(self.out, "w") as out:
-            self.proc = subprocess.Popen(argv, cwd=paths.REPO, stdout=out, stderr=subprocess.DEVNULL,
-                                         env={**os.environ, "PYTHONPATH": str(paths.REPO)})  # fmt: skip
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=paths.REPO,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+            )
 
     def stop(self) -> list[dict[str, Any]]:
         self.proc.send_signal(signal.SIGTERM)
@@ -76,7 +91,9 @@ class Race:
     pool: str
     nodes: list[str]
     rng: random.Random
-    live: dict[str, tuple[PodRef, str, str]] = field(default_factory=dict)  # name -> (ref, node, ip)
+    live: dict[str, tuple[PodRef, str, str]] = field(
+        default_factory=dict
+    )  # name -> (ref, node, ip)
     lost: list[str] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,7 +106,11 @@ class Race:
         with self.lock:
             live = list(self.live.values())
         holders = self.holders()
-        self.lost += [f"{ref.name} {ip}" for ref, _, ip in live if holders.get(ip) != ref.uid and self._still_alive(ref)]
+        self.lost += [
+            f"{ref.name} {ip}"
+            for ref, _, ip in live
+            if holders.get(ip) != ref.uid and self._still_alive(ref)
+        ]
 
     def _still_alive(self, ref: PodRef) -> bool:
         with self.lock:
@@ -98,10 +119,14 @@ class Race:
     def cycle(self, n: int) -> None:
         node = self.rng.choice(self.nodes)
         ref = self.env.pod(f"c{n}", node)
-        fate = self.rng.choices(["normal", "crash", "vanish", "recreate", "stay"], [5, 1, 1, 1, 1])[0]
+        fate = self.rng.choices(["normal", "crash", "vanish", "recreate", "stay"], [5, 1, 1, 1, 1])[
+            0
+        ]
         self.stats[fate] += 1
         rt = self.env.runtimes[node]
-        if fate == "crash":  # killed between the pool write and the endpoint write; the runtime never DELs
+        if (
+            fate == "crash"
+        ):  # killed between the pool write and the endpoint write; the runtime never DELs
             rt.add(ref, ref.container_id, failpoint="after-pool-write")
             self.env.delete_pod(ref)
             return
@@ -178,15 +203,23 @@ def test_gc_passes_racing_200_add_and_del_cycles_never_take_a_live_pods_record(e
 # ------------------------------------------------------------------ the seed's recovery story
 
 
-def test_after_3_of_10_nodes_lose_power_one_pass_frees_exactly_their_pods_addresses(env: GcEnv) -> None:
+def test_after_3_of_10_nodes_lose_power_one_pass_frees_exactly_their_pods_addresses(
+    env: GcEnv,
+) -> None:
     per_node, size = 5, 50
     pool = env.name("pool")
     last = 10 + size - 1
-    env.cluster.pool(pool, "10.231.0.0/24", [f"10.231.0.10-10.231.0.{last}"])  # exactly as many IPs as pods
+    env.cluster.pool(
+        pool, "10.231.0.0/24", [f"10.231.0.10-10.231.0.{last}"]
+    )  # exactly as many IPs as pods
     nodes = [env.node(f"n{i}", pool=pool).name for i in range(10)]
     with ThreadPoolExecutor(4) as ex:
-        placed = list(ex.map(lambda i: (nodes[i // per_node], env.running_pod(f"app-{i}", nodes[i // per_node])),
-                             range(size)))  # fmt: skip
+        placed = list(
+            ex.map(
+                lambda i: (nodes[i // per_node], env.running_pod(f"app-{i}", nodes[i // per_node])),
+                range(size),
+            )
+        )
     assert len(env.holders(pool)) == size
     dead_nodes = set(nodes[:3])
     dead = {ip: ref.uid for node, (ref, ip) in placed if node in dead_nodes}
@@ -194,7 +227,9 @@ def test_after_3_of_10_nodes_lose_power_one_pass_frees_exactly_their_pods_addres
         env.set_ready(node, False)  # power cut: the node controller marks them NotReady...
     for node, (ref, _) in placed:
         if node in dead_nodes:
-            env.delete_pod(ref, grace=1)  # ...and evicts their pods, which stay Terminating: no kubelet confirms
+            env.delete_pod(
+                ref, grace=1
+            )  # ...and evicts their pods, which stay Terminating: no kubelet confirms
     healthy = [n for n in nodes if n not in dead_nodes]
     replacements = [env.pod(f"app-new-{i}", healthy[i % len(healthy)]) for i in range(len(dead))]
     first = env.runtimes[healthy[0]].add(replacements[0], replacements[0].container_id)
@@ -205,14 +240,22 @@ def test_after_3_of_10_nodes_lose_power_one_pass_frees_exactly_their_pods_addres
     assert result.rc == 0, result.report["errors"]
     released = {i["ip"]: i["uid"] for i in result.report["released"] if i["pool"] == pool}
     assert released == dead
-    assert {i["reason"] for i in result.report["released"] if i["pool"] == pool} == {"pod-terminating-node-not-ready"}
+    assert {i["reason"] for i in result.report["released"] if i["pool"] == pool} == {
+        "pod-terminating-node-not-ready"
+    }
     assert {e["endpoint"] for e in result.report["endpointsDeleted"]} == {
-        f"{env.ns}/{ref.name}" for node, (ref, _) in placed if node in dead_nodes}  # fmt: skip
+        f"{env.ns}/{ref.name}" for node, (ref, _) in placed if node in dead_nodes
+    }
 
     with ThreadPoolExecutor(4) as ex:
-        outs = list(ex.map(lambda i: env.runtimes[healthy[i % len(healthy)]].add(replacements[i],
-                                                                                 replacements[i].container_id),
-                           range(len(replacements))))  # fmt: skip
+        outs = list(
+            ex.map(
+                lambda i: env.runtimes[healthy[i % len(healthy)]].add(
+                    replacements[i], replacements[i].container_id
+                ),
+                range(len(replacements)),
+            )
+        )
     assert [o.code for o in outs if not o.ok] == []
     assert sorted(ip for o in outs for ip in o.ips()) == sorted(dead)
     snap = invariants.snapshot(env.cp, [pool], env.ns)

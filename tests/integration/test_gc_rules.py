@@ -78,7 +78,9 @@ def run_rows(env: GcEnv, rows: list[Row], *gc_args: str, node_ready: bool = True
         assert (holders.get(ip) == uid) == (row.outcome != "released"), row.name
         if row.outcome == "released":
             assert row.name not in after and result.endpoint(f"{env.ns}/{row.name}") in (
-                {}, {"endpointsDeleted": [row.reason]}), row.name  # fmt: skip
+                {},
+                {"endpointsDeleted": [row.reason]},
+            ), row.name
         elif row.name in before:
             assert row.name in after, row.name
     assert env.counts_right(pool)
@@ -89,8 +91,11 @@ def run_rows(env: GcEnv, rows: list[Row], *gc_args: str, node_ready: bool = True
 
 def events_for(env: GcEnv, pool: str) -> set[str]:
     _, reply = env.cp.request("GET", "/api/v1/namespaces/default/events")
-    return {e["message"].split()[1] for e in reply["items"]
-            if e["involvedObject"]["name"] == pool and e["reason"] == "ZombieIPReleased"}  # fmt: skip
+    return {
+        e["message"].split()[1]
+        for e in reply["items"]
+        if e["involvedObject"]["name"] == pool and e["reason"] == "ZombieIPReleased"
+    }
 
 
 # ------------------------------------------------------------------ row makers
@@ -164,51 +169,73 @@ def terminating(grace: int) -> Callable[[GcEnv, str, str], tuple[str, str]]:
 
 
 def test_the_records_of_pods_that_are_gone_are_released_and_live_ones_never(env: GcEnv) -> None:
-    run_rows(env, [
-        Row("deleted", deleted, "released", "pod-gone"),
-        Row("crashed-deleted", crashed_then_deleted, "released", "pod-gone-no-endpoint"),
-        Row("running", running, "untouched"),
-        Row("pending", pending, "untouched"),
-        Row("crashed-alive", crashed_add, "kept", "pod-alive-no-endpoint"),
-    ])  # fmt: skip
+    run_rows(
+        env,
+        [
+            Row("deleted", deleted, "released", "pod-gone"),
+            Row("crashed-deleted", crashed_then_deleted, "released", "pod-gone-no-endpoint"),
+            Row("running", running, "untouched"),
+            Row("pending", pending, "untouched"),
+            Row("crashed-alive", crashed_add, "kept", "pod-alive-no-endpoint"),
+        ],
+    )
 
 
-def test_a_record_of_an_older_pod_of_the_same_name_is_released_with_its_endpoint(env: GcEnv) -> None:
-    result = run_rows(env, [
-        Row("recreated", recreated, "released", "pod-uid-differs"),
-        Row("recreated-added", recreated_and_added, "untouched"),
-    ])  # fmt: skip
+def test_a_record_of_an_older_pod_of_the_same_name_is_released_with_its_endpoint(
+    env: GcEnv,
+) -> None:
+    result = run_rows(
+        env,
+        [
+            Row("recreated", recreated, "released", "pod-uid-differs"),
+            Row("recreated-added", recreated_and_added, "untouched"),
+        ],
+    )
     assert result.endpoint(f"{env.ns}/recreated") == {"endpointsDeleted": ["pod-uid-differs"]}
 
 
 def test_the_records_of_finished_pods_are_released(env: GcEnv) -> None:
-    run_rows(env, [
-        Row("succeeded", phase("Succeeded"), "released", "pod-succeeded"),
-        Row("failed", phase("Failed"), "released", "pod-failed"),
-        Row("still-running", phase("Running"), "untouched"),
-    ])  # fmt: skip
+    run_rows(
+        env,
+        [
+            Row("succeeded", phase("Succeeded"), "released", "pod-succeeded"),
+            Row("failed", phase("Failed"), "released", "pod-failed"),
+            Row("still-running", phase("Running"), "untouched"),
+        ],
+    )
 
 
 def test_a_terminating_pod_is_released_only_past_its_grace_and_delay(env: GcEnv) -> None:
-    run_rows(env, [
-        Row("past", terminating(0), "released", "pod-terminating"),
-        Row("within", terminating(3600), "kept", "terminating-within-grace"),
-    ])  # fmt: skip
+    run_rows(
+        env,
+        [
+            Row("past", terminating(0), "released", "pod-terminating"),
+            Row("within", terminating(3600), "kept", "terminating-within-grace"),
+        ],
+    )
 
 
 def test_a_terminating_pod_with_the_extra_delay_still_to_run_is_kept(env: GcEnv) -> None:
-    run_rows(env, [Row("past-delayed", terminating(0), "kept", "terminating-within-grace")], "--terminating-delay", "600")
+    run_rows(
+        env,
+        [Row("past-delayed", terminating(0), "kept", "terminating-within-grace")],
+        "--terminating-delay",
+        "600",
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "outcome", "reason"),
-    [((), "released", "pod-terminating-node-not-ready"),
-     (("--not-ready-delay", "600"), "kept", "terminating-within-grace"),
-     (("--terminating-delay", "600"), "released", "pod-terminating-node-not-ready"),
-     (("--keep-terminating-on-not-ready",), "kept", "terminating-rule-off")],
-)  # fmt: skip
-def test_on_a_not_ready_node_a_terminating_pod_has_its_own_delay(env: GcEnv, args: tuple[str, ...], outcome: str,
-                                                                 reason: str) -> None:  # fmt: skip
+    [
+        ((), "released", "pod-terminating-node-not-ready"),
+        (("--not-ready-delay", "600"), "kept", "terminating-within-grace"),
+        (("--terminating-delay", "600"), "released", "pod-terminating-node-not-ready"),
+        (("--keep-terminating-on-not-ready",), "kept", "terminating-rule-off"),
+    ],
+)
+def test_on_a_not_ready_node_a_terminating_pod_has_its_own_delay(
+    env: GcEnv, args: tuple[str, ...], outcome: str, reason: str
+) -> None:
     def broken_node(e: GcEnv, name: str, node: str) -> tuple[str, str]:
         ip, uid = terminating(0)(e, name, node)
         e.set_ready(node, False)  # the node "lost power": NotReady, its pod never confirmed gone
@@ -232,7 +259,11 @@ def test_orphaned_endpoints_are_deleted_and_a_live_pods_is_kept(env: GcEnv) -> N
     assert result.endpoint(f"{env.ns}/live") == {}
     assert env.endpoint_names() == {"live"}
     # none of them was recorded: each is reported, never "fixed" by writing a record
-    unrecorded = {i["endpoint"] for i in result.report["inconsistencies"] if i["kind"] == "endpoint-not-recorded"}
+    unrecorded = {
+        i["endpoint"]
+        for i in result.report["inconsistencies"]
+        if i["kind"] == "endpoint-not-recorded"
+    }
     assert unrecorded == {f"{env.ns}/{n}" for n in ("gone", "other", "live")}
     assert env.holders(pool) == {}
     assert result.rc == 0
@@ -256,7 +287,9 @@ def test_statefulset_pods_keep_their_records_while_their_ordinal_has_a_place(env
         owner = db if name.startswith("db") else web
         uid = env.pod(name, node, owner=owner).uid if how == "alive" else f"old-{name}"
         if how == "recreated":
-            env.pod(name, node, owner=owner)  # the StatefulSet's next pod of that name, not yet ADDed
+            env.pod(
+                name, node, owner=owner
+            )  # the StatefulSet's next pod of that name, not yet ADDed
         uids[name] = uid
         records[ip] = {"pod": f"{env.ns}/{name}", "podUid": uid}
         env.write_endpoint(name, uid, node, pool, ip, sts=owner["metadata"]["name"])
@@ -266,13 +299,17 @@ def test_statefulset_pods_keep_their_records_while_their_ordinal_has_a_place(env
     assert result.rc == 0, result.report["errors"]
     holders, endpoints = env.holders(pool), env.endpoint_names()
     for name, (ip, _, outcome, reason) in rows.items():
-        assert result.about(pool, ip) == ({} if outcome == "untouched" else {outcome: [reason]}), name
+        assert result.about(pool, ip) == ({} if outcome == "untouched" else {outcome: [reason]}), (
+            name
+        )
         assert (holders.get(ip) == uids[name]) == (outcome != "released"), name
         assert (name in endpoints) == (outcome != "released"), name
     assert env.counts_right(pool)
 
 
-def test_a_statefulset_pods_addresses_through_the_ipam_wait_for_its_successor_until_scaled_down(env: GcEnv) -> None:
+def test_a_statefulset_pods_addresses_through_the_ipam_wait_for_its_successor_until_scaled_down(
+    env: GcEnv,
+) -> None:
     pool = env.name("pool")
     env.cluster.pool(pool, "10.247.0.0/24", ["10.247.0.10-10.247.0.20"])
     node = env.node("n1", pool=pool).name
@@ -281,18 +318,24 @@ def test_a_statefulset_pods_addresses_through_the_ipam_wait_for_its_successor_un
     for ref, _ in first.values():
         env.delete_pod(ref)  # the node lost them; no DEL
     kept = env.gc()
-    for name, (ref, ip) in first.items():
+    for name, (_ref, ip) in first.items():
         assert kept.about(pool, ip) == {"kept": ["statefulset-in-range"]}, name
     assert env.endpoint_names() == {"web-0", "web-1"}
     assert [i for i in kept.report["inconsistencies"] if i.get("pool") == pool] == []
 
-    successor = env.pod("web-0", node, owner=web)  # the StatefulSet re-creates web-0: it takes the address over
+    successor = env.pod(
+        "web-0", node, owner=web
+    )  # the StatefulSet re-creates web-0: it takes the address over
     assert env.add(successor, node).ips() == [first["web-0"][1]]
     assert env.gc().about(pool, first["web-0"][1]) == {}
     assert env.holders(pool)[first["web-0"][1]] == successor.uid
 
-    status, reply = env.cp.request("PATCH", f"/apis/apps/v1/namespaces/{env.ns}/statefulsets/web",
-                                   {"spec": {"replicas": 1}}, content_type="application/merge-patch+json")  # fmt: skip
+    status, reply = env.cp.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{env.ns}/statefulsets/web",
+        {"spec": {"replicas": 1}},
+        content_type="application/merge-patch+json",
+    )
     assert status == 200, reply
     scaled = env.gc()
     assert scaled.about(pool, first["web-1"][1]) == {"released": ["statefulset-out-of-range"]}
@@ -311,17 +354,31 @@ def test_old_cooling_records_are_dropped_and_stale_counts_rewritten(env: GcEnv) 
     env.cluster.pool(stale, "10.243.1.0/24", ["10.243.1.10-10.243.1.20"])
     node = env.node("n1").name
     live = env.pod("live", node)
-    old = {"pod": f"{env.ns}/x", "podUid": "u-x", "cooldownUntil": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200)), "strikes": 1}
-    recent = {**old, "cooldownUntil": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))}
+    old = {
+        "pod": f"{env.ns}/x",
+        "podUid": "u-x",
+        "cooldownUntil": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200)),
+        "strikes": 1,
+    }
+    recent = {
+        **old,
+        "cooldownUntil": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60)),
+    }
     env.write_records(pool, {"10.243.0.10": old, "10.243.0.11": recent})
-    env.write_records(stale, {"10.243.1.10": {"pod": f"{env.ns}/live", "podUid": live.uid}}, allocatedIPCount=7, totalIPCount=99)
+    env.write_records(
+        stale,
+        {"10.243.1.10": {"pod": f"{env.ns}/live", "podUid": live.uid}},
+        allocatedIPCount=7,
+        totalIPCount=99,
+    )
     env.write_endpoint("live", live.uid, node, stale, "10.243.1.10")
     result = env.gc()
     assert result.about(pool, "10.243.0.10") == {"coolingDropped": ["cooling-expired"]}
     assert result.about(pool, "10.243.0.11") == {}
     assert set(env.cluster.records(pool)) == {"10.243.0.11"}
     assert [c for c in result.report["counts"] if c["pool"] == stale] == [
-        {"pool": stale, "allocatedIPCount": [7, 1], "totalIPCount": [99, 11], "written": True}]
+        {"pool": stale, "allocatedIPCount": [7, 1], "totalIPCount": [99, 11], "written": True}
+    ]
     status = env.cluster.get_pool(stale)["status"]
     assert (status["allocatedIPCount"], status["totalIPCount"]) == (1, 11)
     assert env.holders(stale) == {"10.243.1.10": live.uid}
@@ -331,22 +388,32 @@ def test_old_cooling_records_are_dropped_and_stale_counts_rewritten(env: GcEnv) 
 def test_inconsistencies_are_reported_and_nothing_is_changed_for_them(env: GcEnv) -> None:
     a, b = env.name("a"), env.name("b")
     env.cluster.pool(a, "10.244.0.0/24", ["10.244.0.10-10.244.0.20"])
-    env.cluster.pool(b, "10.244.0.0/24", ["10.244.0.10-10.244.0.20"])  # overlapping pools: what admission is for
+    env.cluster.pool(
+        b, "10.244.0.0/24", ["10.244.0.10-10.244.0.20"]
+    )  # overlapping pools: what admission is for
     node = env.node("n1").name
     p, q = env.pod("p", node), env.pod("q", node)
     env.write_records(a, {"10.244.0.10": {"pod": f"{env.ns}/p", "podUid": p.uid}})
     env.write_records(b, {"10.244.0.10": {"pod": f"{env.ns}/q", "podUid": q.uid}})
     env.write_endpoint("p", p.uid, node, a, "10.244.0.10")
-    env.write_endpoint("q", q.uid, node, a, "10.244.0.10")  # names a's address, which a records for p
+    env.write_endpoint(
+        "q", q.uid, node, a, "10.244.0.10"
+    )  # names a's address, which a records for p
     result = env.gc()
     mine = [i for i in result.report["inconsistencies"] if i["ip"] == "10.244.0.10"]
-    assert sorted(i["kind"] for i in mine) == ["endpoint-not-recorded", "ip-in-two-pools", "ip-named-by-two-endpoints"]
+    assert sorted(i["kind"] for i in mine) == [
+        "endpoint-not-recorded",
+        "ip-in-two-pools",
+        "ip-named-by-two-endpoints",
+    ]
     assert result.about(a, "10.244.0.10") == {} and result.about(b, "10.244.0.10") == {}
     assert env.holders(a) == {"10.244.0.10": p.uid} and env.holders(b) == {"10.244.0.10": q.uid}
     assert "inconsistency (ip-in-two-pools)" in result.err and result.rc == 0
 
 
-def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_nothing(env: GcEnv) -> None:
+def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_nothing(
+    env: GcEnv,
+) -> None:
     pool = env.name("pool")
     env.cluster.pool(pool, "10.245.0.0/24", ["10.245.0.10-10.245.0.20"])
     node = env.node("n1", pool=pool).name
@@ -360,7 +427,10 @@ def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_n
     dry = env.gc("--min-age", "2", "--dry-run")
     assert dry.about(pool, ip) == {"wouldRelease": ["pod-gone"]} and dry.report["dryRun"]
     assert ip in env.holders(pool) and "z" in env.endpoint_names()
-    assert env.cp.request("GET", f"/api/v1/namespaces/{env.ns}/configmaps/spidernet-gc-state")[1] == state
+    assert (
+        env.cp.request("GET", f"/api/v1/namespaces/{env.ns}/configmaps/spidernet-gc-state")[1]
+        == state
+    )
     final = env.gc("--min-age", "2")
     assert final.about(pool, ip) == {"released": ["pod-gone"]}
     assert ip not in env.holders(pool) and "z" not in env.endpoint_names()
@@ -369,15 +439,32 @@ def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_n
 
 
 @pytest.mark.parametrize("entry", [["gc/main.py"], ["-m", "spidernet.gc"]])
-def test_the_entry_runs_one_pass_as_a_process_json_on_stdout_summary_on_stderr(env: GcEnv, entry: list[str]) -> None:
+def test_the_entry_runs_one_pass_as_a_process_json_on_stdout_summary_on_stderr(
+    env: GcEnv, entry: list[str]
+) -> None:
     pool = env.name("pool")
     env.cluster.pool(pool, "10.246.0.0/24", ["10.246.0.10-10.246.0.20"])
     node = env.node("n1", pool=pool).name
     ip, _ = deleted(env, "z", node)
-    proc = subprocess.run([sys.executable, *entry, "--kubeconfig", str(env.cp.kubeconfig), "--min-age", "0", "--once"],
-                          cwd=paths.REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(paths.REPO)})  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            *entry,
+            "--kubeconfig",
+            str(env.cp.kubeconfig),
+            "--min-age",
+            "0",
+            "--once",
+        ],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert [(i["ip"], i["reason"]) for i in report["released"] if i["pool"] == pool] == [(ip, "pod-gone")]
+    assert [(i["ip"], i["reason"]) for i in report["released"] if i["pool"] == pool] == [
+        (ip, "pod-gone")
+    ]
     assert "gc: released" in proc.stderr and "pod-gone" in proc.stderr

@@ -24,8 +24,10 @@ from tools.testbed import cni, netns
 
 pytestmark = pytest.mark.netns
 
-KIND_OF = {"vlan": ("link", "add", "link", "x1", "name", "x1.5", "type", "vlan", "id", "5"),
-           "bond": ("link", "add", "b0", "type", "bond")}  # fmt: skip
+KIND_OF = {
+    "vlan": ("link", "add", "link", "x1", "name", "x1.5", "type", "vlan", "id", "5"),
+    "bond": ("link", "add", "b0", "type", "bond"),
+}
 
 
 def kernel_has(kind: str) -> bool:
@@ -51,14 +53,28 @@ def node() -> Iterator[netns.Netns]:
 
 
 def links(node: netns.Netns) -> dict[str, tuple[Any, ...]]:
-    return {link["ifname"]: (link.get("master"), "UP" in link["flags"]) for link in netns.ip_json("link", "show", netns=node.name)}
+    return {
+        link["ifname"]: (link.get("master"), "UP" in link["flags"])
+        for link in netns.ip_json("link", "show", netns=node.name)
+    }
 
 
-@pytest.mark.parametrize(("kind", "conf"), [
-    ("vlan", {"interfaces": ["ens1"], "vlanID": 100}),
-    ("bond", {"interfaces": ["ens1", "ens2"], "bond": {"mode": 1}}),
-    ("bond", {"interfaces": ["ens1", "ens2"], "vlanID": 7, "bond": {"mode": 1, "options": "miimon=100"}}),
-], ids=["vlan", "bond", "bond-with-options"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "conf"),
+    [
+        ("vlan", {"interfaces": ["ens1"], "vlanID": 100}),
+        ("bond", {"interfaces": ["ens1", "ens2"], "bond": {"mode": 1}}),
+        (
+            "bond",
+            {
+                "interfaces": ["ens1", "ens2"],
+                "vlanID": 7,
+                "bond": {"mode": 1, "options": "miimon=100"},
+            },
+        ),
+    ],
+    ids=["vlan", "bond", "bond-with-options"],
+)
 def test_a_kernel_without_the_driver_is_code_120_naming_no_field(
     node: netns.Netns, bundle_bin: Path, kind: str, conf: dict[str, Any]
 ) -> None:

@@ -83,30 +83,52 @@ class Node:
 
     def bundles(self, version: str, **kw: object) -> Path:
         existing = self.root / "image" / version
-        return existing if existing.exists() else fake_bundles.make(self.root / "image", version, self.tools, **kw)  # type: ignore[arg-type]
+        return (
+            existing
+            if existing.exists()
+            else fake_bundles.make(self.root / "image", version, self.tools, **kw)
+        )  # type: ignore[arg-type]
 
     def settings(self, version: str, **kw: object) -> Settings:
         base = Settings(
-            bundles=str(self.bundles(version)), cni_bin_dir=str(self.bin), cni_conf_dir=str(self.conf_dir),
-            token_file=str(self.root / "sa" / "token"), ca_file=str(self.root / "sa" / "ca.crt"),
-            api_server="https://127.0.0.1:6443", node_name="node-1", identity="installer-a",
-            ready_file=str(self.root / "run" / "ready"), poll_seconds=0.1, backoff_max_seconds=0.4,
-        )  # fmt: skip
+            bundles=str(self.bundles(version)),
+            cni_bin_dir=str(self.bin),
+            cni_conf_dir=str(self.conf_dir),
+            token_file=str(self.root / "sa" / "token"),
+            ca_file=str(self.root / "sa" / "ca.crt"),
+            api_server="https://127.0.0.1:6443",
+            node_name="node-1",
+            identity="installer-a",
+            ready_file=str(self.root / "run" / "ready"),
+            poll_seconds=0.1,
+            backoff_max_seconds=0.4,
+        )
         return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
 
     def env(self, version: str, **extra: str) -> dict[str, str]:
         s = self.settings(version)
         return {
-            "PATH": os.environ["PATH"], "PYTHONPATH": str(paths.REPO), "SPIDERNET_BUNDLES": s.bundles,
-            "SPIDERNET_CNI_BIN_DIR": s.cni_bin_dir, "SPIDERNET_CNI_CONF_DIR": s.cni_conf_dir,
-            "SPIDERNET_TOKEN_FILE": s.token_file, "SPIDERNET_CA_FILE": s.ca_file, "SPIDERNET_API_SERVER": s.api_server,
-            "NODE_NAME": s.node_name, "POD_UID": s.identity, "SPIDERNET_READY_FILE": s.ready_file,
-            "SPIDERNET_POLL_SECONDS": "0.1", "SPIDERNET_BACKOFF_MAX_SECONDS": "0.4", **extra,
-        }  # fmt: skip
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(paths.REPO),
+            "SPIDERNET_BUNDLES": s.bundles,
+            "SPIDERNET_CNI_BIN_DIR": s.cni_bin_dir,
+            "SPIDERNET_CNI_CONF_DIR": s.cni_conf_dir,
+            "SPIDERNET_TOKEN_FILE": s.token_file,
+            "SPIDERNET_CA_FILE": s.ca_file,
+            "SPIDERNET_API_SERVER": s.api_server,
+            "NODE_NAME": s.node_name,
+            "POD_UID": s.identity,
+            "SPIDERNET_READY_FILE": s.ready_file,
+            "SPIDERNET_POLL_SECONDS": "0.1",
+            "SPIDERNET_BACKOFF_MAX_SECONDS": "0.4",
+            **extra,
+        }
 
     def serving(self) -> str:
         """The version a runtime exec'ing <bin>/spiderpool gets right now."""
-        out = subprocess.run([str(self.bin / "spiderpool")], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [str(self.bin / "spiderpool")], capture_output=True, text=True, check=True
+        ).stdout
         return str(json.loads(out)["bundle"])
 
     def state_names(self) -> set[str]:
@@ -122,21 +144,37 @@ def node(tmp_path: Path, tools: tuple[Path, Path]) -> Node:
     return n
 
 
-def installer(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "installer", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=paths.REPO)  # fmt: skip
+def installer(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "installer", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=paths.REPO,
+    )
 
 
 def in_private_mounts(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run a bash script in its own mount namespace: its mounts vanish with it."""
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-euc", script],
-                          env=env, capture_output=True, text=True, timeout=120, cwd=paths.REPO)  # fmt: skip
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-euc", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=paths.REPO,
+    )
 
 
 # ------------------------------------------------------------------ install, upgrade, cleanup
 
 
-def test_a_fresh_install_links_each_plugin_through_current_and_writes_the_credentials(node: Node) -> None:
+def test_a_fresh_install_links_each_plugin_through_current_and_writes_the_credentials(
+    node: Node,
+) -> None:
     s = node.settings("1.0-a")
     proc = installer(node.env("1.0-a"), "--once")
     assert proc.returncode == 0, proc.stderr
@@ -144,7 +182,13 @@ def test_a_fresh_install_links_each_plugin_through_current_and_writes_the_creden
         assert os.readlink(node.bin / plugin) == f".spidernet/current/{plugin}/{plugin}"
     assert os.readlink(node.state / "current") == "1.0-a"
     assert node.serving() == "1.0-a"
-    assert sorted(p.name for p in node.conf.iterdir()) == [".owner", "ca.crt", "nodename", "spiderpool.kubeconfig", "token"]
+    assert sorted(p.name for p in node.conf.iterdir()) == [
+        ".owner",
+        "ca.crt",
+        "nodename",
+        "spiderpool.kubeconfig",
+        "token",
+    ]
     assert (node.conf / "token").read_text() == "token-a"
     assert (node.conf / "spiderpool.kubeconfig").stat().st_mode & 0o777 == 0o600
     assert Path(s.ready_file).exists()
@@ -165,7 +209,10 @@ def test_an_upgrade_swaps_current_and_keeps_the_previous_version_marked_retired(
     installing.install(node.settings("1.0-a"))
     installed = installing.install(node.settings("1.1-b"))
     assert installed.changed and node.serving() == "1.1-b"
-    assert (os.readlink(node.state / "current"), os.readlink(node.state / "previous")) == ("1.1-b", "1.0-a")
+    assert (os.readlink(node.state / "current"), os.readlink(node.state / "previous")) == (
+        "1.1-b",
+        "1.0-a",
+    )
     assert (node.state / "1.0-a" / layout.RETIRED).exists()
     assert not (node.state / "1.1-b" / layout.RETIRED).exists()
 
@@ -179,7 +226,9 @@ def test_cleanup_removes_only_old_retired_versions_of_ours(node: Node) -> None:
     assert (node.bin / "macvlan").read_text() == "someone else's plugin"
 
 
-def test_a_swap_under_thousands_of_execs_never_fails_and_never_serves_a_partial_version(node: Node) -> None:
+def test_a_swap_under_thousands_of_execs_never_fails_and_never_serves_a_partial_version(
+    node: Node,
+) -> None:
     versions = [f"2.{i}-v" for i in range(6)]
     for v in versions:
         node.bundles(v)
@@ -189,7 +238,9 @@ def test_a_swap_under_thousands_of_execs_never_fails_and_never_serves_a_partial_
     loops = [exec_loop(node.bin / log.stem.removeprefix("loop-"), execs, log) for log in logs]
     swaps = 0
     while any(loop.poll() is None for loop in loops):
-        installing.install(node.settings(versions[(swaps + 1) % len(versions)], retired_grace_seconds=1.0))
+        installing.install(
+            node.settings(versions[(swaps + 1) % len(versions)], retired_grace_seconds=1.0)
+        )
         swaps += 1
     lines = [line for log in logs for line in log.read_text().splitlines()]
     assert [line for line in lines if not line.startswith("{")] == []
@@ -218,10 +269,16 @@ def test_the_real_bundles_swap_under_execs_without_a_failure(node: Node, bundle_
     loop = exec_loop(node.bin / "spiderpool", 200, log)
     swaps = 0
     while loop.poll() is None:
-        installing.install(dataclasses.replace(base, bundles=str(versions[(swaps + 1) % 2]), retired_grace_seconds=5))
+        installing.install(
+            dataclasses.replace(
+                base, bundles=str(versions[(swaps + 1) % 2]), retired_grace_seconds=5
+            )
+        )
         swaps += 1
     lines = log.read_text().splitlines()
-    assert len(lines) == 200 and all('"supportedVersions"' in line for line in lines), [l for l in lines if "FAIL" in l][:3]
+    assert len(lines) == 200 and all('"supportedVersions"' in line for line in lines), [
+        line for line in lines if "FAIL" in line
+    ][:3]
     assert swaps >= 2
 
 
@@ -232,8 +289,11 @@ def exec_loop(executable: Path, times: int, log: Path) -> subprocess.Popen[bytes
     stdin.write_text('{"cniVersion": "1.0.0"}')
     script = f'i=0; while [ $i -lt {times} ]; do "$0" <"$1" 2>/dev/null || echo "FAIL $?"; i=$((i+1)); done'
     with log.open("wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(["sh", "-c", script, str(executable), str(stdin)], stdout=out,
-                                env={"PATH": "/usr/bin:/bin", "CNI_COMMAND": "VERSION"})  # fmt: skip
+        return subprocess.Popen(
+            ["sh", "-c", script, str(executable), str(stdin)],
+            stdout=out,
+            env={"PATH": "/usr/bin:/bin", "CNI_COMMAND": "VERSION"},
+        )
 
 
 def test_a_damaged_installed_copy_is_replaced_by_a_fresh_one(node: Node) -> None:
@@ -245,7 +305,9 @@ def test_a_damaged_installed_copy_is_replaced_by_a_fresh_one(node: Node) -> None
     assert node.serving() == "1.0-a"
 
 
-def test_a_plain_file_with_a_plugins_name_is_replaced_by_our_link_with_a_warning(node: Node, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_plain_file_with_a_plugins_name_is_replaced_by_our_link_with_a_warning(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
     node.bin.mkdir(parents=True)
     (node.bin / "spiderpool").write_text("#!/bin/sh\necho upstream\n")
     with caplog.at_level(logging.WARNING, logger="installer"):
@@ -256,15 +318,25 @@ def test_a_plain_file_with_a_plugins_name_is_replaced_by_our_link_with_a_warning
 
 def test_two_installers_at_once_both_succeed_and_leave_one_copy(node: Node) -> None:
     env = node.env("1.0-a")
-    procs = [subprocess.Popen([sys.executable, "-m", "installer", "--once"], env=env, cwd=paths.REPO,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "installer", "--once"],
+            env=env,
+            cwd=paths.REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     errs = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
     assert node.state_names() == {".lock", "current", "1.0-a"}
     assert node.serving() == "1.0-a"
 
 
-def test_an_old_installer_leaves_the_version_a_newer_one_swapped_in(node: Node, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_old_installer_leaves_the_version_a_newer_one_swapped_in(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
     old = service.Service(node.settings("1.0-a", identity="old-pod"))
     assert old.run_pass()
     new = service.Service(node.settings("1.1-b", identity="new-pod"))
@@ -272,7 +344,9 @@ def test_an_old_installer_leaves_the_version_a_newer_one_swapped_in(node: Node, 
     with caplog.at_level(logging.INFO, logger="installer"):
         assert old.run_pass() and old.run_pass()
     assert node.serving() == "1.1-b"
-    assert [r.message for r in caplog.records].count("another installer now serves this node's bundles; leaving them") == 1
+    assert [r.message for r in caplog.records].count(
+        "another installer now serves this node's bundles; leaving them"
+    ) == 1
 
 
 def test_a_broken_install_is_repaired_on_the_next_pass(node: Node) -> None:
@@ -295,13 +369,17 @@ def installed(node: Node) -> Node:
 def assert_untouched(node: Node) -> None:
     assert node.serving() == "1.0-a"
     assert os.readlink(node.state / "current") == "1.0-a"
-    assert not [n for n in node.state_names() if n.startswith((layout.STAGING_PREFIX, layout.TMP_PREFIX))]
+    assert not [
+        n for n in node.state_names() if n.startswith((layout.STAGING_PREFIX, layout.TMP_PREFIX))
+    ]
 
 
 def test_a_source_file_that_fails_its_checksum_is_refused(installed: Node) -> None:
     source = installed.bundles("1.1-b")
     (source / "ifacer" / "_internal" / "payload").write_bytes(b"corrupt")
-    with pytest.raises(InstallError, match=r"is corrupt .*ifacer/_internal/payload: SHA-256 differs"):
+    with pytest.raises(
+        InstallError, match=r"is corrupt .*ifacer/_internal/payload: SHA-256 differs"
+    ):
         installing.install(installed.settings("1.1-b"))
     assert_untouched(installed)
 
@@ -314,18 +392,31 @@ def test_a_source_without_a_manifest_is_refused(installed: Node) -> None:
     assert_untouched(installed)
 
 
-@pytest.mark.parametrize(("kw", "reason"), [
-    ({"machine": "aarch64"}, "refusing to install on this node: this node is x86_64, the bundles are built for aarch64"),
-    ({"min_kernel": (99, 0, 0)}, "refusing to install on this node: kernel .* is older than 99.0.0"),
-])  # fmt: skip
-def test_a_node_the_bundles_cannot_run_on_is_refused(installed: Node, kw: dict[str, object], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        (
+            {"machine": "aarch64"},
+            "refusing to install on this node: this node is x86_64, the bundles are built for aarch64",
+        ),
+        (
+            {"min_kernel": (99, 0, 0)},
+            "refusing to install on this node: kernel .* is older than 99.0.0",
+        ),
+    ],
+)
+def test_a_node_the_bundles_cannot_run_on_is_refused(
+    installed: Node, kw: dict[str, object], reason: str
+) -> None:
     installed.bundles("1.1-b", **kw)
     with pytest.raises(InstallError, match=reason):
         installing.install(installed.settings("1.1-b"))
     assert_untouched(installed)
 
 
-def test_a_plugin_that_does_not_start_here_is_refused_before_the_swap(installed: Node, tmp_path: Path) -> None:
+def test_a_plugin_that_does_not_start_here_is_refused_before_the_swap(
+    installed: Node, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken"
     broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
     broken.chmod(0o755)
@@ -337,8 +428,10 @@ def test_a_plugin_that_does_not_start_here_is_refused_before_the_swap(installed:
 
 @needs_root
 def test_a_read_only_target_is_an_error_and_the_installed_version_stays(installed: Node) -> None:
-    script = f'mount --bind "{installed.bin}" "{installed.bin}"; mount -o remount,bind,ro "{installed.bin}"\n' \
-             f'exec {sys.executable} -m installer --once'  # fmt: skip
+    script = (
+        f'mount --bind "{installed.bin}" "{installed.bin}"; mount -o remount,bind,ro "{installed.bin}"\n'
+        f"exec {sys.executable} -m installer --once"
+    )
     proc = in_private_mounts(script, installed.env("1.1-b"))
     assert proc.returncode == 1
     assert "Read-only file system" in proc.stderr and "bundles not installed" in proc.stderr
@@ -352,10 +445,12 @@ def test_a_full_disk_is_an_error_and_the_installed_version_stays(node: Node) -> 
     node.bundles("1.1-b")
     report = node.root / "report"
     env_b = node.env("1.1-b")
-    script = (f'mount -t tmpfs -o size={int(one_version * 1.5)} tmpfs "{node.bin}"\n'
-              f'SPIDERNET_BUNDLES="{node.bundles("1.0-a")}" {sys.executable} -m installer --once\n'
-              f'if {sys.executable} -m installer --once; then echo "second install passed"; exit 9; fi\n'
-              f'{{ "{node.bin}/spiderpool"; ls -a "{node.state}"; }} > "{report}"')  # fmt: skip
+    script = (
+        f'mount -t tmpfs -o size={int(one_version * 1.5)} tmpfs "{node.bin}"\n'
+        f'SPIDERNET_BUNDLES="{node.bundles("1.0-a")}" {sys.executable} -m installer --once\n'
+        f'if {sys.executable} -m installer --once; then echo "second install passed"; exit 9; fi\n'
+        f'{{ "{node.bin}/spiderpool"; ls -a "{node.state}"; }} > "{report}"'
+    )
     proc = in_private_mounts(script, env_b)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No space left on device" in proc.stderr
@@ -364,13 +459,18 @@ def test_a_full_disk_is_an_error_and_the_installed_version_stays(node: Node) -> 
     assert set(names) == {".", "..", ".lock", "current", "1.0-a"}
 
 
-def test_a_missing_or_empty_token_or_an_unreadable_ca_leaves_the_credentials_untouched(installed: Node) -> None:
+def test_a_missing_or_empty_token_or_an_unreadable_ca_leaves_the_credentials_untouched(
+    installed: Node,
+) -> None:
     s = installed.settings("1.0-a")
     credentials.Renewer(s).sync()
     before = {p.name: p.read_bytes() for p in installed.conf.iterdir()}
     sa = installed.root / "sa"
-    cases = [("token", None, "cannot read the service-account token"), ("token", b"\n", "token is empty"),
-             ("ca.crt", "dir", "cannot read the cluster CA .*Is a directory")]  # fmt: skip
+    cases = [
+        ("token", None, "cannot read the service-account token"),
+        ("token", b"\n", "token is empty"),
+        ("ca.crt", "dir", "cannot read the cluster CA .*Is a directory"),
+    ]
     for name, content, message in cases:
         saved = (sa / name).read_bytes()
         (sa / name).unlink()
@@ -401,8 +501,13 @@ def daemon(node: Node) -> Iterator[list[subprocess.Popen[str]]]:
 def start(node: Node, daemon: list[subprocess.Popen[str]], **extra: str) -> subprocess.Popen[str]:
     """The daemon, its log in ``node.root / "installer.log"`` (read while it runs)."""
     with (node.root / "installer.log").open("w") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "installer"], env=node.env("1.0-a", **extra), cwd=paths.REPO,
-                                stderr=log, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "installer"],
+            env=node.env("1.0-a", **extra),
+            cwd=paths.REPO,
+            stderr=log,
+            text=True,
+        )
     daemon.append(proc)
     return proc
 
@@ -420,7 +525,9 @@ def wait_for(what: str, predicate: object, timeout: float = 20.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_the_daemon_retries_with_backoff_until_the_token_appears_then_is_ready(node: Node, daemon: list[subprocess.Popen[str]]) -> None:
+def test_the_daemon_retries_with_backoff_until_the_token_appears_then_is_ready(
+    node: Node, daemon: list[subprocess.Popen[str]]
+) -> None:
     (node.root / "sa" / "token").unlink()
     proc = start(node, daemon)
     ready = Path(node.settings("1.0-a").ready_file)
@@ -437,7 +544,9 @@ def test_the_daemon_retries_with_backoff_until_the_token_appears_then_is_ready(n
     assert node.serving() == "1.0-a"  # SIGTERM does not uninstall by default
 
 
-def test_sigterm_with_uninstall_on_exit_removes_what_it_installed_and_nothing_else(node: Node, daemon: list[subprocess.Popen[str]]) -> None:
+def test_sigterm_with_uninstall_on_exit_removes_what_it_installed_and_nothing_else(
+    node: Node, daemon: list[subprocess.Popen[str]]
+) -> None:
     node.bin.mkdir(parents=True)
     (node.bin / "macvlan").write_text("someone else's")
     proc = start(node, daemon, SPIDERNET_UNINSTALL_ON_EXIT="true")

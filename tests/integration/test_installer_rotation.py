@@ -35,9 +35,17 @@ NS = "kube-system"
 
 
 def installer_pod(cluster: Cluster, name: str) -> dict[str, object]:
-    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS},
-            "spec": {"nodeName": "node-rot", "serviceAccountName": "spidernet-node", "automountServiceAccountToken": False,
-                     "containers": [{"name": "installer", "image": "spidernet:0.1.0"}]}}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "nodeName": "node-rot",
+            "serviceAccountName": "spidernet-node",
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "installer", "image": "spidernet:0.1.0"}],
+        },
+    }
     status, reply = cluster.cp.request("POST", f"/api/v1/namespaces/{NS}/pods", body)
     assert status == 201, reply
     return dict(reply)
@@ -50,20 +58,43 @@ def wait_until(what: str, predicate: object, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(
+    cluster: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     accounts.apply_rbac(cluster.cp)
     tag = secrets.token_hex(3)
-    pod_a, pod_b = installer_pod(cluster, f"installer-{tag}-a"), installer_pod(cluster, f"installer-{tag}-b")
+    pod_a, pod_b = (
+        installer_pod(cluster, f"installer-{tag}-a"),
+        installer_pod(cluster, f"installer-{tag}-b"),
+    )
     token_a = accounts.token(cluster.cp, NS, "spidernet-node", pod=pod_a)
     sa = accounts.ProjectedDir(tmp_path / "sa")
     sa.write(token_a, cluster.cp.ca_file.read_bytes())
-    host_bin, host_conf = tmp_path / "host" / "opt" / "cni" / "bin", tmp_path / "host" / "etc" / "cni" / "net.d"
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(paths.REPO), "SPIDERNET_BUNDLES": str(bundle_bin.parent),
-           "SPIDERNET_CNI_BIN_DIR": str(host_bin), "SPIDERNET_CNI_CONF_DIR": str(host_conf),
-           "SPIDERNET_TOKEN_FILE": str(sa.token_file), "SPIDERNET_CA_FILE": str(sa.ca_file),
-           "SPIDERNET_API_SERVER": cluster.cp.server, "NODE_NAME": "node-rot", "POD_UID": str(pod_b["metadata"]["uid"]),  # type: ignore[index]
-           "SPIDERNET_READY_FILE": str(tmp_path / "ready"), "SPIDERNET_POLL_SECONDS": "0.2"}  # fmt: skip
-    daemon = subprocess.Popen([sys.executable, "-m", "installer"], env=env, cwd=paths.REPO, stderr=subprocess.PIPE, text=True)
+    host_bin, host_conf = (
+        tmp_path / "host" / "opt" / "cni" / "bin",
+        tmp_path / "host" / "etc" / "cni" / "net.d",
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(paths.REPO),
+        "SPIDERNET_BUNDLES": str(bundle_bin.parent),
+        "SPIDERNET_CNI_BIN_DIR": str(host_bin),
+        "SPIDERNET_CNI_CONF_DIR": str(host_conf),
+        "SPIDERNET_TOKEN_FILE": str(sa.token_file),
+        "SPIDERNET_CA_FILE": str(sa.ca_file),
+        "SPIDERNET_API_SERVER": cluster.cp.server,
+        "NODE_NAME": "node-rot",
+        "POD_UID": str(pod_b["metadata"]["uid"]),  # type: ignore[index]
+        "SPIDERNET_READY_FILE": str(tmp_path / "ready"),
+        "SPIDERNET_POLL_SECONDS": "0.2",
+    }
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "installer"],
+        env=env,
+        cwd=paths.REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until("the installer to be ready", (tmp_path / "ready").exists, timeout=120)
         conf_dir = host_conf / "spiderpool.d"
@@ -71,7 +102,9 @@ def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(clus
         ns = f"rot{tag}"
         cluster.namespace(ns)
         cluster.node("node-rot")
-        pool = cluster.pool(f"{ns}-p", "10.215.0.0/24", ["10.215.0.10-10.215.0.20"])["metadata"]["name"]
+        pool = cluster.pool(f"{ns}-p", "10.215.0.0/24", ["10.215.0.10-10.215.0.20"])["metadata"][
+            "name"
+        ]
         first = cluster.pod(ns, "first", "node-rot")
         ref = PodRef(ns, "first", uid=first["metadata"]["uid"], container_id="c-first")
         added = plugin.call("ADD", ref, default_ipv4_ippool=[pool])
@@ -85,15 +118,20 @@ def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(clus
 
         assert accounts.whoami_status(cluster.cp, token_a) == 200  # still valid: its pod exists
         cluster.delete_pod(NS, str(pod_a["metadata"]["name"]))  # type: ignore[index]
-        wait_until("token A to be revoked", lambda: accounts.whoami_status(cluster.cp, token_a) == 401)
+        wait_until(
+            "token A to be revoked", lambda: accounts.whoami_status(cluster.cp, token_a) == 401
+        )
         assert accounts.whoami_status(cluster.cp, token_b) == 200
 
         cluster.delete_pod(ns, "first")
         deleted = plugin.call("DEL", ref, prev=added.json(), default_ipv4_ippool=[pool])
         assert deleted.returncode == 0, deleted.stdout
         second = cluster.pod(ns, "second", "node-rot")
-        again = plugin.call("ADD", PodRef(ns, "second", uid=second["metadata"]["uid"], container_id="c-second"),
-                            default_ipv4_ippool=[pool])  # fmt: skip
+        again = plugin.call(
+            "ADD",
+            PodRef(ns, "second", uid=second["metadata"]["uid"], container_id="c-second"),
+            default_ipv4_ippool=[pool],
+        )
         assert again.returncode == 0, again.stdout
         assert [r["pod"] for r in cluster.records(pool).values()] == [f"{ns}/second"]
     finally:

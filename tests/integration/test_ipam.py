@@ -37,7 +37,9 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
@@ -64,7 +66,11 @@ def test_del_of_an_unknown_container_succeeds(sc: Scenario) -> None:
     node = sc.node()
     rt = node.runtime(default_ipv4_ippool=[sc.name("nothing")])
     pod = sc.underlay.add_pod("ghost")
-    rt.delete("never-added", pod.path, pod=cni.PodRef(sc.ns, "ghost", uid="0000", container_id="never-added"))
+    rt.delete(
+        "never-added",
+        pod.path,
+        pod=cni.PodRef(sc.ns, "ghost", uid="0000", container_id="never-added"),
+    )
 
 
 def test_del_with_a_stale_container_id_after_a_re_add_keeps_the_ip(sc: Scenario) -> None:
@@ -151,10 +157,14 @@ def test_pod_annotation_beats_namespace_default_which_beats_cni_default(sc: Scen
     anno, nsdef, cnidef = sc.name("anno"), sc.name("nsdef"), sc.name("cnidef")
     for i, name in enumerate((anno, nsdef, cnidef)):
         sc.cluster.pool(name, f"10.96.{i}.0/24", [f"10.96.{i}.10-10.96.{i}.20"])
-    sc.cluster.namespace(sc.ns, annotations={"ipam.spidernet.io/default-ipv4-ippool": json.dumps([nsdef])})
+    sc.cluster.namespace(
+        sc.ns, annotations={"ipam.spidernet.io/default-ipv4-ippool": json.dumps([nsdef])}
+    )
     node = sc.node()
     rt = node.runtime(default_ipv4_ippool=[cnidef])
-    ref, pod = sc.pod("a", node, annotations={"ipam.spidernet.io/ippool": json.dumps({"ipv4": [anno]})})
+    ref, pod = sc.pod(
+        "a", node, annotations={"ipam.spidernet.io/ippool": json.dumps({"ipv4": [anno]})}
+    )
     assert add_ip(rt, ref, pod).startswith("10.96.0.")
     ref2, pod2 = sc.pod("b", node)
     assert add_ip(rt, ref2, pod2).startswith("10.96.1.")
@@ -171,7 +181,9 @@ def test_pod_annotation_beats_namespace_default_which_beats_cni_default(sc: Scen
 
 
 @pytest.mark.parametrize(("version", "has_version_field"), [("0.3.1", True), ("1.0.0", False)])
-def test_dual_stack_add_returns_one_v4_and_one_v6(sc: Scenario, version: str, has_version_field: bool) -> None:
+def test_dual_stack_add_returns_one_v4_and_one_v6(
+    sc: Scenario, version: str, has_version_field: bool
+) -> None:
     v4, v6 = sc.name("v4"), sc.name("v6")
     sc.cluster.pool(v4, "10.97.0.0/24", ["10.97.0.10-10.97.0.20"], gateway="10.97.0.1")
     sc.cluster.pool(v6, "fd97::/64", ["fd97::10-fd97::ffff:ffff:ffff:ffff"], gateway="fd97::1")
@@ -222,7 +234,7 @@ def test_sigkill_before_the_pool_write_leaves_no_record_and_no_duplicate(sc: Sce
 
 def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
     k = killed_add(sc, "10.99.0.0", "after-pool-write")
-    pool, node, ref, pod, killer = k.pool, k.node, k.ref, k.pod, k.killer
+    pool, node, ref, _pod, killer = k.pool, k.node, k.ref, k.pod, k.killer
     assert [r["podUid"] for r in sc.cluster.records(pool).values()] == [ref.uid]
     assert sc.cluster.endpoint(sc.ns, "a") is None
     rt = node.runtime(default_ipv4_ippool=[pool])
@@ -239,7 +251,9 @@ def test_sigkill_after_the_pool_write_is_recovered_by_uid(sc: Scenario) -> None:
     assert [r["pod"] for r in sc.cluster.records(pool).values()] == [f"{sc.ns}/a"]
 
 
-def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_cool_down(sc: Scenario) -> None:
+def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_cool_down(
+    sc: Scenario,
+) -> None:
     """No prevResult on DEL means the runtime never recorded a successful ADD: the IP goes
     back, but cooling (I5), so the retry rotates to another address and nobody else gets
     this one at once (an address conflict would otherwise fail every pod that draws it)."""
@@ -247,7 +261,9 @@ def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_co
     sc.cluster.pool(pool, "10.98.0.0/24", ["10.98.0.10-10.98.0.20"])
     node = sc.node()
     conflist = macvlan_conflist(node.config, default_ipv4_ippool=[pool])
-    conflist["plugins"].append({"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.no_such_knob": "1"}})
+    conflist["plugins"].append(
+        {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.no_such_knob": "1"}}
+    )
     rt = cni.Runtime(conflist, node=node.netns)
     ref, pod = sc.pod("a", node)
     with pytest.raises(cni.CniFailure):
@@ -277,8 +293,13 @@ def test_del_after_an_add_the_ipam_never_answered_frees_the_ip_at_once(sc: Scena
 
 
 def _exec_ipam(node: SimNode, command: str, **extra: object) -> cni.ExecResult:
-    conf = {"cniVersion": "1.1.0", "name": "macvlan-ens1", "type": "macvlan",
-            "ipam": node.config.ipam(**extra.pop("ipam", {})), **extra}  # fmt: skip
+    conf = {
+        "cniVersion": "1.1.0",
+        "name": "macvlan-ens1",
+        "type": "macvlan",
+        "ipam": node.config.ipam(**extra.pop("ipam", {})),
+        **extra,
+    }
     return cni.exec_plugin(paths.BUNDLE_BIN / "spiderpool", command, conf, node=node.netns)
 
 

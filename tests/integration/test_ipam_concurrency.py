@@ -67,29 +67,42 @@ def test_200_concurrent_adds_from_4_nodes_on_a_200_address_pool(
 
         started = time.monotonic()
         with ThreadPoolExecutor(WORKERS) as ex:
-            results = list(ex.map(lambda w: as_kubelet(w[0].add, w[1].container_id, w[2].path, pod=w[1]), work))
+            results = list(
+                ex.map(lambda w: as_kubelet(w[0].add, w[1].container_id, w[2].path, pod=w[1]), work)
+            )
         add_wall = time.monotonic() - started
 
         ips = [r["ips"][0]["address"].split("/")[0] for r in results]
         assert len(set(ips)) == PODS
         records = cluster.records(pool)
         assert cluster.get_pool(pool)["status"]["allocatedIPCount"] == PODS
-        assert {ip: r["podUid"] for ip, r in records.items()} == {ip: w[1].uid for ip, w in zip(ips, work)}
-        endpoints = {e["metadata"]["name"]: e["status"]["current"] for e in cluster.endpoints(sc.ns)}
+        assert {ip: r["podUid"] for ip, r in records.items()} == {
+            ip: w[1].uid for ip, w in zip(ips, work)
+        }
+        endpoints = {
+            e["metadata"]["name"]: e["status"]["current"] for e in cluster.endpoints(sc.ns)
+        }
         assert {
-            endpoints[w[1].name]["ips"][0]["ipv4"].split("/")[0]: endpoints[w[1].name]["uid"] for w in work
+            endpoints[w[1].name]["ips"][0]["ipv4"].split("/")[0]: endpoints[w[1].name]["uid"]
+            for w in work
         } == {ip: r["podUid"] for ip, r in records.items()}
 
         for w in work:
             cluster.delete_pod(sc.ns, w[1].name)
         started = time.monotonic()
         with ThreadPoolExecutor(WORKERS) as ex:
-            list(ex.map(lambda w: as_kubelet(w[0].delete, w[1].container_id, w[2].path, pod=w[1]), work))
+            list(
+                ex.map(
+                    lambda w: as_kubelet(w[0].delete, w[1].container_id, w[2].path, pod=w[1]), work
+                )
+            )
         del_wall = time.monotonic() - started
         assert cluster.records(pool) == {}
         assert cluster.endpoints(sc.ns) == []
 
         conflicts = [conflicts_in(n) for n in nodes]
-        print(f"\n200 ADDs: {add_wall:.1f}s ({PODS / add_wall:.1f}/s); 200 DELs: {del_wall:.1f}s; "
-              f"conflicts per node {[c for c, _ in conflicts]}, pool writes {sum(w for _, w in conflicts)}, "
-              f"verbs retried after code 11: {len(RETRIED)}")  # fmt: skip
+        print(
+            f"\n200 ADDs: {add_wall:.1f}s ({PODS / add_wall:.1f}/s); 200 DELs: {del_wall:.1f}s; "
+            f"conflicts per node {[c for c, _ in conflicts]}, pool writes {sum(w for _, w in conflicts)}, "
+            f"verbs retried after code 11: {len(RETRIED)}"
+        )

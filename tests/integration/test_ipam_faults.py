@@ -28,7 +28,9 @@ def _seed() -> int:
     return int(os.environ.get("SPIDERNET_FAULT_SEED", random.SystemRandom().randrange(1 << 30)))
 
 
-def test_a_short_randomized_fault_run_keeps_every_invariant(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_a_short_randomized_fault_run_keeps_every_invariant(
+    cluster: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     run = faultrun.fresh(cluster, tmp_path, faultrun.Settings(seed=_seed()))
     run.run()
     print("\n" + run.report())
@@ -36,9 +38,18 @@ def test_a_short_randomized_fault_run_keeps_every_invariant(cluster: Cluster, tm
 
 @pytest.mark.slow
 @pytest.mark.timeout(4 * 3600)
-def test_a_long_randomized_fault_run_keeps_every_invariant(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_a_long_randomized_fault_run_keeps_every_invariant(
+    cluster: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     rounds = int(os.environ.get("SPIDERNET_FAULT_ROUNDS", "200"))
-    run = faultrun.fresh(cluster, tmp_path, faultrun.Settings(seed=_seed()), rounds=rounds, width=16, nodes=4,
-                         pool_size=120)  # fmt: skip
+    run = faultrun.fresh(
+        cluster,
+        tmp_path,
+        faultrun.Settings(seed=_seed()),
+        rounds=rounds,
+        width=16,
+        nodes=4,
+        pool_size=120,
+    )
     run.run()
     print("\n" + run.report())

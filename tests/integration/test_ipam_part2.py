@@ -32,7 +32,9 @@ IPPOOL = "ipam.spidernet.io/ippool"
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
@@ -61,18 +63,32 @@ def _sts_pools(sc: Scenario) -> tuple[str, str, str]:
 
 
 def _sts_annotations(v4: str, v6: str, extra: str) -> dict[str, str]:
-    return {IPPOOLS: json.dumps([{"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
-                                 {"interface": "net1", "ipv4": [extra]}])}  # fmt: skip
+    return {
+        IPPOOLS: json.dumps(
+            [
+                {"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
+                {"interface": "net1", "ipv4": [extra]},
+            ]
+        )
+    }
 
 
-def _sts_pod(sc: Scenario, node: SimNode, sts: dict[str, Any], name: str, gen: int,
-             annotations: dict[str, str]) -> tuple[cni.PodRef, netns.Netns]:  # fmt: skip
+def _sts_pod(
+    sc: Scenario,
+    node: SimNode,
+    sts: dict[str, Any],
+    name: str,
+    gen: int,
+    annotations: dict[str, str],
+) -> tuple[cni.PodRef, netns.Netns]:
     obj = sc.cluster.pod(sc.ns, name, node.config.name, annotations=annotations, owner=sts)
     ref = cni.PodRef(sc.ns, name, obj["metadata"]["uid"], f"c-{name}-{gen}")
     return ref, sc.underlay.add_pod(f"{sc.ns[-4:]}{name[-1]}{gen}")
 
 
-def test_a_statefulset_pod_re_created_20_times_keeps_its_addresses_on_both_nics(sc: Scenario) -> None:
+def test_a_statefulset_pod_re_created_20_times_keeps_its_addresses_on_both_nics(
+    sc: Scenario,
+) -> None:
     v4, v6, extra = _sts_pools(sc)
     node = sc.node()
     eth0, net1 = nic(node, "net-a"), nic(node, "net-b")
@@ -84,7 +100,8 @@ def test_a_statefulset_pod_re_created_20_times_keeps_its_addresses_on_both_nics(
         ref, pod = _sts_pod(sc, node, sts, "web-0", gen, anno)
         uids.add(ref.uid)
         got = addresses(eth0.add(ref.container_id, pod.path, "eth0", pod=ref)) + addresses(
-            net1.add(ref.container_id, pod.path, "net1", pod=ref))  # fmt: skip
+            net1.add(ref.container_id, pod.path, "net1", pod=ref)
+        )
         first = first or got
         assert got == first, f"round {gen}"
         assert set(holders(sc, v4, v6, extra).values()) == {ref.uid}
@@ -98,7 +115,7 @@ def test_a_statefulset_pod_re_created_20_times_keeps_its_addresses_on_both_nics(
 
 
 def test_scaling_a_statefulset_down_releases_the_out_of_range_ordinal(sc: Scenario) -> None:
-    v4, v6, extra = _sts_pools(sc)
+    v4, _v6, _extra = _sts_pools(sc)
     node = sc.node()
     eth0 = nic(node, "net-a")
     sts = sc.cluster.statefulset(sc.ns, "db", replicas=2)
@@ -129,7 +146,9 @@ def test_a_pod_of_a_deleted_statefulset_is_released_by_its_del(sc: Scenario) -> 
     assert holders(sc, v4) == {} and sc.cluster.endpoint(sc.ns, "old-0") is None
 
 
-def test_a_re_created_statefulset_pod_whose_pool_changed_moves_to_the_new_pool(sc: Scenario) -> None:
+def test_a_re_created_statefulset_pod_whose_pool_changed_moves_to_the_new_pool(
+    sc: Scenario,
+) -> None:
     v4, _, extra = _sts_pools(sc)
     node = sc.node()
     eth0 = nic(node, "net-a")
@@ -153,31 +172,47 @@ def test_a_pod_with_three_nics_gets_every_address_with_cleangateway_per_nic(sc: 
     third = sc.name("t4")
     sc.cluster.pool(third, "10.222.0.0/24", ["10.222.0.10-10.222.0.11"], gateway="10.222.0.1")
     node = sc.node()
-    anno = {IPPOOLS: json.dumps([
-        {"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
-        {"interface": "net1", "ipv4": [extra]},
-        {"interface": "net2", "ipv4": [third], "cleangateway": True},
-    ])}  # fmt: skip
+    anno = {
+        IPPOOLS: json.dumps(
+            [
+                {"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
+                {"interface": "net1", "ipv4": [extra]},
+                {"interface": "net2", "ipv4": [third], "cleangateway": True},
+            ]
+        )
+    }
     ref, pod = sc.pod("m", node, annotations=anno)
-    got = {ifname: nic(node, f"net-{ifname}").add(ref.container_id, pod.path, ifname, pod=ref)
-           for ifname in ("eth0", "net1", "net2")}  # fmt: skip
+    got = {
+        ifname: nic(node, f"net-{ifname}").add(ref.container_id, pod.path, ifname, pod=ref)
+        for ifname in ("eth0", "net1", "net2")
+    }
     assert addresses(got["eth0"]) == ["10.220.0.10/24", "fd00:220::10/64"]
     assert addresses(got["net1"]) == ["10.221.0.10/24"]
     assert addresses(got["net2"]) == ["10.222.0.10/24"]
-    assert [r["dst"] for r in got["eth0"].get("routes", [])] == ["0.0.0.0/0"]  # v6 pool has no gateway
+    assert [r["dst"] for r in got["eth0"].get("routes", [])] == [
+        "0.0.0.0/0"
+    ]  # v6 pool has no gateway
     assert got["net2"].get("routes", []) == []  # cleangateway: no default route via 10.222.0.1
 
 
-def test_a_failure_on_the_third_nic_leaves_nothing_once_the_runtime_deleted_every_nic(sc: Scenario) -> None:
+def test_a_failure_on_the_third_nic_leaves_nothing_once_the_runtime_deleted_every_nic(
+    sc: Scenario,
+) -> None:
     v4, v6, extra = _sts_pools(sc)
     full = sc.name("full")
     sc.cluster.pool(full, "10.223.0.0/24", ["10.223.0.10"])
     node = sc.node()
     blocker, bpod = sc.pod("blocker", node, annotations={IPPOOL: json.dumps({"ipv4": [full]})})
     nic(node, "net-x").add(blocker.container_id, bpod.path, pod=blocker)
-    anno = {IPPOOLS: json.dumps([{"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
-                                 {"interface": "net1", "ipv4": [extra]},
-                                 {"interface": "net2", "ipv4": [full]}])}  # fmt: skip
+    anno = {
+        IPPOOLS: json.dumps(
+            [
+                {"interface": "eth0", "ipv4": [v4], "ipv6": [v6]},
+                {"interface": "net1", "ipv4": [extra]},
+                {"interface": "net2", "ipv4": [full]},
+            ]
+        )
+    }
     ref, pod = sc.pod("m", node, annotations=anno)
     runtimes = {ifname: nic(node, f"net-{ifname}") for ifname in ("eth0", "net1", "net2")}
     for ifname in ("eth0", "net1"):
@@ -194,20 +229,31 @@ def test_a_failure_on_the_third_nic_leaves_nothing_once_the_runtime_deleted_ever
 # ------------------------------------------------------------------ replicas across subnets
 
 
-def test_one_annotation_gives_each_pod_its_zones_pool_and_names_every_pool_when_none_fits(sc: Scenario) -> None:
+def test_one_annotation_gives_each_pod_its_zones_pool_and_names_every_pool_when_none_fits(
+    sc: Scenario,
+) -> None:
     zones = {"east": "10.224.1", "west": "10.224.2"}
     pools = []
     for zone, net in zones.items():
         name = sc.name(f"z-{zone}")
-        sc.cluster.pool(name, f"{net}.0/24", [f"{net}.10-{net}.20"], nodeAffinity={"matchLabels": {"zone": zone}})
+        sc.cluster.pool(
+            name,
+            f"{net}.0/24",
+            [f"{net}.10-{net}.20"],
+            nodeAffinity={"matchLabels": {"zone": zone}},
+        )
         pools.append(name)
     anno = {IPPOOL: json.dumps({"ipv4": pools})}
     got = {}
     for i, zone in enumerate(["east", "west", "north"]):
         node = sc.node(i)
         sc.cluster.node(node.config.name)  # already there: label it
-        sc.cluster.cp.request("PATCH", f"/api/v1/nodes/{node.config.name}", {"metadata": {"labels": {"zone": zone}}},
-                              content_type="application/merge-patch+json")  # fmt: skip
+        sc.cluster.cp.request(
+            "PATCH",
+            f"/api/v1/nodes/{node.config.name}",
+            {"metadata": {"labels": {"zone": zone}}},
+            content_type="application/merge-patch+json",
+        )
         ref, pod = sc.pod(f"r{i}", node, annotations=anno)
         try:
             got[zone] = addresses(node.runtime().add(ref.container_id, pod.path, pod=ref))
@@ -250,19 +296,39 @@ def test_a_pool_whose_gateway_lies_inside_its_ips_is_skipped_with_that_reason(sc
     ref, pod = sc.pod("a", node, annotations={IPPOOL: json.dumps({"ipv4": [bad]})})
     with pytest.raises(cni.CniFailure) as failure:
         node.runtime().add(ref.container_id, pod.path, pod=ref)
-    assert failure.value.code == 101 and "spec.gateway 10.226.0.1 is inside spec.ips" in failure.value.msg
+    assert (
+        failure.value.code == 101
+        and "spec.gateway 10.226.0.1 is inside spec.ips" in failure.value.msg
+    )
     ref2, pod2 = sc.pod("b", node, annotations={IPPOOL: json.dumps({"ipv4": [bad, good]})})
-    assert addresses(node.runtime().add(ref2.container_id, pod2.path, pod=ref2)) == ["10.227.0.10/24"]
+    assert addresses(node.runtime().add(ref2.container_id, pod2.path, pod=ref2)) == [
+        "10.227.0.10/24"
+    ]
 
 
-def test_routes_from_the_annotation_join_the_nic_whose_subnet_holds_their_gateway(sc: Scenario) -> None:
+def test_routes_from_the_annotation_join_the_nic_whose_subnet_holds_their_gateway(
+    sc: Scenario,
+) -> None:
     pool = sc.name("p")
     sc.cluster.pool(pool, "10.228.0.0/24", ["10.228.0.10"], gateway="10.228.0.1")
     node = sc.node()
-    routes = [{"dst": "172.16.0.0/16", "gw": "10.228.0.254"}, {"dst": "172.17.0.0/16", "gw": "192.168.9.1"}]
+    routes = [
+        {"dst": "172.16.0.0/16", "gw": "10.228.0.254"},
+        {"dst": "172.17.0.0/16", "gw": "192.168.9.1"},
+    ]
     ref, pod = sc.pod("a", node, annotations={"ipam.spidernet.io/routes": json.dumps(routes)})
     got = node.runtime(default_ipv4_ippool=[pool]).add(ref.container_id, pod.path, pod=ref)
-    assert [(r["dst"], r.get("gw")) for r in got["routes"]] == [("0.0.0.0/0", "10.228.0.1"),
-                                                               ("172.16.0.0/16", "10.228.0.254")]  # fmt: skip
-    again, pod2 = dataclasses.replace(ref, container_id="c-a-2"), sc.underlay.add_pod(f"{sc.ns[-4:]}a2")
-    assert node.runtime(default_ipv4_ippool=[pool]).add(again.container_id, pod2.path, pod=again)["routes"] == got["routes"]
+    assert [(r["dst"], r.get("gw")) for r in got["routes"]] == [
+        ("0.0.0.0/0", "10.228.0.1"),
+        ("172.16.0.0/16", "10.228.0.254"),
+    ]
+    again, pod2 = (
+        dataclasses.replace(ref, container_id="c-a-2"),
+        sc.underlay.add_pod(f"{sc.ns[-4:]}a2"),
+    )
+    assert (
+        node.runtime(default_ipv4_ippool=[pool]).add(again.container_id, pod2.path, pod=again)[
+            "routes"
+        ]
+        == got["routes"]
+    )

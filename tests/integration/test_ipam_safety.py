@@ -89,7 +89,9 @@ def holders_of(env: Env, pool: str) -> dict[str, str]:
 # ------------------------------------------------------------------ item 1
 
 
-def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unrecorded_address(env: Env) -> None:
+def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unrecorded_address(
+    env: Env,
+) -> None:
     pool = env.pool("p", "10.200.0.0/24", ["10.200.0.10-10.200.0.40"])
     node = env.node(0)
     rt = Runtime(node, ipam={"default_ipv4_ippool": [pool]})
@@ -98,7 +100,9 @@ def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unre
     rounds, lost = 12, 0
     for n in range(1, rounds + 1):
         old, new = ref.container_id, f"c-a-{n}"
-        rt.cache.pop((old, "eth0"), None)  # its ADD "failed later in the chain": the DEL carries no prevResult
+        rt.cache.pop(
+            (old, "eth0"), None
+        )  # its ADD "failed later in the chain": the DEL carries no prevResult
         with ThreadPoolExecutor(2) as ex:
             d = ex.submit(rt.delete, ref, old)
             a = ex.submit(rt.add, ref, new)
@@ -119,7 +123,9 @@ def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unre
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
@@ -154,13 +160,19 @@ def test_unplugging_one_nic_releases_only_that_nic(env: Env) -> None:
     assert first.ok and second.ok
     # Multus dynamic networks: the annotation drops net1, then the controller DELs it
     path = f"/api/v1/namespaces/{env.ns}/pods/a"
-    env.cluster.cp.request("PATCH", path, {"metadata": {"annotations": {NETWORKS: "[]"}}},
-                           content_type="application/merge-patch+json")  # fmt: skip
+    env.cluster.cp.request(
+        "PATCH",
+        path,
+        {"metadata": {"annotations": {NETWORKS: "[]"}}},
+        content_type="application/merge-patch+json",
+    )
     for _ in range(2):  # the unplug, then the same DEL again
         assert net1.delete(ref, ref.container_id, "net1").ok
         assert holders_of(env, pool) == {first.ips()[0]: ref.uid}
         ep = env.cluster.endpoint(env.ns, "a")
-        assert ep is not None and [d["interface"] for d in ep["status"]["current"]["ips"]] == ["eth0"]
+        assert ep is not None and [d["interface"] for d in ep["status"]["current"]["ips"]] == [
+            "eth0"
+        ]
     env.check(pool)
     env.cluster.delete_pod(env.ns, "a")
     assert eth0.delete(ref, ref.container_id, "eth0").ok
@@ -172,12 +184,23 @@ def test_a_sandbox_rebuild_keeps_every_nic_the_pod_still_asks_for(env: Env) -> N
     node = env.node(0)
     eth0 = Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pool]})
     net1 = Runtime(node, network="net-b", ipam={"default_ipv4_ippool": [pool]})
-    ref = env.pod("a", node, annotations={NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])})
-    got = {nic: rt.add(ref, ref.container_id, nic).ips()[0] for nic, rt in (("eth0", eth0), ("net1", net1))}
-    for nic, rt in (("net1", net1), ("eth0", eth0)):  # the runtime tears the sandbox down, NICs in reverse
+    ref = env.pod(
+        "a", node, annotations={NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])}
+    )
+    got = {
+        nic: rt.add(ref, ref.container_id, nic).ips()[0]
+        for nic, rt in (("eth0", eth0), ("net1", net1))
+    }
+    for nic, rt in (
+        ("net1", net1),
+        ("eth0", eth0),
+    ):  # the runtime tears the sandbox down, NICs in reverse
         assert rt.delete(ref, ref.container_id, nic).ok
     new = dataclasses.replace(ref, container_id="c-a-2")
-    assert {nic: rt.add(new, new.container_id, nic).ips()[0] for nic, rt in (("eth0", eth0), ("net1", net1))} == got
+    assert {
+        nic: rt.add(new, new.container_id, nic).ips()[0]
+        for nic, rt in (("eth0", eth0), ("net1", net1))
+    } == got
     env.check(pool)
 
 
@@ -216,7 +239,9 @@ def test_without_a_uid_a_late_del_releases_the_old_uids_record_not_the_successor
     old, new = env.node(0), env.node(1)
     ipam = {"default_ipv4_ippool": [pool]}
     first = env.pod("a", old)
-    crashed = Runtime(old, ipam=ipam).add(first, "c-old", with_uid=False, failpoint="after-pool-write")
+    crashed = Runtime(old, ipam=ipam).add(
+        first, "c-old", with_uid=False, failpoint="after-pool-write"
+    )
     assert crashed.killed and holders_of(env, pool) == {"10.205.0.10": first.uid}
     env.cluster.delete_pod(env.ns, "a")
     second = env.pod("a", new)
@@ -230,16 +255,29 @@ def test_without_a_uid_a_late_del_releases_the_old_uids_record_not_the_successor
 
 
 def test_a_case_folded_multus_annotation_cannot_reach_another_tenants_pool(env: Env) -> None:
-    pool = env.pool("secure", "10.206.0.0/24", ["10.206.0.10-10.206.0.20"], multusName=["kube-system/secure-net"])
+    pool = env.pool(
+        "secure",
+        "10.206.0.0/24",
+        ["10.206.0.10-10.206.0.20"],
+        multusName=["kube-system/secure-net"],
+    )
     node = env.node(0)
-    attack = json.dumps([{"name": "secure-net", "namespace": "kube-system", "Name": "general", "Namespace": env.ns}])
+    attack = json.dumps(
+        [{"name": "secure-net", "namespace": "kube-system", "Name": "general", "Namespace": env.ns}]
+    )
     ref = env.pod("a", node, annotations={"k8s.v1.cni.cncf.io/networks": attack})
     got = Runtime(node, ipam={"default_ipv4_ippool": [pool]}).add(ref, ref.container_id, "net1")
     assert got.code == 101
     assert f"does not include network '{env.ns}/general'" in got.result["msg"]  # type: ignore[index]
     assert holders_of(env, pool) == {}
-    honest = env.pod("b", node, annotations={"k8s.v1.cni.cncf.io/networks": "kube-system/secure-net"})
-    assert Runtime(node, ipam={"default_ipv4_ippool": [pool]}).add(honest, honest.container_id, "net1").ok
+    honest = env.pod(
+        "b", node, annotations={"k8s.v1.cni.cncf.io/networks": "kube-system/secure-net"}
+    )
+    assert (
+        Runtime(node, ipam={"default_ipv4_ippool": [pool]})
+        .add(honest, honest.container_id, "net1")
+        .ok
+    )
 
 
 # ------------------------------------------------------------------ item 7
@@ -247,20 +285,34 @@ def test_a_case_folded_multus_annotation_cannot_reach_another_tenants_pool(env: 
 
 def _requests(node: NodeConfig) -> list[str]:
     text = (node.dir / "spiderpool.log").read_text()
-    return [r for line in re.findall(r'api requests=\d+ [^:]*: ([^"]*)"', text) for r in line.split("; ")]
+    return [
+        r
+        for line in re.findall(r'api requests=\d+ [^:]*: ([^"]*)"', text)
+        for r in line.split("; ")
+    ]
 
 
 @pytest.mark.parametrize("how", ["spec.default", "glob"])
-def test_default_pools_and_globs_read_no_pool_records_beyond_the_pools_they_use(env: Env, how: str) -> None:
-    pools = [env.pool(f"d{i}", f"10.207.{i}.0/24", [f"10.207.{i}.10"], default=(how == "spec.default"))
-             for i in range(3)]  # fmt: skip
+def test_default_pools_and_globs_read_no_pool_records_beyond_the_pools_they_use(
+    env: Env, how: str
+) -> None:
+    pools = [
+        env.pool(f"d{i}", f"10.207.{i}.0/24", [f"10.207.{i}.10"], default=(how == "spec.default"))
+        for i in range(3)
+    ]
     node = env.node(0)
     ipam = {"default_ipv4_ippool": [f"{env.ns}-d*"]} if how == "glob" else {}
     ref = env.pod("a", node)
     assert Runtime(node, ipam=ipam).add(ref, ref.container_id).ok
-    lists = [r for r in _requests(node) if r.startswith("GET") and r.split("?")[0].endswith("/spiderippools")]
+    lists = [
+        r
+        for r in _requests(node)
+        if r.startswith("GET") and r.split("?")[0].endswith("/spiderippools")
+    ]
     assert lists and all(r.endswith("(table)") for r in lists), lists
-    if how == "glob":  # spec.default pools of other tests share the cluster and may serve it instead
+    if (
+        how == "glob"
+    ):  # spec.default pools of other tests share the cluster and may serve it instead
         assert sum(1 for p in pools if holders_of(env, p)) == 1
 
 
@@ -275,8 +327,15 @@ def test_the_gc_verb_settles_the_rest_when_one_attachment_fails(env: Env) -> Non
     held = os.open(node.dir / "locks" / f"pod_{env.ns}_b.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(held, fcntl.LOCK_EX)  # another verb of pod b is "running"
     try:
-        res = exec_ipam(node, "GC", None, "gc", version="1.1.0", ipam=rt.ipam,
-                        extra={"cni.dev/valid-attachments": []})  # fmt: skip
+        res = exec_ipam(
+            node,
+            "GC",
+            None,
+            "gc",
+            version="1.1.0",
+            ipam=rt.ipam,
+            extra={"cni.dev/valid-attachments": []},
+        )
     finally:
         os.close(held)
     assert res.code == 11 and f"{env.ns}/b" in res.result["msg"], res.result  # type: ignore[index]
@@ -325,8 +384,12 @@ def test_dels_whose_endpoint_changes_under_them_succeed_and_leave_nothing(env: E
         while not stop.is_set():
             for ref in refs:
                 path = f"{GROUP}/namespaces/{env.ns}/spiderendpoints/{ref.name}"
-                env.cluster.cp.request("PATCH", path, {"metadata": {"labels": {"churn": os.urandom(2).hex()}}},
-                                       content_type="application/merge-patch+json")  # fmt: skip
+                env.cluster.cp.request(
+                    "PATCH",
+                    path,
+                    {"metadata": {"labels": {"churn": os.urandom(2).hex()}}},
+                    content_type="application/merge-patch+json",
+                )
 
     writer = threading.Thread(target=churn)
     writer.start()

@@ -23,16 +23,33 @@ def macvlan_hostlocal(version: str, data_dir: Path) -> dict[str, object]:
     return {
         "cniVersion": version,
         "name": "demo-net",
-        "plugins": [{
-            "type": "macvlan", "master": "ens1", "mode": "bridge",
-            "ipam": {"type": "host-local", "dataDir": str(data_dir),
-                     "ranges": [[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.10", "rangeEnd": "10.77.0.20"}]]},
-        }],
-    }  # fmt: skip
+        "plugins": [
+            {
+                "type": "macvlan",
+                "master": "ens1",
+                "mode": "bridge",
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": str(data_dir),
+                    "ranges": [
+                        [
+                            {
+                                "subnet": "10.77.0.0/24",
+                                "rangeStart": "10.77.0.10",
+                                "rangeEnd": "10.77.0.20",
+                            }
+                        ]
+                    ],
+                },
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize("version", ["0.4.0", "1.0.0"])
-def test_macvlan_host_local_chain_add_check_del(underlay: netns.Underlay, tmp_path: Path, version: str) -> None:
+def test_macvlan_host_local_chain_add_check_del(
+    underlay: netns.Underlay, tmp_path: Path, version: str
+) -> None:
     node = underlay.add_node()
     pod = underlay.add_pod("a")
     runtime = cni.Runtime(macvlan_hostlocal(version, tmp_path / "ipam"), node=node)
@@ -58,7 +75,11 @@ def test_frozen_plugin_answers_version_through_libcni(bundle_bin: Path, plugin: 
     ("conf", "code", "needle"),
     [
         ({"cniVersion": "1.0.0", "type": "ifacer", "interfaces": []}, 7, "interfaces"),
-        ({"cniVersion": "1.0.0", "type": "ifacer", "interfaces": ["ens1"], "vlanID": 5000}, 7, "vlanID"),
+        (
+            {"cniVersion": "1.0.0", "type": "ifacer", "interfaces": ["ens1"], "vlanID": 5000},
+            7,
+            "vlanID",
+        ),
         ({"cniVersion": "0.2.0", "type": "ifacer", "interfaces": ["ens1"]}, 1, "incompatible"),
     ],
 )
@@ -67,7 +88,9 @@ def test_malformed_config_through_libcni_yields_its_code(
 ) -> None:
     node = underlay.add_node()
     pod = underlay.add_pod("bad")
-    runtime = cni.Runtime({"cniVersion": conf["cniVersion"], "name": "bad", "plugins": [conf]}, node=node)
+    runtime = cni.Runtime(
+        {"cniVersion": conf["cniVersion"], "name": "bad", "plugins": [conf]}, node=node
+    )
     with pytest.raises(cni.CniFailure) as failure:
         runtime.add("c0ffee02", pod.path)
     assert failure.value.code == code

@@ -26,19 +26,48 @@ from installer import settings
 from tools.testbed import manifests
 from tools.testbed.cluster import Cluster
 
-pytestmark = pytest.mark.skipif(manifests.kubectl() is None, reason="kubectl is not installed (it renders the manifests)")
+pytestmark = pytest.mark.skipif(
+    manifests.kubectl() is None, reason="kubectl is not installed (it renders the manifests)"
+)
 
 # Multus's CRD, as Multus ships it (spec.config a string), for the example NADs.
 NAD_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": "network-attachment-definitions.k8s.cni.cncf.io"},
-    "spec": {"group": "k8s.cni.cncf.io", "scope": "Namespaced",
-             "names": {"plural": "network-attachment-definitions", "singular": "network-attachment-definition",
-                       "kind": "NetworkAttachmentDefinition", "shortNames": ["net-attach-def"]},
-             "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                 "type": "object", "properties": {"spec": {"type": "object", "properties": {"config": {"type": "string"}}}}}}}]},
-}  # fmt: skip
-BUILT_IN_GROUPS = ("v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1")
+    "spec": {
+        "group": "k8s.cni.cncf.io",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "network-attachment-definitions",
+            "singular": "network-attachment-definition",
+            "kind": "NetworkAttachmentDefinition",
+            "shortNames": ["net-attach-def"],
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "properties": {"config": {"type": "string"}}}
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+BUILT_IN_GROUPS = (
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "rbac.authorization.k8s.io/v1",
+    "apiextensions.k8s.io/v1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,59 +84,93 @@ def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
 
 
-def test_the_manifests_render_every_object_with_the_image_named(objects: list[dict[str, Any]]) -> None:
+def test_the_manifests_render_every_object_with_the_image_named(
+    objects: list[dict[str, Any]],
+) -> None:
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
-    assert kinds == sorted([
-        "CustomResourceDefinition/spiderippools.spiderpool.spidernet.io",
-        "CustomResourceDefinition/spiderendpoints.spiderpool.spidernet.io",
-        "CustomResourceDefinition/spiderreservedips.spiderpool.spidernet.io",
-        "ServiceAccount/spidernet-node", "ServiceAccount/spidernet-gc",
-        "ClusterRole/spidernet-ipam", "ClusterRole/spidernet-gc", "ClusterRole/spidernet-cli",
-        "ClusterRoleBinding/spidernet-ipam", "ClusterRoleBinding/spidernet-gc",
-        "Role/spidernet-gc-state", "RoleBinding/spidernet-gc-state",
-        "DaemonSet/spidernet-installer", "CronJob/spidernet-gc",
-    ])  # fmt: skip
-    ds, cj = one(objects, "DaemonSet", "spidernet-installer"), one(objects, "CronJob", "spidernet-gc")
+    assert kinds == sorted(
+        [
+            "CustomResourceDefinition/spiderippools.spiderpool.spidernet.io",
+            "CustomResourceDefinition/spiderendpoints.spiderpool.spidernet.io",
+            "CustomResourceDefinition/spiderreservedips.spiderpool.spidernet.io",
+            "ServiceAccount/spidernet-node",
+            "ServiceAccount/spidernet-gc",
+            "ClusterRole/spidernet-ipam",
+            "ClusterRole/spidernet-gc",
+            "ClusterRole/spidernet-cli",
+            "ClusterRoleBinding/spidernet-ipam",
+            "ClusterRoleBinding/spidernet-gc",
+            "Role/spidernet-gc-state",
+            "RoleBinding/spidernet-gc-state",
+            "DaemonSet/spidernet-installer",
+            "CronJob/spidernet-gc",
+        ]
+    )
+    ds, cj = (
+        one(objects, "DaemonSet", "spidernet-installer"),
+        one(objects, "CronJob", "spidernet-gc"),
+    )
     assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "spidernet:0.1.0"
-    assert cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] == "spidernet:0.1.0"
+    assert (
+        cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "spidernet:0.1.0"
+    )
 
 
 def test_the_top_level_lists_exactly_the_crds_of_the_crd_kustomization() -> None:
     top = yaml.safe_load((manifests.MANIFESTS / "kustomization.yaml").read_text())["resources"]
-    crds = yaml.safe_load((manifests.MANIFESTS / "crds" / "kustomization.yaml").read_text())["resources"]
+    crds = yaml.safe_load((manifests.MANIFESTS / "crds" / "kustomization.yaml").read_text())[
+        "resources"
+    ]
     assert [r for r in top if r.startswith("crds/")] == [f"crds/{r}" for r in crds]
 
 
 @pytest.mark.parametrize("version", ["1.28.0", kubernetes_validate.latest_version()])
-def test_every_built_in_object_is_valid_for_a_current_kubernetes(objects: list[dict[str, Any]], version: str) -> None:
+def test_every_built_in_object_is_valid_for_a_current_kubernetes(
+    objects: list[dict[str, Any]], version: str
+) -> None:
     checked = [o for o in objects if o["apiVersion"] in BUILT_IN_GROUPS]
     assert len(checked) == len(objects)
     for obj in checked:
         kubernetes_validate.validate(obj, version, strict=True)  # raises naming the field
 
 
-def test_every_object_is_accepted_by_the_real_api_server(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
+def test_every_object_is_accepted_by_the_real_api_server(
+    cluster: Cluster, objects: list[dict[str, Any]]
+) -> None:
     for obj in objects:
         status, reply = manifests.apply(cluster.cp, manifests.for_1_20(obj), dry_run=True)
         assert status in (200, 201), f"{obj['kind']}/{obj['metadata']['name']}: {reply}"
 
 
-def test_the_example_pools_and_networks_are_accepted_by_the_real_api_server(cluster: Cluster, examples: list[dict[str, Any]]) -> None:
+def test_the_example_pools_and_networks_are_accepted_by_the_real_api_server(
+    cluster: Cluster, examples: list[dict[str, Any]]
+) -> None:
     cluster.cp.apply_crd(NAD_CRD)
     for obj in examples:
         status, reply = manifests.apply(cluster.cp, obj, dry_run=True)
         assert status in (200, 201), f"{obj['kind']}/{obj['metadata']['name']}: {reply}"
 
 
-def test_each_example_network_is_an_ifacer_main_spiderpool_coordinator_chain_on_its_own_pools(examples: list[dict[str, Any]]) -> None:
+def test_each_example_network_is_an_ifacer_main_spiderpool_coordinator_chain_on_its_own_pools(
+    examples: list[dict[str, Any]],
+) -> None:
     pools = {o["metadata"]["name"]: o["spec"] for o in examples if o["kind"] == "SpiderIPPool"}
     nads = [o for o in examples if o["kind"] == "NetworkAttachmentDefinition"]
-    assert sorted(n["metadata"]["name"] for n in nads) == ["bond-vlan200", "ipvlan-ens1", "macvlan-ens1", "vlan100-ens1"]
+    assert sorted(n["metadata"]["name"] for n in nads) == [
+        "bond-vlan200",
+        "ipvlan-ens1",
+        "macvlan-ens1",
+        "vlan100-ens1",
+    ]
     for nad in nads:
         conf = json.loads(nad["spec"]["config"])
         key = f"{nad['metadata']['namespace']}/{nad['metadata']['name']}"
         assert conf["name"] == nad["metadata"]["name"]
-        assert [p["type"] for p in conf["plugins"]] in (["ifacer", "macvlan", "coordinator"], ["ifacer", "ipvlan", "coordinator"])
+        assert [p["type"] for p in conf["plugins"]] in (
+            ["ifacer", "macvlan", "coordinator"],
+            ["ifacer", "ipvlan", "coordinator"],
+        )
         ipam = conf["plugins"][1]["ipam"]
         assert ipam["type"] == "spiderpool"
         named = ipam.get("default_ipv4_ippool", []) + ipam.get("default_ipv6_ippool", [])
@@ -125,16 +188,27 @@ def test_the_installer_daemonset_has_what_spec_6_asks_for(objects: list[dict[str
     assert (mounts["cni-bin"], mounts["cni-conf"]) == (defaults.cni_bin_dir, defaults.cni_conf_dir)
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["priorityClassName"] == "system-node-critical"
-    assert ds["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert ds["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert container["readinessProbe"]["exec"]["command"] == ["test", "-e", defaults.ready_file]
     assert container["command"] == ["python3", "-m", "installer"]
-    assert pod["serviceAccountName"] == "spidernet-node" and pod["automountServiceAccountToken"] is False
+    assert (
+        pod["serviceAccountName"] == "spidernet-node"
+        and pod["automountServiceAccountToken"] is False
+    )
     token = next(v for v in pod["volumes"] if v["name"] == "token")["projected"]["sources"]
-    assert mounts["token"] + "/token" == defaults.token_file and token[0]["serviceAccountToken"]["path"] == "token"
+    assert (
+        mounts["token"] + "/token" == defaults.token_file
+        and token[0]["serviceAccountToken"]["path"] == "token"
+    )
 
 
-def test_the_gc_cronjob_runs_every_minute_never_twice_at_once_as_its_own_account(objects: list[dict[str, Any]]) -> None:
+def test_the_gc_cronjob_runs_every_minute_never_twice_at_once_as_its_own_account(
+    objects: list[dict[str, Any]],
+) -> None:
     cj = one(objects, "CronJob", "spidernet-gc")
     assert (cj["spec"]["schedule"], cj["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
     pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]

@@ -31,41 +31,75 @@ BAD_PREVS = {
 }
 
 
-def exec_plugin(plugin: str, command: str, conf: dict[str, Any] | bytes, *, node: netns.Netns,
-                env: dict[str, str]) -> cni.ExecResult:  # fmt: skip
+def exec_plugin(
+    plugin: str,
+    command: str,
+    conf: dict[str, Any] | bytes,
+    *,
+    node: netns.Netns,
+    env: dict[str, str],
+) -> cni.ExecResult:
     return cni.exec_plugin(paths.BUNDLE_BIN / plugin, command, conf, env=env, node=node)
 
 
 def warnings(log: Path) -> list[str]:
-    return [x["msg"] for x in map(json.loads, log.read_text().splitlines()) if x["level"] == "WARNING"]
+    return [
+        x["msg"] for x in map(json.loads, log.read_text().splitlines()) if x["level"] == "WARNING"
+    ]
 
 
 @pytest.mark.parametrize("bad", list(BAD_PREVS))
-def test_a_del_whose_prev_result_does_not_parse_still_cleans_up_in_every_plugin(make_env: Any, bad: str) -> None:
+def test_a_del_whose_prev_result_does_not_parse_still_cleans_up_in_every_plugin(
+    make_env: Any, bad: str
+) -> None:
     e: CoordinatorEnv = make_env("10.177.0.2/24")
     pool = e.pool("p", "10.177.0.0/24", ["10.177.0.10"], gateway="10.177.0.1")
     conflist = e.conflist([pool], version="0.4.0")
     ref, pod = e.pod("a")
     e.runtime(conflist).add(ref.container_id, pod.path, pod=ref)
     e.cluster.delete_pod(e.ns, "a")
-    env = {"CNI_CONTAINERID": ref.container_id, "CNI_NETNS": pod.path, "CNI_IFNAME": "eth0", "CNI_ARGS": ref.cni_args()}
+    env = {
+        "CNI_CONTAINERID": ref.container_id,
+        "CNI_NETNS": pod.path,
+        "CNI_IFNAME": "eth0",
+        "CNI_ARGS": ref.cni_args(),
+    }
     head = {"cniVersion": "0.4.0", "name": conflist["name"], "prevResult": BAD_PREVS[bad]}
-    ifacer = {"type": "ifacer", "interfaces": ["ens1"], "logOptions": {"logFile": str(e.config.dir / "ifacer.log")}}
-    for plugin, conf in (("coordinator", conflist["plugins"][1]), ("spiderpool", conflist["plugins"][0]),
-                         ("ifacer", ifacer)):  # the runtime's order: last plugin first  # fmt: skip
+    ifacer = {
+        "type": "ifacer",
+        "interfaces": ["ens1"],
+        "logOptions": {"logFile": str(e.config.dir / "ifacer.log")},
+    }
+    for plugin, conf in (
+        ("coordinator", conflist["plugins"][1]),
+        ("spiderpool", conflist["plugins"][0]),
+        ("ifacer", ifacer),
+    ):  # the runtime's order: last plugin first
         done = exec_plugin(plugin, "DEL", {**head, **conf}, node=e.node, env=env)
         assert (done.returncode, done.stdout) == (0, ""), (plugin, done.stdout)
     assert not e.node.has_link(f"veth{ref.container_id[:11]}")
     assert e.cluster.holders(pool) == {}
-    for log in ("coordinator.log", "spiderpool.log"):  # ifacer's DEL does not read its config, nor its log options
-        assert any(w.startswith("DEL: prevResult ignored") for w in warnings(e.config.dir / log)), log
+    for log in (
+        "coordinator.log",
+        "spiderpool.log",
+    ):  # ifacer's DEL does not read its config, nor its log options
+        assert any(w.startswith("DEL: prevResult ignored") for w in warnings(e.config.dir / log)), (
+            log
+        )
 
 
 @pytest.mark.parametrize("command", ["ADD", "CHECK"])
-def test_add_and_check_still_refuse_that_prev_result_naming_the_field(make_env: Any, command: str) -> None:
+def test_add_and_check_still_refuse_that_prev_result_naming_the_field(
+    make_env: Any, command: str
+) -> None:
     e: CoordinatorEnv = make_env()
     pod = e.underlay.add_pod(f"{e.ns[-4:]}p")
-    conf = {"cniVersion": "0.4.0", "name": "n", "type": "coordinator", "prevResult": BAD_PREVS["no-ip-version"]}
+    conf = {
+        "cniVersion": "0.4.0",
+        "name": "n",
+        "type": "coordinator",
+        "prevResult": BAD_PREVS["no-ip-version"],
+    }
     env = {"CNI_CONTAINERID": "c1", "CNI_NETNS": pod.path, "CNI_IFNAME": "eth0"}
     err = exec_plugin("coordinator", command, conf, node=e.node, env=env).json()
     assert (err["code"], err["details"]) == (7, "field: prevResult.ips[0].version")
@@ -82,22 +116,47 @@ def node() -> Any:
 def unreachable_kubeconfig(tmp_path: Path) -> str:
     """A valid kubeconfig for a server nobody listens on: the IPAM gets as far as the API."""
     path = tmp_path / "unreachable.kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-    }))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [
+                    {
+                        "name": "k",
+                        "cluster": {
+                            "server": "https://127.0.0.1:1",
+                            "insecure-skip-tls-verify": True,
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            }
+        )
+    )
     return str(path)
 
 
 def configs(tmp_path: Path, kubeconfig: str) -> dict[str, dict[str, Any]]:
     """A config per plugin that reads everything and logs to tmp_path/<plugin>.log."""
     log = {k: str(tmp_path / f"{k}.log") for k in PLUGINS}
-    ipam = {"type": "spiderpool", "kubeconfig": kubeconfig, "log_file_path": log["spiderpool"], "release_timeout": 1,
-            "allocation_timeout": 1, "lock_dir": str(tmp_path / "locks"), "state_dir": str(tmp_path / "state")}  # fmt: skip
+    ipam = {
+        "type": "spiderpool",
+        "kubeconfig": kubeconfig,
+        "log_file_path": log["spiderpool"],
+        "release_timeout": 1,
+        "allocation_timeout": 1,
+        "lock_dir": str(tmp_path / "locks"),
+        "state_dir": str(tmp_path / "state"),
+    }
     return {
-        "ifacer": {"type": "ifacer", "interfaces": ["ens1"], "logOptions": {"logFile": log["ifacer"]}},
+        "ifacer": {
+            "type": "ifacer",
+            "interfaces": ["ens1"],
+            "logOptions": {"logFile": log["ifacer"]},
+        },
         "coordinator": {"type": "coordinator", "logOptions": {"logFile": log["coordinator"]}},
         "spiderpool": {"type": "macvlan", "master": "ens1", "ipam": ipam},
     }
@@ -105,20 +164,32 @@ def configs(tmp_path: Path, kubeconfig: str) -> dict[str, dict[str, Any]]:
 
 # A verb per plugin that reads its whole config: ifacer's DEL does not read it at all.
 VERB = {"ifacer": "ADD", "coordinator": "DEL", "spiderpool": "ADD"}
-MISSPELT = {"ifacer": ("vlanId", "vlanId"), "coordinator": ("detectIPConflit", "detectIPConflit"),
-            "spiderpool": ("default_ipv4_ipool", "ipam.default_ipv4_ipool")}  # fmt: skip
+MISSPELT = {
+    "ifacer": ("vlanId", "vlanId"),
+    "coordinator": ("detectIPConflit", "detectIPConflit"),
+    "spiderpool": ("default_ipv4_ipool", "ipam.default_ipv4_ipool"),
+}
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
-def test_a_misspelt_key_is_one_warning_naming_it_in_the_plugins_log(node: netns.Netns, tmp_path: Path,
-                                                                    plugin: str) -> None:  # fmt: skip
+def test_a_misspelt_key_is_one_warning_naming_it_in_the_plugins_log(
+    node: netns.Netns, tmp_path: Path, plugin: str
+) -> None:
     conf = configs(tmp_path, unreachable_kubeconfig(tmp_path))[plugin]
     key, path = MISSPELT[plugin]
     (conf["ipam"] if plugin == "spiderpool" else conf)[key] = 5
-    env = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/absent", "CNI_IFNAME": "eth0",
-           "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"}  # fmt: skip
-    result = exec_plugin(plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=env)
-    assert result.returncode == 0 or result.json()["code"] == 11, result.stdout  # the IPAM stops at the API
+    env = {
+        "CNI_CONTAINERID": "c1",
+        "CNI_NETNS": "/var/run/netns/absent",
+        "CNI_IFNAME": "eth0",
+        "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+    }
+    result = exec_plugin(
+        plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=env
+    )
+    assert result.returncode == 0 or result.json()["code"] == 11, (
+        result.stdout
+    )  # the IPAM stops at the API
     assert [w for w in warnings(tmp_path / f"{plugin}.log") if "not one" in w] == [
         f"config key {path} is not one {plugin} knows: ignored (misspelt?)"
     ]
@@ -132,13 +203,18 @@ def test_stdin_nested_too_deeply_is_code_6(node: netns.Netns, plugin: str) -> No
     assert (result.returncode, result.json()["code"]) == (1, 6), result.stdout
 
 
-def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_ipam_kubeconfig(node: netns.Netns,
-                                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_ipam_kubeconfig(
+    node: netns.Netns, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.kubeconfig"
     broken.write_text("clusters: [\n  - name: k\n  cluster: {server: https://s\n")
     conf = {"cniVersion": "1.0.0", "name": "n", **configs(tmp_path, str(broken))["spiderpool"]}
-    env = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/absent", "CNI_IFNAME": "eth0",
-           "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"}  # fmt: skip
+    env = {
+        "CNI_CONTAINERID": "c1",
+        "CNI_NETNS": "/var/run/netns/absent",
+        "CNI_IFNAME": "eth0",
+        "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+    }
     err = exec_plugin("spiderpool", "ADD", conf, node=node, env=env).json()
     assert (err["code"], err["details"]) == (7, "field: ipam.kubeconfig"), err
     assert "not valid YAML" in err["msg"]

@@ -81,7 +81,19 @@ class Lan:
         ns = Netns.create(role)
         self.members.append(ns)
         port = f"port{len(self.members)}"
-        ip("link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", self.fabric.name, netns=ns.name)
+        ip(
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            port,
+            "netns",
+            self.fabric.name,
+            netns=ns.name,
+        )
         ip("link", "set", port, "master", "br0", "up", netns=self.fabric.name)
         for cidr in cidrs:
             nodad = ("nodad",) if ":" in cidr and not dad else ()
@@ -110,7 +122,9 @@ def netns_inode() -> int:
 @pytest.fixture
 def lan() -> Iterator[Lan]:
     if os.geteuid() != 0:
-        pytest.skip("the probes need root: they create network namespaces and raw AF_PACKET sockets")
+        pytest.skip(
+            "the probes need root: they create network namespaces and raw AF_PACKET sockets"
+        )
     fabric = Netns.create("fabric")
     ip("link", "add", "br0", "type", "bridge", "mcast_snooping", "0", netns=fabric.name)
     ip("link", "set", "br0", "up", netns=fabric.name)
@@ -119,16 +133,31 @@ def lan() -> Iterator[Lan]:
     network.close()
 
 
-def run(pod: Netns, f: Family, *, conflict: bool = True, gateway: bool = True, addresses: list[str] | None = None,
-        gateways: list[str] | None = None, **timing: float) -> None:  # fmt: skip
+def run(
+    pod: Netns,
+    f: Family,
+    *,
+    conflict: bool = True,
+    gateway: bool = True,
+    addresses: list[str] | None = None,
+    gateways: list[str] | None = None,
+    **timing: float,
+) -> None:
     probes.probe(
-        pod.path, "eth0", [f.pod] if addresses is None else addresses, [f.gateway_ip] if gateways is None else gateways,
-        conflict=conflict, gateway=gateway, **timing,  # type: ignore[arg-type]
-    )  # fmt: skip
+        pod.path,
+        "eth0",
+        [f.pod] if addresses is None else addresses,
+        [f.gateway_ip] if gateways is None else gateways,
+        conflict=conflict,
+        gateway=gateway,
+        **timing,  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("f", FAMILIES)
-def test_an_address_a_peer_owns_is_a_conflict_naming_the_ip_and_the_peers_mac(lan: Lan, f: Family) -> None:
+def test_an_address_a_peer_owns_is_a_conflict_naming_the_ip_and_the_peers_mac(
+    lan: Lan, f: Family
+) -> None:
     pod = lan.join("pod", f.pod)
     owner = lan.join("owner", f.pod, f.gateway)
     with pytest.raises(probes.IPConflict) as caught:
@@ -214,7 +243,9 @@ def test_a_dual_stack_probe_with_nothing_wrong_takes_bounded_time(lan: Lan) -> N
     start = time.monotonic()
     run(pod, V4, addresses=[V4.pod, V6.pod], gateways=[V4.gateway_ip, V6.gateway_ip])
     elapsed = time.monotonic() - start
-    print(f"\ndual-stack probe, no conflict, gateways answer: {elapsed * 1000:.0f} ms (3 tries x 100 ms per family)")
+    print(
+        f"\ndual-stack probe, no conflict, gateways answer: {elapsed * 1000:.0f} ms (3 tries x 100 ms per family)"
+    )
     assert elapsed < 5  # loose on purpose: a sanity bound, not a benchmark
 
 
@@ -235,7 +266,9 @@ def test_a_tentative_pod_address_neither_blocks_nor_delays_the_ipv6_probe(lan: L
     run(pod, V6)
     print(f"\nIPv6 probe on a tentative address: {(time.monotonic() - start) * 1000:.0f} ms")
     addrs = ip_json("addr", "show", "dev", "eth0", netns=pod.name)[0]["addr_info"]
-    assert any(a["local"] == V6.pod_ip and a.get("tentative") for a in addrs), "the probe waited for kernel DAD"
+    assert any(a["local"] == V6.pod_ip and a.get("tentative") for a in addrs), (
+        "the probe waited for kernel DAD"
+    )
 
 
 def test_a_missing_interface_is_a_probe_failure_not_a_conflict(lan: Lan) -> None:
@@ -249,7 +282,9 @@ def test_a_path_that_is_not_a_netns_is_a_probe_failure(lan: Lan) -> None:
     with pytest.raises(probes.ProbeFailure, match="cannot open eth0 in netns /proc/self/status"):
         probes.probe("/proc/self/status", "eth0", [V4.pod], [], conflict=True, gateway=False)
     with pytest.raises(probes.ProbeFailure, match="No such file"):
-        probes.probe("/var/run/netns/sn-no-such-netns", "eth0", [V4.pod], [], conflict=True, gateway=False)
+        probes.probe(
+            "/var/run/netns/sn-no-such-netns", "eth0", [V4.pod], [], conflict=True, gateway=False
+        )
 
 
 def test_with_both_checks_off_nothing_is_opened() -> None:
@@ -263,17 +298,24 @@ SLOW = 1.0  # s before the slow host answers: far beyond a 50 ms window, well in
 
 @pytest.mark.parametrize("f", FAMILIES)
 @pytest.mark.parametrize("tries", [1, 5])
-def test_a_silent_conflict_check_sends_exactly_tries_probes(lan: Lan, f: Family, tries: int) -> None:
+def test_a_silent_conflict_check_sends_exactly_tries_probes(
+    lan: Lan, f: Family, tries: int
+) -> None:
     pod = lan.join("pod", f.pod)
     with Wire(lan.join("listener")) as wire:
         run(pod, f, gateway=False, tries=tries, timeout=0.05)
     assert wire.probes_for(f.pod_ip) == tries
 
 
-def test_a_gateway_answering_after_the_timeout_is_unreachable_and_within_it_reachable(lan: Lan) -> None:
+def test_a_gateway_answering_after_the_timeout_is_unreachable_and_within_it_reachable(
+    lan: Lan,
+) -> None:
     pod = lan.join("pod", V4.pod)
     slow = lan.join("slowgw")
-    with Wire(slow, answer_for=V4.gateway_ip, delay=SLOW) as wire, pytest.raises(probes.GatewayUnreachable):
+    with (
+        Wire(slow, answer_for=V4.gateway_ip, delay=SLOW) as wire,
+        pytest.raises(probes.GatewayUnreachable),
+    ):
         run(pod, V4, conflict=False, tries=2, timeout=0.05)
     assert wire.requests_for(V4.gateway_ip) == 2  # every try went out; no answer came in time
     with Wire(slow, answer_for=V4.gateway_ip, delay=SLOW) as wire:
@@ -290,6 +332,12 @@ def test_an_answer_in_the_interval_counts_and_spares_the_next_try(lan: Lan) -> N
 
 def test_a_late_claim_heard_in_the_interval_is_a_conflict(lan: Lan) -> None:
     pod = lan.join("pod", V4.pod)
-    with Wire(lan.join("squatter"), answer_for=V4.pod_ip, delay=SLOW) as wire, pytest.raises(probes.IPConflict) as c:
+    with (
+        Wire(lan.join("squatter"), answer_for=V4.pod_ip, delay=SLOW) as wire,
+        pytest.raises(probes.IPConflict) as c,
+    ):
         run(pod, V4, gateway=False, tries=3, timeout=0.05, interval=3.0)
-    assert (c.value.mac, wire.probes_for(V4.pod_ip)) == (":".join(f"{b:02x}" for b in SLOW_HOST_MAC), 1)
+    assert (c.value.mac, wire.probes_for(V4.pod_ip)) == (
+        ":".join(f"{b:02x}" for b in SLOW_HOST_MAC),
+        1,
+    )

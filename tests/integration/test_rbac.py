@@ -55,8 +55,18 @@ def audited() -> Iterator[Cluster]:
 
 def role_rules(name: str, kind: str = "ClusterRole") -> set[tuple[str, str, str]]:
     """(group, resource[/subresource], verb) for every rule of the role ``name``."""
-    role = next(o for o in manifests.listed(manifests.MANIFESTS) if o["kind"] == kind and o["metadata"]["name"] == name)
-    return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    role = next(
+        o
+        for o in manifests.listed(manifests.MANIFESTS)
+        if o["kind"] == kind and o["metadata"]["name"] == name
+    )
+    return {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
 
 
 def used(cp: AuditedControlPlane, user: str, since: int = 0) -> set[tuple[str, str, str]]:
@@ -66,7 +76,9 @@ def used(cp: AuditedControlPlane, user: str, since: int = 0) -> set[tuple[str, s
         if event.get("responseStatus", {}).get("code") == 403:
             continue
         ref = event.get("objectRef") or {}
-        resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        resource = ref.get("resource", "") + (
+            f"/{ref['subresource']}" if ref.get("subresource") else ""
+        )
         found.add((ref.get("apiGroup", ""), resource, event["verb"]))
     return found
 
@@ -75,10 +87,20 @@ def plugin_for(cluster: Cluster, tmp_path: Path, bundle_bin: Path, account: str)
     """The frozen IPAM with credentials the installer rendered from ``account``'s token."""
     sa = accounts.ProjectedDir(tmp_path / "sa")
     sa.write(accounts.token(cluster.cp, NS, account), cluster.cp.ca_file.read_bytes())
-    s = Settings(cni_conf_dir=str(tmp_path / "net.d"), token_file=str(sa.token_file), ca_file=str(sa.ca_file),
-                 api_server=cluster.cp.server, node_name="node-a", identity="test")  # fmt: skip
+    s = Settings(
+        cni_conf_dir=str(tmp_path / "net.d"),
+        token_file=str(sa.token_file),
+        ca_file=str(sa.ca_file),
+        api_server=cluster.cp.server,
+        node_name="node-a",
+        identity="test",
+    )
     credentials.Renewer(s).sync()
-    return Plugin(bundle_bin / "spiderpool", tmp_path / "net.d" / "spiderpool.d" / "spiderpool.kubeconfig", tmp_path)
+    return Plugin(
+        bundle_bin / "spiderpool",
+        tmp_path / "net.d" / "spiderpool.d" / "spiderpool.kubeconfig",
+        tmp_path,
+    )
 
 
 def raw(cluster: Cluster, bearer: str, method: str, path: str, body: Any = None) -> int:
@@ -97,54 +119,88 @@ def scenario(cluster: Cluster, plugin: Plugin) -> None:
     cluster.node("node-a", labels={"rack": "a"})
     pool_ns = f"{ns}-by-ns"
     cluster.namespace(ns, annotations={"ipam.spidernet.io/default-ipv4-ippool": f'["{pool_ns}"]'})
-    cluster.pool(pool_ns, "10.210.0.0/24", ["10.210.0.10-10.210.0.20"],
-                 nodeAffinity={"matchLabels": {"rack": "a"}})  # fmt: skip
+    cluster.pool(
+        pool_ns,
+        "10.210.0.0/24",
+        ["10.210.0.10-10.210.0.20"],
+        nodeAffinity={"matchLabels": {"rack": "a"}},
+    )
     pod = cluster.pod(ns, "p", "node-a")
     ref = PodRef(ns, "p", uid=pod["metadata"]["uid"], container_id="c-1")
     add = plugin.call("ADD", ref)
     assert add.returncode == 0, add.stdout + add.stderr
-    readd = plugin.call("ADD", PodRef(ns, "p", uid=ref.uid, container_id="c-2"))  # the sandbox was re-created
+    readd = plugin.call(
+        "ADD", PodRef(ns, "p", uid=ref.uid, container_id="c-2")
+    )  # the sandbox was re-created
     assert readd.returncode == 0, readd.stdout
     again = PodRef(ns, "p", uid=ref.uid, container_id="c-2")
     assert plugin.call("CHECK", again, prev=readd.json()).returncode == 0
-    assert plugin.call("STATUS", None, version="1.1.0", default_ipv4_ippool=[pool_ns]).returncode == 0
+    assert (
+        plugin.call("STATUS", None, version="1.1.0", default_ipv4_ippool=[pool_ns]).returncode == 0
+    )
     valid = [{"containerID": "c-2", "ifname": "eth0"}]
-    assert plugin.call("GC", None, version="1.1.0", extra={"cni.dev/valid-attachments": valid}).returncode == 0
+    assert (
+        plugin.call(
+            "GC", None, version="1.1.0", extra={"cni.dev/valid-attachments": valid}
+        ).returncode
+        == 0
+    )
     cluster.delete_pod(ns, "p")  # else DEL keeps the address for the pod's next sandbox
     delete = plugin.call("DEL", again, prev=readd.json())
     assert delete.returncode == 0, delete.stdout
     assert cluster.records(pool_ns) == {} and cluster.endpoint(ns, "p") is None
 
 
-def test_the_ipam_plugin_needs_every_rule_of_its_role_and_nothing_more(audited: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_the_ipam_plugin_needs_every_rule_of_its_role_and_nothing_more(
+    audited: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     assert isinstance(audited.cp, AuditedControlPlane)
     since = len(audited.cp.requests_by(IPAM_USER))
     scenario(audited, plugin_for(audited, tmp_path, bundle_bin, "spidernet-node"))
     assert used(audited.cp, IPAM_USER, since) == role_rules("spidernet-ipam")
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/v1/pods"),
-    ("GET", "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1"),
-    ("DELETE", f"{GROUP}/spiderippools/any"),
-    ("POST", f"{GROUP}/spiderreservedips"),
-    ("GET", "/api/v1/namespaces/kube-system/secrets"),
-])  # fmt: skip
-def test_a_request_outside_the_ipam_role_is_refused(audited: Cluster, method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/pods"),
+        ("GET", "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1"),
+        ("DELETE", f"{GROUP}/spiderippools/any"),
+        ("POST", f"{GROUP}/spiderreservedips"),
+        ("GET", "/api/v1/namespaces/kube-system/secrets"),
+    ],
+)
+def test_a_request_outside_the_ipam_role_is_refused(
+    audited: Cluster, method: str, path: str
+) -> None:
     bearer = accounts.token(audited.cp, NS, "spidernet-node")
-    body = {"apiVersion": f"{SP}/v2beta1", "kind": "SpiderReservedIP", "metadata": {"name": "x"},
-            "spec": {"ipVersion": 4, "ips": ["10.0.0.1"]}} if method == "POST" else None  # fmt: skip
+    body = (
+        {
+            "apiVersion": f"{SP}/v2beta1",
+            "kind": "SpiderReservedIP",
+            "metadata": {"name": "x"},
+            "spec": {"ipVersion": 4, "ips": ["10.0.0.1"]},
+        }
+        if method == "POST"
+        else None
+    )
     assert raw(audited, bearer, method, path, body) == 403
 
 
-def test_the_ipam_with_another_components_token_fails_naming_the_refusal(audited: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_the_ipam_with_another_components_token_fails_naming_the_refusal(
+    audited: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     plugin = plugin_for(audited, tmp_path, bundle_bin, "spidernet-gc")
     ns = f"r{secrets.token_hex(3)}"
     audited.namespace(ns)
     audited.node("node-a")
     audited.pool(f"{ns}-p", "10.212.0.0/24", ["10.212.0.10"])
     pod = audited.pod(ns, "p", "node-a")
-    res = plugin.call("ADD", PodRef(ns, "p", uid=pod["metadata"]["uid"], container_id="c-1"), default_ipv4_ippool=[f"{ns}-p"])
+    res = plugin.call(
+        "ADD",
+        PodRef(ns, "p", uid=pod["metadata"]["uid"], container_id="c-1"),
+        default_ipv4_ippool=[f"{ns}-p"],
+    )
     assert res.returncode != 0
     assert "403" in res.stdout or "forbidden" in res.stdout.lower(), res.stdout
     assert audited.records(f"{ns}-p") == {}
@@ -157,9 +213,22 @@ def _allowed(audited: Cluster, bearer: str, method: str, path: str, body: Any = 
 
 def gc_pass(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """One pass of the real GC (the CronJob's command), with ``kubeconfig``."""
-    return subprocess.run([sys.executable, str(paths.REPO / "gc" / "main.py"), "--kubeconfig", str(kubeconfig),
-                           "--state-namespace", NS, *args], capture_output=True, text=True, timeout=240,
-                          cwd=paths.REPO, env={**os.environ, "PYTHONPATH": str(paths.REPO)})  # fmt: skip
+    return subprocess.run(
+        [
+            sys.executable,
+            str(paths.REPO / "gc" / "main.py"),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--state-namespace",
+            NS,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=paths.REPO,
+        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+    )
 
 
 # Rules a pass uses only when it has to retry: the pool is read again when a compare-
@@ -167,7 +236,9 @@ def gc_pass(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
 GC_RETRY_ONLY = {(SP, "spiderippools", "get")}
 
 
-def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(audited: Cluster, tmp_path: Path, bundle_bin: Path) -> None:
+def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(
+    audited: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
     ipam = plugin_for(audited, tmp_path / "ipam", bundle_bin, "spidernet-node")
     gc = plugin_for(audited, tmp_path / "gc", bundle_bin, "spidernet-gc")
     ns = f"g{secrets.token_hex(3)}"
@@ -175,7 +246,11 @@ def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(audited: Cluster,
     audited.node("node-a")
     pool = audited.pool(f"{ns}-p", "10.217.0.0/24", ["10.217.0.10-10.217.0.20"])["metadata"]["name"]
     pod = audited.pod(ns, "zombie", "node-a")
-    added = ipam.call("ADD", PodRef(ns, "zombie", uid=pod["metadata"]["uid"], container_id="c-z"), default_ipv4_ippool=[pool])
+    added = ipam.call(
+        "ADD",
+        PodRef(ns, "zombie", uid=pod["metadata"]["uid"], container_id="c-z"),
+        default_ipv4_ippool=[pool],
+    )
     assert added.returncode == 0, added.stdout
     audited.delete_pod(ns, "zombie")  # its record and endpoint stay: a zombie
     assert isinstance(audited.cp, AuditedControlPlane)
@@ -192,27 +267,54 @@ def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(audited: Cluster,
 
 def test_a_request_outside_the_gc_roles_is_refused(audited: Cluster) -> None:
     bearer = accounts.token(audited.cp, NS, "spidernet-gc")
-    refused = [("GET", "/api/v1/namespaces/default/pods/x"), ("DELETE", "/api/v1/namespaces/default/pods/x"),
-               ("DELETE", f"{GROUP}/spiderippools/x"), ("GET", "/api/v1/pods?watch=true"), ("GET", "/api/v1/secrets"),
-               ("GET", f"/api/v1/namespaces/{NS}/configmaps/other"), ("GET", f"{GROUP}/spiderreservedips")]  # fmt: skip
+    refused = [
+        ("GET", "/api/v1/namespaces/default/pods/x"),
+        ("DELETE", "/api/v1/namespaces/default/pods/x"),
+        ("DELETE", f"{GROUP}/spiderippools/x"),
+        ("GET", "/api/v1/pods?watch=true"),
+        ("GET", "/api/v1/secrets"),
+        ("GET", f"/api/v1/namespaces/{NS}/configmaps/other"),
+        ("GET", f"{GROUP}/spiderreservedips"),
+    ]
     assert [r for r in refused if _allowed(audited, bearer, *r)] == []
 
 
 def test_the_cli_role_reads_and_releases_but_writes_nothing_else(audited: Cluster) -> None:
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": "spidernet-cli-test"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "spidernet-cli"},
-               "subjects": [{"kind": "ServiceAccount", "name": "spidernet-cli-test", "namespace": NS}]}  # fmt: skip
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "spidernet-cli-test", "namespace": NS}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "spidernet-cli-test"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "spidernet-cli",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "spidernet-cli-test", "namespace": NS}],
+    }
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "spidernet-cli-test", "namespace": NS},
+    }
     for obj in (account, binding):
         assert manifests.apply(audited.cp, obj, dry_run=False)[0] in (200, 201)
     bearer = accounts.token(audited.cp, NS, "spidernet-cli-test")
     pool = audited.pool(f"cli{secrets.token_hex(3)}", "10.214.0.0/24", ["10.214.0.10"])
     name = pool["metadata"]["name"]
-    allowed = [("GET", f"{GROUP}/spiderippools"), ("GET", f"{GROUP}/spiderippools/{name}"),
-               ("GET", f"{GROUP}/spiderendpoints"), ("GET", f"{GROUP}/spiderreservedips"), ("GET", "/api/v1/pods"),
-               ("GET", "/api/v1/namespaces/default/pods/x"), ("PUT", f"{GROUP}/spiderippools/{name}/status", pool)]  # fmt: skip
+    allowed = [
+        ("GET", f"{GROUP}/spiderippools"),
+        ("GET", f"{GROUP}/spiderippools/{name}"),
+        ("GET", f"{GROUP}/spiderendpoints"),
+        ("GET", f"{GROUP}/spiderreservedips"),
+        ("GET", "/api/v1/pods"),
+        ("GET", "/api/v1/namespaces/default/pods/x"),
+        ("PUT", f"{GROUP}/spiderippools/{name}/status", pool),
+    ]
     assert [r[:2] for r in allowed if not _allowed(audited, bearer, *r)] == []
-    refused = [("PUT", f"{GROUP}/spiderippools/{name}", pool), ("DELETE", f"{GROUP}/spiderippools/{name}"),
-               ("DELETE", f"{GROUP}/namespaces/default/spiderendpoints/x"), ("DELETE", "/api/v1/namespaces/default/pods/x")]  # fmt: skip
+    refused = [
+        ("PUT", f"{GROUP}/spiderippools/{name}", pool),
+        ("DELETE", f"{GROUP}/spiderippools/{name}"),
+        ("DELETE", f"{GROUP}/namespaces/default/spiderendpoints/x"),
+        ("DELETE", "/api/v1/namespaces/default/pods/x"),
+    ]
     assert [r[:2] for r in refused if _allowed(audited, bearer, *r)] == []

@@ -46,23 +46,46 @@ def shaped(result: dict[str, Any], version: str) -> dict[str, Any]:
     if version == "1.1.0":
         for iface in (i for i in out.get("interfaces", []) if i.get("sandbox")):
             iface.update(mtu=1500, socketPath="/run/vhost.sock", pciID="0000:00:1f.6")
-        out["routes"] = [*out.get("routes", []), {"dst": "10.250.0.0/16", "gw": out["ips"][0]["gateway"], "mtu": 1400,
-                                                  "advmss": 1360, "priority": 10, "table": 254, "scope": 0}]  # fmt: skip
+        out["routes"] = [
+            *out.get("routes", []),
+            {
+                "dst": "10.250.0.0/16",
+                "gw": out["ips"][0]["gateway"],
+                "mtu": 1400,
+                "advmss": 1360,
+                "priority": 10,
+                "table": 254,
+                "scope": 0,
+            },
+        ]
     return out
 
 
 def chain(e: CoordinatorEnv, pool: str, version: str) -> dict[str, Any]:
     conflist = e.conflist([pool], version=version)
-    ifacer = {"type": "ifacer", "interfaces": ["ens1"],
-              "logOptions": {"logFile": str(e.config.dir / "ifacer.log")}}  # fmt: skip
+    ifacer = {
+        "type": "ifacer",
+        "interfaces": ["ens1"],
+        "logOptions": {"logFile": str(e.config.dir / "ifacer.log")},
+    }
     conflist["plugins"].insert(0, ifacer)
     return conflist
 
 
-def exec_in_node(e: CoordinatorEnv, plugin: str, command: str, conf: dict[str, Any], ref: cni.PodRef,
-                 pod: netns.Netns) -> cni.ExecResult:  # fmt: skip
-    env = {"CNI_CONTAINERID": ref.container_id, "CNI_NETNS": pod.path, "CNI_IFNAME": "eth0",
-           "CNI_ARGS": ref.cni_args()}  # fmt: skip
+def exec_in_node(
+    e: CoordinatorEnv,
+    plugin: str,
+    command: str,
+    conf: dict[str, Any],
+    ref: cni.PodRef,
+    pod: netns.Netns,
+) -> cni.ExecResult:
+    env = {
+        "CNI_CONTAINERID": ref.container_id,
+        "CNI_NETNS": pod.path,
+        "CNI_IFNAME": "eth0",
+        "CNI_ARGS": ref.cni_args(),
+    }
     return cni.exec_plugin(paths.BUNDLE_BIN / plugin, command, conf, env=env, node=e.node)
 
 
@@ -72,7 +95,9 @@ def assert_gone(e: CoordinatorEnv, ref: cni.PodRef, pool: str) -> None:
 
 
 @pytest.mark.parametrize("version", LIBCNI_VERSIONS)
-def test_the_chain_runs_add_check_and_del_in_each_libcni_version(make_env: Any, version: str) -> None:
+def test_the_chain_runs_add_check_and_del_in_each_libcni_version(
+    make_env: Any, version: str
+) -> None:
     e = make_env(f"10.17{LIBCNI_VERSIONS.index(version)}.0.2/24")
     net = f"10.17{LIBCNI_VERSIONS.index(version)}.0"
     pool = e.pool("p", f"{net}.0/24", [f"{net}.10"], gateway=f"{net}.1")
@@ -111,12 +136,16 @@ def test_every_plugin_takes_a_1_1_0_prev_result_with_its_new_fields(make_env: An
 
 
 def prev_of(version: str) -> dict[str, Any]:
-    base = {"cniVersion": "1.0.0",
-            "interfaces": [{"name": "eth0", "mac": "02:00:00:00:00:05", "sandbox": "/var/run/netns/p"}],
-            "ips": [{"address": "10.176.0.10/24", "gateway": "10.176.0.1", "interface": 0},
-                    {"address": "fd76::10/64", "gateway": "fd76::1", "interface": 0}],
-            "routes": [{"dst": "0.0.0.0/0", "gw": "10.176.0.1"}],
-            "dns": {"nameservers": ["10.96.0.10"], "search": ["svc.cluster.local"]}}  # fmt: skip
+    base = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "mac": "02:00:00:00:00:05", "sandbox": "/var/run/netns/p"}],
+        "ips": [
+            {"address": "10.176.0.10/24", "gateway": "10.176.0.1", "interface": 0},
+            {"address": "fd76::10/64", "gateway": "fd76::1", "interface": 0},
+        ],
+        "routes": [{"dst": "0.0.0.0/0", "gw": "10.176.0.1"}],
+        "dns": {"nameservers": ["10.96.0.10"], "search": ["svc.cluster.local"]},
+    }
     return shaped(base, version)
 
 
@@ -129,8 +158,14 @@ def test_ifacer_passes_each_versions_prev_result_through_and_checks_and_deletes(
         netns.ip("link", "add", "ens1", "type", "veth", "peer", "name", "ens1p", netns=node.name)
         netns.ip("link", "set", "ens1", "up", netns=node.name)
         prev = prev_of(version)
-        conf = {"cniVersion": version, "name": "n", "type": "ifacer", "interfaces": ["ens1"], "prevResult": prev,
-                "logOptions": {"logFile": str(tmp_path / "ifacer.log")}}  # fmt: skip
+        conf = {
+            "cniVersion": version,
+            "name": "n",
+            "type": "ifacer",
+            "interfaces": ["ens1"],
+            "prevResult": prev,
+            "logOptions": {"logFile": str(tmp_path / "ifacer.log")},
+        }
         env = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/var/run/netns/absent", "CNI_IFNAME": "eth0"}
         added = cni.exec_plugin(bundle_bin / "ifacer", "ADD", conf, env=env, node=node)
         assert (added.returncode, added.json()) == (0, prev), added.stdout

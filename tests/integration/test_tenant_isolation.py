@@ -48,14 +48,18 @@ NETWORKS = "k8s.v1.cni.cncf.io/networks"
 @dataclass(frozen=True)
 class Attack:
     name: str
-    pool: dict[str, Any]  # the victim pool's restriction (VICTIM stands for its name in annotations)
+    pool: dict[
+        str, Any
+    ]  # the victim pool's restriction (VICTIM stands for its name in annotations)
     refusal: str
     pod_annotations: dict[str, str] = field(default_factory=dict)
     ns_annotations: dict[str, str] = field(default_factory=dict)
     ns_labels: dict[str, str] = field(default_factory=dict)
     conf_default: bool = False
     ifname: str = "eth0"
-    exclusive: bool = True  # False: the names reach other tests' pools too (one control plane per session)
+    exclusive: bool = (
+        True  # False: the names reach other tests' pools too (one control plane per session)
+    )
 
 
 ONLY_VICTIM = {"namespaceName": ["VICTIMNS"]}
@@ -63,30 +67,77 @@ ATTACKS = [
     Attack("glob-star", ONLY_VICTIM, "namespaceName", {IPPOOL: '{"ipv4": ["*"]}'}, exclusive=False),
     Attack("exact-name", ONLY_VICTIM, "namespaceName", {IPPOOL: '{"ipv4": ["VICTIM"]}'}),
     Attack("class-glob", ONLY_VICTIM, "namespaceName", {IPPOOL: '{"ipv4": ["[V]*"]}'}),
-    Attack("ippools-eth0", ONLY_VICTIM, "namespaceName", {IPPOOLS: '[{"interface": "eth0", "ipv4": ["VICTIM"]}]'}),
+    Attack(
+        "ippools-eth0",
+        ONLY_VICTIM,
+        "namespaceName",
+        {IPPOOLS: '[{"interface": "eth0", "ipv4": ["VICTIM"]}]'},
+    ),
     Attack("ns-default", ONLY_VICTIM, "namespaceName", ns_annotations={NS_V4: '["VICTIM"]'}),
     Attack("nad-default", ONLY_VICTIM, "namespaceName", conf_default=True),
     Attack("spec-default", {**ONLY_VICTIM, "default": True}, "namespaceName", exclusive=False),
-    Attack("ns-affinity", {"namespaceAffinity": {"matchLabels": {"tenant": "victim"}}}, "namespaceAffinity",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}'}, ns_labels={"tenant": "attacker"}),
-    Attack("pod-affinity", {"podAffinity": {"matchLabels": {"app": "vault"}}}, "podAffinity",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}'}),
-    Attack("multus-other-nad", {"multusName": ["VICTIMNS/secure-net"]}, "multusName",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}', NETWORKS: "ATTACKERNS/general@net1"}, ifname="net1"),
-    Attack("multus-case-fold", {"multusName": ["VICTIMNS/secure-net"]}, "multusName",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}', NETWORKS: json.dumps([{
-               "name": "secure-net", "namespace": "VICTIMNS", "Name": "general", "Namespace": "ATTACKERNS"}])},
-           ifname="net1"),
-    Attack("multus-bare-name", {"multusName": ["secure-net"]}, "multusName",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}', NETWORKS: "secure-net@net1"}, ifname="net1"),
-    Attack("node-name", {"nodeName": ["somewhere-else"]}, "nodeName", {IPPOOL: '{"ipv4": ["VICTIM"]}'}),
-    Attack("node-affinity", {"nodeAffinity": {"matchLabels": {"zone": "vault"}}}, "nodeAffinity",
-           {IPPOOL: '{"ipv4": ["VICTIM"]}'}),
-]  # fmt: skip
+    Attack(
+        "ns-affinity",
+        {"namespaceAffinity": {"matchLabels": {"tenant": "victim"}}},
+        "namespaceAffinity",
+        {IPPOOL: '{"ipv4": ["VICTIM"]}'},
+        ns_labels={"tenant": "attacker"},
+    ),
+    Attack(
+        "pod-affinity",
+        {"podAffinity": {"matchLabels": {"app": "vault"}}},
+        "podAffinity",
+        {IPPOOL: '{"ipv4": ["VICTIM"]}'},
+    ),
+    Attack(
+        "multus-other-nad",
+        {"multusName": ["VICTIMNS/secure-net"]},
+        "multusName",
+        {IPPOOL: '{"ipv4": ["VICTIM"]}', NETWORKS: "ATTACKERNS/general@net1"},
+        ifname="net1",
+    ),
+    Attack(
+        "multus-case-fold",
+        {"multusName": ["VICTIMNS/secure-net"]},
+        "multusName",
+        {
+            IPPOOL: '{"ipv4": ["VICTIM"]}',
+            NETWORKS: json.dumps(
+                [
+                    {
+                        "name": "secure-net",
+                        "namespace": "VICTIMNS",
+                        "Name": "general",
+                        "Namespace": "ATTACKERNS",
+                    }
+                ]
+            ),
+        },
+        ifname="net1",
+    ),
+    Attack(
+        "multus-bare-name",
+        {"multusName": ["secure-net"]},
+        "multusName",
+        {IPPOOL: '{"ipv4": ["VICTIM"]}', NETWORKS: "secure-net@net1"},
+        ifname="net1",
+    ),
+    Attack(
+        "node-name", {"nodeName": ["somewhere-else"]}, "nodeName", {IPPOOL: '{"ipv4": ["VICTIM"]}'}
+    ),
+    Attack(
+        "node-affinity",
+        {"nodeAffinity": {"matchLabels": {"zone": "vault"}}},
+        "nodeAffinity",
+        {IPPOOL: '{"ipv4": ["VICTIM"]}'},
+    ),
+]
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
@@ -98,17 +149,30 @@ def fill(value: Any, names: dict[str, str]) -> Any:
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
-def test_an_attack_on_another_tenants_pool_is_refused_and_leaves_nothing(sc: Scenario, attack: Attack) -> None:
+def test_an_attack_on_another_tenants_pool_is_refused_and_leaves_nothing(
+    sc: Scenario, attack: Attack
+) -> None:
     victim_ns, attacker_ns = sc.name("victim"), sc.ns
     victim = sc.name("vpool")
-    names = {"VICTIMNS": victim_ns, "ATTACKERNS": attacker_ns, "[V]*": f"[{victim[0]}]{victim[1:]}", "VICTIM": victim}
+    names = {
+        "VICTIMNS": victim_ns,
+        "ATTACKERNS": attacker_ns,
+        "[V]*": f"[{victim[0]}]{victim[1:]}",
+        "VICTIM": victim,
+    }
     sc.cluster.namespace(victim_ns, labels={"tenant": "victim"})
-    sc.cluster.namespace(attacker_ns, annotations=fill(attack.ns_annotations, names), labels=attack.ns_labels)
-    sc.cluster.pool(victim, "10.240.0.0/24", ["10.240.0.10-10.240.0.20"], **fill(attack.pool, names))
+    sc.cluster.namespace(
+        attacker_ns, annotations=fill(attack.ns_annotations, names), labels=attack.ns_labels
+    )
+    sc.cluster.pool(
+        victim, "10.240.0.0/24", ["10.240.0.10-10.240.0.20"], **fill(attack.pool, names)
+    )
     node = sc.node()
     ipam = {"default_ipv4_ippool": [victim]} if attack.conf_default else {}
     rt = cni.Runtime(macvlan_conflist(node.config, name="general", **ipam), node=node.netns)
-    ref, pod = sc.pod("mallory", node, annotations=fill(attack.pod_annotations, names), labels={"app": "web"})
+    ref, pod = sc.pod(
+        "mallory", node, annotations=fill(attack.pod_annotations, names), labels={"app": "web"}
+    )
     try:
         got = rt.add(ref.container_id, pod.path, attack.ifname, pod=ref)
     except cni.CniFailure as failure:

@@ -28,13 +28,30 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 # cmd/spiderpool-controller's SpiderMultusConfig -> NAD for cniType macvlan (reference §3.6):
 # these are the coordinator keys it writes; podMACPrefix and friends as empty strings.
-SMC_COORDINATOR = {"mode": "auto", "hijackCIDR": ["169.254.0.0/16"], "podMACPrefix": "", "podDefaultRouteNic": "",
-                   "vethLinkAddress": "", "vethMTU": 1500, "tunePodRoutes": True, "txQueueLen": 0,
-                   "podRPFilter": 0}  # fmt: skip
-HAND_WRITTEN = {"mode": "underlay", "tunePodRoutes": True, "podDefaultRouteNic": "eth0", "detectGateway": True,
-                "detectIPConflict": True, "detectOptions": {"retries": 2, "interval": "10ms", "timeout": "200ms"},
-                "podMACPrefix": "0a:1b", "hostRuleTable": 500, "hostRPFilter": 0, "multusNicPrefix": "net",
-                "logOptions": {"logLevel": "debug", "logMaxSize": 100, "logMaxAge": 30, "logMaxCount": 10}}  # fmt: skip
+SMC_COORDINATOR = {
+    "mode": "auto",
+    "hijackCIDR": ["169.254.0.0/16"],
+    "podMACPrefix": "",
+    "podDefaultRouteNic": "",
+    "vethLinkAddress": "",
+    "vethMTU": 1500,
+    "tunePodRoutes": True,
+    "txQueueLen": 0,
+    "podRPFilter": 0,
+}
+HAND_WRITTEN = {
+    "mode": "underlay",
+    "tunePodRoutes": True,
+    "podDefaultRouteNic": "eth0",
+    "detectGateway": True,
+    "detectIPConflict": True,
+    "detectOptions": {"retries": 2, "interval": "10ms", "timeout": "200ms"},
+    "podMACPrefix": "0a:1b",
+    "hostRuleTable": 500,
+    "hostRPFilter": 0,
+    "multusNicPrefix": "net",
+    "logOptions": {"logLevel": "debug", "logMaxSize": 100, "logMaxAge": 30, "logMaxCount": 10},
+}
 
 
 def unknown_key_warnings(e: CoordinatorEnv) -> list[str]:
@@ -46,8 +63,12 @@ def unknown_key_warnings(e: CoordinatorEnv) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("coordinator", [SMC_COORDINATOR, HAND_WRITTEN], ids=["smc-rendered", "hand-written"])
-def test_an_upstream_shaped_nad_runs_and_none_of_its_keys_is_unknown(make_env: Any, coordinator: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "coordinator", [SMC_COORDINATOR, HAND_WRITTEN], ids=["smc-rendered", "hand-written"]
+)
+def test_an_upstream_shaped_nad_runs_and_none_of_its_keys_is_unknown(
+    make_env: Any, coordinator: dict[str, Any]
+) -> None:
     e: CoordinatorEnv = make_env("10.178.0.2/24")
     e.underlay.add_peer(f"gw{e.ns[-4:]}", ("10.178.0.1/24",))
     pool = e.pool("p", "10.178.0.0/24", ["10.178.0.10"], gateway="10.178.0.1")

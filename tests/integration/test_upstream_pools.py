@@ -29,23 +29,33 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
 def upstream_pool(sc: Scenario, name: str, subnet: str, ips: list[str], **spec: object) -> None:
     """A pool as upstream's docs write it: no ipVersion."""
-    body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderIPPool", "metadata": {"name": name},
-            "spec": {"subnet": subnet, "ips": ips, **spec}}  # fmt: skip
+    body = {
+        "apiVersion": "spiderpool.spidernet.io/v2beta1",
+        "kind": "SpiderIPPool",
+        "metadata": {"name": name},
+        "spec": {"subnet": subnet, "ips": ips, **spec},
+    }
     status, reply = sc.cluster.cp.request("POST", f"{GROUP}/spiderippools", body)
     assert status == 201, reply
     assert "ipVersion" not in reply["spec"]
 
 
-def test_pools_and_reserved_ips_without_ip_version_work_as_upstream_documents_them(sc: Scenario) -> None:
+def test_pools_and_reserved_ips_without_ip_version_work_as_upstream_documents_them(
+    sc: Scenario,
+) -> None:
     v4, v6 = sc.name("v4"), sc.name("v6")
     upstream_pool(sc, v4, "172.18.40.0/24", ["172.18.40.40-172.18.40.42"], gateway="172.18.40.1")
-    upstream_pool(sc, v6, "fc00:f853:ccd:e793::/64", ["fc00:f853:ccd:e793::40-fc00:f853:ccd:e793::41"])
+    upstream_pool(
+        sc, v6, "fc00:f853:ccd:e793::/64", ["fc00:f853:ccd:e793::40-fc00:f853:ccd:e793::41"]
+    )
     sc.cluster.reserved(sc.name("r4"), None, ["172.18.40.41"])
     sc.cluster.reserved(sc.name("r6"), None, ["fc00:f853:ccd:e793::41"])
     node = sc.node()
@@ -62,9 +72,14 @@ def test_pools_and_reserved_ips_without_ip_version_work_as_upstream_documents_th
 
 
 UPSTREAM_IPAM_KEYS = {
-    "log_level": "DEBUG", "log_file_max_size": "100", "log_file_max_age": "30", "log_file_max_count": "7",
-    "clean_gateway": False, "match_master_subnet": False, "ipam_unix_socket_path": "/var/run/spidernet/spiderpool.sock",
-}  # fmt: skip
+    "log_level": "DEBUG",
+    "log_file_max_size": "100",
+    "log_file_max_age": "30",
+    "log_file_max_count": "7",
+    "clean_gateway": False,
+    "match_master_subnet": False,
+    "ipam_unix_socket_path": "/var/run/spidernet/spiderpool.sock",
+}
 
 
 def test_every_upstream_ipam_key_is_accepted_and_none_is_reported_unknown(sc: Scenario) -> None:
@@ -77,7 +92,9 @@ def test_every_upstream_ipam_key_is_accepted_and_none_is_reported_unknown(sc: Sc
     sc.cluster.delete_pod(sc.ns, "a")
     rt.delete(ref.container_id, pod.path, pod=ref)
     log = (node.config.dir / "spiderpool.log").read_text()
-    assert "unknown" not in log.lower(), [line for line in log.splitlines() if "unknown" in line.lower()]
+    assert "unknown" not in log.lower(), [
+        line for line in log.splitlines() if "unknown" in line.lower()
+    ]
     assert sc.cluster.holders(pool) == {}
 
 
@@ -88,8 +105,11 @@ def test_a_misspelt_ipam_key_is_accepted_with_a_warning_naming_it(sc: Scenario) 
     rt = node.runtime(default_ipv4_ippool=[pool], default_ipv4_ipool=["typo"])
     ref, pod = sc.pod("a", node)
     rt.add(ref.container_id, pod.path, pod=ref)
-    warnings = [json.loads(line) for line in (node.config.dir / "spiderpool.log").read_text().splitlines()
-                if "default_ipv4_ipool" in line]  # fmt: skip
+    warnings = [
+        json.loads(line)
+        for line in (node.config.dir / "spiderpool.log").read_text().splitlines()
+        if "default_ipv4_ipool" in line
+    ]
     assert len(warnings) == 1 and warnings[0]["level"] in ("WARNING", "WARN"), warnings
 
 

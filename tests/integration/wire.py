@@ -34,18 +34,32 @@ class Seen:
 
 
 def _solicitation(frame: bytes) -> Seen | None:
-    if len(frame) < _ICMPV6_AT + 24 or frame[12:14] != b"\x86\xdd" or frame[20] != frames.IPPROTO_ICMPV6:
+    if (
+        len(frame) < _ICMPV6_AT + 24
+        or frame[12:14] != b"\x86\xdd"
+        or frame[20] != frames.IPPROTO_ICMPV6
+    ):
         return None
     if frame[_ICMPV6_AT] != frames.NEIGHBOR_SOLICITATION:
         return None
-    source, target = IPv6Address(frame[22:38]), IPv6Address(frame[_ICMPV6_AT + 8:_ICMPV6_AT + 24])
+    source, target = IPv6Address(frame[22:38]), IPv6Address(frame[_ICMPV6_AT + 8 : _ICMPV6_AT + 24])
     return Seen("ns", str(source), str(target))
 
 
 def _arp_reply(request: frames.Arp, owned: IPv4Address) -> bytes:
     header = struct.pack("!6s6sH", request.sender_mac, SLOW_HOST_MAC, frames.ETH_P_ARP)
-    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, frames.ARP_REPLY, SLOW_HOST_MAC, owned.packed,
-                       request.sender_mac, request.sender_ip.packed)  # fmt: skip
+    body = struct.pack(
+        "!HHBBH6s4s6s4s",
+        1,
+        0x0800,
+        6,
+        4,
+        frames.ARP_REPLY,
+        SLOW_HOST_MAC,
+        owned.packed,
+        request.sender_mac,
+        request.sender_ip.packed,
+    )
     return header + body
 
 

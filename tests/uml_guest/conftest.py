@@ -26,16 +26,27 @@ class Host:
     def ifacer(self, command: str, **conf: Any) -> cni.ExecResult:
         config = {"cniVersion": "1.0.0", "name": "vlan-net", "type": "ifacer", **conf}
         env = {"CNI_CONTAINERID": "c-1", "CNI_NETNS": self.pod.path, "CNI_IFNAME": "eth0"}
-        return cni.exec_plugin(paths.BUNDLE_BIN / "ifacer", command, config, env=env, node=self.node)
+        return cni.exec_plugin(
+            paths.BUNDLE_BIN / "ifacer", command, config, env=env, node=self.node
+        )
 
     def links(self) -> dict[str, dict[str, Any]]:
         """``ip -d -j link`` of the node, by name: what the kernel says, not what we think."""
-        return {link["ifname"]: link for link in netns.ip_json("-d", "link", "show", netns=self.node.name)}
+        return {
+            link["ifname"]: link
+            for link in netns.ip_json("-d", "link", "show", netns=self.node.name)
+        }
 
     def snapshot(self) -> dict[str, tuple[Any, ...]]:
         """Per link: kind, up, master. Equal snapshots mean the host was left as it was."""
-        return {name: ((l.get("linkinfo") or {}).get("info_kind"), "UP" in l["flags"], l.get("master"))
-                for name, l in self.links().items()}  # fmt: skip
+        return {
+            name: (
+                (ln.get("linkinfo") or {}).get("info_kind"),
+                "UP" in ln["flags"],
+                ln.get("master"),
+            )
+            for name, ln in self.links().items()
+        }
 
     def sh(self, *argv: str) -> None:
         netns.ip(*argv, netns=self.node.name)

@@ -11,5 +11,7 @@ from tools import demo
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 
-def test_the_readme_demo_wires_pings_and_releases_through_the_full_chain(bundle_bin: object) -> None:
+def test_the_readme_demo_wires_pings_and_releases_through_the_full_chain(
+    bundle_bin: object,
+) -> None:
     assert demo.scenario(with_vlan=True) == 0

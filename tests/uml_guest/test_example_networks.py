@@ -30,9 +30,15 @@ EXAMPLES = manifests.MANIFESTS / "examples"
 def network(cluster: Cluster, name: str, node: SimNode) -> tuple[dict[str, Any], list[str]]:
     """The NAD's conflist with this node's paths, and its pools, applied to the cluster."""
     objects = manifests.listed(EXAMPLES)
-    nad = next(o for o in objects if o["kind"] == "NetworkAttachmentDefinition" and o["metadata"]["name"] == name)
+    nad = next(
+        o
+        for o in objects
+        if o["kind"] == "NetworkAttachmentDefinition" and o["metadata"]["name"] == name
+    )
     key = f"{nad['metadata']['namespace']}/{name}"
-    pools = [o for o in objects if o["kind"] == "SpiderIPPool" and key in o["spec"].get("multusName", [])]
+    pools = [
+        o for o in objects if o["kind"] == "SpiderIPPool" and key in o["spec"].get("multusName", [])
+    ]
     for pool in pools:
         assert manifests.apply(cluster.cp, pool, dry_run=False)[0] in (200, 201)
     conflist = json.loads(nad["spec"]["config"])
@@ -43,11 +49,15 @@ def network(cluster: Cluster, name: str, node: SimNode) -> tuple[dict[str, Any],
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
-def run(sc: Scenario, node: SimNode, name: str) -> tuple[str, list[str], cni.Runtime, cni.PodRef, netns.Netns]:
+def run(
+    sc: Scenario, node: SimNode, name: str
+) -> tuple[str, list[str], cni.Runtime, cni.PodRef, netns.Netns]:
     conflist, pools = network(sc.cluster, name, node)
     rt = cni.Runtime(conflist, node=node.netns)
     ref, pod = sc.pod("a", node)
@@ -55,7 +65,9 @@ def run(sc: Scenario, node: SimNode, name: str) -> tuple[str, list[str], cni.Run
     return str(result["ips"][0]["address"]), pools, rt, ref, pod
 
 
-def release(sc: Scenario, rt: cni.Runtime, ref: cni.PodRef, pod: netns.Netns, pools: list[str]) -> None:
+def release(
+    sc: Scenario, rt: cni.Runtime, ref: cni.PodRef, pod: netns.Netns, pools: list[str]
+) -> None:
     sc.cluster.delete_pod(sc.ns, ref.name)
     rt.delete(ref.container_id, pod.path, pod=ref)
     assert all(sc.cluster.records(p) == {} for p in pools)

@@ -28,15 +28,26 @@ pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
 
 @pytest.fixture
-def sc(cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path) -> Scenario:
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
     return Scenario(cluster, api_underlay, tmp_path)
 
 
 def chain(node: SimNode, ifacer: dict[str, Any], master: str, pool: str) -> cni.Runtime:
-    conflist = {"cniVersion": "1.0.0", "name": "underlay-vlan", "plugins": [
-        {"type": "ifacer", **ifacer},
-        {"type": "macvlan", "master": master, "mode": "bridge", "ipam": node.config.ipam(default_ipv4_ippool=[pool])},
-    ]}  # fmt: skip
+    conflist = {
+        "cniVersion": "1.0.0",
+        "name": "underlay-vlan",
+        "plugins": [
+            {"type": "ifacer", **ifacer},
+            {
+                "type": "macvlan",
+                "master": master,
+                "mode": "bridge",
+                "ipam": node.config.ipam(default_ipv4_ippool=[pool]),
+            },
+        ],
+    }
     return cni.Runtime(conflist, node=node.netns)
 
 
@@ -55,15 +66,23 @@ def test_a_vlan_chain_addresses_pods_reuses_the_device_and_keeps_it_after_del(sc
     pool = sc.name("vlan100")
     sc.cluster.pool(pool, "10.70.0.0/24", ["10.70.0.10-10.70.0.20"])
     n0, n1 = sc.node(0), sc.node(1)
-    rt0, rt1 = (chain(n, {"interfaces": ["ens1"], "vlanID": 100}, "ens1.100", pool) for n in (n0, n1))
+    rt0, rt1 = (
+        chain(n, {"interfaces": ["ens1"], "vlanID": 100}, "ens1.100", pool) for n in (n0, n1)
+    )
     (a, pod_a), (b, pod_b), (c, pod_c) = sc.pod("a", n0), sc.pod("b", n0), sc.pod("c", n1)
 
     ip_a = add(rt0, a, pod_a)
     vlan = link(n0, "ens1.100")
-    assert (vlan["linkinfo"]["info_kind"], vlan["linkinfo"]["info_data"]["id"], vlan["link"]) == ("vlan", 100, "ens1")
+    assert (vlan["linkinfo"]["info_kind"], vlan["linkinfo"]["info_data"]["id"], vlan["link"]) == (
+        "vlan",
+        100,
+        "ens1",
+    )
     ip_b, ip_c = add(rt0, b, pod_b), add(rt1, c, pod_c)
     assert link(n0, "ens1.100")["ifindex"] == vlan["ifindex"]  # reused, not re-made
-    assert len({ip_a, ip_b, ip_c}) == 3 and all(ip.startswith("10.70.0.") for ip in (ip_a, ip_b, ip_c))
+    assert len({ip_a, ip_b, ip_c}) == 3 and all(
+        ip.startswith("10.70.0.") for ip in (ip_a, ip_b, ip_c)
+    )
     assert pod_a.addresses("eth0") == [ip_a]
     assert pod_a.ping(ip_c.split("/")[0]), "pods on two nodes should reach each other over VLAN 100"
 
@@ -90,8 +109,11 @@ def test_a_bond_chain_builds_the_bond_once_and_keeps_it_after_del(sc: Scenario) 
     sc.cluster.pool(pool, "10.71.0.0/24", ["10.71.0.10-10.71.0.20"])
     node = sc.node(0)
     add_second_nic(sc.underlay, node, "ens2")
-    ifacer = {"interfaces": ["ens1", "ens2"], "vlanID": 200,
-              "bond": {"mode": 1, "options": "miimon=100;primary=ens1"}}  # fmt: skip
+    ifacer = {
+        "interfaces": ["ens1", "ens2"],
+        "vlanID": 200,
+        "bond": {"mode": 1, "options": "miimon=100;primary=ens1"},
+    }
     rt = chain(node, ifacer, "sp_bond0.200", pool)
     (a, pod_a), (b, pod_b) = sc.pod("a", node), sc.pod("b", node)
 

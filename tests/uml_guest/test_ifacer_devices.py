@@ -38,8 +38,11 @@ from spidernet.netlink.routing import Link
 from spidernet.types import netconf
 from tests.uml_guest.conftest import Host, error_of
 
-PREV = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/x"}],
-        "ips": [{"address": "10.1.0.5/24", "interface": 0}]}  # fmt: skip
+PREV = {
+    "cniVersion": "1.0.0",
+    "interfaces": [{"name": "eth0", "sandbox": "/x"}],
+    "ips": [{"address": "10.1.0.5/24", "interface": 0}],
+}
 
 
 def kind(link: dict[str, Any]) -> str:
@@ -76,23 +79,36 @@ def test_a_repeated_add_reuses_the_vlan_del_leaves_it_and_check_sees_it_go_down(
 # mode -> (options we set, what `ip -d -j link` must report in info_data)
 BOND_MODES: dict[int, tuple[str, dict[str, Any]]] = {
     0: ("miimon=100;updelay=200", {"mode": "balance-rr", "miimon": 100, "updelay": 200}),
-    1: ("miimon=50;primary=ens2;fail_over_mac=active", {"mode": "active-backup", "primary": "ens2",
-                                                         "fail_over_mac": "active"}),
-    2: ("xmit_hash_policy=layer3+4;miimon=100", {"mode": "balance-xor", "xmit_hash_policy": "layer3+4"}),
-    3: ("arp_interval=250;arp_ip_target=10.0.0.1,10.0.0.2", {"mode": "broadcast", "arp_interval": 250,
-                                                             "arp_ip_target": ["10.0.0.1", "10.0.0.2"]}),
-    4: ("lacp_rate=fast;xmit_hash_policy=layer2+3;miimon=100", {"mode": "802.3ad", "ad_lacp_rate": "fast",
-                                                               "xmit_hash_policy": "layer2+3"}),
+    1: (
+        "miimon=50;primary=ens2;fail_over_mac=active",
+        {"mode": "active-backup", "primary": "ens2", "fail_over_mac": "active"},
+    ),
+    2: (
+        "xmit_hash_policy=layer3+4;miimon=100",
+        {"mode": "balance-xor", "xmit_hash_policy": "layer3+4"},
+    ),
+    3: (
+        "arp_interval=250;arp_ip_target=10.0.0.1,10.0.0.2",
+        {"mode": "broadcast", "arp_interval": 250, "arp_ip_target": ["10.0.0.1", "10.0.0.2"]},
+    ),
+    4: (
+        "lacp_rate=fast;xmit_hash_policy=layer2+3;miimon=100",
+        {"mode": "802.3ad", "ad_lacp_rate": "fast", "xmit_hash_policy": "layer2+3"},
+    ),
     5: ("tlb_dynamic_lb=0;miimon=100", {"mode": "balance-tlb", "tlb_dynamic_lb": 0}),
     6: ("miimon=100;downdelay=300", {"mode": "balance-alb", "downdelay": 300}),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("mode", sorted(BOND_MODES))
 def test_a_bond_in_each_mode_gets_its_options_and_a_vlan_on_top(host: Host, mode: int) -> None:
     options, expected = BOND_MODES[mode]
-    result = host.ifacer("ADD", interfaces=["ens1", "ens2"], vlanID=200,
-                         bond={"name": "bond0", "mode": mode, "options": options})  # fmt: skip
+    result = host.ifacer(
+        "ADD",
+        interfaces=["ens1", "ens2"],
+        vlanID=200,
+        bond={"name": "bond0", "mode": mode, "options": options},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     links = host.links()
     bond = data(links["bond0"])
@@ -100,7 +116,12 @@ def test_a_bond_in_each_mode_gets_its_options_and_a_vlan_on_top(host: Host, mode
     for slave in ("ens1", "ens2"):
         assert (links[slave].get("master"), "UP" in links[slave]["flags"]) == ("bond0", True)
     vlan = links["bond0.200"]
-    assert (kind(vlan), data(vlan)["id"], vlan["link"], "UP" in vlan["flags"]) == ("vlan", 200, "bond0", True)
+    assert (kind(vlan), data(vlan)["id"], vlan["link"], "UP" in vlan["flags"]) == (
+        "vlan",
+        200,
+        "bond0",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,7 +131,10 @@ def test_a_bond_in_each_mode_gets_its_options_and_a_vlan_on_top(host: Host, mode
         ({"interfaces": []}, "interfaces"),
         ({"interfaces": ["ens1"], "vlanID": 4095}, "vlanID"),
         ({"interfaces": ["ens1", "ens2"], "bond": {"mode": 7}}, "bond.mode"),
-        ({"interfaces": ["ens1", "ens2"], "bond": {"options": "miimon=100;speed=fast"}}, "bond.options"),
+        (
+            {"interfaces": ["ens1", "ens2"], "bond": {"options": "miimon=100;speed=fast"}},
+            "bond.options",
+        ),
         ({"interfaces": ["ens1", "ens2"], "bond": {"options": "miimon100"}}, "bond.options"),
         ({"interfaces": ["ens9"], "vlanID": 10}, "interfaces[0]"),
         ({"interfaces": ["ens1", "ens9"], "vlanID": 10, "bond": {"mode": 1}}, "interfaces[1]"),
@@ -129,7 +153,11 @@ def test_a_dummy_holding_the_bond_name_is_refused(host: Host) -> None:
     host.sh("link", "add", "sp_bond0", "type", "dummy")
     before = host.snapshot()
     err = error_of(host.ifacer("ADD", interfaces=["ens1", "ens2"], vlanID=5, bond={"mode": 1}))
-    assert (err["code"], err["details"], "not a bond" in err["msg"]) == (7, "field: bond.name", True)
+    assert (err["code"], err["details"], "not a bond" in err["msg"]) == (
+        7,
+        "field: bond.name",
+        True,
+    )
     assert host.snapshot() == before
 
 
@@ -162,8 +190,13 @@ def test_a_failure_after_the_bond_was_built_undoes_the_bond(host: Host) -> None:
 def test_an_option_the_kernel_refuses_for_the_mode_leaves_no_bond(host: Host) -> None:
     before = host.snapshot()
     # arp_validate is not supported in 802.3ad: the kernel says so when the bond is created
-    err = error_of(host.ifacer("ADD", interfaces=["ens1", "ens2"],
-                               bond={"mode": 4, "options": "arp_interval=100;arp_validate=active"}))  # fmt: skip
+    err = error_of(
+        host.ifacer(
+            "ADD",
+            interfaces=["ens1", "ens2"],
+            bond={"mode": 4, "options": "arp_interval=100;arp_validate=active"},
+        )
+    )
     assert (err["code"], err["details"]) == (7, "field: bond.options"), err
     assert host.snapshot() == before
 
@@ -203,11 +236,19 @@ class RacedLinks(Links):
 
 @pytest.mark.parametrize("moment", ["look", "create"])
 def test_the_loser_of_two_first_adds_racing_for_a_bond_reuses_it(host: Host, moment: str) -> None:
-    raw = {"cniVersion": "1.0.0", "name": "bond-net", "type": "ifacer", "interfaces": ["ens1", "ens2"],
-           "vlanID": 50, "bond": {"name": "bond5", "mode": 1, "options": "miimon=100"}}  # fmt: skip
+    raw = {
+        "cniVersion": "1.0.0",
+        "name": "bond-net",
+        "type": "ifacer",
+        "interfaces": ["ens1", "ens2"],
+        "vlanID": 50,
+        "bond": {"name": "bond5", "mode": 1, "options": "miimon=100"},
+    }
     conf = {k: v for k, v in raw.items() if k not in ("cniVersion", "name", "type")}
     with RacedLinks(host, moment, conf) as links:
-        devices.ensure(ifacer_config.parse(netconf.parse(raw, "1.0.0")), links)  # before: code 120 / 7
+        devices.ensure(
+            ifacer_config.parse(netconf.parse(raw, "1.0.0")), links
+        )  # before: code 120 / 7
         assert links.raced
     links_now = host.links()
     assert (kind(links_now["bond5"]), data(links_now["bond5"])["mode"]) == ("bond", "active-backup")

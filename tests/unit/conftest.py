@@ -16,7 +16,10 @@ from spidernet.protocol import logs
 
 @pytest.fixture(autouse=True)
 def _restore_spidernet_logger() -> Iterator[None]:
-    saved = {key: list(value) if isinstance(value, list) else value for key, value in vars(logs.LOG).items()}
+    saved = {
+        key: list(value) if isinstance(value, list) else value
+        for key, value in vars(logs.LOG).items()
+    }
     yield
     if logs.LOG.fd != saved["fd"]:
         logs.LOG.close()

@@ -11,10 +11,18 @@ import pytest
 
 from spidernet.k8s import errors
 
-ABSENT = {"kind": "Status", "reason": "NotFound", "message": 'pods "a" not found',
-          "details": {"name": "a", "kind": "pods"}}  # fmt: skip
-UNSERVED = {"kind": "Status", "reason": "NotFound", "message": "the server could not find the requested resource",
-            "details": {}}  # fmt: skip
+ABSENT = {
+    "kind": "Status",
+    "reason": "NotFound",
+    "message": 'pods "a" not found',
+    "details": {"name": "a", "kind": "pods"},
+}
+UNSERVED = {
+    "kind": "Status",
+    "reason": "NotFound",
+    "message": "the server could not find the requested resource",
+    "details": {},
+}
 
 
 @pytest.mark.parametrize(
@@ -33,5 +41,7 @@ UNSERVED = {"kind": "Status", "reason": "NotFound", "message": "the server could
         (400, {"reason": "BadRequest"}, errors.ApiError),
     ],
 )
-def test_each_status_maps_to_the_class_its_callers_act_on(status: int, body: object, kind: type) -> None:
+def test_each_status_maps_to_the_class_its_callers_act_on(
+    status: int, body: object, kind: type
+) -> None:
     assert type(errors.from_response(status, body)) is kind

@@ -22,8 +22,14 @@ from spidernet.protocol import errors
 
 
 def note(cid: str = "c1", ifname: str = "eth0", **kw: object) -> Attachment:
-    base: dict[str, object] = {"network": "net", "pod": "ns/a", "uid": "u1", "state": "adding",
-                               "pools": ("p4", "p6"), "ips": {}}  # fmt: skip
+    base: dict[str, object] = {
+        "network": "net",
+        "pod": "ns/a",
+        "uid": "u1",
+        "state": "adding",
+        "pools": ("p4", "p6"),
+        "ips": {},
+    }
     return Attachment(container_id=cid, ifname=ifname, **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -43,7 +49,10 @@ def test_remove_is_idempotent_and_all_skips_unreadable_notes(tmp_path: Path) -> 
     notes.write(note("c1"))
     notes.write(note("c2", "net1"))
     (tmp_path / "junk.json").write_text("{not json")
-    assert sorted((n.container_id, n.ifname) for n in notes.all()) == [("c1", "eth0"), ("c2", "net1")]
+    assert sorted((n.container_id, n.ifname) for n in notes.all()) == [
+        ("c1", "eth0"),
+        ("c2", "net1"),
+    ]
     notes.remove("c1", "eth0")
     notes.remove("c1", "eth0")
     assert notes.read("c1", "eth0") is None
@@ -64,8 +73,9 @@ def test_file_names_are_unique_and_short(tmp_path: Path) -> None:
 
 def test_identity_is_none_when_cni_args_name_no_pod() -> None:
     assert pods.identity({}) is None
-    assert pods.identity({"K8S_POD_NAMESPACE": "ns", "K8S_POD_NAME": "web-0.x", "K8S_POD_UID": "9f1c-aa"}) == (
-        pods.Identity("ns", "web-0.x", "9f1c-aa"))
+    assert pods.identity(
+        {"K8S_POD_NAMESPACE": "ns", "K8S_POD_NAME": "web-0.x", "K8S_POD_UID": "9f1c-aa"}
+    ) == (pods.Identity("ns", "web-0.x", "9f1c-aa"))
 
 
 @pytest.mark.parametrize(

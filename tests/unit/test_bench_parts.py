@@ -49,8 +49,13 @@ def test_ips_equal_pods_means_exactly_n_addresses_and_sufficient_four_times_that
 
 
 def test_the_plugins_debug_line_is_parsed_and_other_messages_are_not() -> None:
-    line = measure.parse_api_line({"msg": "api requests=5 writes=2 conflicts=1 lock_wait=0.012s: GET /a; PUT /b",
-                                   "command": "ADD", "containerID": "c1"})  # fmt: skip
+    line = measure.parse_api_line(
+        {
+            "msg": "api requests=5 writes=2 conflicts=1 lock_wait=0.012s: GET /a; PUT /b",
+            "command": "ADD",
+            "containerID": "c1",
+        }
+    )
     assert line == measure.ApiLine("ADD", "c1", 5, 2, 1, 0.012, ("GET /a", "PUT /b"))
     assert measure.parse_api_line({"msg": "allocated 10.0.0.1"}) is None
 

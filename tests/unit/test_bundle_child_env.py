@@ -18,17 +18,34 @@ import pytest
 from tools.testbed import paths
 
 HOOK = paths.REPO / "tools" / "bundle" / "pyi_rth_child_env.py"
-CHILD = "import os, runpy, subprocess, sys; runpy.run_path(sys.argv[1]); " \
-        "print(subprocess.run(['env'], capture_output=True, text=True).stdout)"  # fmt: skip
+CHILD = (
+    "import os, runpy, subprocess, sys; runpy.run_path(sys.argv[1]); "
+    "print(subprocess.run(['env'], capture_output=True, text=True).stdout)"
+)
 
 
-@pytest.mark.parametrize(("left", "seen"), [
-    ({"LD_LIBRARY_PATH": "/b/_internal"}, {}),
-    ({"LD_LIBRARY_PATH": "/b/_internal:/opt/lib", "LD_LIBRARY_PATH_ORIG": "/opt/lib"}, {"LD_LIBRARY_PATH": "/opt/lib"}),
-])  # fmt: skip
-def test_a_child_process_sees_the_library_path_the_plugin_was_started_with(left: dict[str, str], seen: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("left", "seen"),
+    [
+        ({"LD_LIBRARY_PATH": "/b/_internal"}, {}),
+        (
+            {"LD_LIBRARY_PATH": "/b/_internal:/opt/lib", "LD_LIBRARY_PATH_ORIG": "/opt/lib"},
+            {"LD_LIBRARY_PATH": "/opt/lib"},
+        ),
+    ],
+)
+def test_a_child_process_sees_the_library_path_the_plugin_was_started_with(
+    left: dict[str, str], seen: dict[str, str]
+) -> None:
     # LD_LIBRARY_PATH pointing at nothing harmful: this interpreter starts with it as given.
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(HOOK)], env={"PATH": "/usr/bin:/bin", **left},
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(HOOK)],
+        env={"PATH": "/usr/bin:/bin", **left},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     child_env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    assert {k: v for k, v in child_env.items() if k.startswith("LD_")} == seen, json.dumps(child_env)
+    assert {k: v for k, v in child_env.items() if k.startswith("LD_")} == seen, json.dumps(
+        child_env
+    )

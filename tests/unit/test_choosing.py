@@ -34,11 +34,18 @@ NONE4 = RangeSet(4)
 def pool(records: dict[str, str] | None = None, **spec: Any) -> Pool:
     """A v4 pool 10.0.0.0/28, ips .1-.10, .5 excluded, with ``records`` {ip: uid}."""
     allocated = {ip: {"pod": f"ns/pod-{uid}", "podUid": uid} for ip, uid in (records or {}).items()}
-    parsed = Pool.parse({
-        "metadata": {"name": "p"},
-        "spec": {"subnet": "10.0.0.0/28", "ips": ["10.0.0.1-10.0.0.10"], "excludeIPs": ["10.0.0.5"], **spec},
-        "status": {"allocatedIPs": pools.records_json(pools.parse_records(allocated))},
-    })  # fmt: skip
+    parsed = Pool.parse(
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "subnet": "10.0.0.0/28",
+                "ips": ["10.0.0.1-10.0.0.10"],
+                "excludeIPs": ["10.0.0.5"],
+                **spec,
+            },
+            "status": {"allocatedIPs": pools.records_json(pools.parse_records(allocated))},
+        }
+    )
     assert parsed.broken == ""
     return parsed
 
@@ -73,7 +80,17 @@ def test_choose_reuses_a_held_record_else_takes_the_lowest_free_address(
 
 
 def full_pool() -> Pool:
-    ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", "10.0.0.10"]
+    ips = [
+        "10.0.0.1",
+        "10.0.0.2",
+        "10.0.0.3",
+        "10.0.0.4",
+        "10.0.0.6",
+        "10.0.0.7",
+        "10.0.0.8",
+        "10.0.0.9",
+        "10.0.0.10",
+    ]
     return pool({ip: f"uid-{n}" for n, ip in enumerate(ips)})
 
 
@@ -82,7 +99,9 @@ def test_choose_returns_none_when_every_usable_address_is_allocated() -> None:
 
 
 def test_choose_still_returns_a_held_record_when_the_pool_is_full() -> None:
-    assert choosing.choose(full_pool(), pod_uid="uid-4", reserved=NONE4) == Choice("10.0.0.6", reused=True)
+    assert choosing.choose(full_pool(), pod_uid="uid-4", reserved=NONE4) == Choice(
+        "10.0.0.6", reused=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,22 +126,32 @@ def test_choose_returns_none_for_a_second_interface_when_only_its_own_records_ar
 
 
 def test_choose_in_a_v6_slash_64_gives_canonical_text() -> None:
-    p = Pool.parse({
-        "metadata": {"name": "v6"},
-        "spec": {"subnet": "fd00:1::/64", "ips": ["fd00:1::1-fd00:1::ffff:ffff:ffff:ffff"]},
-        "status": {"allocatedIPs": {"fd00:1::1": {"pod": "ns/a", "podUid": "a"}}},
-    })  # fmt: skip
-    assert choosing.choose(p, pod_uid="b", reserved=RangeSet(6)) == Choice("fd00:1::2", reused=False)
+    p = Pool.parse(
+        {
+            "metadata": {"name": "v6"},
+            "spec": {"subnet": "fd00:1::/64", "ips": ["fd00:1::1-fd00:1::ffff:ffff:ffff:ffff"]},
+            "status": {"allocatedIPs": {"fd00:1::1": {"pod": "ns/a", "podUid": "a"}}},
+        }
+    )
+    assert choosing.choose(p, pod_uid="b", reserved=RangeSet(6)) == Choice(
+        "fd00:1::2", reused=False
+    )
 
 
 def test_records_spelt_non_canonically_still_count_as_taken() -> None:
     records = {"fd00::1": "a", "FD00:0::1": "b", "fd00::0002": "c"}  # one address twice, then ::2
-    p = Pool.parse({
-        "metadata": {"name": "v6"},
-        "spec": {"subnet": "fd00::/120", "ips": ["fd00::1-fd00::5"]},
-        "status": {"allocatedIPs": {ip: {"pod": f"ns/{u}", "podUid": u} for ip, u in records.items()}},
-    })  # fmt: skip
-    assert choosing.choose(p, pod_uid="new", reserved=RangeSet(6)) == Choice("fd00::3", reused=False)
+    p = Pool.parse(
+        {
+            "metadata": {"name": "v6"},
+            "spec": {"subnet": "fd00::/120", "ips": ["fd00::1-fd00::5"]},
+            "status": {
+                "allocatedIPs": {ip: {"pod": f"ns/{u}", "podUid": u} for ip, u in records.items()}
+            },
+        }
+    )
+    assert choosing.choose(p, pod_uid="new", reserved=RangeSet(6)) == Choice(
+        "fd00::3", reused=False
+    )
     assert choosing.free_count(p, RangeSet(6)) == 3
 
 
@@ -179,7 +208,8 @@ def test_without_uid_drops_only_that_uids_records_limited_to_ips_when_given(
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("10.0.0.1", "10.0.0.1"), ("FD00:0:0::A", "fd00::a"), ("fd00::0001", "fd00::1")]
+    ("text", "expected"),
+    [("10.0.0.1", "10.0.0.1"), ("FD00:0:0::A", "fd00::a"), ("fd00::0001", "fd00::1")],
 )
 def test_canonical_gives_the_canonical_text(text: str, expected: str) -> None:
     assert choosing.canonical(text) == expected

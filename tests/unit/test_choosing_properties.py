@@ -76,14 +76,22 @@ def scenarios(draw: st.DrawFn, *, with_records: bool = True) -> Scenario:
     short = spans.map(lambda ab: ab if ab[1] - ab[0] <= size // 4 else [ab[1], ab[1]])
     excludes = draw(st.lists(short, max_size=3))
     reserved = draw(st.lists(st.integers(min_value=-4, max_value=size + 4), max_size=6))
-    records = draw(st.dictionaries(offsets, st.sampled_from(UIDS), max_size=size)) if with_records else {}
+    records = (
+        draw(st.dictionaries(offsets, st.sampled_from(UIDS), max_size=size)) if with_records else {}
+    )
     allocated = {ip(o): {"pod": f"ns/{uid}", "podUid": uid} for o, uid in records.items()}
-    pool = Pool.parse({
-        "metadata": {"name": "p"},
-        "spec": {"ipVersion": 4, "subnet": f"{ip(0)}/{prefix}",
-                 "ips": range_texts(ips), "excludeIPs": range_texts(excludes)},
-        "status": {"allocatedIPs": json.dumps(allocated) if allocated else None},
-    })  # fmt: skip
+    pool = Pool.parse(
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "ipVersion": 4,
+                "subnet": f"{ip(0)}/{prefix}",
+                "ips": range_texts(ips),
+                "excludeIPs": range_texts(excludes),
+            },
+            "status": {"allocatedIPs": json.dumps(allocated) if allocated else None},
+        }
+    )
     assert pool.broken == ""
     available = span_model(ips) - span_model(excludes) - set(reserved)
     return Scenario(pool, RangeSet.of(4, (BASE + o for o in reserved)), available)
@@ -98,7 +106,9 @@ def holders(records: Mapping[str, Record]) -> dict[int, str]:
 @given(scenarios(), st.sampled_from((*UIDS, "uid-new")), st.data())
 def test_choose_agrees_with_the_model(sc: Scenario, uid: str, data: st.DataObject) -> None:
     recorded = holders(sc.pool.records)
-    claimed = data.draw(st.sets(st.sampled_from(sorted(sc.pool.records)))) if sc.pool.records else set()
+    claimed = (
+        data.draw(st.sets(st.sampled_from(sorted(sc.pool.records)))) if sc.pool.records else set()
+    )
     got = choosing.choose(sc.pool, pod_uid=uid, reserved=sc.reserved, claimed=claimed)
 
     held = sorted(o for o, u in recorded.items() if u == uid and ip(o) not in claimed)
@@ -117,11 +127,16 @@ def test_choose_agrees_with_the_model(sc: Scenario, uid: str, data: st.DataObjec
 @PROFILE
 @given(scenarios())
 def test_free_count_agrees_with_the_model(sc: Scenario) -> None:
-    assert choosing.free_count(sc.pool, sc.reserved) == len(sc.available - set(holders(sc.pool.records)))
+    assert choosing.free_count(sc.pool, sc.reserved) == len(
+        sc.available - set(holders(sc.pool.records))
+    )
 
 
 steps = st.lists(
-    st.tuples(st.sampled_from(("add", "add-second-nic", "release", "release-one")), st.sampled_from(UIDS[:3])),
+    st.tuples(
+        st.sampled_from(("add", "add-second-nic", "release", "release-one")),
+        st.sampled_from(UIDS[:3]),
+    ),
     min_size=4,
     max_size=40,
 )
@@ -130,7 +145,9 @@ steps = st.lists(
 def _add(sc: Scenario, records: dict[str, Record], uid: str, *, second: bool) -> dict[str, Record]:
     held = {k for k, r in records.items() if r.pod_uid == uid}
     pool = dataclasses.replace(sc.pool, records=records)
-    got = choosing.choose(pool, pod_uid=uid, reserved=sc.reserved, claimed=held if second else frozenset())
+    got = choosing.choose(
+        pool, pod_uid=uid, reserved=sc.reserved, claimed=held if second else frozenset()
+    )
     if held and not second:  # re-ADD: the held address again, no new record
         assert got is not None and got.reused and got.ip == min(held, key=off)
         return records
@@ -151,7 +168,9 @@ def _check(sc: Scenario, records: dict[str, Record]) -> None:
 
 @PROFILE
 @given(scenarios(with_records=False), steps)
-def test_add_and_release_sequences_keep_the_pool_consistent(sc: Scenario, ops: list[tuple[str, str]]) -> None:
+def test_add_and_release_sequences_keep_the_pool_consistent(
+    sc: Scenario, ops: list[tuple[str, str]]
+) -> None:
     records: dict[str, Record] = {}
     for op, uid in ops:
         if op in ("add", "add-second-nic"):
@@ -172,7 +191,9 @@ def test_add_and_release_sequences_keep_the_pool_consistent(sc: Scenario, ops: l
 
 @PROFILE
 @given(
-    st.dictionaries(st.integers(min_value=0, max_value=31).map(ip), st.sampled_from(UIDS), max_size=16),
+    st.dictionaries(
+        st.integers(min_value=0, max_value=31).map(ip), st.sampled_from(UIDS), max_size=16
+    ),
     st.sampled_from(UIDS),
     st.one_of(st.none(), st.sets(st.integers(min_value=0, max_value=31).map(ip))),
 )
@@ -181,4 +202,6 @@ def test_without_uid_drops_exactly_the_uids_records_within_ips(
 ) -> None:
     records = {k: Record(f"ns/{u}", u) for k, u in owners.items()}
     after = choosing.without_uid(records, uid, ips)
-    assert after == {k: r for k, r in records.items() if r.pod_uid != uid or (ips is not None and k not in ips)}
+    assert after == {
+        k: r for k, r in records.items() if r.pod_uid != uid or (ips is not None and k not in ips)
+    }

@@ -42,14 +42,21 @@ OLD_VERSIONS = ("0.3.0", "0.3.1", "0.4.0")
 FULL = Result(
     interfaces=(
         Interface(name="sp_bond0.100", mac="02:00:00:00:00:01", mtu=9000, pci_id="0000:3b:00.0"),
-        Interface(name="eth0", mac="02:00:00:00:00:02", sandbox="/var/run/netns/pod", socket_path="/run/vhost.sock"),
+        Interface(
+            name="eth0",
+            mac="02:00:00:00:00:02",
+            sandbox="/var/run/netns/pod",
+            socket_path="/run/vhost.sock",
+        ),
     ),
     ips=(
         IPConfig(address="10.6.0.5/16", gateway="10.6.0.1", interface=1),
         IPConfig(address="fd00:6::5/64", gateway="fd00:6::1", interface=1),
     ),
     routes=(
-        Route(dst="0.0.0.0/0", gw="10.6.0.1", mtu=1450, advmss=1400, priority=100, table=101, scope=0),
+        Route(
+            dst="0.0.0.0/0", gw="10.6.0.1", mtu=1450, advmss=1400, priority=100, table=101, scope=0
+        ),
         Route(dst="::/0", gw="fd00:6::1", table=0),
         Route(dst="172.16.0.0/12"),
     ),
@@ -67,7 +74,9 @@ def strip_11(result: Result) -> Result:
     return replace(
         result,
         interfaces=tuple(replace(i, mtu=0, socket_path="", pci_id="") for i in result.interfaces),
-        routes=tuple(replace(r, mtu=0, advmss=0, priority=0, table=None, scope=None) for r in result.routes),
+        routes=tuple(
+            replace(r, mtu=0, advmss=0, priority=0, table=None, scope=None) for r in result.routes
+        ),
     )
 
 
@@ -117,14 +126,27 @@ GOLDEN_110: dict[str, Any] = {
     "cniVersion": "1.1.0",
     "interfaces": [
         {"name": "sp_bond0.100", "mac": "02:00:00:00:00:01", "mtu": 9000, "pciID": "0000:3b:00.0"},
-        {"name": "eth0", "mac": "02:00:00:00:00:02", "sandbox": "/var/run/netns/pod", "socketPath": "/run/vhost.sock"},
+        {
+            "name": "eth0",
+            "mac": "02:00:00:00:00:02",
+            "sandbox": "/var/run/netns/pod",
+            "socketPath": "/run/vhost.sock",
+        },
     ],
     "ips": [
         {"interface": 1, "address": "10.6.0.5/16", "gateway": "10.6.0.1"},
         {"interface": 1, "address": "fd00:6::5/64", "gateway": "fd00:6::1"},
     ],
     "routes": [
-        {"dst": "0.0.0.0/0", "gw": "10.6.0.1", "mtu": 1450, "advmss": 1400, "priority": 100, "table": 101, "scope": 0},
+        {
+            "dst": "0.0.0.0/0",
+            "gw": "10.6.0.1",
+            "mtu": 1450,
+            "advmss": 1400,
+            "priority": 100,
+            "table": 101,
+            "scope": 0,
+        },
         {"dst": "::/0", "gw": "fd00:6::1", "table": 0},
         {"dst": "172.16.0.0/12"},
     ],
@@ -179,16 +201,24 @@ def test_1_1_only_fields_appear_only_in_1_1_0(version: str) -> None:
     out = convert.write(FULL, version)
     route_keys = set().union(*(r.keys() for r in out["routes"]))
     iface_keys = set().union(*(i.keys() for i in out["interfaces"]))
-    only_11 = {"mtu", "advmss", "priority", "table", "scope"} & route_keys, {"mtu", "socketPath", "pciID"} & iface_keys
+    only_11 = (
+        {"mtu", "advmss", "priority", "table", "scope"} & route_keys,
+        {"mtu", "socketPath", "pciID"} & iface_keys,
+    )
     if version == "1.1.0":
-        assert only_11 == ({"mtu", "advmss", "priority", "table", "scope"}, {"mtu", "socketPath", "pciID"})
+        assert only_11 == (
+            {"mtu", "advmss", "priority", "table", "scope"},
+            {"mtu", "socketPath", "pciID"},
+        )
     else:
         assert only_11 == (set(), set())
 
 
 @pytest.mark.parametrize("version", versions.SUPPORTED)
 def test_ipam_result_has_no_interfaces_and_no_interface_index(version: str) -> None:
-    ipam = Result(ips=(IPConfig(address="10.6.0.5/16", gateway="10.6.0.1"),), routes=(Route(dst="0.0.0.0/0"),))
+    ipam = Result(
+        ips=(IPConfig(address="10.6.0.5/16", gateway="10.6.0.1"),), routes=(Route(dst="0.0.0.0/0"),)
+    )
     out = convert.write(ipam, version)
     assert "interfaces" not in out
     assert "interface" not in out["ips"][0]
@@ -263,36 +293,125 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
     ("ips-not-list", "1.0.0", _set(("ips",), {"address": "10.0.0.1/24"}), "prevResult.ips"),
     ("ip-not-object", "1.0.0", _set(("ips", 0), "10.6.0.5/16"), "prevResult.ips[0]"),
     ("address-missing", "1.0.0", _delete(("ips", 0, "address")), "prevResult.ips[0].address"),
-    ("address-no-prefix", "1.0.0", _set(("ips", 1, "address"), "fd00:6::5"), "prevResult.ips[1].address"),
-    ("address-garbage", "0.3.1", _set(("ips", 0, "address"), "10.6.0.500/16"), "prevResult.ips[0].address"),
-    ("address-netmask", "1.0.0", _set(("ips", 0, "address"), "10.6.0.5/255.255.0.0"), "prevResult.ips[0].address"),
-    ("address-hostmask", "0.4.0", _set(("ips", 0, "address"), "10.6.0.5/0.0.255.255"), "prevResult.ips[0].address"),
-    ("route-dst-netmask", "1.0.0", _set(("routes", 2, "dst"), "172.16.0.0/255.240.0.0"), "prevResult.routes[2].dst"),
-    ("address-prefix-too-long", "1.1.0", _set(("ips", 0, "address"), "10.6.0.5/33"), "prevResult.ips[0].address"),
-    ("address-not-string", "1.1.0", _set(("ips", 0, "address"), 167772165), "prevResult.ips[0].address"),
+    (
+        "address-no-prefix",
+        "1.0.0",
+        _set(("ips", 1, "address"), "fd00:6::5"),
+        "prevResult.ips[1].address",
+    ),
+    (
+        "address-garbage",
+        "0.3.1",
+        _set(("ips", 0, "address"), "10.6.0.500/16"),
+        "prevResult.ips[0].address",
+    ),
+    (
+        "address-netmask",
+        "1.0.0",
+        _set(("ips", 0, "address"), "10.6.0.5/255.255.0.0"),
+        "prevResult.ips[0].address",
+    ),
+    (
+        "address-hostmask",
+        "0.4.0",
+        _set(("ips", 0, "address"), "10.6.0.5/0.0.255.255"),
+        "prevResult.ips[0].address",
+    ),
+    (
+        "route-dst-netmask",
+        "1.0.0",
+        _set(("routes", 2, "dst"), "172.16.0.0/255.240.0.0"),
+        "prevResult.routes[2].dst",
+    ),
+    (
+        "address-prefix-too-long",
+        "1.1.0",
+        _set(("ips", 0, "address"), "10.6.0.5/33"),
+        "prevResult.ips[0].address",
+    ),
+    (
+        "address-not-string",
+        "1.1.0",
+        _set(("ips", 0, "address"), 167772165),
+        "prevResult.ips[0].address",
+    ),
     ("version-missing", "0.4.0", _delete(("ips", 1, "version")), "prevResult.ips[1].version"),
     ("version-6-for-v4", "0.3.1", _set(("ips", 0, "version"), "6"), "prevResult.ips[0].version"),
     ("version-4-for-v6", "0.3.0", _set(("ips", 1, "version"), "4"), "prevResult.ips[1].version"),
     ("version-int", "0.4.0", _set(("ips", 0, "version"), 4), "prevResult.ips[0].version"),
-    ("interface-out-of-range", "1.0.0", _set(("ips", 0, "interface"), 2), "prevResult.ips[0].interface"),
-    ("interface-negative", "0.3.1", _set(("ips", 0, "interface"), -1), "prevResult.ips[0].interface"),
-    ("interface-not-int", "1.0.0", _set(("ips", 0, "interface"), "1"), "prevResult.ips[0].interface"),
+    (
+        "interface-out-of-range",
+        "1.0.0",
+        _set(("ips", 0, "interface"), 2),
+        "prevResult.ips[0].interface",
+    ),
+    (
+        "interface-negative",
+        "0.3.1",
+        _set(("ips", 0, "interface"), -1),
+        "prevResult.ips[0].interface",
+    ),
+    (
+        "interface-not-int",
+        "1.0.0",
+        _set(("ips", 0, "interface"), "1"),
+        "prevResult.ips[0].interface",
+    ),
     ("interface-bool", "1.0.0", _set(("ips", 0, "interface"), True), "prevResult.ips[0].interface"),
-    ("interface-without-interfaces", "1.0.0", _delete(("interfaces",)), "prevResult.ips[0].interface"),
-    ("gateway-bad", "0.3.1", _set(("ips", 0, "gateway"), "10.6.0.256"), "prevResult.ips[0].gateway"),
-    ("gateway-cidr", "1.0.0", _set(("ips", 1, "gateway"), "fd00:6::1/64"), "prevResult.ips[1].gateway"),
+    (
+        "interface-without-interfaces",
+        "1.0.0",
+        _delete(("interfaces",)),
+        "prevResult.ips[0].interface",
+    ),
+    (
+        "gateway-bad",
+        "0.3.1",
+        _set(("ips", 0, "gateway"), "10.6.0.256"),
+        "prevResult.ips[0].gateway",
+    ),
+    (
+        "gateway-cidr",
+        "1.0.0",
+        _set(("ips", 1, "gateway"), "fd00:6::1/64"),
+        "prevResult.ips[1].gateway",
+    ),
     ("route-dst-missing", "1.0.0", _delete(("routes", 2, "dst")), "prevResult.routes[2].dst"),
-    ("route-dst-not-cidr", "0.4.0", _set(("routes", 0, "dst"), "default"), "prevResult.routes[0].dst"),
+    (
+        "route-dst-not-cidr",
+        "0.4.0",
+        _set(("routes", 0, "dst"), "default"),
+        "prevResult.routes[0].dst",
+    ),
     ("route-gw-bad", "1.0.0", _set(("routes", 1, "gw"), "nope"), "prevResult.routes[1].gw"),
     ("route-mtu-string", "1.1.0", _set(("routes", 0, "mtu"), "1450"), "prevResult.routes[0].mtu"),
     ("route-table-float", "1.1.0", _set(("routes", 0, "table"), 1.5), "prevResult.routes[0].table"),
     ("iface-not-object", "1.0.0", _set(("interfaces", 0), "eth0"), "prevResult.interfaces[0]"),
-    ("iface-name-missing", "1.0.0", _delete(("interfaces", 1, "name")), "prevResult.interfaces[1].name"),
-    ("iface-mac-not-string", "1.0.0", _set(("interfaces", 0, "mac"), 2), "prevResult.interfaces[0].mac"),
-    ("iface-mtu-string", "1.1.0", _set(("interfaces", 0, "mtu"), "9000"), "prevResult.interfaces[0].mtu"),
+    (
+        "iface-name-missing",
+        "1.0.0",
+        _delete(("interfaces", 1, "name")),
+        "prevResult.interfaces[1].name",
+    ),
+    (
+        "iface-mac-not-string",
+        "1.0.0",
+        _set(("interfaces", 0, "mac"), 2),
+        "prevResult.interfaces[0].mac",
+    ),
+    (
+        "iface-mtu-string",
+        "1.1.0",
+        _set(("interfaces", 0, "mtu"), "9000"),
+        "prevResult.interfaces[0].mtu",
+    ),
     ("dns-not-object", "1.0.0", _set(("dns",), ["10.96.0.10"]), "prevResult.dns"),
-    ("nameserver-not-string", "1.0.0", _set(("dns", "nameservers"), ["10.96.0.10", 53]),
-     "prevResult.dns.nameservers[1]"),
+    (
+        "nameserver-not-string",
+        "1.0.0",
+        _set(("dns", "nameservers"), ["10.96.0.10", 53]),
+        "prevResult.dns.nameservers[1]",
+    ),
     ("search-not-list", "1.0.0", _set(("dns", "search"), "cluster.local"), "prevResult.dns.search"),
 ]
 

@@ -73,7 +73,11 @@ dnses = st.builds(
 def results(draw: st.DrawFn) -> Result:
     ifaces = tuple(draw(st.lists(interfaces, max_size=3)))
     index = st.none() | st.integers(0, len(ifaces) - 1) if ifaces else st.none()
-    ips = draw(st.lists(st.builds(IPConfig, address=cidrs(), gateway=gateways, interface=index), max_size=4))
+    ips = draw(
+        st.lists(
+            st.builds(IPConfig, address=cidrs(), gateway=gateways, interface=index), max_size=4
+        )
+    )
     return Result(
         interfaces=ifaces,
         ips=tuple(ips),
@@ -86,7 +90,9 @@ def without_11_fields(result: Result) -> Result:
     return replace(
         result,
         interfaces=tuple(replace(i, mtu=0, socket_path="", pci_id="") for i in result.interfaces),
-        routes=tuple(replace(r, mtu=0, advmss=0, priority=0, table=None, scope=None) for r in result.routes),
+        routes=tuple(
+            replace(r, mtu=0, advmss=0, priority=0, table=None, scope=None) for r in result.routes
+        ),
     )
 
 
@@ -102,7 +108,9 @@ def test_1_1_0_write_then_read_returns_the_same_result(result: Result) -> None:
 
 @PROFILE
 @given(results(), st.sampled_from(versions.SUPPORTED[:-1]))
-def test_older_versions_round_trip_without_the_1_1_only_fields(result: Result, version: str) -> None:
+def test_older_versions_round_trip_without_the_1_1_only_fields(
+    result: Result, version: str
+) -> None:
     assert trip(result, version) == without_11_fields(result)
 
 

@@ -30,17 +30,29 @@ HELD = Record("ns/a", "a")
 
 
 def pool_with(records: dict[str, Record]) -> Pool:
-    return Pool.parse({"metadata": {"name": "p"},
-                       "spec": {"subnet": "10.0.0.0/29", "ips": ["10.0.0.1-10.0.0.3"]},
-                       "status": {"allocatedIPs": pools.records_json(records)}})  # fmt: skip
+    return Pool.parse(
+        {
+            "metadata": {"name": "p"},
+            "spec": {"subnet": "10.0.0.0/29", "ips": ["10.0.0.1-10.0.0.3"]},
+            "status": {"allocatedIPs": pools.records_json(records)},
+        }
+    )
 
 
-@pytest.mark.parametrize(("strikes", "seconds"), [(0, 30), (1, 60), (2, 120), (4, 480), (30, 30 * COOLDOWN_CAP)])
-def test_cooled_gives_one_more_strike_and_a_doubling_capped_time(strikes: int, seconds: int) -> None:
+@pytest.mark.parametrize(
+    ("strikes", "seconds"), [(0, 30), (1, 60), (2, 120), (4, 480), (30, 30 * COOLDOWN_CAP)]
+)
+def test_cooled_gives_one_more_strike_and_a_doubling_capped_time(
+    strikes: int, seconds: int
+) -> None:
     records = {"10.0.0.1": Record("ns/a", "a", strikes=strikes)}
     out = choosing.cooled(records, "a", {"10.0.0.1"}, now=NOW, base=30)
     r = out["10.0.0.1"]
-    assert (r.pod_uid, r.strikes, choosing.parse_time(r.cooldown_until)) == ("a", strikes + 1, NOW + seconds)
+    assert (r.pod_uid, r.strikes, choosing.parse_time(r.cooldown_until)) == (
+        "a",
+        strikes + 1,
+        NOW + seconds,
+    )
     assert records["10.0.0.1"].strikes == strikes  # input untouched
 
 
@@ -55,22 +67,32 @@ def test_a_zero_base_releases_without_cool_down() -> None:
     assert choosing.cooled({"10.0.0.1": HELD}, "a", {"10.0.0.1"}, now=NOW, base=0) == {}
 
 
-def test_a_cooling_address_is_taken_for_everyone_until_its_time_then_free_with_its_strikes() -> None:
+def test_a_cooling_address_is_taken_for_everyone_until_its_time_then_free_with_its_strikes() -> (
+    None
+):
     cool = Record("ns/a", "a", choosing.rfc3339(NOW + 30), 2)
     p = pool_with({"10.0.0.1": cool})
-    assert choosing.choose(p, pod_uid="a", reserved=NONE4, now=NOW) == choosing.Choice("10.0.0.2", reused=False)
+    assert choosing.choose(p, pod_uid="a", reserved=NONE4, now=NOW) == choosing.Choice(
+        "10.0.0.2", reused=False
+    )
     assert choosing.free_count(p, NONE4, NOW) == 2
     assert choosing.cooling(p, NOW) == {"10.0.0.1": cool.cooldown_until}
     later = NOW + 31
-    assert choosing.choose(p, pod_uid="b", reserved=NONE4, now=later) == choosing.Choice("10.0.0.1", False, strikes=2)
+    assert choosing.choose(p, pod_uid="b", reserved=NONE4, now=later) == choosing.Choice(
+        "10.0.0.1", False, strikes=2
+    )
     assert choosing.free_count(p, NONE4, later) == 3
     given = choosing.with_record(p.records, "10.0.0.1", Record("ns/b", "b", strikes=2))
     assert given == {"10.0.0.1": Record("ns/b", "b", strikes=2)}
 
 
 def test_rule_one_reuses_a_held_record_never_a_cooling_one() -> None:
-    p = pool_with({"10.0.0.1": Record("ns/a", "a", choosing.rfc3339(NOW + 30), 1), "10.0.0.3": HELD})
-    assert choosing.choose(p, pod_uid="a", reserved=NONE4, now=NOW) == choosing.Choice("10.0.0.3", reused=True)
+    p = pool_with(
+        {"10.0.0.1": Record("ns/a", "a", choosing.rfc3339(NOW + 30), 1), "10.0.0.3": HELD}
+    )
+    assert choosing.choose(p, pod_uid="a", reserved=NONE4, now=NOW) == choosing.Choice(
+        "10.0.0.3", reused=True
+    )
     assert choosing.without_uid(p.records, "a") == {"10.0.0.1": p.records["10.0.0.1"]}
 
 
@@ -80,9 +102,16 @@ def test_records_keep_upstreams_shape_and_round_trip_the_cool_down_keys() -> Non
     assert pools.parse_records(pools.records_json({"10.0.0.1": cool})) == {"10.0.0.1": cool}
 
 
-@pytest.mark.parametrize("extra", [{"strikes": "2"}, {"strikes": -1}, {"strikes": True}, {"cooldownUntil": 5}])
+@pytest.mark.parametrize(
+    "extra", [{"strikes": "2"}, {"strikes": -1}, {"strikes": True}, {"cooldownUntil": 5}]
+)
 def test_a_malformed_cool_down_key_makes_the_records_unreadable(extra: dict[str, object]) -> None:
     raw = {"10.0.0.1": {"pod": "ns/a", "podUid": "a", **extra}}
-    p = Pool.parse({"metadata": {"name": "p"}, "spec": {"subnet": "10.0.0.0/29", "ips": ["10.0.0.1"]},
-                    "status": {"allocatedIPs": json.dumps(raw)}})  # fmt: skip
+    p = Pool.parse(
+        {
+            "metadata": {"name": "p"},
+            "spec": {"subnet": "10.0.0.0/29", "ips": ["10.0.0.1"]},
+            "status": {"allocatedIPs": json.dumps(raw)},
+        }
+    )
     assert p.broken.startswith("status.allocatedIPs unreadable")

@@ -52,15 +52,28 @@ def refused_field(**keys: Any) -> str:
 
 def test_an_empty_config_yields_upstreams_defaults() -> None:
     c = parse()
-    assert (c.mode, c.pod_default_cni_nic, c.tune_pod_routes, c.host_rule_table) == ("auto", "eth0", True, 500)
+    assert (c.mode, c.pod_default_cni_nic, c.tune_pod_routes, c.host_rule_table) == (
+        "auto",
+        "eth0",
+        True,
+        500,
+    )
     assert (c.pod_rp_filter, c.tx_queue_len, c.pod_mac_prefix, c.veth_mtu) == (-1, 0, b"", 1500)
     assert (c.detect_ip_conflict, c.detect_gateway, c.veth_link_address) == (False, False, None)
     assert c.hijack_routes == () and c.policy_routes == ()
     assert (c.log.path, c.log.level) == (config.DEFAULT_LOG, "debug")
 
 
-@pytest.mark.parametrize(("given", "mode"), [("auto", "auto"), ("underlay", "underlay"), ("overlay", "overlay"),
-                                             ("disable", "disable"), ("disabled", "disable")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("given", "mode"),
+    [
+        ("auto", "auto"),
+        ("underlay", "underlay"),
+        ("overlay", "overlay"),
+        ("disable", "disable"),
+        ("disabled", "disable"),
+    ],
+)
 def test_every_upstream_mode_is_accepted_and_disabled_means_disable(given: str, mode: str) -> None:
     assert parse(mode=given).mode == mode
 
@@ -74,32 +87,55 @@ def test_an_unknown_mode_is_refused_naming_mode(bad: object) -> None:
 
 
 def test_the_three_cidr_lists_are_joined_in_order_with_host_bits_dropped() -> None:
-    c = parse(overlayPodCIDR=["10.244.1.7/16"], serviceCIDR=["10.96.0.0/12", "fd96::/108"], hijackCIDR=["169.254.0.0/16"])
-    assert [str(n) for n in c.hijack_routes] == ["10.244.0.0/16", "10.96.0.0/12", "fd96::/108", "169.254.0.0/16"]
+    c = parse(
+        overlayPodCIDR=["10.244.1.7/16"],
+        serviceCIDR=["10.96.0.0/12", "fd96::/108"],
+        hijackCIDR=["169.254.0.0/16"],
+    )
+    assert [str(n) for n in c.hijack_routes] == [
+        "10.244.0.0/16",
+        "10.96.0.0/12",
+        "fd96::/108",
+        "169.254.0.0/16",
+    ]
 
 
 @pytest.mark.parametrize("key", ["overlayPodCIDR", "serviceCIDR", "hijackCIDR"])
-@pytest.mark.parametrize(("value", "field_suffix"), [(["10.0.0.0/33"], "[0]"), (["ok", "x"], "[0]"), ([1], "[0]"),
-                                                     ("10.0.0.0/8", "")])  # fmt: skip
-def test_a_bad_cidr_is_refused_naming_the_list_item(key: str, value: object, field_suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "field_suffix"),
+    [(["10.0.0.0/33"], "[0]"), (["ok", "x"], "[0]"), ([1], "[0]"), ("10.0.0.0/8", "")],
+)
+def test_a_bad_cidr_is_refused_naming_the_list_item(
+    key: str, value: object, field_suffix: str
+) -> None:
     assert refused_field(**{key: value}) == key + field_suffix
 
 
 def test_policy_routes_accept_a_bare_ip_as_a_host_route() -> None:
-    c = parse(policyRoutes=[{"dst": "10.7.0.5", "gw": "10.6.0.1"}, {"dst": "fd00::/64", "gw": "fd06::1"}])
-    assert c.policy_routes[0] == config.PolicyRoute(ipaddress.ip_network("10.7.0.5/32"), ipaddress.ip_address("10.6.0.1"))
+    c = parse(
+        policyRoutes=[{"dst": "10.7.0.5", "gw": "10.6.0.1"}, {"dst": "fd00::/64", "gw": "fd06::1"}]
+    )
+    assert c.policy_routes[0] == config.PolicyRoute(
+        ipaddress.ip_network("10.7.0.5/32"), ipaddress.ip_address("10.6.0.1")
+    )
     assert str(c.policy_routes[1].dst) == "fd00::/64"
 
 
-@pytest.mark.parametrize(("routes", "field"), [
-    ([{"gw": "10.0.0.1"}], "policyRoutes[0].dst"),
-    ([{"dst": "10.0.0.0/8"}], "policyRoutes[0].gw"),
-    ([{"dst": "10.0.0.0/8", "gw": "10.0.0.1"}, {"dst": "nope", "gw": "10.0.0.1"}], "policyRoutes[1].dst"),
-    ([{"dst": "10.0.0.0/8", "gw": "10.0.0.300"}], "policyRoutes[0].gw"),
-    ([{"dst": "10.0.0.0/8", "gw": "fd00::1"}], "policyRoutes[0]"),
-    ({"dst": "10.0.0.0/8"}, "policyRoutes"),
-    (["10.0.0.0/8"], "policyRoutes[0]"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("routes", "field"),
+    [
+        ([{"gw": "10.0.0.1"}], "policyRoutes[0].dst"),
+        ([{"dst": "10.0.0.0/8"}], "policyRoutes[0].gw"),
+        (
+            [{"dst": "10.0.0.0/8", "gw": "10.0.0.1"}, {"dst": "nope", "gw": "10.0.0.1"}],
+            "policyRoutes[1].dst",
+        ),
+        ([{"dst": "10.0.0.0/8", "gw": "10.0.0.300"}], "policyRoutes[0].gw"),
+        ([{"dst": "10.0.0.0/8", "gw": "fd00::1"}], "policyRoutes[0]"),
+        ({"dst": "10.0.0.0/8"}, "policyRoutes"),
+        (["10.0.0.0/8"], "policyRoutes[0]"),
+    ],
+)
 def test_a_bad_policy_route_is_refused_naming_it(routes: object, field: str) -> None:
     assert refused_field(policyRoutes=routes) == field
 
@@ -133,7 +169,9 @@ def test_tx_queue_len_must_not_be_negative() -> None:
     assert refused_field(txQueueLen=-1) == "txQueueLen"
 
 
-@pytest.mark.parametrize(("text", "prefix"), [("0a:1b", b"\x0a\x1b"), ("0A-1B", b"\x0a\x1b"), ("fe:00", b"\xfe\x00")])
+@pytest.mark.parametrize(
+    ("text", "prefix"), [("0a:1b", b"\x0a\x1b"), ("0A-1B", b"\x0a\x1b"), ("fe:00", b"\xfe\x00")]
+)
 def test_a_unicast_mac_prefix_is_read_as_two_bytes(text: str, prefix: bytes) -> None:
     assert parse(podMACPrefix=text).pod_mac_prefix == prefix
 
@@ -171,13 +209,31 @@ def test_probe_switches_turn_on() -> None:
 
 
 def test_log_options_use_upstreams_key_names() -> None:
-    c = parse(logOptions={"logLevel": "info", "logFile": "/tmp/c.log", "logMaxSize": "10", "logMaxCount": 2, "logMaxAge": 5})
-    assert (c.log.path, c.log.level, c.log.max_size_mb, c.log.max_count) == ("/tmp/c.log", "info", 10, 2)
+    c = parse(
+        logOptions={
+            "logLevel": "info",
+            "logFile": "/tmp/c.log",
+            "logMaxSize": "10",
+            "logMaxCount": 2,
+            "logMaxAge": 5,
+        }
+    )
+    assert (c.log.path, c.log.level, c.log.max_size_mb, c.log.max_count) == (
+        "/tmp/c.log",
+        "info",
+        10,
+        2,
+    )
 
 
-@pytest.mark.parametrize(("options", "field"), [({"logLevel": "loud"}, "logOptions.logLevel"),
-                                                ({"logMaxSize": "big"}, "logOptions.logMaxSize"),
-                                                ("debug", "logOptions")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"logLevel": "loud"}, "logOptions.logLevel"),
+        ({"logMaxSize": "big"}, "logOptions.logMaxSize"),
+        ("debug", "logOptions"),
+    ],
+)
 def test_bad_log_options_are_refused_naming_the_key(options: object, field: str) -> None:
     assert refused_field(logOptions=options) == field
 
@@ -189,7 +245,10 @@ def test_unused_upstream_keys_are_accepted() -> None:
 def test_detect_options_default_to_three_tries_of_100_ms_back_to_back() -> None:
     assert parse().detect_options == config.DetectOptions(retries=3, timeout=0.1, interval=0.0)
     assert parse(detectOptions={}).detect_options == config.DetectOptions()
-    assert parse(detectOptions={"retries": 0, "timeout": "", "interval": ""}).detect_options == config.DetectOptions()
+    assert (
+        parse(detectOptions={"retries": 0, "timeout": "", "interval": ""}).detect_options
+        == config.DetectOptions()
+    )
 
 
 def test_detect_options_are_read_as_upstream_writes_them() -> None:
@@ -197,9 +256,22 @@ def test_detect_options_are_read_as_upstream_writes_them() -> None:
     assert c.detect_options == config.DetectOptions(retries=5, timeout=0.25, interval=1.5)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("100ms", 0.1), ("1.5s", 1.5), ("1m", 60.0), ("1m30s", 90.0),
-                                               ("500us", 0.0005), ("500\u00b5s", 0.0005), ("2h", 7200.0),
-                                               (".5s", 0.5), ("0", 0.0), ("-1s", -1.0), ("+3ms", 0.003)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("100ms", 0.1),
+        ("1.5s", 1.5),
+        ("1m", 60.0),
+        ("1m30s", 90.0),
+        ("500us", 0.0005),
+        ("500\u00b5s", 0.0005),
+        ("2h", 7200.0),
+        (".5s", 0.5),
+        ("0", 0.0),
+        ("-1s", -1.0),
+        ("+3ms", 0.003),
+    ],
+)
 def test_durations_are_gos(text: str, seconds: float) -> None:
     assert config.parse_duration(text) == pytest.approx(seconds)
 
@@ -209,18 +281,21 @@ def test_malformed_durations_are_none(text: str) -> None:
     assert config.parse_duration(text) is None
 
 
-@pytest.mark.parametrize(("options", "field"), [
-    ({"retries": -1}, "detectOptions.retries"),
-    ({"retries": 11}, "detectOptions.retries"),
-    ({"retries": "3"}, "detectOptions.retries"),
-    ({"timeout": "0s"}, "detectOptions.timeout"),
-    ({"timeout": "100"}, "detectOptions.timeout"),
-    ({"timeout": "1x"}, "detectOptions.timeout"),
-    ({"timeout": "11s"}, "detectOptions.timeout"),
-    ({"timeout": 5}, "detectOptions.timeout"),
-    ({"interval": "-1s"}, "detectOptions.interval"),
-    ({"interval": "bad"}, "detectOptions.interval"),
-    ("3", "detectOptions"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"retries": -1}, "detectOptions.retries"),
+        ({"retries": 11}, "detectOptions.retries"),
+        ({"retries": "3"}, "detectOptions.retries"),
+        ({"timeout": "0s"}, "detectOptions.timeout"),
+        ({"timeout": "100"}, "detectOptions.timeout"),
+        ({"timeout": "1x"}, "detectOptions.timeout"),
+        ({"timeout": "11s"}, "detectOptions.timeout"),
+        ({"timeout": 5}, "detectOptions.timeout"),
+        ({"interval": "-1s"}, "detectOptions.interval"),
+        ({"interval": "bad"}, "detectOptions.interval"),
+        ("3", "detectOptions"),
+    ],
+)
 def test_bad_detect_options_are_refused_naming_the_key(options: object, field: str) -> None:
     assert refused_field(detectOptions=options) == field

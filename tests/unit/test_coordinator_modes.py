@@ -39,11 +39,15 @@ def test_auto_makes_a_later_nic_underlay_once_veth0_exists() -> None:
 
 @pytest.mark.parametrize(("table", "first"), [(101, True), (102, False)])
 def test_auto_without_veth0_is_overlay_and_first_only_on_table_101(table: int, first: bool) -> None:
-    assert place("auto", "net1", veth0=False, table=table) == modes.Placement("overlay", first, table)
+    assert place("auto", "net1", veth0=False, table=table) == modes.Placement(
+        "overlay", first, table
+    )
 
 
-@pytest.mark.parametrize(("mode", "ifname", "veth0"), [("underlay", "net1", False), ("overlay", "eth0", False),
-                                                       ("overlay", "net1", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "ifname", "veth0"),
+    [("underlay", "net1", False), ("overlay", "eth0", False), ("overlay", "net1", True)],
+)
 def test_impossible_placements_are_pod_state_errors(mode: str, ifname: str, veth0: bool) -> None:
     with pytest.raises(modes.PodStateError):
         place(mode, ifname, veth0=veth0)
@@ -67,30 +71,55 @@ def test_a_nic_with_a_rule_keeps_its_table_on_re_add() -> None:
 
 
 def test_host_addresses_put_route_sources_first_without_duplicates() -> None:
-    got = modes.host_addresses([ip("10.0.0.2"), None, ip("fd00::2")], [ip("192.168.1.5"), ip("10.0.0.2")],
-                               frozenset({4}))  # fmt: skip
+    got = modes.host_addresses(
+        [ip("10.0.0.2"), None, ip("fd00::2")], [ip("192.168.1.5"), ip("10.0.0.2")], frozenset({4})
+    )
     assert got == [ip("10.0.0.2"), ip("192.168.1.5")]
 
 
 def test_gateways_are_the_first_address_of_each_family() -> None:
-    assert modes.gateways([ip("fd00::2"), ip("10.0.0.2"), ip("10.0.0.3")]) == {6: ip("fd00::2"), 4: ip("10.0.0.2")}
+    assert modes.gateways([ip("fd00::2"), ip("10.0.0.2"), ip("10.0.0.3")]) == {
+        6: ip("fd00::2"),
+        4: ip("10.0.0.2"),
+    }
 
 
-@pytest.mark.parametrize(("address", "mac"), [("10.191.0.10", "0a:1b:0a:bf:00:0a"),
-                                              ("fd00::1:a0b:c0d", "0a:1b:0a:0b:0c:0d")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("address", "mac"),
+    [("10.191.0.10", "0a:1b:0a:bf:00:0a"), ("fd00::1:a0b:c0d", "0a:1b:0a:0b:0c:0d")],
+)
 def test_the_mac_prefix_takes_the_last_four_bytes_of_the_address(address: str, mac: str) -> None:
     assert modes.mac_with_prefix(b"\x0a\x1b", ip(address)) == mac
 
 
-@pytest.mark.parametrize(("name", "host"), [("ens1", True), ("eth0", True), ("bond0.100", True), ("lo", False),
-                                            ("veth1234", False), ("cali0", False), ("docker0", False),
-                                            ("cni0", False), ("flannel.1", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "host"),
+    [
+        ("ens1", True),
+        ("eth0", True),
+        ("bond0.100", True),
+        ("lo", False),
+        ("veth1234", False),
+        ("cali0", False),
+        ("docker0", False),
+        ("cni0", False),
+        ("flannel.1", False),
+    ],
+)
 def test_container_and_cni_links_are_not_host_nics(name: str, host: bool) -> None:
     assert modes.is_host_nic(name) is host
 
 
-@pytest.mark.parametrize(("address", "ok"), [("10.0.0.5/24", True), ("fd00::5/64", True), ("fe80::1/64", False),
-                                             ("169.254.1.1/16", False), ("127.0.0.1/8", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("address", "ok"),
+    [
+        ("10.0.0.5/24", True),
+        ("fd00::5/64", True),
+        ("fe80::1/64", False),
+        ("169.254.1.1/16", False),
+        ("127.0.0.1/8", False),
+    ],
+)
 def test_link_local_and_loopback_addresses_are_not_routed(address: str, ok: bool) -> None:
     assert modes.usable(ipaddress.ip_interface(address)) is ok
 

@@ -17,12 +17,17 @@ import pytest
 from tools.testbed import paths
 
 SHIPPED = ("spidernet", "plugins", "gc", "installer")
-IMPORT_NAME = {"pyroute2": "pyroute2", "kubernetes": "kubernetes"}  # distribution -> top-level module
+IMPORT_NAME = {
+    "pyroute2": "pyroute2",
+    "kubernetes": "kubernetes",
+}  # distribution -> top-level module
 
 
 def declared() -> list[str]:
     project = tomllib.loads((paths.REPO / "pyproject.toml").read_text())["project"]
-    return [re.split(r"[~=<>!\[ ;]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]]
+    return [
+        re.split(r"[~=<>!\[ ;]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]
+    ]
 
 
 def imported_top_levels() -> set[str]:
@@ -40,10 +45,15 @@ def imported_top_levels() -> set[str]:
 @pytest.mark.parametrize("dist", declared())
 def test_a_declared_dependency_is_imported_by_shipped_code(dist: str) -> None:
     assert dist in IMPORT_NAME, f"{dist}: say in IMPORT_NAME which module it provides"
-    assert IMPORT_NAME[dist] in imported_top_levels(), f"{dist} is declared but nothing in {SHIPPED} imports it"
+    assert IMPORT_NAME[dist] in imported_top_levels(), (
+        f"{dist} is declared but nothing in {SHIPPED} imports it"
+    )
 
 
 @pytest.mark.parametrize("dist", declared())
 def test_a_declared_dependency_is_pinned_in_the_lock(dist: str) -> None:
-    pinned = {line.split("==")[0].lower() for line in (paths.REPO / "tools" / "requirements.lock").read_text().splitlines()}
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (paths.REPO / "tools" / "requirements.lock").read_text().splitlines()
+    }
     assert dist in pinned

@@ -84,7 +84,9 @@ def test_a_plugins_own_known_keys_replace_the_default_set() -> None:
         env.parse_cni_args("K8S_POD_NAME=a", known)
 
 
-@pytest.mark.parametrize("environ", [{}, {"CNI_COMMAND": ""}, {"CNI_COMMAND": "Add"}, {"CNI_COMMAND": "STOP"}])
+@pytest.mark.parametrize(
+    "environ", [{}, {"CNI_COMMAND": ""}, {"CNI_COMMAND": "Add"}, {"CNI_COMMAND": "STOP"}]
+)
 def test_command_of_rejects_missing_or_unknown_commands(environ: dict[str, str]) -> None:
     with pytest.raises(errors.InvalidEnv):
         env.command_of(environ)
@@ -118,7 +120,9 @@ def test_parse_builds_cmd_args_from_the_environment() -> None:
 
 
 def test_parse_of_del_leaves_netns_empty_when_absent() -> None:
-    cmd = env.parse({"CNI_COMMAND": "DEL", "CNI_CONTAINERID": "c", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt"})
+    cmd = env.parse(
+        {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": "c", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt"}
+    )
     assert (cmd.netns, cmd.netns_override, dict(cmd.args)) == ("", False, {})
 
 

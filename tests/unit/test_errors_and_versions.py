@@ -39,7 +39,10 @@ def test_each_error_class_carries_its_spec_code(cls: type[errors.CniError], code
 
 
 def test_details_appear_in_json_only_when_given() -> None:
-    assert errors.TryAgainLater("later", "conflict budget spent").to_json("1.1.0")["details"] == "conflict budget spent"
+    assert (
+        errors.TryAgainLater("later", "conflict budget spent").to_json("1.1.0")["details"]
+        == "conflict budget spent"
+    )
     assert "details" not in errors.TryAgainLater("later").to_json("1.1.0")
 
 
@@ -58,7 +61,12 @@ def test_unsupported_field_names_key_and_value() -> None:
 @pytest.mark.parametrize("code", [100, 101, 250])
 def test_plugin_error_keeps_a_code_from_100(code: int) -> None:
     err = errors.PluginError(code, "pool exhausted", "pool a")
-    assert err.to_json("0.4.0") == {"cniVersion": "0.4.0", "code": code, "msg": "pool exhausted", "details": "pool a"}
+    assert err.to_json("0.4.0") == {
+        "cniVersion": "0.4.0",
+        "code": code,
+        "msg": "pool exhausted",
+        "details": "pool a",
+    }
 
 
 @pytest.mark.parametrize("code", [0, 7, 99])

@@ -31,11 +31,18 @@ from spidernet.gc.census import World
 NOW = 1_000_000.0
 
 
-def pool_obj(name: str, records: dict[str, dict[str, Any]] | str, subnet: str = "10.1.0.0/24",
-             ips: tuple[str, ...] = ("10.1.0.10-10.1.0.50",)) -> dict[str, Any]:  # fmt: skip
+def pool_obj(
+    name: str,
+    records: dict[str, dict[str, Any]] | str,
+    subnet: str = "10.1.0.0/24",
+    ips: tuple[str, ...] = ("10.1.0.10-10.1.0.50",),
+) -> dict[str, Any]:
     raw = records if isinstance(records, str) else json.dumps(records)
-    return {"metadata": {"name": name, "uid": f"pool-{name}", "resourceVersion": "1"},
-            "spec": {"ipVersion": 4, "subnet": subnet, "ips": list(ips)}, "status": {"allocatedIPs": raw}}  # fmt: skip
+    return {
+        "metadata": {"name": name, "uid": f"pool-{name}", "resourceVersion": "1"},
+        "spec": {"ipVersion": 4, "subnet": subnet, "ips": list(ips)},
+        "status": {"allocatedIPs": raw},
+    }
 
 
 def rec(pod: str, uid: str, **extra: Any) -> dict[str, Any]:
@@ -44,22 +51,34 @@ def rec(pod: str, uid: str, **extra: Any) -> dict[str, Any]:
 
 def endpoint(key: str, uid: str, *addresses: tuple[str, str], sts: str = "") -> dict[str, Any]:
     ns, name = key.split("/")
-    ips = [{"interface": f"eth{i}", "ipv4": f"{ip}/24", "ipv4Pool": p} for i, (p, ip) in enumerate(addresses)]
+    ips = [
+        {"interface": f"eth{i}", "ipv4": f"{ip}/24", "ipv4Pool": p}
+        for i, (p, ip) in enumerate(addresses)
+    ]
     status: dict[str, Any] = {"current": {"uid": uid, "node": "n1", "ips": ips}}
     if sts:
         status.update(ownerControllerType="StatefulSet", ownerControllerName=sts)
-    return {"metadata": {"namespace": ns, "name": name, "uid": f"ep-{uid}", "resourceVersion": "5"}, "status": status}
+    return {
+        "metadata": {"namespace": ns, "name": name, "uid": f"ep-{uid}", "resourceVersion": "5"},
+        "status": status,
+    }
 
 
 def pod_obj(key: str, uid: str, *, owner: str = "", **status: Any) -> dict[str, Any]:
     ns, name = key.split("/")
     refs = [{"kind": "StatefulSet", "name": owner, "controller": True}] if owner else []
-    return {"metadata": {"namespace": ns, "name": name, "uid": uid, "ownerReferences": refs},
-            "spec": {"nodeName": "n1"}, "status": status}  # fmt: skip
+    return {
+        "metadata": {"namespace": ns, "name": name, "uid": uid, "ownerReferences": refs},
+        "spec": {"nodeName": "n1"},
+        "status": status,
+    }
 
 
 def node_obj(name: str, ready: bool = True) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": str(ready)}]}}
+    return {
+        "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": str(ready)}]},
+    }
 
 
 def sts_obj(key: str, replicas: int) -> dict[str, Any]:
@@ -71,9 +90,13 @@ def sts_obj(key: str, replicas: int) -> dict[str, Any]:
 
 
 def test_records_and_endpoints_join_into_one_holder_per_pod_uid() -> None:
-    c = census.take([pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/q", "u2")}),
-                     pool_obj("b", {"10.1.0.12": rec("ns/p", "u1")})],
-                    [endpoint("ns/p", "u1", ("a", "10.1.0.10"), ("b", "10.1.0.12")), endpoint("ns/r", "u3")])  # fmt: skip
+    c = census.take(
+        [
+            pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/q", "u2")}),
+            pool_obj("b", {"10.1.0.12": rec("ns/p", "u1")}),
+        ],
+        [endpoint("ns/p", "u1", ("a", "10.1.0.10"), ("b", "10.1.0.12")), endpoint("ns/r", "u3")],
+    )
     assert sorted(c.holders) == [("ns/p", "u1"), ("ns/q", "u2"), ("ns/r", "u3")]
     p = c.holders[("ns/p", "u1")]
     assert sorted((e.pool, e.ip) for e in p.entries) == [("a", "10.1.0.10"), ("b", "10.1.0.12")]
@@ -82,32 +105,60 @@ def test_records_and_endpoints_join_into_one_holder_per_pod_uid() -> None:
 
 
 def test_a_record_without_pod_uid_or_pod_name_is_a_problem_naming_pool_and_address() -> None:
-    c = census.take([pool_obj("a", {"10.1.0.10": rec("ns/p", ""), "10.1.0.11": rec("nonamespace", "u2")})], [])
-    assert sorted((p.object, p.ip) for p in c.problems) == [("SpiderIPPool/a", "10.1.0.10"), ("SpiderIPPool/a", "10.1.0.11")]
+    c = census.take(
+        [pool_obj("a", {"10.1.0.10": rec("ns/p", ""), "10.1.0.11": rec("nonamespace", "u2")})], []
+    )
+    assert sorted((p.object, p.ip) for p in c.problems) == [
+        ("SpiderIPPool/a", "10.1.0.10"),
+        ("SpiderIPPool/a", "10.1.0.11"),
+    ]
     assert c.holders == {}
 
 
 def test_an_unreadable_status_is_not_judged_and_a_broken_spec_is_not_written() -> None:
-    c = census.take([pool_obj("bad", "{not json"), pool_obj("spec", {"10.1.0.10": rec("ns/p", "u1")}, ips=("10.2.0.1",))],
-                    [endpoint("ns/e", "u9", ("bad", "10.1.0.12"))])  # fmt: skip
+    c = census.take(
+        [
+            pool_obj("bad", "{not json"),
+            pool_obj("spec", {"10.1.0.10": rec("ns/p", "u1")}, ips=("10.2.0.1",)),
+        ],
+        [endpoint("ns/e", "u9", ("bad", "10.1.0.12"))],
+    )
     assert not c.pools["bad"].readable and not c.pools["spec"].writable and c.pools["spec"].readable
     assert [p.object for p in c.problems] == ["SpiderIPPool/bad", "SpiderIPPool/spec"]
     assert list(c.holders) == [("ns/p", "u1"), ("ns/e", "u9")]
-    assert c.inconsistencies == []  # an endpoint naming an unreadable pool is not called inconsistent
+    assert (
+        c.inconsistencies == []
+    )  # an endpoint naming an unreadable pool is not called inconsistent
 
 
 def test_each_inconsistency_is_reported_with_its_kind() -> None:
     c = census.take(
-        [pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/q", "u2"),
-                        "10.1.0.12": rec("ns/r", "u3", cooldownUntil="2026-01-01T00:00:00Z")}),
-         pool_obj("b", {"10.1.0.10": rec("ns/s", "u4")})],
-        [endpoint("ns/x", "u5", ("a", "10.1.0.11")), endpoint("ns/y", "u6", ("a", "10.1.0.12")),
-         endpoint("ns/z", "u7", ("gone", "10.1.0.13")), endpoint("ns/q", "u2", ("a", "10.1.0.11"))],
-    )  # fmt: skip
+        [
+            pool_obj(
+                "a",
+                {
+                    "10.1.0.10": rec("ns/p", "u1"),
+                    "10.1.0.11": rec("ns/q", "u2"),
+                    "10.1.0.12": rec("ns/r", "u3", cooldownUntil="2026-01-01T00:00:00Z"),
+                },
+            ),
+            pool_obj("b", {"10.1.0.10": rec("ns/s", "u4")}),
+        ],
+        [
+            endpoint("ns/x", "u5", ("a", "10.1.0.11")),
+            endpoint("ns/y", "u6", ("a", "10.1.0.12")),
+            endpoint("ns/z", "u7", ("gone", "10.1.0.13")),
+            endpoint("ns/q", "u2", ("a", "10.1.0.11")),
+        ],
+    )
     kinds = sorted((i["kind"], i["ip"]) for i in c.inconsistencies)
-    assert kinds == [("endpoint-not-recorded", "10.1.0.11"), ("endpoint-not-recorded", "10.1.0.12"),
-                     ("endpoint-not-recorded", "10.1.0.13"), ("ip-in-two-pools", "10.1.0.10"),
-                     ("ip-named-by-two-endpoints", "10.1.0.11")]  # fmt: skip
+    assert kinds == [
+        ("endpoint-not-recorded", "10.1.0.11"),
+        ("endpoint-not-recorded", "10.1.0.12"),
+        ("endpoint-not-recorded", "10.1.0.13"),
+        ("ip-in-two-pools", "10.1.0.10"),
+        ("ip-named-by-two-endpoints", "10.1.0.11"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -120,21 +171,31 @@ def test_each_inconsistency_is_reported_with_its_kind() -> None:
         (pod_obj("ns/web-1", "u1", owner="web"), "", [sts_obj("ns/web", 1)], "out-of-range"),
         (None, "web", None, "unknown"),
     ],
-)  # fmt: skip
-def test_a_statefulset_holder_is_told_whether_its_set_has_a_place(pod: dict[str, Any] | None, ep_sts: str,
-                                                                  sets: list[dict[str, Any]] | None, state: str) -> None:  # fmt: skip
-    c = census.take([pool_obj("a", {"10.1.0.10": rec("ns/web-1", "u1")})],
-                    [endpoint("ns/web-1", "u1", ("a", "10.1.0.10"), sts=ep_sts)] if ep_sts else [])  # fmt: skip
+)
+def test_a_statefulset_holder_is_told_whether_its_set_has_a_place(
+    pod: dict[str, Any] | None, ep_sts: str, sets: list[dict[str, Any]] | None, state: str
+) -> None:
+    c = census.take(
+        [pool_obj("a", {"10.1.0.10": rec("ns/web-1", "u1")})],
+        [endpoint("ns/web-1", "u1", ("a", "10.1.0.10"), sts=ep_sts)] if ep_sts else [],
+    )
     world = World.of([pod] if pod else [], [node_obj("n1")], sets)
     f = census.facts(world, c.holders[("ns/web-1", "u1")])
     assert (f.statefulset, f.sts_state) == ("web", state)
 
 
 def test_node_state_reads_the_ready_condition() -> None:
-    world = World.of([], [node_obj("up"), node_obj("down", ready=False), {"metadata": {"name": "new"}}], [])
+    world = World.of(
+        [], [node_obj("up"), node_obj("down", ready=False), {"metadata": {"name": "new"}}], []
+    )
     got = [census.node_state(world, n) for n in ("up", "down", "new", "gone", "")]
-    assert got == [rules.NodeState.READY, rules.NodeState.NOT_READY, rules.NodeState.NOT_READY, rules.NodeState.GONE,
-                   rules.NodeState.READY]  # fmt: skip
+    assert got == [
+        rules.NodeState.READY,
+        rules.NodeState.NOT_READY,
+        rules.NodeState.NOT_READY,
+        rules.NodeState.GONE,
+        rules.NodeState.READY,
+    ]
     assert census.node_state(World.of([], None, []), "up") is rules.NodeState.UNKNOWN
 
 
@@ -142,8 +203,10 @@ def test_node_state_reads_the_ready_condition() -> None:
 
 
 def zombie_census() -> census.Census:
-    return census.take([pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/p", "u1")})],
-                       [endpoint("ns/p", "u1", ("a", "10.1.0.10"))])  # fmt: skip
+    return census.take(
+        [pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/p", "u1")})],
+        [endpoint("ns/p", "u1", ("a", "10.1.0.10"))],
+    )
 
 
 EMPTY = World.of([], [], [])
@@ -166,8 +229,10 @@ def test_a_confirmed_zombie_is_released_endpoint_first(seen: float | None, min_a
 
 
 def test_an_address_another_uids_endpoint_names_is_kept_the_rest_released() -> None:
-    c = census.take([pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/p", "u1")})],
-                    [endpoint("ns/other", "u9", ("a", "10.1.0.11"))])  # fmt: skip
+    c = census.take(
+        [pool_obj("a", {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/p", "u1")})],
+        [endpoint("ns/other", "u9", ("a", "10.1.0.11"))],
+    )
     world = World.of([pod_obj("ns/other", "u9", phase="Running")], [node_obj("n1")], [])
     p = plan.make(c, world, suspects.Suspects(), rules.Knobs(min_age=0), NOW)
     assert [e.ip for e in p.releases[0].entries] == ["10.1.0.10"]
@@ -184,17 +249,26 @@ def test_a_cooling_record_is_dropped_only_long_after_its_cool_down() -> None:
     def at(seconds_ago: float) -> str:
         import datetime
 
-        return datetime.datetime.fromtimestamp(NOW - seconds_ago, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.datetime.fromtimestamp(NOW - seconds_ago, datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
 
-    records = {"10.1.0.10": rec("ns/p", "u1", cooldownUntil=at(7200), strikes=1),
-               "10.1.0.11": rec("ns/p", "u1", cooldownUntil=at(600), strikes=1),
-               "10.1.0.12": rec("ns/p", "u1", cooldownUntil=at(-30), strikes=1)}  # fmt: skip
-    p = plan.make(census.take([pool_obj("a", records)], []), EMPTY, suspects.Suspects(), rules.Knobs(), NOW)
+    records = {
+        "10.1.0.10": rec("ns/p", "u1", cooldownUntil=at(7200), strikes=1),
+        "10.1.0.11": rec("ns/p", "u1", cooldownUntil=at(600), strikes=1),
+        "10.1.0.12": rec("ns/p", "u1", cooldownUntil=at(-30), strikes=1),
+    }
+    p = plan.make(
+        census.take([pool_obj("a", records)], []), EMPTY, suspects.Suspects(), rules.Knobs(), NOW
+    )
     assert [e.ip for e in p.expired] == ["10.1.0.10"] and p.releases == [] and p.kept == []
 
 
 def test_a_live_pod_and_its_endpoint_leave_no_trace_in_the_plan() -> None:
-    c = census.take([pool_obj("a", {"10.1.0.10": rec("ns/p", "u1")})], [endpoint("ns/p", "u1", ("a", "10.1.0.10"))])
+    c = census.take(
+        [pool_obj("a", {"10.1.0.10": rec("ns/p", "u1")})],
+        [endpoint("ns/p", "u1", ("a", "10.1.0.10"))],
+    )
     world = World.of([pod_obj("ns/p", "u1", phase="Running")], [node_obj("n1")], [])
     p = plan.make(c, world, suspects.Suspects({"u1": NOW - 999}), rules.Knobs(), NOW)
     assert (p.releases, p.kept, p.endpoints_kept, p.suspects.since) == ([], [], [], {})
@@ -217,7 +291,11 @@ def test_past_max_entries_the_oldest_suspects_are_kept() -> None:
     s = suspects.Suspects({f"u{i}": float(i) for i in range(suspects.MAX_ENTRIES + 5)})
     data, dropped = s.encode()
     kept = suspects.decode(data).since
-    assert dropped == 5 and len(kept) == suspects.MAX_ENTRIES and max(kept.values()) == suspects.MAX_ENTRIES - 1
+    assert (
+        dropped == 5
+        and len(kept) == suspects.MAX_ENTRIES
+        and max(kept.values()) == suspects.MAX_ENTRIES - 1
+    )
     assert len(data[suspects.KEY]) < 900_000  # a ConfigMap holds 1 MiB
 
 

@@ -44,7 +44,10 @@ def holder(p: Pod | None, **kw: object) -> Holder:
     return dataclasses.replace(Holder(key="ns/web-1", uid=UID, pod=p, has_endpoint=True), **kw)  # type: ignore[arg-type]
 
 
-TERMINATING = {"deleting_at": NOW - 40, "grace": 30.0}  # deadline NOW - 10: past, with no extra delay
+TERMINATING = {
+    "deleting_at": NOW - 40,
+    "grace": 30.0,
+}  # deadline NOW - 10: past, with no extra delay
 STS = {"statefulset": "web"}
 
 
@@ -63,33 +66,90 @@ STS = {"statefulset": "web"}
         (holder(pod(phase="Failed")), Knobs(), True, "pod-failed"),
         (holder(pod(deleting_at=NOW - 5, grace=30.0)), Knobs(), False, "terminating-within-grace"),
         (holder(pod(**TERMINATING)), Knobs(), True, "pod-terminating"),
-        (holder(pod(**TERMINATING)), Knobs(terminating_delay=60), False, "terminating-within-grace"),
+        (
+            holder(pod(**TERMINATING)),
+            Knobs(terminating_delay=60),
+            False,
+            "terminating-within-grace",
+        ),
         (holder(pod(**TERMINATING)), Knobs(not_ready_delay=60), True, "pod-terminating"),
-        (holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)), Knobs(), True, "pod-terminating-node-not-ready"),
-        (holder(pod(**TERMINATING, node_state=NodeState.GONE)), Knobs(), True, "pod-terminating-node-not-ready"),
-        (holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)), Knobs(not_ready_delay=60), False,
-         "terminating-within-grace"),
-        (holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)), Knobs(terminating_delay=60), True,
-         "pod-terminating-node-not-ready"),
-        (holder(pod(**TERMINATING)), Knobs(terminating_on_ready=False), False, "terminating-rule-off"),
-        (holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)), Knobs(terminating_on_not_ready=False), False,
-         "terminating-rule-off"),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)),
+            Knobs(),
+            True,
+            "pod-terminating-node-not-ready",
+        ),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.GONE)),
+            Knobs(),
+            True,
+            "pod-terminating-node-not-ready",
+        ),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)),
+            Knobs(not_ready_delay=60),
+            False,
+            "terminating-within-grace",
+        ),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)),
+            Knobs(terminating_delay=60),
+            True,
+            "pod-terminating-node-not-ready",
+        ),
+        (
+            holder(pod(**TERMINATING)),
+            Knobs(terminating_on_ready=False),
+            False,
+            "terminating-rule-off",
+        ),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)),
+            Knobs(terminating_on_not_ready=False),
+            False,
+            "terminating-rule-off",
+        ),
         (holder(pod(**TERMINATING, node_state=NodeState.UNKNOWN)), Knobs(), False, "node-unknown"),
         (holder(None, **STS), Knobs(), False, "statefulset-in-range"),
         (holder(pod(uid="u-2"), **STS), Knobs(), False, "statefulset-in-range"),
         (holder(pod(**TERMINATING), **STS), Knobs(), False, "statefulset-in-range"),
         (holder(pod(phase="Failed"), **STS), Knobs(), False, "statefulset-in-range"),
-        (holder(None, **STS, sts_state="gone", sts_detail="its StatefulSet is gone"), Knobs(), True, "statefulset-gone"),
-        (holder(pod(uid="u-2"), **STS, sts_state="out-of-range", sts_detail="ordinal 1 is outside [0, 1)"), Knobs(),
-         True, "statefulset-out-of-range"),
+        (
+            holder(None, **STS, sts_state="gone", sts_detail="its StatefulSet is gone"),
+            Knobs(),
+            True,
+            "statefulset-gone",
+        ),
+        (
+            holder(
+                pod(uid="u-2"),
+                **STS,
+                sts_state="out-of-range",
+                sts_detail="ordinal 1 is outside [0, 1)",
+            ),
+            Knobs(),
+            True,
+            "statefulset-out-of-range",
+        ),
         (holder(pod(), **STS, sts_state="gone"), Knobs(), False, "pod-alive"),
-        (holder(pod(deleting_at=NOW - 5, grace=30.0), **STS, sts_state="gone"), Knobs(), False,
-         "terminating-within-grace"),
-        (holder(pod(**TERMINATING), **STS, sts_state="out-of-range"), Knobs(), True, "pod-terminating"),
+        (
+            holder(pod(deleting_at=NOW - 5, grace=30.0), **STS, sts_state="gone"),
+            Knobs(),
+            False,
+            "terminating-within-grace",
+        ),
+        (
+            holder(pod(**TERMINATING), **STS, sts_state="out-of-range"),
+            Knobs(),
+            True,
+            "pod-terminating",
+        ),
         (holder(None, **STS, sts_state="unknown"), Knobs(), False, "statefulset-unknown"),
     ],
-)  # fmt: skip
-def test_each_rule_gives_its_verdict_and_reason(h: Holder, knobs: Knobs, zombie: bool, reason: str) -> None:
+)
+def test_each_rule_gives_its_verdict_and_reason(
+    h: Holder, knobs: Knobs, zombie: bool, reason: str
+) -> None:
     v = rules.decide(h, knobs, NOW)
     assert (v.zombie, v.reason) == (zombie, reason), v.detail
     assert v.detail
@@ -107,17 +167,44 @@ sts_states = st.sampled_from(["in-range", "gone", "out-of-range", "unknown"])
 times = st.none() | st.floats(min_value=0, max_value=2 * NOW)
 
 
-@given(phase=phases, deleting=times, grace=st.floats(0, 100), node=states, sts=st.booleans(), sts_state=sts_states,
-       endpoint=st.booleans(), uid=st.sampled_from([UID, "u-2"]), gone=st.booleans())  # fmt: skip
-def test_a_pod_alive_with_the_holders_uid_is_never_a_zombie(phase: str, deleting: float | None, grace: float,
-                                                            node: NodeState, sts: bool, sts_state: rules.StsState,
-                                                            endpoint: bool, uid: str, gone: bool) -> None:  # fmt: skip
-    p = None if gone else pod(uid=uid, phase=phase, deleting_at=deleting, grace=grace, node_state=node)
+@given(
+    phase=phases,
+    deleting=times,
+    grace=st.floats(0, 100),
+    node=states,
+    sts=st.booleans(),
+    sts_state=sts_states,
+    endpoint=st.booleans(),
+    uid=st.sampled_from([UID, "u-2"]),
+    gone=st.booleans(),
+)
+def test_a_pod_alive_with_the_holders_uid_is_never_a_zombie(
+    phase: str,
+    deleting: float | None,
+    grace: float,
+    node: NodeState,
+    sts: bool,
+    sts_state: rules.StsState,
+    endpoint: bool,
+    uid: str,
+    gone: bool,
+) -> None:
+    p = (
+        None
+        if gone
+        else pod(uid=uid, phase=phase, deleting_at=deleting, grace=grace, node_state=node)
+    )
     h = holder(p, has_endpoint=endpoint, statefulset="web" if sts else "", sts_state=sts_state)
     v = rules.decide(h, Knobs(), NOW)
     if p is not None and p.uid == UID and rules.alive(p):
         assert not v.zombie
     if v.zombie and sts:
         assert sts_state in ("gone", "out-of-range")
-    if v.zombie and p is not None and p.uid == UID and p.deleting_at is not None and phase not in rules.FINISHED:
-        assert node is not NodeState.UNKNOWN and NOW >= p.deleting_at + p.grace
+    if (
+        v.zombie
+        and p is not None
+        and p.uid == UID
+        and p.deleting_at is not None
+        and phase not in rules.FINISHED
+    ):
+        assert node is not NodeState.UNKNOWN and p.deleting_at + p.grace <= NOW

@@ -60,7 +60,9 @@ def test_one_interface_with_a_bond_section_ignores_the_bond_as_upstream_does() -
     assert (c.bond, c.master) == (None, "ens1.5")
 
 
-@pytest.mark.parametrize("interfaces", [None, [], [""], ["a/b"], ["has space"], ["x" * 16], ["e1", "e1"], "ens1"])
+@pytest.mark.parametrize(
+    "interfaces", [None, [], [""], ["a/b"], ["has space"], ["x" * 16], ["e1", "e1"], "ens1"]
+)
 def test_bad_interfaces_are_refused_naming_the_field(interfaces: Any) -> None:
     raw = {} if interfaces is None else {"interfaces": interfaces}
     err = refused(_field_of(interfaces), **raw)
@@ -101,16 +103,28 @@ def opts(text: str, interfaces: tuple[str, ...] = ("e1", "e2")) -> bondopts.Bond
 
 
 def test_numbers_names_and_aliases_become_netlink_attributes() -> None:
-    o = opts("miimon=100; up_delay=200 ;xmit_hash_policy=layer3+4;lacp_rate=fast;use_carrier=0;num_grat_arp=3;")
+    o = opts(
+        "miimon=100; up_delay=200 ;xmit_hash_policy=layer3+4;lacp_rate=fast;use_carrier=0;num_grat_arp=3;"
+    )
     assert o.attrs == {
-        "IFLA_BOND_MIIMON": 100, "IFLA_BOND_UPDELAY": 200, "IFLA_BOND_XMIT_HASH_POLICY": 1,
-        "IFLA_BOND_AD_LACP_RATE": 1, "IFLA_BOND_USE_CARRIER": 0, "IFLA_BOND_NUM_PEER_NOTIF": 3,
-    }  # fmt: skip
+        "IFLA_BOND_MIIMON": 100,
+        "IFLA_BOND_UPDELAY": 200,
+        "IFLA_BOND_XMIT_HASH_POLICY": 1,
+        "IFLA_BOND_AD_LACP_RATE": 1,
+        "IFLA_BOND_USE_CARRIER": 0,
+        "IFLA_BOND_NUM_PEER_NOTIF": 3,
+    }
 
 
 def test_arp_targets_come_as_a_json_array_or_a_comma_list() -> None:
-    assert opts('arp_ip_target=["10.0.0.1","10.0.0.2"]').attrs["IFLA_BOND_ARP_IP_TARGET"] == ["10.0.0.1", "10.0.0.2"]
-    assert opts("arp_ip_target=10.0.0.1, 10.0.0.3").attrs["IFLA_BOND_ARP_IP_TARGET"] == ["10.0.0.1", "10.0.0.3"]
+    assert opts('arp_ip_target=["10.0.0.1","10.0.0.2"]').attrs["IFLA_BOND_ARP_IP_TARGET"] == [
+        "10.0.0.1",
+        "10.0.0.2",
+    ]
+    assert opts("arp_ip_target=10.0.0.1, 10.0.0.3").attrs["IFLA_BOND_ARP_IP_TARGET"] == [
+        "10.0.0.1",
+        "10.0.0.3",
+    ]
 
 
 def test_interface_options_and_the_sysfs_only_delay_are_kept_apart() -> None:
@@ -142,7 +156,9 @@ def test_an_empty_options_string_sets_nothing() -> None:
         ("arp_ip_target=" + ",".join(f"10.0.0.{i}" for i in range(1, 18)), "16"),
     ],
 )
-def test_bad_options_are_refused_naming_bond_options_and_quoting_the_item(text: str, quoted: str) -> None:
+def test_bad_options_are_refused_naming_bond_options_and_quoting_the_item(
+    text: str, quoted: str
+) -> None:
     with pytest.raises(errors.InvalidConfig) as info:
         opts(text)
     assert info.value.field == "bond.options"
@@ -150,11 +166,16 @@ def test_bad_options_are_refused_naming_bond_options_and_quoting_the_item(text: 
 
 
 def test_primary_in_a_mode_without_one_is_refused() -> None:
-    err = refused("bond.options", interfaces=["e1", "e2"], bond={"mode": 0, "options": "primary=e1"})
+    err = refused(
+        "bond.options", interfaces=["e1", "e2"], bond={"mode": 0, "options": "primary=e1"}
+    )
     assert "mode 1, 5 or 6" in err.msg
 
 
 def test_log_options_use_the_coordinators_keys() -> None:
-    c = parse(interfaces=["ens1"], logOptions={"logLevel": "debug", "logFile": "/tmp/x.log", "logMaxAge": 3})
+    c = parse(
+        interfaces=["ens1"],
+        logOptions={"logLevel": "debug", "logFile": "/tmp/x.log", "logMaxAge": 3},
+    )
     assert (c.log.level, c.log.path) == ("debug", "/tmp/x.log")
     refused("logOptions.logLevel", interfaces=["ens1"], logOptions={"logLevel": "loud"})

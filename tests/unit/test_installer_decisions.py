@@ -30,8 +30,19 @@ from installer.layout import Seen
 from tests.unit import test_layering
 from tools.testbed import paths
 
-IO = ("os", "subprocess", "socket", "shutil", "fcntl", "kubernetes", "spidernet",
-      "installer.hostfs", "installer.installing", "installer.credentials", "installer.service")  # fmt: skip
+IO = (
+    "os",
+    "subprocess",
+    "socket",
+    "shutil",
+    "fcntl",
+    "kubernetes",
+    "spidernet",
+    "installer.hostfs",
+    "installer.installing",
+    "installer.credentials",
+    "installer.service",
+)
 
 
 @pytest.mark.parametrize("module", ["bundleset", "layout", "kubeconfig", "settings"])
@@ -44,31 +55,73 @@ def test_the_installers_decision_modules_import_no_io(module: str) -> None:
 
 def test_an_empty_environment_gives_the_daemonset_defaults() -> None:
     s = settings.from_env({}, fallback_identity="node-1-42")
-    assert (s.cni_bin_dir, s.cni_conf_dir, s.bundles) == ("/host/opt/cni/bin", "/host/etc/cni/net.d", "/opt/spidernet/bundles")
-    assert (s.identity, s.smoke_test, s.uninstall_on_exit, s.poll_seconds) == ("node-1-42", True, False, 5.0)
+    assert (s.cni_bin_dir, s.cni_conf_dir, s.bundles) == (
+        "/host/opt/cni/bin",
+        "/host/etc/cni/net.d",
+        "/opt/spidernet/bundles",
+    )
+    assert (s.identity, s.smoke_test, s.uninstall_on_exit, s.poll_seconds) == (
+        "node-1-42",
+        True,
+        False,
+        5.0,
+    )
 
 
 def test_every_variable_is_read() -> None:
-    env = {"SPIDERNET_BUNDLES": "/b", "SPIDERNET_CNI_BIN_DIR": "/bin", "SPIDERNET_CNI_CONF_DIR": "/conf",
-           "SPIDERNET_TOKEN_FILE": "/t", "SPIDERNET_CA_FILE": "/c", "SPIDERNET_API_SERVER": "https://api:6443/",
-           "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443", "NODE_NAME": "n1",
-           "POD_UID": "uid-1", "SPIDERNET_POLL_SECONDS": "0.5", "SPIDERNET_RETIRED_GRACE_SECONDS": "9",
-           "SPIDERNET_BACKOFF_MAX_SECONDS": "3", "SPIDERNET_READY_FILE": "/r", "SPIDERNET_SMOKE_TEST": "false",
-           "SPIDERNET_UNINSTALL_ON_EXIT": "yes"}  # fmt: skip
+    env = {
+        "SPIDERNET_BUNDLES": "/b",
+        "SPIDERNET_CNI_BIN_DIR": "/bin",
+        "SPIDERNET_CNI_CONF_DIR": "/conf",
+        "SPIDERNET_TOKEN_FILE": "/t",
+        "SPIDERNET_CA_FILE": "/c",
+        "SPIDERNET_API_SERVER": "https://api:6443/",
+        "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+        "KUBERNETES_SERVICE_PORT": "443",
+        "NODE_NAME": "n1",
+        "POD_UID": "uid-1",
+        "SPIDERNET_POLL_SECONDS": "0.5",
+        "SPIDERNET_RETIRED_GRACE_SECONDS": "9",
+        "SPIDERNET_BACKOFF_MAX_SECONDS": "3",
+        "SPIDERNET_READY_FILE": "/r",
+        "SPIDERNET_SMOKE_TEST": "false",
+        "SPIDERNET_UNINSTALL_ON_EXIT": "yes",
+    }
     s = settings.from_env(env, fallback_identity="unused")
     assert s == settings.Settings(
-        bundles="/b", cni_bin_dir="/bin", cni_conf_dir="/conf", token_file="/t", ca_file="/c",
-        api_server="https://api:6443", service_host="10.96.0.1", service_port="443", node_name="n1",
-        identity="uid-1", poll_seconds=0.5, retired_grace_seconds=9, backoff_max_seconds=3, ready_file="/r",
-        smoke_test=False, uninstall_on_exit=True,
-    )  # fmt: skip
+        bundles="/b",
+        cni_bin_dir="/bin",
+        cni_conf_dir="/conf",
+        token_file="/t",
+        ca_file="/c",
+        api_server="https://api:6443",
+        service_host="10.96.0.1",
+        service_port="443",
+        node_name="n1",
+        identity="uid-1",
+        poll_seconds=0.5,
+        retired_grace_seconds=9,
+        backoff_max_seconds=3,
+        ready_file="/r",
+        smoke_test=False,
+        uninstall_on_exit=True,
+    )
 
 
-@pytest.mark.parametrize(("env", "names"), [
-    ({"SPIDERNET_POLL_SECONDS": "soon"}, "SPIDERNET_POLL_SECONDS='soon' is not a number of seconds"),
-    ({"SPIDERNET_BACKOFF_MAX_SECONDS": "-1"}, "SPIDERNET_BACKOFF_MAX_SECONDS='-1' is negative"),
-    ({"SPIDERNET_UNINSTALL_ON_EXIT": "maybe"}, "SPIDERNET_UNINSTALL_ON_EXIT='maybe' is not true or false"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        (
+            {"SPIDERNET_POLL_SECONDS": "soon"},
+            "SPIDERNET_POLL_SECONDS='soon' is not a number of seconds",
+        ),
+        ({"SPIDERNET_BACKOFF_MAX_SECONDS": "-1"}, "SPIDERNET_BACKOFF_MAX_SECONDS='-1' is negative"),
+        (
+            {"SPIDERNET_UNINSTALL_ON_EXIT": "maybe"},
+            "SPIDERNET_UNINSTALL_ON_EXIT='maybe' is not true or false",
+        ),
+    ],
+)
 def test_a_bad_setting_is_refused_naming_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(settings.SettingsError) as e:
         settings.from_env(env, fallback_identity="x")
@@ -89,11 +142,19 @@ def test_a_taken_version_name_gets_the_next_repair_suffix() -> None:
 
 def test_cleanup_keeps_what_is_live_or_recent_and_removes_leftovers_and_old_retirees() -> None:
     seen = [
-        Seen("current", False), Seen("previous", False), Seen(".lock", False),
-        Seen("v3", True), Seen("v2", True, retired_for=1000.0), Seen("v1", True, retired_for=1000.0),
-        Seen("v0", True, retired_for=10.0), Seen("v-unmarked", True),
-        Seen(".staging-v4", True), Seen(".tmp-ab12", False), Seen("notes.txt~", False), Seen("Not ours!", True),
-    ]  # fmt: skip
+        Seen("current", False),
+        Seen("previous", False),
+        Seen(".lock", False),
+        Seen("v3", True),
+        Seen("v2", True, retired_for=1000.0),
+        Seen("v1", True, retired_for=1000.0),
+        Seen("v0", True, retired_for=10.0),
+        Seen("v-unmarked", True),
+        Seen(".staging-v4", True),
+        Seen(".tmp-ab12", False),
+        Seen("notes.txt~", False),
+        Seen("Not ours!", True),
+    ]
     plan = layout.plan_cleanup(seen, current="v3", previous="v2", grace=300)
     assert plan.remove == (".staging-v4", ".tmp-ab12", "v1")
     assert plan.mark_retired == ("v-unmarked",)
@@ -105,21 +166,32 @@ PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 def sources(**overrides: object) -> Sources:
-    fields: dict[str, object] = {"token": b"eyJhbGc.x.y\n", "ca": PEM, "server": "https://10.96.0.1:443",
-                                 "node": "node-1", "owner": "uid-1"}  # fmt: skip
+    fields: dict[str, object] = {
+        "token": b"eyJhbGc.x.y\n",
+        "ca": PEM,
+        "server": "https://10.96.0.1:443",
+        "node": "node-1",
+        "owner": "uid-1",
+    }
     fields.update(overrides)
     return Sources(**fields)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("host", "port", "url"), [
-    ("10.96.0.1", "443", "https://10.96.0.1:443"),
-    ("fd00:10:96::1", "443", "https://[fd00:10:96::1]:443"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("10.96.0.1", "443", "https://10.96.0.1:443"),
+        ("fd00:10:96::1", "443", "https://[fd00:10:96::1]:443"),
+    ],
+)
 def test_the_server_url_comes_from_the_service_environment(host: str, port: str, url: str) -> None:
     assert kubeconfig.server_url(host, port) == url
 
 
-@pytest.mark.parametrize(("host", "port", "names"), [("", "", "KUBERNETES_SERVICE_HOST"), ("h", "http", "'http' is not a port")])
+@pytest.mark.parametrize(
+    ("host", "port", "names"),
+    [("", "", "KUBERNETES_SERVICE_HOST"), ("h", "http", "'http' is not a port")],
+)
 def test_a_missing_or_bad_service_environment_is_refused(host: str, port: str, names: str) -> None:
     with pytest.raises(CredentialError, match=names):
         kubeconfig.server_url(host, port)
@@ -132,19 +204,27 @@ def test_the_files_hold_the_token_verbatim_and_a_kubeconfig_that_names_the_token
     assert files["nodename"] == b"node-1\n"
     config = json.loads(files["spiderpool.kubeconfig"])
     assert config["users"][0]["user"] == {"tokenFile": "token"}
-    assert config["clusters"][0]["cluster"] == {"server": "https://10.96.0.1:443", "certificate-authority": "ca.crt"}
+    assert config["clusters"][0]["cluster"] == {
+        "server": "https://10.96.0.1:443",
+        "certificate-authority": "ca.crt",
+    }
     assert kubeconfig.MODES["token"] == kubeconfig.MODES["spiderpool.kubeconfig"] == 0o600
 
 
-@pytest.mark.parametrize(("bad", "names"), [
-    ({"token": b"\n"}, "token is empty"),
-    ({"token": b"two words"}, "not one word"),
-    ({"ca": b"garbage"}, "no PEM certificate"),
-    ({"node": ""}, "node name '' is not"),
-    ({"node": "Node_1"}, "node name 'Node_1' is not"),
-    ({"server": "http://10.96.0.1:80"}, "is not an https:// URL"),
-])  # fmt: skip
-def test_a_bad_source_is_refused_before_anything_is_written(bad: dict[str, object], names: str) -> None:
+@pytest.mark.parametrize(
+    ("bad", "names"),
+    [
+        ({"token": b"\n"}, "token is empty"),
+        ({"token": b"two words"}, "not one word"),
+        ({"ca": b"garbage"}, "no PEM certificate"),
+        ({"node": ""}, "node name '' is not"),
+        ({"node": "Node_1"}, "node name 'Node_1' is not"),
+        ({"server": "http://10.96.0.1:80"}, "is not an https:// URL"),
+    ],
+)
+def test_a_bad_source_is_refused_before_anything_is_written(
+    bad: dict[str, object], names: str
+) -> None:
     with pytest.raises(CredentialError, match=names):
         kubeconfig.files(sources(**bad))
 
@@ -153,7 +233,9 @@ def test_the_first_pass_takes_over_and_writes_every_stale_file_kubeconfig_last()
     wanted = kubeconfig.files(sources())
     on_disk = {**dict.fromkeys(wanted), "ca.crt": PEM, ".owner": b"someone-else\n"}
     decision = kubeconfig.decide(wanted, on_disk, first_pass=True)
-    assert decision == kubeconfig.Decision((".owner", "token", "nodename", "spiderpool.kubeconfig"), False)
+    assert decision == kubeconfig.Decision(
+        (".owner", "token", "nodename", "spiderpool.kubeconfig"), False
+    )
 
 
 def test_a_rotated_token_is_the_only_file_rewritten_while_the_files_are_ours() -> None:

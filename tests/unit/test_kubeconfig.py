@@ -20,21 +20,34 @@ import pytest
 from spidernet.k8s import kubeconfig
 
 
-def write(path: Path, cluster: dict[str, object], user: dict[str, object], current: str = "c") -> Path:
+def write(
+    path: Path, cluster: dict[str, object], user: dict[str, object], current: str = "c"
+) -> Path:
     cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": current,
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": current,
         "clusters": [{"name": "k", "cluster": cluster}],
         "users": [{"name": "u", "user": user}],
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-    }  # fmt: skip
+    }
     path.write_text(json.dumps(cfg))
     return path
 
 
 def test_json_token_and_ca_file_are_read(tmp_path: Path) -> None:
-    p = write(tmp_path / "kc", {"server": "https://10.0.0.1:6443/", "certificate-authority": "/etc/ca.crt"}, {"token": "t0k"})
+    p = write(
+        tmp_path / "kc",
+        {"server": "https://10.0.0.1:6443/", "certificate-authority": "/etc/ca.crt"},
+        {"token": "t0k"},
+    )
     creds = kubeconfig.load(str(p))
-    assert (creds.server, creds.token, creds.ca_file, creds.insecure) == ("https://10.0.0.1:6443", "t0k", "/etc/ca.crt", False)
+    assert (creds.server, creds.token, creds.ca_file, creds.insecure) == (
+        "https://10.0.0.1:6443",
+        "t0k",
+        "/etc/ca.crt",
+        False,
+    )
 
 
 def test_yaml_with_token_file_and_relative_paths(tmp_path: Path) -> None:
@@ -51,26 +64,56 @@ def test_yaml_with_token_file_and_relative_paths(tmp_path: Path) -> None:
 
 
 def test_client_certificate_files_and_data(tmp_path: Path) -> None:
-    files = kubeconfig.load(str(write(tmp_path / "a", {"server": "https://s"}, {"client-certificate": "c.crt", "client-key": "c.key"})))
+    files = kubeconfig.load(
+        str(
+            write(
+                tmp_path / "a",
+                {"server": "https://s"},
+                {"client-certificate": "c.crt", "client-key": "c.key"},
+            )
+        )
+    )
     assert (files.cert_file, files.key_file) == (str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
-    data = {"client-certificate-data": base64.b64encode(b"CERT").decode(), "client-key-data": base64.b64encode(b"KEY").decode()}
+    data = {
+        "client-certificate-data": base64.b64encode(b"CERT").decode(),
+        "client-key-data": base64.b64encode(b"KEY").decode(),
+    }
     inline = kubeconfig.load(str(write(tmp_path / "b", {"server": "https://s"}, data)))
     assert (inline.cert_data, inline.key_data) == (b"CERT", b"KEY")
 
 
 def test_ca_data_and_insecure(tmp_path: Path) -> None:
     ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()
-    creds = kubeconfig.load(str(write(tmp_path / "kc", {"server": "https://s", "certificate-authority-data": ca,
-                                                         "insecure-skip-tls-verify": True}, {})))  # fmt: skip
+    creds = kubeconfig.load(
+        str(
+            write(
+                tmp_path / "kc",
+                {
+                    "server": "https://s",
+                    "certificate-authority-data": ca,
+                    "insecure-skip-tls-verify": True,
+                },
+                {},
+            )
+        )
+    )
     assert creds.ca_data.startswith("-----BEGIN") and creds.insecure
 
 
 def test_single_context_without_current_context(tmp_path: Path) -> None:
-    assert kubeconfig.load(str(write(tmp_path / "kc", {"server": "https://s"}, {}, current=""))).server == "https://s"
+    assert (
+        kubeconfig.load(str(write(tmp_path / "kc", {"server": "https://s"}, {}, current=""))).server
+        == "https://s"
+    )
 
 
-@pytest.mark.parametrize(("cluster", "current", "needle"), [({}, "c", "no server"), ({"server": "https://s"}, "zz", "context 'zz'")])
-def test_broken_kubeconfigs_are_refused_with_the_reason(tmp_path: Path, cluster: dict[str, object], current: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("cluster", "current", "needle"),
+    [({}, "c", "no server"), ({"server": "https://s"}, "zz", "context 'zz'")],
+)
+def test_broken_kubeconfigs_are_refused_with_the_reason(
+    tmp_path: Path, cluster: dict[str, object], current: str, needle: str
+) -> None:
     with pytest.raises(kubeconfig.KubeconfigError, match=needle):
         kubeconfig.load(str(write(tmp_path / "kc", cluster, {}, current=current)))
 
@@ -90,12 +133,12 @@ BROKEN_TEXTS = {
     "contexts is a number": "current-context: c\ncontexts: 7\n",
     "context is a list": "current-context: c\ncontexts: [{name: c, context: [1]}]\n",
     "server is a number": "current-context: c\nclusters: [{name: k, cluster: {server: 443}}]\n"
-                          "contexts: [{name: c, context: {cluster: k}}]\n",
+    "contexts: [{name: c, context: {cluster: k}}]\n",
     "token is a mapping": "current-context: c\nclusters: [{name: k, cluster: {server: 'https://s'}}]\n"
-                          "users: [{name: u, user: {token: {a: 1}}}]\n"
-                          "contexts: [{name: c, context: {cluster: k, user: u}}]\n",
+    "users: [{name: u, user: {token: {a: 1}}}]\n"
+    "contexts: [{name: c, context: {cluster: k, user: u}}]\n",
     "ca data not base64": "current-context: c\nclusters: [{name: k, cluster: {server: 'https://s', "
-                          "certificate-authority-data: '%%%'}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
+    "certificate-authority-data: '%%%'}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
     "current-context is a list": "current-context: [c]\n",
 }
 

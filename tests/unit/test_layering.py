@@ -23,8 +23,18 @@ import pytest
 
 from tools.testbed import paths
 
-IO_LAYERS = ("spidernet.k8s", "spidernet.ipam", "spidernet.netlink", "spidernet.coordinator", "spidernet.ifacer",
-             "pyroute2", "kubernetes", "socket", "subprocess", "ssl")  # fmt: skip
+IO_LAYERS = (
+    "spidernet.k8s",
+    "spidernet.ipam",
+    "spidernet.netlink",
+    "spidernet.coordinator",
+    "spidernet.ifacer",
+    "pyroute2",
+    "kubernetes",
+    "socket",
+    "subprocess",
+    "ssl",
+)
 
 
 def imports(path: Path) -> set[str]:
@@ -45,14 +55,18 @@ def modules(*parts: str) -> list[Path]:
 def offenders(files: list[Path], banned: tuple[str, ...]) -> dict[str, list[str]]:
     found = {}
     for path in files:
-        bad = sorted(n for n in imports(path) if any(n == b or n.startswith(b + ".") for b in banned))
+        bad = sorted(
+            n for n in imports(path) if any(n == b or n.startswith(b + ".") for b in banned)
+        )
         if bad:
             found[str(path.relative_to(paths.REPO))] = bad
     return found
 
 
 def test_only_the_netlink_package_imports_pyroute2() -> None:
-    files = [p for p in modules("spidernet") + modules("plugins") if "spidernet/netlink" not in str(p)]
+    files = [
+        p for p in modules("spidernet") + modules("plugins") if "spidernet/netlink" not in str(p)
+    ]
     assert offenders(files, ("pyroute2",)) == {}
 
 
@@ -77,7 +91,11 @@ def test_the_gcs_transport_imports_kubernetes_only_inside_functions() -> None:
 
 
 def test_no_plugin_side_module_imports_the_gc_or_its_transport() -> None:
-    files = [p for p in modules("spidernet") + modules("plugins") if "spidernet/gc" not in str(p) and p != OFFICIAL]
+    files = [
+        p
+        for p in modules("spidernet") + modules("plugins")
+        if "spidernet/gc" not in str(p) and p != OFFICIAL
+    ]
     assert offenders(files, ("spidernet.gc", "spidernet.k8s.official")) == {}
 
 
@@ -87,7 +105,11 @@ GC_PURE = ("rules", "census", "suspects", "plan", "report")
 @pytest.mark.parametrize("module", GC_PURE)
 def test_the_gcs_decisions_import_no_io_layer(module: str) -> None:
     # "from spidernet.ipam import endpoints, pods" names the package too: only those data modules may follow it
-    allowed = {"spidernet.ipam", "spidernet.ipam.endpoints", "spidernet.ipam.pods"} if module == "census" else set()
+    allowed = (
+        {"spidernet.ipam", "spidernet.ipam.endpoints", "spidernet.ipam.pods"}
+        if module == "census"
+        else set()
+    )
     path = paths.REPO / "spidernet" / "gc" / f"{module}.py"
     found = offenders([path], IO_LAYERS + ("spidernet.gc.collecting", "spidernet.gc.command"))
     bad = [n for n in found.get(str(path.relative_to(paths.REPO)), []) if n not in allowed]
@@ -95,7 +117,9 @@ def test_the_gcs_decisions_import_no_io_layer(module: str) -> None:
 
 
 def test_the_protocol_layer_imports_only_types_and_itself() -> None:
-    banned = tuple(b for b in IO_LAYERS if b not in ("socket", "subprocess", "ssl")) + ("spidernet.alloc",)
+    banned = tuple(b for b in IO_LAYERS if b not in ("socket", "subprocess", "ssl")) + (
+        "spidernet.alloc",
+    )
     assert offenders(modules("spidernet", "protocol"), banned) == {}
 
 
@@ -104,8 +128,21 @@ def test_types_reaches_up_only_to_the_two_leaf_modules_of_protocol() -> None:
     ``types`` must raise those errors (a result that cannot be converted is code 1 or 6), so it
     may import ``protocol.errors`` and ``protocol.versions``, and these two stay leaves: they
     import nothing of ours but each other, so no cycle can form through them."""
-    upward = {n for p in modules("spidernet", "types") for n in imports(p) if n.startswith("spidernet.protocol")}
-    assert upward <= {"spidernet.protocol", "spidernet.protocol.errors", "spidernet.protocol.versions"}
+    upward = {
+        n
+        for p in modules("spidernet", "types")
+        for n in imports(p)
+        if n.startswith("spidernet.protocol")
+    }
+    assert upward <= {
+        "spidernet.protocol",
+        "spidernet.protocol.errors",
+        "spidernet.protocol.versions",
+    }
     for leaf in ("errors", "versions"):
-        ours = {n for n in imports(paths.REPO / "spidernet" / "protocol" / f"{leaf}.py") if n.startswith("spidernet")}
+        ours = {
+            n
+            for n in imports(paths.REPO / "spidernet" / "protocol" / f"{leaf}.py")
+            if n.startswith("spidernet")
+        }
         assert ours <= {"spidernet.protocol", "spidernet.protocol.errors"}

@@ -42,7 +42,10 @@ def test_a_held_lock_times_out_the_second_taker_then_passes_after_release(tmp_pa
 
 
 def test_locks_of_different_pools_do_not_contend(tmp_path: Path) -> None:
-    with locking.NodeLock.pool(str(tmp_path), "a") as a, locking.NodeLock.pool(str(tmp_path), "b") as b:
+    with (
+        locking.NodeLock.pool(str(tmp_path), "a") as a,
+        locking.NodeLock.pool(str(tmp_path), "b") as b,
+    ):
         a.acquire(timeout=1)
         b.acquire(timeout=1)
         assert not (a.waited or b.waited)

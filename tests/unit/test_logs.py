@@ -28,7 +28,13 @@ from spidernet.protocol import errors, logs
 from spidernet.types.netconf import Fields
 
 DEFAULT = "/var/log/spidernet/test.log"
-CONTEXT = {"containerID": "ctr-1", "netns": "/var/run/netns/p", "ifname": "eth0", "pod": "ns/web-0", "podUID": ""}
+CONTEXT = {
+    "containerID": "ctr-1",
+    "netns": "/var/run/netns/p",
+    "ifname": "eth0",
+    "pod": "ns/web-0",
+    "podUID": "",
+}
 
 
 def options(data: dict[str, Any], **kwargs: Any) -> logs.LogOptions:
@@ -110,7 +116,9 @@ def test_bad_level_is_invalid_config_naming_the_field(level: str) -> None:
 # ---------------------------------------------------------------- setup
 
 
-def test_setup_writes_json_lines_with_context_to_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_setup_writes_json_lines_with_context_to_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "new" / "dir" / "spiderpool.log"
     log = logs.setup("spiderpool", logs.LogOptions(path=str(path)), CONTEXT)
     log.info("allocated %s", "10.0.0.5")
@@ -122,7 +130,9 @@ def test_setup_writes_json_lines_with_context_to_the_file(tmp_path: Path, capsys
     ]
     first = lines[0]
     assert first["plugin"] == "spiderpool"
-    assert {k: first[k] for k in ("containerID", "netns", "ifname", "pod")} == {k: v for k, v in CONTEXT.items() if v}
+    assert {k: first[k] for k in ("containerID", "netns", "ifname", "pod")} == {
+        k: v for k, v in CONTEXT.items() if v
+    }
     assert "podUID" not in first  # empty context values are left out
     assert first["time"].endswith("Z") and "T" in first["time"]
     assert capsys.readouterr() == ("", "")
@@ -162,7 +172,9 @@ def test_rotation_at_the_configured_size_keeps_the_configured_count(tmp_path: Pa
     path = tmp_path / "p.log"
     log = logs.setup("p", logs.LogOptions(path=str(path), max_size_mb=1, max_count=2), {})
     for i in range(4):
-        log.info("%d %s", i, "x" * (600 * 1024))  # each line ~0.6 MB: rotates before every other line
+        log.info(
+            "%d %s", i, "x" * (600 * 1024)
+        )  # each line ~0.6 MB: rotates before every other line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.log", "p.log.1", "p.log.2"]
     assert all(f.stat().st_size <= 1024 * 1024 for f in tmp_path.iterdir())
     assert read_lines(path)[0]["msg"].startswith("3 ")
@@ -183,7 +195,9 @@ def test_the_module_level_log_reaches_the_file(tmp_path: Path) -> None:
     assert read_lines(path)[0]["msg"] == "from a module"
 
 
-def test_unwritable_path_falls_back_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_path_falls_back_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     regular = tmp_path / "a-file"
     regular.write_text("")
     log = logs.setup("ifacer", logs.LogOptions(path=str(regular / "sub" / "ifacer.log")), CONTEXT)
@@ -194,7 +208,9 @@ def test_unwritable_path_falls_back_to_stderr(tmp_path: Path, capsys: pytest.Cap
     assert (line["msg"], line["plugin"], line["containerID"]) == ("still logged", "ifacer", "ctr-1")
 
 
-def test_path_that_is_a_directory_falls_back_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_path_that_is_a_directory_falls_back_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = logs.setup("ifacer", logs.LogOptions(path=str(tmp_path)), {})
     log.warning("dir, not file")
     out, err = capsys.readouterr()

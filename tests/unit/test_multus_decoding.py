@@ -32,17 +32,29 @@ HERE = Path(__file__).parent
 @pytest.fixture(scope="session")
 def go_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("go") is None:
-        pytest.skip("no Go toolchain (tools/bootstrap.sh installs golang-go): cannot compare with Go's decoder")
+        pytest.skip(
+            "no Go toolchain (tools/bootstrap.sh installs golang-go): cannot compare with Go's decoder"
+        )
     out = tmp_path_factory.mktemp("gojson") / "gojson"
     cache = os.environ.get("SPIDERNET_CACHE", str(Path.home() / ".cache" / "spidernet"))
-    env = {**os.environ, "GO111MODULE": "off", "GOCACHE": f"{cache}/gocache", "GOPATH": str(out.parent)}
+    env = {
+        **os.environ,
+        "GO111MODULE": "off",
+        "GOCACHE": f"{cache}/gocache",
+        "GOPATH": str(out.parent),
+    }
     subprocess.run(["go", "build", "-o", str(out), "."], cwd=HERE / "gojson", env=env, check=True)
     return out
 
 
 def go_decode(binary: Path, raws: list[str]) -> list[dict[str, object]]:
-    proc = subprocess.run([str(binary)], input="".join(json.dumps(r) + "\n" for r in raws),
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [str(binary)],
+        input="".join(json.dumps(r) + "\n" for r in raws),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     return [{**a, "items": a.get("items", [])} if a["ok"] else a for a in answers]
 
@@ -52,30 +64,66 @@ def ours(raw: str) -> dict[str, object]:
         got = multus.parse(raw, "", "annotation")
     except errors.InvalidConfig:
         return {"ok": False}
-    return {"ok": True, "items": [{"name": s.name, "namespace": s.namespace, "interface": s.interface} for s in got]}
+    return {
+        "ok": True,
+        "items": [
+            {"name": s.name, "namespace": s.namespace, "interface": s.interface} for s in got
+        ],
+    }
 
 
-KEYS = ["name", "Name", "NAME", "nAmE", "namespace", "Namespace", "NAMESPACE", "nameſpace", "NameSpace",
-        "namеspace", "interface", "Interface", "İnterface", "ınterface", "name ", "foo", "cni-args"]  # fmt: skip
-VALUES = st.one_of(st.sampled_from(["general", "secure-net", "team-a", "kube-system", "", "net1"]), st.none(),
-                   st.integers(0, 3), st.lists(st.text(max_size=2), max_size=1))  # fmt: skip
+KEYS = [
+    "name",
+    "Name",
+    "NAME",
+    "nAmE",
+    "namespace",
+    "Namespace",
+    "NAMESPACE",
+    "nameſpace",
+    "NameSpace",
+    "namеspace",
+    "interface",
+    "Interface",
+    "İnterface",
+    "ınterface",
+    "name ",
+    "foo",
+    "cni-args",
+]
+VALUES = st.one_of(
+    st.sampled_from(["general", "secure-net", "team-a", "kube-system", "", "net1"]),
+    st.none(),
+    st.integers(0, 3),
+    st.lists(st.text(max_size=2), max_size=1),
+)
 OBJECT = st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=6)
 
 
 def render(pairs: list[tuple[str, object]]) -> str:
-    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v)}" for k, v in pairs) + "}"
+    return (
+        "{"
+        + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v)}" for k, v in pairs)
+        + "}"
+    )
 
 
 ANNOTATION = st.one_of(
     st.lists(OBJECT, max_size=3).map(lambda objs: "[" + ",".join(render(o) for o in objs) + "]"),
     OBJECT.map(render),
-    st.sampled_from(['[null]', '[1]', '["a"]', '[[]]', '[{"name":"a"},]', "[{'name':'a'}]", '[{"name":"a"}] x']),
+    st.sampled_from(
+        ["[null]", "[1]", '["a"]', "[[]]", '[{"name":"a"},]', "[{'name':'a'}]", '[{"name":"a"}] x']
+    ),
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(ANNOTATION, min_size=1, max_size=20))
-def test_json_annotations_decode_exactly_as_gos_encoding_json(go_decoder: Path, raws: list[str]) -> None:
+def test_json_annotations_decode_exactly_as_gos_encoding_json(
+    go_decoder: Path, raws: list[str]
+) -> None:
     assert [ours(r) for r in raws] == go_decode(go_decoder, raws)
 
 
@@ -89,12 +137,19 @@ def test_the_case_folding_attack_reads_the_network_multus_attaches(go_decoder: P
     ("raw", "expected"),
     [
         ("macvlan", [("pod-ns", "macvlan", "")]),
-        (" kube-system/macvlan@net7 , b ", [("kube-system", "macvlan", "net7"), ("pod-ns", "b", "")]),
+        (
+            " kube-system/macvlan@net7 , b ",
+            [("kube-system", "macvlan", "net7"), ("pod-ns", "b", "")],
+        ),
         ("a@", [("pod-ns", "a", "")]),
     ],
 )
-def test_the_comma_form_names_namespace_network_and_interface(raw: str, expected: list[tuple[str, str, str]]) -> None:
-    assert [(s.namespace, s.name, s.interface) for s in multus.parse(raw, "pod-ns", "a")] == expected
+def test_the_comma_form_names_namespace_network_and_interface(
+    raw: str, expected: list[tuple[str, str, str]]
+) -> None:
+    assert [
+        (s.namespace, s.name, s.interface) for s in multus.parse(raw, "pod-ns", "a")
+    ] == expected
 
 
 @pytest.mark.parametrize("raw", ["a/b/c", "a@b@c", "Upper", "a_b", "ns/", ""])

@@ -43,7 +43,9 @@ def field_of(call: Any) -> str:
 # ---------------------------------------------------------------- Fields
 
 
-@pytest.mark.parametrize(("data", "prefix", "field"), [([], "", "config"), ("x", "ipam", "ipam"), (None, "", "config")])
+@pytest.mark.parametrize(
+    ("data", "prefix", "field"), [([], "", "config"), ("x", "ipam", "ipam"), (None, "", "config")]
+)
 def test_fields_of_a_non_object_name_the_prefix(data: object, prefix: str, field: str) -> None:
     assert field_of(lambda: Fields(data, prefix)) == field
 
@@ -62,7 +64,9 @@ def test_fields_of_a_non_object_name_the_prefix(data: object, prefix: str, field
         ({"n": 100}, {"numeric_string": True}, 100),
     ],
 )
-def test_int_reads_integers_in_range(data: dict[str, Any], kwargs: dict[str, Any], expected: int) -> None:
+def test_int_reads_integers_in_range(
+    data: dict[str, Any], kwargs: dict[str, Any], expected: int
+) -> None:
     assert Fields(data).int("n", **kwargs) == expected
 
 
@@ -84,7 +88,10 @@ def test_int_reads_integers_in_range(data: dict[str, Any], kwargs: dict[str, Any
     ],
 )
 def test_int_refuses_non_integers_and_out_of_range(value: object, kwargs: dict[str, Any]) -> None:
-    assert field_of(lambda: Fields({"bond": {"mode": value}}).sub("bond").int("mode", **kwargs)) == "bond.mode"
+    assert (
+        field_of(lambda: Fields({"bond": {"mode": value}}).sub("bond").int("mode", **kwargs))
+        == "bond.mode"
+    )
 
 
 def test_str_reads_default_value_and_choices() -> None:
@@ -96,7 +103,11 @@ def test_str_reads_default_value_and_choices() -> None:
 
 @pytest.mark.parametrize(
     ("data", "kwargs"),
-    [({}, {"required": True}), ({"mode": 1}, {}), ({"mode": "l2"}, {"choices": ("auto", "underlay")})],
+    [
+        ({}, {"required": True}),
+        ({"mode": 1}, {}),
+        ({"mode": "l2"}, {"choices": ("auto", "underlay")}),
+    ],
     ids=["required", "not-string", "not-a-choice"],
 )
 def test_str_errors_name_the_field(data: dict[str, Any], kwargs: dict[str, Any]) -> None:
@@ -104,14 +115,18 @@ def test_str_errors_name_the_field(data: dict[str, Any], kwargs: dict[str, Any])
     assert field_of(lambda: f.str("mode", **kwargs)) == "coordinator.mode"
 
 
-@pytest.mark.parametrize(("data", "expected"), [({}, True), ({"b": True}, True), ({"b": False}, False)])
+@pytest.mark.parametrize(
+    ("data", "expected"), [({}, True), ({"b": True}, True), ({"b": False}, False)]
+)
 def test_bool_reads_json_booleans(data: dict[str, Any], expected: bool) -> None:
     assert Fields(data).bool("b", default=True) is expected
 
 
 @pytest.mark.parametrize("value", ["true", 1, 0, "false"])
 def test_bool_refuses_strings_and_numbers(value: object) -> None:
-    assert field_of(lambda: Fields({"clean_gateway": value}).bool("clean_gateway")) == "clean_gateway"
+    assert (
+        field_of(lambda: Fields({"clean_gateway": value}).bool("clean_gateway")) == "clean_gateway"
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,7 +138,9 @@ def test_bool_refuses_strings_and_numbers(value: object) -> None:
         ({"interfaces": ["eth0", "eth1"]}, {"min_items": 2}, ("eth0", "eth1")),
     ],
 )
-def test_strs_reads_lists_of_strings(data: dict[str, Any], kwargs: dict[str, Any], expected: tuple[str, ...]) -> None:
+def test_strs_reads_lists_of_strings(
+    data: dict[str, Any], kwargs: dict[str, Any], expected: tuple[str, ...]
+) -> None:
     assert Fields(data).strs("interfaces", **kwargs) == expected
 
 
@@ -138,9 +155,19 @@ def test_strs_reads_lists_of_strings(data: dict[str, Any], kwargs: dict[str, Any
         ([], {"required": True}, "ipam.interfaces"),
         (["eth0"], {"min_items": 2}, "ipam.interfaces"),
     ],
-    ids=["string", "object", "non-string-item", "empty-item", "required-absent", "required-empty", "min-items"],
+    ids=[
+        "string",
+        "object",
+        "non-string-item",
+        "empty-item",
+        "required-absent",
+        "required-empty",
+        "min-items",
+    ],
 )
-def test_strs_errors_name_the_field_or_item(value: object, kwargs: dict[str, Any], field: str) -> None:
+def test_strs_errors_name_the_field_or_item(
+    value: object, kwargs: dict[str, Any], field: str
+) -> None:
     f = Fields({"ipam": {"interfaces": value}}).sub("ipam")
     assert field_of(lambda: f.strs("interfaces", **kwargs)) == field
 
@@ -182,7 +209,9 @@ def test_parse_defaults_optional_sections_to_empty() -> None:
     assert (conf.type, conf.runtime_config, conf.args_cni) == ("", {}, {})
 
 
-@pytest.mark.parametrize("name", [None, "", "a/b", "../etc", "-net", "_net", "net 1", "net\n", "net:1", 5])
+@pytest.mark.parametrize(
+    "name", [None, "", "a/b", "../etc", "-net", "_net", "net 1", "net\n", "net:1", 5]
+)
 def test_parse_refuses_a_missing_or_unsafe_name(name: object) -> None:
     raw: dict[str, Any] = {"type": "t"} if name is None else {"type": "t", "name": name}
     assert field_of(lambda: netconf.parse(raw, "1.0.0")) == "name"
@@ -216,7 +245,12 @@ V4 = {"address": "10.0.0.5/24", "gateway": "10.0.0.1"}
 
 @pytest.mark.parametrize(
     ("version", "ip"),
-    [("0.3.1", {**V4, "version": "4"}), ("0.4.0", {**V4, "version": "4"}), ("1.0.0", V4), ("1.1.0", V4)],
+    [
+        ("0.3.1", {**V4, "version": "4"}),
+        ("0.4.0", {**V4, "version": "4"}),
+        ("1.0.0", V4),
+        ("1.1.0", V4),
+    ],
 )
 def test_prev_result_is_parsed_in_the_config_version(version: str, ip: dict[str, str]) -> None:
     raw = {"cniVersion": version, "name": "n", "prevResult": {"cniVersion": version, "ips": [ip]}}

@@ -33,7 +33,9 @@ from spidernet.alloc.pools import Pool, PoolRoute, Record
 from spidernet.ipmath.ranges import RangeSet
 
 
-def pool_obj(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
+def pool_obj(
+    spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None, **meta: Any
+) -> dict[str, Any]:
     """A SpiderIPPool as the apiserver returns it; ``spec`` overrides a valid v4 pool."""
     base_spec: dict[str, Any] = {
         "ipVersion": 4,
@@ -84,7 +86,11 @@ def test_parse_reads_every_upstream_field() -> None:
     pool = Pool.parse(obj)
     assert pool.broken == ""
     assert pool.name == "pool-a" and pool.resource_version == "1234" and not pool.terminating
-    assert pool.family == 4 and pool.subnet == ipaddress.ip_network("10.6.0.0/24") and pool.prefix_len == 24
+    assert (
+        pool.family == 4
+        and pool.subnet == ipaddress.ip_network("10.6.0.0/24")
+        and pool.prefix_len == 24
+    )
     assert pool.usable == RangeSet.parse(["10.6.0.2-10.6.0.9", "10.6.0.13-10.6.0.20"], 4)
     assert pool.gateway == "10.6.0.1"
     assert pool.routes == (PoolRoute("172.16.0.0/16", "10.6.0.254"),)
@@ -92,7 +98,11 @@ def test_parse_reads_every_upstream_field() -> None:
     assert pool.node_name == ("node-1", "node-2")
     assert pool.namespace_name == ("default",)
     assert pool.multus_name == ("kube-system/macvlan-ens192",)
-    assert (pool.node_affinity, pool.namespace_affinity, pool.pod_affinity) == (node_aff, ns_aff, pod_aff)
+    assert (pool.node_affinity, pool.namespace_affinity, pool.pod_affinity) == (
+        node_aff,
+        ns_aff,
+        pod_aff,
+    )
     assert pool.records == {
         "10.6.0.2": Record("default/web-0", "uid-0"),
         "10.6.0.3": Record("default/web-1", "uid-1"),
@@ -100,10 +110,15 @@ def test_parse_reads_every_upstream_field() -> None:
 
 
 def test_parse_of_a_v6_slash_64_pool_keeps_the_whole_range_as_one_interval() -> None:
-    obj = pool_obj({
-        "ipVersion": 6, "subnet": "fd00:6::/64", "ips": ["fd00:6::2-fd00:6::ffff:ffff:ffff:ffff"],
-        "excludeIPs": [], "gateway": "fd00:6::1",
-    })  # fmt: skip
+    obj = pool_obj(
+        {
+            "ipVersion": 6,
+            "subnet": "fd00:6::/64",
+            "ips": ["fd00:6::2-fd00:6::ffff:ffff:ffff:ffff"],
+            "excludeIPs": [],
+            "gateway": "fd00:6::1",
+        }
+    )
     pool = Pool.parse(obj)
     assert pool.broken == ""
     assert pool.family == 6 and pool.prefix_len == 64
@@ -111,7 +126,9 @@ def test_parse_of_a_v6_slash_64_pool_keeps_the_whole_range_as_one_interval() -> 
 
 
 def test_parse_takes_the_family_from_the_subnet_when_ip_version_is_omitted() -> None:
-    pool = Pool.parse({"metadata": {"name": "v6"}, "spec": {"subnet": "fd00::/120", "ips": ["fd00::5"]}})
+    pool = Pool.parse(
+        {"metadata": {"name": "v6"}, "spec": {"subnet": "fd00::/120", "ips": ["fd00::5"]}}
+    )
     assert (pool.broken, pool.family, pool.prefix_len) == ("", 6, 120)
 
 
@@ -153,29 +170,59 @@ def test_a_gateway_outside_the_usable_ips_is_fine(spec: dict[str, Any]) -> None:
         ({"subnet": "not-a-subnet"}, None, "spec.subnet: "),
         ({"subnet": "10.6.0.1/24"}, None, "spec.subnet: 10.6.0.1/24 has host bits set"),
         ({"ipVersion": 6}, None, "spec.ipVersion 6 does not match spec.subnet 10.6.0.0/24"),
-        ({"ipVersion": 4, "subnet": "fd00::/64", "ips": [], "excludeIPs": [], "gateway": ""}, None,
-         "spec.ipVersion 4 does not match spec.subnet fd00::/64"),
-        ({"ips": ["10.6.0.250-10.6.1.2"]}, None, "spec.ips ['10.6.1.0-10.6.1.2'] outside spec.subnet 10.6.0.0/24"),
-        ({"excludeIPs": ["10.6.0.1", "10.7.0.1"]}, None, "spec.excludeIPs ['10.7.0.1'] outside spec.subnet"),
-        ({"ips": ["10.6.0.2", "10.6.0.9-10.6.0.3"]}, None, "spec.ips[1] '10.6.0.9-10.6.0.3': range start is after"),
+        (
+            {"ipVersion": 4, "subnet": "fd00::/64", "ips": [], "excludeIPs": [], "gateway": ""},
+            None,
+            "spec.ipVersion 4 does not match spec.subnet fd00::/64",
+        ),
+        (
+            {"ips": ["10.6.0.250-10.6.1.2"]},
+            None,
+            "spec.ips ['10.6.1.0-10.6.1.2'] outside spec.subnet 10.6.0.0/24",
+        ),
+        (
+            {"excludeIPs": ["10.6.0.1", "10.7.0.1"]},
+            None,
+            "spec.excludeIPs ['10.7.0.1'] outside spec.subnet",
+        ),
+        (
+            {"ips": ["10.6.0.2", "10.6.0.9-10.6.0.3"]},
+            None,
+            "spec.ips[1] '10.6.0.9-10.6.0.3': range start is after",
+        ),
         ({"ips": ["fd00::1"]}, None, "spec.ips[0] 'fd00::1': not an IPv4 address"),
         ({"ips": ["10.6.0.0/28"]}, None, "spec.ips[0] '10.6.0.0/28': a CIDR is not allowed here"),
         ({"excludeIPs": ["garbage"]}, None, "spec.excludeIPs[0] 'garbage': "),
         ({"gateway": "gateway.local"}, None, "spec.gateway 'gateway.local' is not an IP address"),
         ({"gateway": "10.7.0.1"}, None, "spec.gateway 10.7.0.1 is outside spec.subnet"),
         ({"gateway": "fd00::1"}, None, "spec.gateway fd00::1 is outside spec.subnet"),
-        ({"gateway": "10.6.0.5"}, None, "spec.gateway 10.6.0.5 is inside spec.ips: add it to spec.excludeIPs"),
+        (
+            {"gateway": "10.6.0.5"},
+            None,
+            "spec.gateway 10.6.0.5 is inside spec.ips: add it to spec.excludeIPs",
+        ),
         ({"excludeIPs": []}, None, "spec.gateway 10.6.0.1 is inside spec.ips"),
         ({}, {"allocatedIPs": "{not json"}, "status.allocatedIPs unreadable: "),
-        ({}, {"allocatedIPs": "[]"}, "status.allocatedIPs unreadable: status.allocatedIPs is not a JSON object"),
+        (
+            {},
+            {"allocatedIPs": "[]"},
+            "status.allocatedIPs unreadable: status.allocatedIPs is not a JSON object",
+        ),
         ({}, {"allocatedIPs": '"10.6.0.2"'}, "status.allocatedIPs unreadable: "),
         ({}, {"allocatedIPs": "7"}, "status.allocatedIPs unreadable: "),
-        ({}, {"allocatedIPs": '{"10.6.0.2": "default/web-0"}'}, "record for 10.6.0.2 is not a JSON object"),
+        (
+            {},
+            {"allocatedIPs": '{"10.6.0.2": "default/web-0"}'},
+            "record for 10.6.0.2 is not a JSON object",
+        ),
         ({}, {"allocatedIPs": '{"10.6.0.2": null}'}, "record for 10.6.0.2 is not a JSON object"),
-        ({}, {"allocatedIPs": '{"web-0": {"pod": "default/web-0", "podUid": "u"}}'},
-         "status.allocatedIPs unreadable: 'web-0' does not appear to be an IPv4 or IPv6 address"),
+        (
+            {},
+            {"allocatedIPs": '{"web-0": {"pod": "default/web-0", "podUid": "u"}}'},
+            "status.allocatedIPs unreadable: 'web-0' does not appear to be an IPv4 or IPv6 address",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_broken_pool_says_why_and_offers_nothing(
     spec: dict[str, Any], status: dict[str, Any] | None, reason: str
 ) -> None:
@@ -196,7 +243,9 @@ def test_unreadable_records_break_an_otherwise_valid_pool_rather_than_read_as_em
 
 
 @pytest.mark.parametrize(("ip_version", "family"), [(6, 6), (4, 4), (None, 4), ("6", 4), (5, 4)])
-def test_a_broken_pool_keeps_its_declared_family_when_it_is_4_or_6(ip_version: object, family: int) -> None:
+def test_a_broken_pool_keeps_its_declared_family_when_it_is_4_or_6(
+    ip_version: object, family: int
+) -> None:
     obj = pool_obj({"subnet": "bogus", "ipVersion": ip_version})
     pool = Pool.parse(obj)
     assert pool.broken and pool.family == family and pool.usable == RangeSet(family)

@@ -65,11 +65,16 @@ def arp_reply(sender_mac: bytes, sender_ip: str, target_mac: bytes, target_ip: s
     return (
         struct.pack("!6s6sH", target_mac, sender_mac, 0x0806)
         + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
-        + sender_mac + IPv4Address(sender_ip).packed + target_mac + IPv4Address(target_ip).packed
-    )  # fmt: skip
+        + sender_mac
+        + IPv4Address(sender_ip).packed
+        + target_mac
+        + IPv4Address(target_ip).packed
+    )
 
 
-def advertisement(target: str, *, option: bytes | None = PEER_MAC, extra_options: bytes = b"") -> bytes:
+def advertisement(
+    target: str, *, option: bytes | None = PEER_MAC, extra_options: bytes = b""
+) -> bytes:
     """An NA from PEER_MAC to all-nodes, as a defending owner sends it (flags: override)."""
     tlla = struct.pack("!BB6s", 2, 1, option) if option else b""
     body = struct.pack("!I16s", 0x20000000, IPv6Address(target).packed) + tlla + extra_options
@@ -94,21 +99,38 @@ def test_an_arp_gateway_request_is_sent_from_our_ip() -> None:
 @pytest.mark.parametrize("padding", [0, 18], ids=["bare", "padded-to-60"])
 def test_an_arp_reply_parses_to_all_its_fields(padding: int) -> None:
     arp = frames.parse_arp(arp_reply(PEER_MAC, "10.6.0.5", OUR_MAC, "0.0.0.0") + bytes(padding))
-    assert arp == frames.Arp(frames.ARP_REPLY, PEER_MAC, IPv4Address("10.6.0.5"), OUR_MAC, IPv4Address(0))
+    assert arp == frames.Arp(
+        frames.ARP_REPLY, PEER_MAC, IPv4Address("10.6.0.5"), OUR_MAC, IPv4Address(0)
+    )
 
 
 def test_our_own_arp_request_parses_as_a_request() -> None:
     arp = frames.parse_arp(golden(ARP_GATEWAY))
-    assert arp is not None and (arp.op, arp.sender_ip) == (frames.ARP_REQUEST, IPv4Address("10.6.0.5"))
+    assert arp is not None and (arp.op, arp.sender_ip) == (
+        frames.ARP_REQUEST,
+        IPv4Address("10.6.0.5"),
+    )
 
 
 @pytest.mark.parametrize(
     ("offset", "value"),
-    [(12, b"\x86\xdd"), (14, b"\x00\x06"), (16, b"\x86\xdd"), (18, b"\x10"), (19, b"\x10"), (20, b"\x00\x03")],
+    [
+        (12, b"\x86\xdd"),
+        (14, b"\x00\x06"),
+        (16, b"\x86\xdd"),
+        (18, b"\x10"),
+        (19, b"\x10"),
+        (20, b"\x00\x03"),
+    ],
     ids=["ethertype-ipv6", "htype-ieee802", "ptype-ipv6", "hlen-16", "plen-16", "opcode-rarp"],
 )
 def test_a_frame_that_is_not_ethernet_ipv4_arp_parses_to_none(offset: int, value: bytes) -> None:
-    assert frames.parse_arp(patched(arp_reply(PEER_MAC, "10.6.0.5", OUR_MAC, "10.6.0.5"), offset, value)) is None
+    assert (
+        frames.parse_arp(
+            patched(arp_reply(PEER_MAC, "10.6.0.5", OUR_MAC, "10.6.0.5"), offset, value)
+        )
+        is None
+    )
 
 
 def test_a_truncated_arp_frame_parses_to_none() -> None:
@@ -128,7 +150,9 @@ def test_a_dad_solicitation_has_the_unspecified_source_and_no_link_layer_option(
 
 
 def test_a_gateway_solicitation_carries_our_address_and_our_mac_as_option() -> None:
-    frame = frames.neighbor_solicitation(OUR_MAC, IPv6Address("fd00:6::5"), IPv6Address("fd00:6::1"))
+    frame = frames.neighbor_solicitation(
+        OUR_MAC, IPv6Address("fd00:6::5"), IPv6Address("fd00:6::1")
+    )
     assert frame == golden(NS_GATEWAY)
     assert checksum_verifies(frame)
 
@@ -148,7 +172,9 @@ def test_an_advertisement_with_ethernet_padding_still_parses() -> None:
 
 
 def test_an_unknown_option_is_skipped() -> None:
-    na = frames.parse_advertisement(advertisement("fd00:6::5", extra_options=bytes([200, 1]) + bytes(6)))
+    na = frames.parse_advertisement(
+        advertisement("fd00:6::5", extra_options=bytes([200, 1]) + bytes(6))
+    )
     assert na is not None and na.target_mac == PEER_MAC
 
 
@@ -164,7 +190,16 @@ def test_an_unknown_option_is_skipped() -> None:
         (18, b"\x00\x10"),  # payload length below an NA's minimum
         (12, b"\x08\x00"),  # ethertype IPv4
     ],
-    ids=["checksum", "hop-limit", "code", "next-header", "version", "length-long", "length-short", "ethertype"],
+    ids=[
+        "checksum",
+        "hop-limit",
+        "code",
+        "next-header",
+        "version",
+        "length-long",
+        "length-short",
+        "ethertype",
+    ],
 )
 def test_a_malformed_advertisement_parses_to_none(offset: int, value: bytes) -> None:
     assert frames.parse_advertisement(patched(advertisement("fd00:6::5"), offset, value)) is None
@@ -176,7 +211,9 @@ def test_a_malformed_advertisement_parses_to_none(offset: int, value: bytes) -> 
     ids=["zero-length", "overrun", "lone-byte"],
 )
 def test_an_advertisement_with_a_malformed_option_parses_to_none(extra_options: bytes) -> None:
-    assert frames.parse_advertisement(advertisement("fd00:6::5", extra_options=extra_options)) is None
+    assert (
+        frames.parse_advertisement(advertisement("fd00:6::5", extra_options=extra_options)) is None
+    )
 
 
 def test_an_advertisement_for_a_multicast_target_parses_to_none() -> None:

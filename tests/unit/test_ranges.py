@@ -47,7 +47,11 @@ def v6(text: str) -> int:
         (["10.0.0.5"], 4, [("10.0.0.5", "10.0.0.5")]),
         (["10.0.0.5-10.0.0.9"], 4, [("10.0.0.5", "10.0.0.9")]),
         (["10.0.0.5-10.0.0.5"], 4, [("10.0.0.5", "10.0.0.5")]),
-        (["10.0.0.9", "10.0.0.1-10.0.0.3"], 4, [("10.0.0.1", "10.0.0.3"), ("10.0.0.9", "10.0.0.9")]),
+        (
+            ["10.0.0.9", "10.0.0.1-10.0.0.3"],
+            4,
+            [("10.0.0.1", "10.0.0.3"), ("10.0.0.9", "10.0.0.9")],
+        ),
         (["10.0.0.1-10.0.0.5", "10.0.0.3-10.0.0.8"], 4, [("10.0.0.1", "10.0.0.8")]),
         (["10.0.0.1-10.0.0.4", "10.0.0.5"], 4, [("10.0.0.1", "10.0.0.5")]),
         (["10.0.0.1", "10.0.0.1"], 4, [("10.0.0.1", "10.0.0.1")]),
@@ -79,10 +83,14 @@ def test_parse_of_no_items_is_the_empty_set() -> None:
         ("2001:db8::/126", "2001:db8::", "2001:db8::3"),
     ],
 )
-def test_parse_with_allow_cidr_reads_a_cidr_as_its_whole_network(item: str, first: str, last: str) -> None:
+def test_parse_with_allow_cidr_reads_a_cidr_as_its_whole_network(
+    item: str, first: str, last: str
+) -> None:
     family = 4 if "." in item else 6
     to_int = v4 if family == 4 else v6
-    assert RangeSet.parse([item], family, allow_cidr=True).intervals == ((to_int(first), to_int(last)),)
+    assert RangeSet.parse([item], family, allow_cidr=True).intervals == (
+        (to_int(first), to_int(last)),
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,8 +122,12 @@ def test_parse_errors_name_the_item_index_and_the_problem(
     assert problem in str(exc.value)
 
 
-@pytest.mark.parametrize(("item", "family"), [("2001:db8::/64", 4), ("10.0.0.0/24", 6), ("10.0.0.0/33", 4)])
-def test_parse_with_allow_cidr_still_refuses_a_wrong_family_or_bad_cidr(item: str, family: int) -> None:
+@pytest.mark.parametrize(
+    ("item", "family"), [("2001:db8::/64", 4), ("10.0.0.0/24", 6), ("10.0.0.0/33", 4)]
+)
+def test_parse_with_allow_cidr_still_refuses_a_wrong_family_or_bad_cidr(
+    item: str, family: int
+) -> None:
     with pytest.raises(RangeError) as exc:
         RangeSet.parse(["10.0.0.1" if family == 4 else "::1", item], family, allow_cidr=True)
     assert exc.value.index == 1
@@ -124,7 +136,9 @@ def test_parse_with_allow_cidr_still_refuses_a_wrong_family_or_bad_cidr(item: st
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.mark.parametrize(("text", "family"), [("10.1.2.3", 4), ("2001:db8::1", 6), ("::ffff:10.0.0.1", 6)])
+@pytest.mark.parametrize(
+    ("text", "family"), [("10.1.2.3", 4), ("2001:db8::1", 6), ("::ffff:10.0.0.1", 6)]
+)
 def test_parse_ip_and_format_ip_round_trip_canonical_text(text: str, family: int) -> None:
     parsed_family, value = ranges.parse_ip(text)
     assert parsed_family == family
@@ -149,9 +163,17 @@ def test_network_covers_network_to_broadcast_address() -> None:
 
 @pytest.mark.parametrize(
     ("value", "inside"),
-    [("10.0.0.0", False), ("10.0.0.1", True), ("10.0.0.3", True), ("10.0.0.4", False),
-     ("10.0.0.9", True), ("10.0.0.10", False), ("0.0.0.0", False), ("255.255.255.255", False)],
-)  # fmt: skip
+    [
+        ("10.0.0.0", False),
+        ("10.0.0.1", True),
+        ("10.0.0.3", True),
+        ("10.0.0.4", False),
+        ("10.0.0.9", True),
+        ("10.0.0.10", False),
+        ("0.0.0.0", False),
+        ("255.255.255.255", False),
+    ],
+)
 def test_contains_is_exact_at_interval_edges(value: str, inside: bool) -> None:
     rs = RangeSet.parse(["10.0.0.1-10.0.0.3", "10.0.0.9"], 4)
     assert (v4(value) in rs) is inside
@@ -172,7 +194,11 @@ def test_an_empty_set_is_falsy_and_contains_nothing() -> None:
         (["10.0.0.1-10.0.0.5"], ["10.0.0.1", "10.0.0.2"], "10.0.0.3"),
         (["10.0.0.1-10.0.0.5"], ["10.0.0.2"], "10.0.0.1"),
         (["10.0.0.1-10.0.0.2", "10.0.0.8-10.0.0.9"], ["10.0.0.1", "10.0.0.2"], "10.0.0.8"),
-        (["10.0.0.1-10.0.0.2", "10.0.0.8-10.0.0.9"], ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.8"], "10.0.0.9"),
+        (
+            ["10.0.0.1-10.0.0.2", "10.0.0.8-10.0.0.9"],
+            ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.8"],
+            "10.0.0.9",
+        ),
         (["10.0.0.5"], ["10.0.0.1", "10.0.0.9"], "10.0.0.5"),
         (["10.0.0.5-10.0.0.9"], ["10.0.0.5", "10.0.0.5", "10.0.0.6"], "10.0.0.7"),
         (["10.0.0.1-10.0.0.2"], ["10.0.0.1", "10.0.0.2"], None),
@@ -197,7 +223,10 @@ def test_a_v6_slash_64_counts_two_to_the_64_and_contains_its_edges() -> None:
     assert pool == RangeSet.network(SLASH64)
     assert pool.count() == 2**64
     assert int(SLASH64.network_address) in pool and int(SLASH64.broadcast_address) in pool
-    assert int(SLASH64.broadcast_address) + 1 not in pool and int(SLASH64.network_address) - 1 not in pool
+    assert (
+        int(SLASH64.broadcast_address) + 1 not in pool
+        and int(SLASH64.network_address) - 1 not in pool
+    )
 
 
 def test_lowest_not_in_a_v6_slash_64_skips_thousands_taken_without_enumerating() -> None:
@@ -236,11 +265,17 @@ def test_the_whole_v6_space_counts_two_to_the_128() -> None:
     [
         (["10.0.0.1", "10.0.0.3-10.0.0.4", "10.0.0.5"], 4, ["10.0.0.1", "10.0.0.3-10.0.0.5"]),
         (["10.0.0.7-10.0.0.7"], 4, ["10.0.0.7"]),
-        (["2001:DB8::A-2001:db8:0::00ff", "2001:db8::1"], 6, ["2001:db8::1", "2001:db8::a-2001:db8::ff"]),
+        (
+            ["2001:DB8::A-2001:db8:0::00ff", "2001:db8::1"],
+            6,
+            ["2001:db8::1", "2001:db8::a-2001:db8::ff"],
+        ),
         ([], 6, []),
     ],
 )
-def test_texts_are_canonical_and_parse_back_to_the_same_set(items: list[str], family: int, texts: list[str]) -> None:
+def test_texts_are_canonical_and_parse_back_to_the_same_set(
+    items: list[str], family: int, texts: list[str]
+) -> None:
     rs = RangeSet.parse(items, family)
     assert rs.texts() == texts
     assert RangeSet.parse(rs.texts(), family) == rs

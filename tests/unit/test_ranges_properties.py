@@ -61,7 +61,9 @@ def members(family: int, rs: RangeSet) -> set[int]:
 
 @PROFILE
 @given(families, span_lists)
-def test_parse_holds_exactly_the_model_and_is_normalised(family: int, items: list[list[int]]) -> None:
+def test_parse_holds_exactly_the_model_and_is_normalised(
+    family: int, items: list[list[int]]
+) -> None:
     rs, model = build(family, items)
     assert members(family, rs) == model
     assert rs.count() == len(rs) == len(model)
@@ -73,18 +75,28 @@ def test_parse_holds_exactly_the_model_and_is_normalised(family: int, items: lis
 
 @PROFILE
 @given(families, span_lists, span_lists)
-def test_set_algebra_agrees_with_python_sets(family: int, left: list[list[int]], right: list[list[int]]) -> None:
+def test_set_algebra_agrees_with_python_sets(
+    family: int, left: list[list[int]], right: list[list[int]]
+) -> None:
     a, ma = build(family, left)
     b, mb = build(family, right)
-    for result, model in ((a.union(b), ma | mb), (a.subtract(b), ma - mb), (a.intersect(b), ma & mb)):
+    for result, model in (
+        (a.union(b), ma | mb),
+        (a.subtract(b), ma - mb),
+        (a.intersect(b), ma & mb),
+    ):
         assert members(family, result) == model
         assert result.count() == len(model)
-        assert result == RangeSet.of(family, (BASES[family] + o for o in model))  # normalised, so comparable
+        assert result == RangeSet.of(
+            family, (BASES[family] + o for o in model)
+        )  # normalised, so comparable
     assert a.issubset(b) == (ma <= mb)
 
 
 # taken as overlapping runs: long consecutive stretches, repeats where runs overlap
-runs = st.tuples(st.integers(min_value=-3, max_value=SPAN + 3), st.integers(min_value=1, max_value=12))
+runs = st.tuples(
+    st.integers(min_value=-3, max_value=SPAN + 3), st.integers(min_value=1, max_value=12)
+)
 taken_lists = st.lists(runs, max_size=6).map(lambda rs: [s + i for s, n in rs for i in range(n)])
 
 

@@ -43,7 +43,14 @@ from hypothesis import strategies as st
 
 from spidernet.alloc import selection
 from spidernet.alloc.pools import Pool
-from spidernet.alloc.selection import ANNO_IPPOOL, ANNO_IPPOOLS, ANNO_NS_V4, ANNO_NS_V6, Candidates, PodView
+from spidernet.alloc.selection import (
+    ANNO_IPPOOL,
+    ANNO_IPPOOLS,
+    ANNO_NS_V4,
+    ANNO_NS_V6,
+    Candidates,
+    PodView,
+)
 from spidernet.protocol import errors
 
 SRC_IPPOOLS = f"pod annotation {ANNO_IPPOOLS}"
@@ -60,11 +67,20 @@ def cands(
     ifname: str = "eth0",
 ) -> Candidates | None:
     """candidates() with annotation values given as Python data (JSON-encoded here)."""
+
     def enc(values: dict[str, Any] | None) -> dict[str, str] | None:
-        return None if values is None else {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        return (
+            None
+            if values is None
+            else {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        )
 
     return selection.candidates(
-        ifname=ifname, pod_annotations=enc(pod) or {}, ns_annotations=enc(ns), conf_v4=conf_v4, conf_v6=conf_v6
+        ifname=ifname,
+        pod_annotations=enc(pod) or {},
+        ns_annotations=enc(ns),
+        conf_v4=conf_v4,
+        conf_v6=conf_v6,
     )
 
 
@@ -79,7 +95,12 @@ CONF = {"conf_v4": ("conf-v4",), "conf_v6": ("conf-v6",)}
 @pytest.mark.parametrize(
     ("pod", "ns", "conf", "expected"),
     [
-        ({**IPPOOLS_ETH0, **IPPOOL}, NS, CONF, Candidates(SRC_IPPOOLS, ("multi-v4",), ("multi-v6",))),
+        (
+            {**IPPOOLS_ETH0, **IPPOOL},
+            NS,
+            CONF,
+            Candidates(SRC_IPPOOLS, ("multi-v4",), ("multi-v6",)),
+        ),
         (IPPOOL, NS, CONF, Candidates(SRC_IPPOOL, ("single-v4",))),
         ({}, NS, CONF, Candidates(SRC_NS, ("ns-v4",), ("ns-v6",))),
         ({}, {ANNO_NS_V6: ["ns-v6"]}, CONF, Candidates(SRC_NS, (), ("ns-v6",))),
@@ -89,14 +110,32 @@ CONF = {"conf_v4": ("conf-v4",), "conf_v6": ("conf-v6",)}
         ({}, {}, {}, None),
         ({}, None, {}, None),
         # a rule that yields nothing falls through to the next
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": []}]}, NS, CONF, Candidates(SRC_NS, ("ns-v4",), ("ns-v6",))),
-        ({ANNO_IPPOOL: {"ipv4": [], "ipv6": []}}, NS, CONF, Candidates(SRC_NS, ("ns-v4",), ("ns-v6",))),
-        ({ANNO_IPPOOL: {}}, {ANNO_NS_V4: [], ANNO_NS_V6: ""}, CONF, Candidates(SRC_CONF, ("conf-v4",), ("conf-v6",))),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": []}]},
+            NS,
+            CONF,
+            Candidates(SRC_NS, ("ns-v4",), ("ns-v6",)),
+        ),
+        (
+            {ANNO_IPPOOL: {"ipv4": [], "ipv6": []}},
+            NS,
+            CONF,
+            Candidates(SRC_NS, ("ns-v4",), ("ns-v6",)),
+        ),
+        (
+            {ANNO_IPPOOL: {}},
+            {ANNO_NS_V4: [], ANNO_NS_V6: ""},
+            CONF,
+            Candidates(SRC_CONF, ("conf-v4",), ("conf-v6",)),
+        ),
         ({}, {"unrelated": "x"}, {}, None),
     ],
-)  # fmt: skip
+)
 def test_candidates_take_the_first_rule_that_yields_pools(
-    pod: dict[str, Any], ns: dict[str, Any] | None, conf: dict[str, tuple[str, ...]], expected: Candidates | None
+    pod: dict[str, Any],
+    ns: dict[str, Any] | None,
+    conf: dict[str, tuple[str, ...]],
+    expected: Candidates | None,
 ) -> None:
     assert cands(pod, ns, **conf) == expected
 
@@ -151,19 +190,57 @@ def test_candidates_names_by_family() -> None:
         ({ANNO_IPPOOLS: {"ipv4": ["a"]}}, None, SRC_IPPOOLS, "eth0"),
         ({ANNO_IPPOOLS: []}, None, SRC_IPPOOLS, "eth0"),
         ({ANNO_IPPOOLS: ["a"]}, None, SRC_IPPOOLS, "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a"]}, {"ipv4": ["b"]}]}, None, SRC_IPPOOLS, "eth0"),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a"]}, {"ipv4": ["b"]}]},
+            None,
+            SRC_IPPOOLS,
+            "eth0",
+        ),
         ({ANNO_IPPOOLS: [{"interface": "eth0"}, {"interface": "eth0"}]}, None, SRC_IPPOOLS, "eth0"),
         ({ANNO_IPPOOLS: [{"interface": ["eth0"], "ipv4": ["a"]}]}, None, SRC_IPPOOLS, "eth0"),
         ({ANNO_IPPOOLS: [{"interface": 0, "ipv4": ["a"]}]}, None, SRC_IPPOOLS, "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a"], "cleangateway": "true"}]}, None,
-         f"{SRC_IPPOOLS}[0].cleangateway", "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0"}, {"interface": "net1", "ipv4": ["a"], "cleangateway": 1}]}, None,
-         f"{SRC_IPPOOLS}[1].cleangateway", "net1"),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a"], "cleangateway": "true"}]},
+            None,
+            f"{SRC_IPPOOLS}[0].cleangateway",
+            "eth0",
+        ),
+        (
+            {
+                ANNO_IPPOOLS: [
+                    {"interface": "eth0"},
+                    {"interface": "net1", "ipv4": ["a"], "cleangateway": 1},
+                ]
+            },
+            None,
+            f"{SRC_IPPOOLS}[1].cleangateway",
+            "net1",
+        ),
         ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": "a"}]}, None, f"{SRC_IPPOOLS}.ipv4", "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv6": ["a", ""]}]}, None, f"{SRC_IPPOOLS}.ipv6", "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv6": ["a", 7]}]}, None, f"{SRC_IPPOOLS}.ipv6", "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a", "a"]}]}, None, f"{SRC_IPPOOLS}.ipv4", "eth0"),
-        ({ANNO_IPPOOLS: [{"interface": "net1"}, {"interface": "eth0"}, {}]}, None, SRC_IPPOOLS, "net9"),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv6": ["a", ""]}]},
+            None,
+            f"{SRC_IPPOOLS}.ipv6",
+            "eth0",
+        ),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv6": ["a", 7]}]},
+            None,
+            f"{SRC_IPPOOLS}.ipv6",
+            "eth0",
+        ),
+        (
+            {ANNO_IPPOOLS: [{"interface": "eth0", "ipv4": ["a", "a"]}]},
+            None,
+            f"{SRC_IPPOOLS}.ipv4",
+            "eth0",
+        ),
+        (
+            {ANNO_IPPOOLS: [{"interface": "net1"}, {"interface": "eth0"}, {}]},
+            None,
+            SRC_IPPOOLS,
+            "net9",
+        ),
         ({ANNO_IPPOOL: "{"}, None, SRC_IPPOOL, "eth0"),
         ({ANNO_IPPOOL: ["a"]}, None, SRC_IPPOOL, "eth0"),
         ({ANNO_IPPOOL: {"ipv4": ["a", "a"]}}, None, f"{SRC_IPPOOL}.ipv4", "eth0"),
@@ -173,7 +250,7 @@ def test_candidates_names_by_family() -> None:
         ({}, {ANNO_NS_V6: '"ns-v6"'}, f"namespace annotation {ANNO_NS_V6}", "eth0"),
         ({}, {ANNO_NS_V6: ["x", "x"]}, f"namespace annotation {ANNO_NS_V6}", "eth0"),
     ],
-)  # fmt: skip
+)
 def test_malformed_annotations_raise_invalid_config_naming_the_annotation(
     pod: dict[str, Any], ns: dict[str, Any] | None, field: str, ifname: str
 ) -> None:
@@ -197,7 +274,10 @@ ALL = ("default-v4", "default-v6", "team-a-v4", "team-b-v4", "team-b-v6", "zz")
         (["team-*-v4"], ("team-a-v4", "team-b-v4")),
         (["zz", "*-v6", "default-v4"], ("zz", "default-v6", "team-b-v6", "default-v4")),
         (["team-b-v4", "team-?-v4"], ("team-b-v4", "team-a-v4")),
-        (["team-[ab]-v4", "team-b-v4", "*"], ("team-a-v4", "team-b-v4", "default-v4", "default-v6", "team-b-v6", "zz")),
+        (
+            ["team-[ab]-v4", "team-b-v4", "*"],
+            ("team-a-v4", "team-b-v4", "default-v4", "default-v6", "team-b-v6", "zz"),
+        ),
         (["nothing-*", "zz"], ("zz",)),
         (["zz", "zz"], ("zz",)),
         ([], ()),
@@ -209,7 +289,9 @@ def test_expand_replaces_globs_in_place_sorted_and_drops_duplicates(
     assert selection.expand(names, ALL) == expected
 
 
-@pytest.mark.parametrize(("name", "glob"), [("pool", False), ("pool-*", True), ("p?", True), ("p[12]", True)])
+@pytest.mark.parametrize(
+    ("name", "glob"), [("pool", False), ("pool-*", True), ("p?", True), ("p[12]", True)]
+)
 def test_is_glob_spots_shell_wildcards(name: str, glob: bool) -> None:
     assert selection.is_glob(name) is glob
 
@@ -218,15 +300,27 @@ def test_is_glob_spots_shell_wildcards(name: str, glob: bool) -> None:
 
 
 def pool(**spec: Any) -> Pool:
-    meta = {"name": "p", **({"deletionTimestamp": "2024-01-01T00:00:00Z"} if spec.pop("terminating", False) else {})}
-    return Pool.parse({"metadata": meta, "spec": {"subnet": "10.0.0.0/24", "ips": ["10.0.0.10-10.0.0.20"], **spec}})
+    meta = {
+        "name": "p",
+        **({"deletionTimestamp": "2024-01-01T00:00:00Z"} if spec.pop("terminating", False) else {}),
+    }
+    return Pool.parse(
+        {
+            "metadata": meta,
+            "spec": {"subnet": "10.0.0.0/24", "ips": ["10.0.0.10-10.0.0.20"], **spec},
+        }
+    )
 
 
 def view(**kw: Any) -> PodView:
     base: dict[str, Any] = {
-        "namespace": "team-a", "labels": {"app": "web"}, "node": "node-1",
-        "node_labels": {"zone": "east"}, "ns_labels": {"tier": "prod"}, "network": "kube-system/macvlan",
-    }  # fmt: skip
+        "namespace": "team-a",
+        "labels": {"app": "web"},
+        "node": "node-1",
+        "node_labels": {"zone": "east"},
+        "ns_labels": {"tier": "prod"},
+        "network": "kube-system/macvlan",
+    }
     return PodView(**{**base, **kw})
 
 
@@ -248,37 +342,75 @@ DEV = {"matchLabels": {"tier": "dev"}}
         ({"nodeName": ["node-0", "node-1"]}, {}, ""),
         ({"nodeName": ["node-0"]}, {}, "nodeName ['node-0'] does not include node 'node-1'"),
         ({"nodeName": ["node-1"], "nodeAffinity": ZONE_WEST}, {}, ""),
-        ({"nodeName": ["node-0"], "nodeAffinity": ZONE_EAST}, {}, "nodeName ['node-0'] does not include"),
+        (
+            {"nodeName": ["node-0"], "nodeAffinity": ZONE_EAST},
+            {},
+            "nodeName ['node-0'] does not include",
+        ),
         ({"nodeAffinity": ZONE_EAST}, {}, ""),
         ({"nodeAffinity": ZONE_WEST}, {}, "nodeAffinity does not match node 'node-1'"),
-        ({"nodeAffinity": ZONE_EAST}, {"node_labels": None}, "nodeAffinity does not match node 'node-1'"),
+        (
+            {"nodeAffinity": ZONE_EAST},
+            {"node_labels": None},
+            "nodeAffinity does not match node 'node-1'",
+        ),
         ({"nodeAffinity": {}}, {"node_labels": None}, ""),
         ({"namespaceName": ["team-a"]}, {}, ""),
         ({"namespaceName": ["team-b"]}, {}, "namespaceName ['team-b'] does not include 'team-a'"),
         ({"namespaceName": ["team-a"], "namespaceAffinity": DEV}, {}, ""),
-        ({"namespaceName": ["team-b"], "namespaceAffinity": PROD}, {}, "namespaceName ['team-b'] does not include"),
+        (
+            {"namespaceName": ["team-b"], "namespaceAffinity": PROD},
+            {},
+            "namespaceName ['team-b'] does not include",
+        ),
         ({"namespaceAffinity": PROD}, {}, ""),
         ({"namespaceAffinity": DEV}, {}, "namespaceAffinity does not match namespace 'team-a'"),
-        ({"namespaceAffinity": PROD}, {"ns_labels": None}, "namespaceAffinity does not match namespace 'team-a'"),
+        (
+            {"namespaceAffinity": PROD},
+            {"ns_labels": None},
+            "namespaceAffinity does not match namespace 'team-a'",
+        ),
         ({"podAffinity": {"matchLabels": {"app": "web"}}}, {}, ""),
-        ({"podAffinity": {"matchLabels": {"app": "db"}}}, {}, "podAffinity does not match the pod's labels"),
+        (
+            {"podAffinity": {"matchLabels": {"app": "db"}}},
+            {},
+            "podAffinity does not match the pod's labels",
+        ),
         ({"multusName": ["kube-system/macvlan"]}, {}, ""),
         ({"multusName": ["other/x", "macvlan"]}, {}, ""),
         # an entry without a namespace means Multus's namespace, as upstream (issue 10 item 6)
-        ({"multusName": ["macvlan"]}, {"network": "team-a/macvlan"},
-         "multusName ['macvlan'] does not include network 'team-a/macvlan'"),
-        ({"multusName": ["macvlan"]}, {"network": "team-a/macvlan", "multus_namespace": "team-a"}, ""),
-        ({"multusName": ["team-a/macvlan"]}, {},
-         "multusName ['team-a/macvlan'] does not include network 'kube-system/macvlan'"),
+        (
+            {"multusName": ["macvlan"]},
+            {"network": "team-a/macvlan"},
+            "multusName ['macvlan'] does not include network 'team-a/macvlan'",
+        ),
+        (
+            {"multusName": ["macvlan"]},
+            {"network": "team-a/macvlan", "multus_namespace": "team-a"},
+            "",
+        ),
+        (
+            {"multusName": ["team-a/macvlan"]},
+            {},
+            "multusName ['team-a/macvlan'] does not include network 'kube-system/macvlan'",
+        ),
         ({"multusName": ["ipvlan"]}, {}, "multusName ['ipvlan'] does not include network"),
-        ({"multusName": ["macvlan"]}, {"network": ""}, "multusName ['macvlan'] does not include network ''"),
+        (
+            {"multusName": ["macvlan"]},
+            {"network": ""},
+            "multusName ['macvlan'] does not include network ''",
+        ),
         ({}, {"network": ""}, ""),
         # the first failing rule is reported: node, namespace, pod, multus
-        ({"nodeName": ["x"], "namespaceName": ["x"], "podAffinity": DEV, "multusName": ["x"]}, {}, "nodeName"),
+        (
+            {"nodeName": ["x"], "namespaceName": ["x"], "podAffinity": DEV, "multusName": ["x"]},
+            {},
+            "nodeName",
+        ),
         ({"namespaceName": ["x"], "podAffinity": DEV, "multusName": ["x"]}, {}, "namespaceName"),
         ({"podAffinity": DEV, "multusName": ["x"]}, {}, "podAffinity"),
     ],
-)  # fmt: skip
+)
 def test_refusal_gives_the_reason_a_pool_may_not_serve_this_interface(
     spec: dict[str, Any], pod: dict[str, Any], reason: str
 ) -> None:
@@ -287,7 +419,9 @@ def test_refusal_gives_the_reason_a_pool_may_not_serve_this_interface(
 
 
 def test_refusal_for_ipv6_accepts_a_v6_pool_and_refuses_a_v4_one() -> None:
-    assert selection.refusal(pool(ipVersion=6, subnet="fd00::/64", ips=["fd00::5"]), 6, view()) == ""
+    assert (
+        selection.refusal(pool(ipVersion=6, subnet="fd00::/64", ips=["fd00::5"]), 6, view()) == ""
+    )
     assert selection.refusal(pool(), 6, view()) == "is IPv4, wanted IPv6"
 
 
@@ -297,7 +431,11 @@ LABELS = {"app": "web", "tier": "prod"}
 
 
 def expr(op: str, key: str = "app", values: list[str] | None = None) -> dict[str, Any]:
-    return {"matchExpressions": [{"key": key, "operator": op, **({"values": values} if values is not None else {})}]}
+    return {
+        "matchExpressions": [
+            {"key": key, "operator": op, **({"values": values} if values is not None else {})}
+        ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -324,10 +462,20 @@ def expr(op: str, key: str = "app", values: list[str] | None = None) -> dict[str
         ({"matchLabels": {"app": "web"}, **expr("In", key="tier", values=["dev"])}, False),
         ({"matchLabels": {"app": "db"}, **expr("Exists", key="tier")}, False),
         ({"matchLabels": {"app": "web"}, **expr("Exists", key="tier")}, True),
-        ({"matchExpressions": [{"key": "app", "operator": "Exists"}, {"key": "zone", "operator": "Exists"}]}, False),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "app", "operator": "Exists"},
+                    {"key": "zone", "operator": "Exists"},
+                ]
+            },
+            False,
+        ),
     ],
 )
-def test_selector_matches_follows_kubernetes_label_selector_semantics(selector: dict[str, Any], matches: bool) -> None:
+def test_selector_matches_follows_kubernetes_label_selector_semantics(
+    selector: dict[str, Any], matches: bool
+) -> None:
     assert selection.selector_matches(selector, LABELS) is matches
 
 
@@ -362,19 +510,34 @@ def test_one_attribute_outranks_every_combination_of_those_after_it(index: int) 
 
 
 def test_order_keeps_the_users_order_among_equal_priorities() -> None:
-    pools = [named("c"), named("a", nodeName=["n"]), named("b"), named("z", nodeName=["m"]), named("a2")]
+    pools = [
+        named("c"),
+        named("a", nodeName=["n"]),
+        named("b"),
+        named("z", nodeName=["m"]),
+        named("a2"),
+    ]
     assert [p.name for p in selection.order(pools)] == ["a", "z", "c", "b", "a2"]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.booleans(), min_size=len(BY_PRIORITY) - 1, max_size=len(BY_PRIORITY) - 1), max_size=8))
+@given(
+    st.lists(
+        st.lists(st.booleans(), min_size=len(BY_PRIORITY) - 1, max_size=len(BY_PRIORITY) - 1),
+        max_size=8,
+    )
+)
 def test_order_is_a_stable_sort_by_priority(flags: list[list[bool]]) -> None:
     pools = []
     for n, row in enumerate(flags):
-        spec = {k: v for on, (_, s) in zip(row, BY_PRIORITY, strict=False) if on for k, v in s.items()}
+        spec = {
+            k: v for on, (_, s) in zip(row, BY_PRIORITY, strict=False) if on for k, v in s.items()
+        }
         pools.append(named(f"p{n}", **spec))
     got = [p.name for p in selection.order(pools)]
-    ranked = sorted(range(len(flags)), key=lambda n: tuple(not f for f in flags[n]))  # stable, highest first
+    ranked = sorted(
+        range(len(flags)), key=lambda n: tuple(not f for f in flags[n])
+    )  # stable, highest first
     assert got == [f"p{n}" for n in ranked]
 
 
@@ -382,11 +545,13 @@ def test_order_is_a_stable_sort_by_priority(flags: list[list[bool]]) -> None:
 
 DEFAULT_NET = "v1.multus-cni.io/default-network"
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
-JSON_NETS = json.dumps([
-    {"name": "macvlan-a", "namespace": "kube-system"},
-    {"name": "sriov-b", "interface": "vf1"},
-    {"name": "ipvlan-c"},
-])  # fmt: skip
+JSON_NETS = json.dumps(
+    [
+        {"name": "macvlan-a", "namespace": "kube-system"},
+        {"name": "sriov-b", "interface": "vf1"},
+        {"name": "ipvlan-c"},
+    ]
+)
 COMMA_NETS = "kube-system/macvlan-a, sriov-b@vf1 ,ipvlan-c"
 
 
@@ -419,7 +584,9 @@ def test_network_of_finds_the_nad_multus_used_for_the_interface(
     assert selection.network_of(ifname, annotations, "pod-ns", "conf-net", "multus-ns") == expected
 
 
-@pytest.mark.parametrize("raw", ["[{not json", '["x", 7]', '{"name": "a"}', "a/b/c", "a@b@c", "UPPER", '[{"name": 7}]'])
+@pytest.mark.parametrize(
+    "raw", ["[{not json", '["x", 7]', '{"name": "a"}', "a/b/c", "a@b@c", "UPPER", '[{"name": 7}]']
+)
 def test_network_of_refuses_an_annotation_multus_would_refuse_with_code_7(raw: str) -> None:
     with pytest.raises(errors.InvalidConfig) as e:
         selection.network_of("net1", {NETWORKS: raw}, "pod-ns", "conf-net", "multus-ns")
@@ -427,7 +594,9 @@ def test_network_of_refuses_an_annotation_multus_would_refuse_with_code_7(raw: s
 
 
 @pytest.mark.parametrize("ifname", ["net2", "eth1"])
-def test_named_ippools_must_name_the_interface_being_added_as_upstream_requires(ifname: str) -> None:
+def test_named_ippools_must_name_the_interface_being_added_as_upstream_requires(
+    ifname: str,
+) -> None:
     with pytest.raises(errors.InvalidConfig) as e:
         cands({ANNO_IPPOOLS: NAMED, **IPPOOL}, None, ifname=ifname)
     assert f"interface {ifname} must be specified" in e.value.msg and ANNO_IPPOOLS in e.value.msg

@@ -35,10 +35,19 @@ STEPS = paths.REPO / "tools" / "steps.sh"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="bootstrap and tools/test.sh run as root")
 
 
-def run(argv: list[str], tmp_path: Path, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str], tmp_path: Path, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
     full_env = os.environ | {"SPIDERNET_CACHE": str(tmp_path / "cache")} | env
-    return subprocess.run(argv, cwd=paths.REPO, env=full_env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        argv,
+        cwd=paths.REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
 
 
 def steps_script(tmp_path: Path, body: str) -> Path:
@@ -54,12 +63,19 @@ def steps_script(tmp_path: Path, body: str) -> Path:
 def test_every_set_up_script_is_shellcheck_clean(script: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (tools/bootstrap.sh installs the Debian package)")
-    proc = subprocess.run(["shellcheck", "-x", str(script.relative_to(paths.REPO))],
-                          cwd=paths.REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        ["shellcheck", "-x", str(script.relative_to(paths.REPO))],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_a_failing_step_names_itself_its_command_its_output_tail_and_the_remedy(tmp_path: Path) -> None:
+def test_a_failing_step_names_itself_its_command_its_output_tail_and_the_remedy(
+    tmp_path: Path,
+) -> None:
     body = 'step "printing then failing" --fix "do the remedy" -- bash -c \'seq 1 30; exit 3\''
     proc = run(["bash", str(steps_script(tmp_path, body))], tmp_path)
     assert proc.returncode == 3
@@ -69,7 +85,9 @@ def test_a_failing_step_names_itself_its_command_its_output_tail_and_the_remedy(
     tail = [line.removeprefix("    | ") for line in err.splitlines() if line.startswith("    | ")]
     assert tail == [str(n) for n in range(11, 31)]
     assert "try: do the remedy" in err
-    assert (tmp_path / "printing-then-failing.log").read_text().split() == [str(n) for n in range(1, 31)]
+    assert (tmp_path / "printing-then-failing.log").read_text().split() == [
+        str(n) for n in range(1, 31)
+    ]
 
 
 def test_a_long_step_prints_a_heartbeat_with_the_elapsed_time(tmp_path: Path) -> None:
@@ -91,7 +109,9 @@ def test_a_shell_function_run_as_a_step_stops_at_its_first_failing_command(tmp_p
     assert "error at" in log and ": false (exit 1)" in log  # the backstop's line says which command
 
 
-def test_an_unforeseen_failure_outside_a_step_names_the_file_line_and_command(tmp_path: Path) -> None:
+def test_an_unforeseen_failure_outside_a_step_names_the_file_line_and_command(
+    tmp_path: Path,
+) -> None:
     script = steps_script(tmp_path, "echo fine\nls /nonexistent-spidernet-path\necho never")
     proc = run(["bash", str(script)], tmp_path)
     assert proc.returncode == 2
@@ -106,7 +126,9 @@ def test_an_interrupted_step_stops_its_whole_process_group(tmp_path: Path) -> No
     script = steps_script(tmp_path, body)
     with subprocess.Popen(["bash", str(script)], stderr=subprocess.PIPE, text=True) as proc:
         deadline = time.monotonic() + 10
-        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        while (
+            not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         child = int(pidfile.read_text())
         proc.send_signal(signal.SIGTERM)
@@ -125,7 +147,9 @@ def unwritable_cache(tmp_path: Path) -> str:
     return str(tmp_path / "a-file" / "cache")
 
 
-def test_bootstrap_with_an_unwritable_cache_names_the_step_and_says_to_set_spidernet_cache(tmp_path: Path) -> None:
+def test_bootstrap_with_an_unwritable_cache_names_the_step_and_says_to_set_spidernet_cache(
+    tmp_path: Path,
+) -> None:
     proc = run(["bash", "tools/bootstrap.sh"], tmp_path, SPIDERNET_CACHE=unwritable_cache(tmp_path))
     assert proc.returncode != 0
     assert "bootstrap: FAILED at [1/6] cache" in proc.stderr
@@ -141,12 +165,16 @@ def closed_port() -> int:
 
 
 @needs_root
-def test_bootstrap_with_an_unreachable_apt_source_names_the_step_and_the_sources_to_check(tmp_path: Path) -> None:
+def test_bootstrap_with_an_unreachable_apt_source_names_the_step_and_the_sources_to_check(
+    tmp_path: Path,
+) -> None:
     # Own lists directory: the machine's package lists are never touched.
     lists = tmp_path / "lists"
     (lists / "partial").mkdir(parents=True)
     opts = f"-o Acquire::http::Proxy=http://127.0.0.1:{closed_port()} -o Dir::State::Lists={lists} -o Acquire::Retries=0"
-    proc = run(["bash", "tools/bootstrap.sh"], tmp_path, SPIDERNET_APT_UPDATE="1", SPIDERNET_APT_OPTS=opts)
+    proc = run(
+        ["bash", "tools/bootstrap.sh"], tmp_path, SPIDERNET_APT_UPDATE="1", SPIDERNET_APT_OPTS=opts
+    )
     assert proc.returncode != 0
     err = proc.stderr
     assert "bootstrap: FAILED at [2/6] refreshing apt package lists" in err
@@ -158,8 +186,12 @@ def test_bootstrap_with_an_unreachable_apt_source_names_the_step_and_the_sources
 
 @needs_root
 def test_the_test_command_stops_with_the_set_up_report_before_pytest(tmp_path: Path) -> None:
-    proc = run(["bash", "tools/test.sh", "-q"], tmp_path, SPIDERNET_CACHE=unwritable_cache(tmp_path))
+    proc = run(
+        ["bash", "tools/test.sh", "-q"], tmp_path, SPIDERNET_CACHE=unwritable_cache(tmp_path)
+    )
     assert proc.returncode != 0
     assert "bootstrap: FAILED at [1/6] cache" in proc.stderr
-    assert "test.sh: stopped: tools/bootstrap.sh failed (exit 1); its report is above" in proc.stderr
+    assert (
+        "test.sh: stopped: tools/bootstrap.sh failed (exit 1); its report is above" in proc.stderr
+    )
     assert "passed" not in proc.stdout and "no tests ran" not in proc.stdout

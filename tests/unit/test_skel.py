@@ -137,7 +137,9 @@ def one_json_object(out: str) -> dict[str, Any]:
     return obj
 
 
-def assert_error(status: int, out: str, code: int, version: str = versions.LATEST) -> dict[str, Any]:
+def assert_error(
+    status: int, out: str, code: int, version: str = versions.LATEST
+) -> dict[str, Any]:
     assert status == 1
     err = one_json_object(out)
     assert err["code"] == code
@@ -211,7 +213,9 @@ def test_status_and_gc_need_only_cni_path(command: str) -> None:
 # ---------------------------------------------------------------- container id and ifname
 
 
-@pytest.mark.parametrize("container_id", ["-abc", "_abc", ".abc", "a/b", "a b", "abc\n", "ab:c", "ab;c"])
+@pytest.mark.parametrize(
+    "container_id", ["-abc", "_abc", ".abc", "a/b", "a b", "abc\n", "ab:c", "ab;c"]
+)
 def test_bad_container_id_is_code_4(container_id: str) -> None:
     status, out, _ = invoke(env_for("ADD", CNI_CONTAINERID=container_id), config())
     assert "CNI_CONTAINERID" in assert_error(status, out, 4)["msg"]
@@ -290,11 +294,35 @@ DEEP = 100_000  # far past the decoder's recursion guard (issue 11: it was a Rec
 
 @pytest.mark.parametrize(
     "stdin",
-    [b"", b"not json", b'{"cniVersion": "1.1.0"', b"\x80\xff{}", b"[]", b'[{"cniVersion": "1.1.0"}]', b'"x"', b"42",
-     b"[" * DEEP + b"]" * DEEP, b'{"cniVersion": "1.1.0", "name": "n", "x": ' + b'{"a": ' * DEEP + b"1" + b"}" * DEEP + b"}"],
-    ids=["empty", "text", "truncated", "bad-utf8", "empty-array", "array", "string", "number", "deep-array",
-         "deep-object"],
-)  # fmt: skip
+    [
+        b"",
+        b"not json",
+        b'{"cniVersion": "1.1.0"',
+        b"\x80\xff{}",
+        b"[]",
+        b'[{"cniVersion": "1.1.0"}]',
+        b'"x"',
+        b"42",
+        b"[" * DEEP + b"]" * DEEP,
+        b'{"cniVersion": "1.1.0", "name": "n", "x": '
+        + b'{"a": ' * DEEP
+        + b"1"
+        + b"}" * DEEP
+        + b"}",
+    ],
+    ids=[
+        "empty",
+        "text",
+        "truncated",
+        "bad-utf8",
+        "empty-array",
+        "array",
+        "string",
+        "number",
+        "deep-array",
+        "deep-object",
+    ],
+)
 def test_undecodable_or_non_object_stdin_is_code_6(stdin: bytes) -> None:
     status, out, fake = invoke(env_for("ADD"), stdin)
     assert_error(status, out, 6)
@@ -342,7 +370,13 @@ def test_status_and_gc_before_1_1_0_are_code_1(command: str, version: str) -> No
 
 @pytest.mark.parametrize(
     ("command", "version"),
-    [("CHECK", "0.4.0"), ("CHECK", "1.0.0"), ("CHECK", "1.1.0"), ("STATUS", "1.1.0"), ("GC", "1.1.0")],
+    [
+        ("CHECK", "0.4.0"),
+        ("CHECK", "1.0.0"),
+        ("CHECK", "1.1.0"),
+        ("STATUS", "1.1.0"),
+        ("GC", "1.1.0"),
+    ],
 )
 def test_successful_del_check_status_gc_print_nothing(command: str, version: str) -> None:
     status, out, fake = invoke(env_for(command), config(version))
@@ -362,7 +396,9 @@ def test_missing_optional_handler_answers_success(command: str) -> None:
     fake = FakePlugin()
     out = io.StringIO()
     plugin = fake.plugin(check=None, status=None, gc=None)
-    status = skel.run(plugin, environ=env_for(command), stdin=io.BytesIO(config("1.1.0")), stdout=out)
+    status = skel.run(
+        plugin, environ=env_for(command), stdin=io.BytesIO(config("1.1.0")), stdout=out
+    )
     assert (status, out.getvalue()) == (0, "")
 
 
@@ -385,7 +421,9 @@ def test_add_prints_one_result_in_the_config_version(version: str) -> None:
 def test_add_passes_parsed_env_and_config_to_the_handler() -> None:
     env = env_for("ADD", CNI_ARGS="K8S_POD_NAME=web-0;K8S_POD_UID=u-1")
     prev = {"cniVersion": "1.0.0", "ips": [{"address": "10.1.0.2/16"}]}
-    stdin = config("1.0.0", prevResult=prev, runtimeConfig={"mac": "02:00:00:00:00:09"}, args={"cni": {"a": 1}})
+    stdin = config(
+        "1.0.0", prevResult=prev, runtimeConfig={"mac": "02:00:00:00:00:09"}, args={"cni": {"a": 1}}
+    )
     status, _, fake = invoke(env, stdin)
     assert status == 0
     verb, cmd, conf = fake.calls[0]
@@ -431,7 +469,9 @@ def test_bad_prev_result_is_code_7_naming_its_path() -> None:
 
 @pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK"])
 def test_handler_invalid_config_is_code_7_with_the_field_in_details(command: str) -> None:
-    fake = FakePlugin(fail=errors.InvalidConfig("ipam.default_ipv4_ippool[1]", "must be a non-empty string"))
+    fake = FakePlugin(
+        fail=errors.InvalidConfig("ipam.default_ipv4_ippool[1]", "must be a non-empty string")
+    )
     status, out, _ = invoke(env_for(command), config("1.0.0"), fake)
     err = assert_error(status, out, 7, version="1.0.0")
     assert err["details"] == "field: ipam.default_ipv4_ippool[1]"
@@ -454,7 +494,9 @@ def test_handler_invalid_config_is_code_7_with_the_field_in_details(command: str
     ids=lambda v: str(v) if isinstance(v, int) else type(v).__name__,
 )
 @pytest.mark.parametrize("command", ["ADD", "DEL", "STATUS"])
-def test_handler_cni_errors_keep_their_code(command: str, error: errors.CniError, code: int) -> None:
+def test_handler_cni_errors_keep_their_code(
+    command: str, error: errors.CniError, code: int
+) -> None:
     status, out, _ = invoke(env_for(command), config("1.1.0"), FakePlugin(fail=error))
     err = assert_error(status, out, code, version="1.1.0")
     assert err["msg"] == error.msg
@@ -553,7 +595,9 @@ def test_missing_netns_path_is_left_to_the_handler() -> None:
         (b"[]", versions.LATEST),
     ],
 )
-def test_version_prints_supported_versions_and_echoes_the_requested_version(stdin: bytes, echoed: str) -> None:
+def test_version_prints_supported_versions_and_echoes_the_requested_version(
+    stdin: bytes, echoed: str
+) -> None:
     status, out, fake = invoke({"CNI_COMMAND": "VERSION"}, stdin)
     assert status == 0
     assert one_json_object(out) == {
@@ -570,7 +614,12 @@ def test_version_answers_even_with_unreadable_stdin() -> None:
 
 
 def test_version_ignores_malformed_container_env() -> None:
-    env = {"CNI_COMMAND": "VERSION", "CNI_CONTAINERID": "-bad", "CNI_IFNAME": "..", "CNI_ARGS": "junk"}
+    env = {
+        "CNI_COMMAND": "VERSION",
+        "CNI_CONTAINERID": "-bad",
+        "CNI_IFNAME": "..",
+        "CNI_ARGS": "junk",
+    }
     status, out, _ = invoke(env, b"")
     assert status == 0
     assert "supportedVersions" in one_json_object(out)

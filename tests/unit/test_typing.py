@@ -18,9 +18,19 @@ def test_the_shipped_packages_type_check_under_mypy_strict() -> None:
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed in this interpreter (tools/bootstrap.sh installs it)")
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", str(paths.CACHE / "mypy"), "--no-error-summary"],
-        cwd=paths.REPO, capture_output=True, text=True, timeout=280,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--cache-dir",
+            str(paths.CACHE / "mypy"),
+            "--no-error-summary",
+        ],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -28,7 +38,18 @@ def test_the_gc_entry_script_type_checks_under_mypy_strict() -> None:
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed in this interpreter (tools/bootstrap.sh installs it)")
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", str(paths.CACHE / "mypy"), "--no-error-summary", "gc/main.py"],
-        cwd=paths.REPO, capture_output=True, text=True, timeout=280,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--cache-dir",
+            str(paths.CACHE / "mypy"),
+            "--no-error-summary",
+            "gc/main.py",
+        ],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

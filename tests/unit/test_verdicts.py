@@ -42,8 +42,13 @@ ALIVE = {"pod_uid": UID, "pod_alive": True}
 
 
 def facts(**kw: object) -> Facts:
-    base: dict[str, object] = {"container_id": CID, "uid_arg": UID, "endpoint_uid": UID, "detail_container": CID,
-                               "now": 1000.0}  # fmt: skip
+    base: dict[str, object] = {
+        "container_id": CID,
+        "uid_arg": UID,
+        "endpoint_uid": UID,
+        "detail_container": CID,
+        "now": 1000.0,
+    }
     return Facts(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -52,8 +57,18 @@ def facts(**kw: object) -> Facts:
     [
         ({"uid_arg": "", "detail_container": "c0"}, Action.NOTHING, False),
         ({"uid_arg": "", "detail_container": None, "endpoint_uid": ""}, Action.NOTHING, False),
-        ({"uid_arg": "", "note_uid": UID, "note_state": "attached", "note_has_addresses": True,
-          "detail_container": None, "endpoint_uid": ""}, Action.RELEASE, False),
+        (
+            {
+                "uid_arg": "",
+                "note_uid": UID,
+                "note_state": "attached",
+                "note_has_addresses": True,
+                "detail_container": None,
+                "endpoint_uid": "",
+            },
+            Action.RELEASE,
+            False,
+        ),
         ({"uid_arg": "", **ALIVE, "sent_prev_result": True}, Action.KEEP, False),
         ({"detail_container": "c2", **ALIVE}, Action.NOTHING, False),
         ({"detail_container": "c2"}, Action.NOTHING, False),
@@ -65,26 +80,59 @@ def facts(**kw: object) -> Facts:
         ({"stateful_place": ""}, Action.KEEP, False),
         ({"pod_uid": "uid-2", "pod_alive": True, "stateful_place": ""}, Action.KEEP, False),
         ({"stateful_place": "ordinal 3 is outside [0, 2)"}, Action.RELEASE, False),
-        ({"endpoint_uid": "", "detail_container": None, "note_uid": UID, "note_has_addresses": True}, Action.RELEASE, False),
-        ({**ALIVE, "note_state": "kept", "note_uid": UID, "note_has_addresses": True}, Action.KEEP, False),
+        (
+            {
+                "endpoint_uid": "",
+                "detail_container": None,
+                "note_uid": UID,
+                "note_has_addresses": True,
+            },
+            Action.RELEASE,
+            False,
+        ),
+        (
+            {**ALIVE, "note_state": "kept", "note_uid": UID, "note_has_addresses": True},
+            Action.KEEP,
+            False,
+        ),
         ({**ALIVE, "sent_prev_result": True, "interface_requested": False}, Action.RELEASE, False),
-        ({**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True}, Action.RELEASE, False),
-        ({**ALIVE, "note_state": "adding", "note_uid": UID, "sandbox_failed": True}, Action.RELEASE, False),
+        (
+            {**ALIVE, "note_state": "adding", "note_uid": UID, "sent_prev_result": True},
+            Action.RELEASE,
+            False,
+        ),
+        (
+            {**ALIVE, "note_state": "adding", "note_uid": UID, "sandbox_failed": True},
+            Action.RELEASE,
+            False,
+        ),
         ({**ALIVE, "sent_prev_result": True, "sandbox_failed": True}, Action.RELEASE, True),
         ({**ALIVE}, Action.RELEASE, True),
-        ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0}, Action.RELEASE, True),
-        ({**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 400.0}, Action.KEEP, False),
+        (
+            {**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0},
+            Action.RELEASE,
+            True,
+        ),
+        (
+            {**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 400.0},
+            Action.KEEP,
+            False,
+        ),
         ({**ALIVE, "spec_040": False}, Action.KEEP, False),
         ({**ALIVE, "sent_prev_result": True}, Action.KEEP, False),
     ],
-)  # fmt: skip
+)
 def test_each_rule_gives_its_verdict(kw: dict[str, object], action: Action, cooldown: bool) -> None:
     v = verdicts.decide(facts(**kw))
     assert (v.action, v.cooldown) == (action, cooldown), v.reason
 
 
 def test_an_older_sandboxs_del_forgets_its_stale_note() -> None:
-    v = verdicts.decide(facts(detail_container="c2", note_uid=UID, note_state="kept", note_has_addresses=True, **ALIVE))
+    v = verdicts.decide(
+        facts(
+            detail_container="c2", note_uid=UID, note_state="kept", note_has_addresses=True, **ALIVE
+        )
+    )
     assert (v.action, v.forget_note) == (Action.NOTHING, True)
 
 
@@ -124,8 +172,19 @@ def after(f: Facts, v: verdicts.Verdict) -> Facts:
 
 
 @given(fact_strategy)
-@example(Facts(container_id=CID, uid_arg="", note_uid=UID, note_has_addresses=True, endpoint_uid="uid-2",
-               detail_container=CID, stateful_place="", spec_040=False, now=1000.0))  # found by hypothesis
+@example(
+    Facts(
+        container_id=CID,
+        uid_arg="",
+        note_uid=UID,
+        note_has_addresses=True,
+        endpoint_uid="uid-2",
+        detail_container=CID,
+        stateful_place="",
+        spec_040=False,
+        now=1000.0,
+    )
+)  # found by hypothesis
 def test_a_re_sent_del_repeats_the_first_decision(f: Facts) -> None:
     """I2: kept stays kept while the pod lives; a release is not repeated on something else."""
     first = verdicts.decide(f)
@@ -158,7 +217,11 @@ def test_a_verdict_never_takes_another_sandboxs_detail_and_cools_only_live_pods(
         ("web-0", {"spec": {}}, ""),
         ("web-1", {"spec": {}}, "ordinal 1 is outside [0, 1) of its StatefulSet"),
         ("web-4", {"spec": {"replicas": 2, "ordinals": {"start": 3}}}, ""),
-        ("web-2", {"spec": {"replicas": 2, "ordinals": {"start": 3}}}, "ordinal 2 is outside [3, 5) of its StatefulSet"),
+        (
+            "web-2",
+            {"spec": {"replicas": 2, "ordinals": {"start": 3}}},
+            "ordinal 2 is outside [3, 5) of its StatefulSet",
+        ),
         ("web-0", {"spec": {"replicas": 0}}, "ordinal 0 is outside [0, 0) of its StatefulSet"),
         ("web", {"spec": {"replicas": 2}}, "'web' has no ordinal"),
         ("web-0", None, "its StatefulSet is gone"),

@@ -35,13 +35,16 @@ class Api:
     def _conn(self) -> http.client.HTTPSConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = http.client.HTTPSConnection("127.0.0.1", self.cp.port, context=self._ctx,
-                                                                  timeout=60)  # fmt: skip
+            conn = self._local.conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.cp.port, context=self._ctx, timeout=60
+            )
             with self._lock:
                 self._all.append(conn)
         return conn
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {self.cp.token}", "Content-Type": content_type}
         for attempt in range(5):  # a kept-alive connection the server closed: reconnect
@@ -57,8 +60,15 @@ class Api:
                 time.sleep(0.1 * (attempt + 1))
         raise RuntimeError(f"{method} {path}: no answer after 5 tries")
 
-    def ok(self, method: str, path: str, body: Any = None, *, allow: tuple[int, ...] = (),
-           content_type: str = "application/json") -> Any:  # fmt: skip
+    def ok(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        allow: tuple[int, ...] = (),
+        content_type: str = "application/json",
+    ) -> Any:
         status, reply = self.request(method, path, body, content_type)
         if status >= 300 and status not in allow:
             raise RuntimeError(f"{method} {path}: HTTP {status}: {reply}")
@@ -68,21 +78,47 @@ class Api:
 
     def replicaset(self, ns: str, name: str, replicas: int) -> dict[str, Any]:
         """A Deployment-like group's ReplicaSet (no controller runs: it only owns the pods)."""
-        body = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name, "namespace": ns},
-                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                         "template": {"metadata": {"labels": {"app": name}},
-                                      "spec": {"containers": [{"name": "c", "image": "pause"}]}}}}  # fmt: skip
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "pause"}]},
+                },
+            },
+        }
         return dict(self.ok("POST", f"/apis/apps/v1/namespaces/{ns}/replicasets", body))
 
     def pod(self, ns: str, name: str, node: str, owner: dict[str, Any]) -> str:
         """A pod bound to ``node`` and owned by ``owner``; returns its UID."""
         meta = owner["metadata"]
-        body = {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "namespace": ns, "labels": {"app": meta["name"]},
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta["name"],
-                                                  "uid": meta["uid"], "controller": True}]},
-                "spec": {"nodeName": node, "automountServiceAccountToken": False,
-                         "containers": [{"name": "c", "image": "pause"}]}}  # fmt: skip
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": {"app": meta["name"]},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {
+                "nodeName": node,
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "c", "image": "pause"}],
+            },
+        }
         return str(self.ok("POST", f"/api/v1/namespaces/{ns}/pods", body)["metadata"]["uid"])
 
     def delete_pod(self, ns: str, name: str, grace: int) -> None:
@@ -91,12 +127,25 @@ class Api:
         self.ok("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}", body, allow=(404,))
 
     def node(self, name: str) -> None:
-        self.ok("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}, allow=(409,))
+        self.ok(
+            "POST",
+            "/api/v1/nodes",
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}},
+            allow=(409,),
+        )
 
     def set_ready(self, node: str, ready: bool) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        cond = {"type": "Ready", "status": "True" if ready else "False",
-                "reason": "KubeletReady" if ready else "NodeStatusUnknown",
-                "lastHeartbeatTime": now, "lastTransitionTime": now}  # fmt: skip
-        self.ok("PATCH", f"/api/v1/nodes/{node}/status", {"status": {"conditions": [cond]}},
-                content_type="application/merge-patch+json")  # fmt: skip
+        cond = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "NodeStatusUnknown",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        self.ok(
+            "PATCH",
+            f"/api/v1/nodes/{node}/status",
+            {"status": {"conditions": [cond]}},
+            content_type="application/merge-patch+json",
+        )

@@ -43,16 +43,33 @@ def timed(call: Callable[[], object]) -> tuple[float, float]:
 
 
 def conflist(node: NodeConfig, pool: str, coordinator: bool) -> dict[str, Any]:
-    plugins: list[dict[str, Any]] = [{"type": "macvlan", "master": "ens1", "mode": "bridge",
-                                      "ipam": node.ipam(default_ipv4_ippool=[pool], log_level="info")}]  # fmt: skip
+    plugins: list[dict[str, Any]] = [
+        {
+            "type": "macvlan",
+            "master": "ens1",
+            "mode": "bridge",
+            "ipam": node.ipam(default_ipv4_ippool=[pool], log_level="info"),
+        }
+    ]
     if coordinator:
-        plugins.append({"type": "coordinator", "mode": "underlay",
-                        "logOptions": {"logLevel": "info", "logFile": str(node.dir / "coordinator.log")}})  # fmt: skip
+        plugins.append(
+            {
+                "type": "coordinator",
+                "mode": "underlay",
+                "logOptions": {"logLevel": "info", "logFile": str(node.dir / "coordinator.log")},
+            }
+        )
     return {"cniVersion": "1.0.0", "name": "bench", "plugins": plugins}
 
 
-def run_chain(cluster: Cluster, underlay: netns.Underlay, node: NodeConfig, label: str, pods: int,
-              coordinator: bool) -> None:  # fmt: skip
+def run_chain(
+    cluster: Cluster,
+    underlay: netns.Underlay,
+    node: NodeConfig,
+    label: str,
+    pods: int,
+    coordinator: bool,
+) -> None:
     pool = f"bench-{label}"
     cluster.pool(pool, "10.201.0.0/16", ["10.201.0.1-10.201.0.250"])
     rt = cni.Runtime(conflist(node, pool, coordinator), node=underlay.nodes[0])
@@ -60,20 +77,25 @@ def run_chain(cluster: Cluster, underlay: netns.Underlay, node: NodeConfig, labe
     adds, dels = [], []
     for i in range(pods + 1):  # the first pod warms page caches and is not counted
         obj = cluster.pod("bench", f"{label}-{i}", node.name)
-        ref = cni.PodRef("bench", f"{label}-{i}", uid=obj["metadata"]["uid"], container_id=f"{label}-{i:04d}-cid")
+        ref = cni.PodRef(
+            "bench", f"{label}-{i}", uid=obj["metadata"]["uid"], container_id=f"{label}-{i:04d}-cid"
+        )
         pod = underlay.add_pod(f"{label}{i}")
-        adds.append(timed(lambda: rt.add(ref.container_id, pod.path, pod=ref)))
+        adds.append(timed(lambda ref=ref, pod=pod: rt.add(ref.container_id, pod.path, pod=ref)))
         refs.append((ref, pod))
     for ref, pod in refs:
         cluster.delete_pod("bench", ref.name)
-        dels.append(timed(lambda: rt.delete(ref.container_id, pod.path, pod=ref)))
+        dels.append(timed(lambda ref=ref, pod=pod: rt.delete(ref.container_id, pod.path, pod=ref)))
         pod.delete()
     underlay.pods.clear()
     cluster.delete_pool(pool)
     for verb, figures in (("ADD", adds[1:]), ("DEL", dels[1:])):
         walls, cpus = [w * 1000 for w, _ in figures], [c * 1000 for _, c in figures]
-        print(f"{label:<12} {verb}  wall median {statistics.median(walls):6.1f} ms (min {min(walls):.1f}, "
-              f"max {max(walls):.1f})   CPU median {statistics.median(cpus):6.1f} ms   n={len(figures)}", flush=True)  # fmt: skip
+        print(
+            f"{label:<12} {verb}  wall median {statistics.median(walls):6.1f} ms (min {min(walls):.1f}, "
+            f"max {max(walls):.1f})   CPU median {statistics.median(cpus):6.1f} ms   n={len(figures)}",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -53,22 +53,42 @@ def main() -> None:
         cluster.node("bench-node")
         cluster.pool("bench", "10.200.0.0/16", ["10.200.0.1-10.200.255.254"])
         node = NodeConfig.create(cp, "bench-node", Path(tempfile.mkdtemp()))
-        conf = json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "macvlan",
-                           "ipam": node.ipam(default_ipv4_ippool=["bench"], log_level="info")}).encode()  # fmt: skip
+        conf = json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "bench",
+                "type": "macvlan",
+                "ipam": node.ipam(default_ipv4_ippool=["bench"], log_level="info"),
+            }
+        ).encode()
         figures = []
         for i in range(args.runs + 1):
             pod = cluster.pod("bench", f"p{i}", "bench-node")
-            env = {"PATH": "/usr/bin:/bin", "CNI_COMMAND": "ADD", "CNI_CONTAINERID": f"c{i}",
-                   "CNI_NETNS": "/var/run/netns/none", "CNI_IFNAME": "eth0", "CNI_PATH": paths.cni_path(),
-                   "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p{i};"
-                               f"K8S_POD_UID={pod['metadata']['uid']}"}  # fmt: skip
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "CNI_COMMAND": "ADD",
+                "CNI_CONTAINERID": f"c{i}",
+                "CNI_NETNS": "/var/run/netns/none",
+                "CNI_IFNAME": "eth0",
+                "CNI_PATH": paths.cni_path(),
+                "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p{i};"
+                f"K8S_POD_UID={pod['metadata']['uid']}",
+            }
             result = one_add(binary, conf, env)
             if i:  # the first run warms the page cache, like any node after boot
                 figures.append(result)
-    print(f"cold ADD, frozen spiderpool, {args.runs} runs, idle local apiserver (min / median / max)")
-    for label, idx, unit, scale in (("wall", 0, "ms", 1000), ("cpu", 1, "ms", 1000), ("peak RSS", 2, "MB", 1)):
+    print(
+        f"cold ADD, frozen spiderpool, {args.runs} runs, idle local apiserver (min / median / max)"
+    )
+    for label, idx, unit, scale in (
+        ("wall", 0, "ms", 1000),
+        ("cpu", 1, "ms", 1000),
+        ("peak RSS", 2, "MB", 1),
+    ):
         vals = [f[idx] * scale for f in figures]
-        print(f"  {label:<9} {min(vals):7.1f} / {statistics.median(vals):7.1f} / {max(vals):7.1f} {unit}")
+        print(
+            f"  {label:<9} {min(vals):7.1f} / {statistics.median(vals):7.1f} / {max(vals):7.1f} {unit}"
+        )
 
 
 if __name__ == "__main__":

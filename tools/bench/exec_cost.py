@@ -30,8 +30,13 @@ STDIN = b'{"cniVersion": "1.0.0"}'
 def one(binary: Path) -> tuple[float, float, int]:
     """(wall ms, cpu ms, peak RSS KiB) of one VERSION exec."""
     started = time.perf_counter()
-    proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    proc = subprocess.Popen(
+        [str(binary)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.stdin
     try:
         proc.stdin.write(STDIN)
@@ -56,7 +61,9 @@ def main() -> None:
         entry = bundle.resolve() / args.plugin / args.plugin
         candidates[f"{bundle.name}: {args.plugin}"] = entry
         if entry.with_name(f"{args.plugin}.bin").exists():
-            candidates[f"{bundle.name}: {args.plugin}.bin (host glibc)"] = entry.with_name(f"{args.plugin}.bin")
+            candidates[f"{bundle.name}: {args.plugin}.bin (host glibc)"] = entry.with_name(
+                f"{args.plugin}.bin"
+            )
             shutil.copy(entry, bare / args.plugin)
             candidates["static launcher alone"] = bare / args.plugin
     samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in candidates}
@@ -66,8 +73,10 @@ def main() -> None:
     print(f"{args.runs} VERSION execs each, interleaved; load average {os.getloadavg()[0]:.1f}")
     for name, runs in samples.items():
         walls, cpus, rss = zip(*runs)
-        print(f"{name:60s} wall median {statistics.median(walls):6.1f} ms  p90 {statistics.quantiles(walls, n=10)[8]:6.1f}"
-              f"  cpu median {statistics.median(cpus):6.1f} ms  peak RSS {statistics.median(rss) / 1024:5.1f} MiB")  # fmt: skip
+        print(
+            f"{name:60s} wall median {statistics.median(walls):6.1f} ms  p90 {statistics.quantiles(walls, n=10)[8]:6.1f}"
+            f"  cpu median {statistics.median(cpus):6.1f} ms  peak RSS {statistics.median(rss) / 1024:5.1f} MiB"
+        )
     shutil.rmtree(bare)
 
 

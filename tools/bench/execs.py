@@ -40,7 +40,10 @@ def helper() -> Path:
             if not exe.exists():
                 exe.parent.mkdir(parents=True, exist_ok=True)
                 tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
-                subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp), str(SOURCE)], check=True)
+                subprocess.run(
+                    ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp), str(SOURCE)],
+                    check=True,
+                )
                 tmp.rename(exe)  # atomic: a concurrent run sees the whole file or none
             _built.append(exe)
         return _built[0]
@@ -64,8 +67,14 @@ class Exec:
 def run(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float = 300.0) -> Exec:
     """Exec ``argv``; a child still running after ``timeout`` is killed with its descendants (returncode -9)."""
     started = time.monotonic()
-    proc = subprocess.Popen([str(helper()), *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)  # its own group: a timeout kills the whole chain
+    proc = subprocess.Popen(
+        [str(helper()), *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )  # its own group: a timeout kills the whole chain
     assert proc.stdin and proc.stdout and proc.stderr
     try:
         proc.stdin.write(stdin)
@@ -86,7 +95,7 @@ def split_rusage(stderr: bytes) -> tuple[bytes, float, int]:
     head, sep, last = stderr.rstrip(b"\n").rpartition(b"\n@rusage ")
     if not sep:
         if stderr.startswith(b"@rusage "):
-            head, last = b"", stderr[len(b"@rusage "):]
+            head, last = b"", stderr[len(b"@rusage ") :]
         else:
             return stderr, 0.0, 0
     user, system, rss = last.split()[:3]

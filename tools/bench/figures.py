@@ -45,41 +45,75 @@ def summarise(log: PhaseLog) -> dict[str, Any]:
     conflicts = sum(line.conflicts for line in log.api)
     server = sum(log.server_cpu.values())
     fig: dict[str, Any] = {
-        "phase": log.phase, "plugin": log.plugin, "target": log.target, "skipped": log.skipped,
-        "wall_s": log.wall, "done": len(log.done_at),
+        "phase": log.phase,
+        "plugin": log.plugin,
+        "target": log.target,
+        "skipped": log.skipped,
+        "wall_s": log.wall,
+        "done": len(log.done_at),
         "per_s": len(log.done_at) / log.wall if log.wall else math.nan,
-        "p50_s": percentile(log.latency, 50), "p90_s": percentile(log.latency, 90), "p99_s": percentile(log.latency, 99),
-        "add_execs": len(adds), "add_failed": sum(1 for a in adds if not a.ok),
+        "p50_s": percentile(log.latency, 50),
+        "p90_s": percentile(log.latency, 90),
+        "p99_s": percentile(log.latency, 99),
+        "add_execs": len(adds),
+        "add_failed": sum(1 for a in adds if not a.ok),
         "add_fail_codes": dict(Counter(a.code for a in adds if not a.ok)),
-        "del_execs": len(dels), "del_failed": sum(1 for a in dels if not a.ok),
+        "del_execs": len(dels),
+        "del_failed": sum(1 for a in dels if not a.ok),
         "del_fail_codes": dict(Counter(a.code for a in dels if not a.ok)),
-        "exec_wall_p50_s": percentile([a.wall for a in adds], 50), "exec_wall_p99_s": percentile([a.wall for a in adds], 99),
-        "cpu_ms_add": _mean([a.cpu for a in adds]) * 1000, "cpu_ms_del": _mean([a.cpu for a in dels]) * 1000,
+        "exec_wall_p50_s": percentile([a.wall for a in adds], 50),
+        "exec_wall_p99_s": percentile([a.wall for a in adds], 99),
+        "cpu_ms_add": _mean([a.cpu for a in adds]) * 1000,
+        "cpu_ms_del": _mean([a.cpu for a in dels]) * 1000,
         "plugin_cpu_s": sum(a.cpu for a in log.attempts),
-        "server_cpu_s": server, "server_cpu": log.server_cpu,
+        "server_cpu_s": server,
+        "server_cpu": log.server_cpu,
         "server_ms_add": server / len(adds) * 1000 if adds else math.nan,
         "rss_mb_max": max((a.rss_kb for a in log.attempts), default=0) / 1024,
         "rss_mb_p50": percentile([a.rss_kb / 1024 for a in log.attempts], 50),
-        "writes": writes, "conflicts": conflicts, "cas_lost_per_write": conflicts / writes if writes else math.nan,
+        "writes": writes,
+        "conflicts": conflicts,
+        "cas_lost_per_write": conflicts / writes if writes else math.nan,
         "lock_wait_p99_s": percentile([line.lock_wait for line in log.api], 99),
         "requests_per_add": _mean([line.requests for line in log.api if line.command == "ADD"]),
-        "failures": len(log.failures), "failure_examples": log.failures[:5],
-        "checks": log.checks, "gc": log.gc, "notes": log.notes[:10], "load": log.load,
-    }  # fmt: skip
+        "failures": len(log.failures),
+        "failure_examples": log.failures[:5],
+        "checks": log.checks,
+        "gc": log.gc,
+        "notes": log.notes[:10],
+        "load": log.load,
+    }
     return fig
 
 
 def ratios(figs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each plugin's figures over the floor's, phase by phase (the floor's own row omitted)."""
     floor = {f["phase"]: f for f in figs if f["plugin"] == "floor" and not f["skipped"]}
-    keys = ("wall_s", "per_s", "p50_s", "p99_s", "cpu_ms_add", "cpu_ms_del", "server_ms_add", "rss_mb_max")
+    keys = (
+        "wall_s",
+        "per_s",
+        "p50_s",
+        "p99_s",
+        "cpu_ms_add",
+        "cpu_ms_del",
+        "server_ms_add",
+        "rss_mb_max",
+    )
     out = []
     for f in figs:
         base = floor.get(f["phase"])
         if f["plugin"] == "floor" or base is None or f["skipped"]:
             continue
-        out.append({"phase": f["phase"], "plugin": f["plugin"],
-                    **{k: f[k] / base[k] if base[k] and not math.isnan(base[k]) else math.nan for k in keys}})  # fmt: skip
+        out.append(
+            {
+                "phase": f["phase"],
+                "plugin": f["plugin"],
+                **{
+                    k: f[k] / base[k] if base[k] and not math.isnan(base[k]) else math.nan
+                    for k in keys
+                },
+            }
+        )
     return out
 
 
@@ -97,36 +131,95 @@ def _dash(v: Any) -> str:
 
 
 def speed_rows(figs: list[dict[str, Any]]) -> list[list[str]]:
-    head = ["phase", "plugin", "pods", "wall s", "/s", "p50 s", "p90 s", "p99 s", "ADD execs (retried)",
-            "DEL execs (retried)", "CAS lost/write", "CPU ms/ADD", "CPU ms/DEL", "server CPU s", "server ms/ADD",
-            "RSS MB"]  # fmt: skip
+    head = [
+        "phase",
+        "plugin",
+        "pods",
+        "wall s",
+        "/s",
+        "p50 s",
+        "p90 s",
+        "p99 s",
+        "ADD execs (retried)",
+        "DEL execs (retried)",
+        "CAS lost/write",
+        "CPU ms/ADD",
+        "CPU ms/DEL",
+        "server CPU s",
+        "server ms/ADD",
+        "RSS MB",
+    ]
     rows = [head]
     for f in figs:
         if f["skipped"]:
-            rows.append([f["phase"], f["plugin"], str(f["target"]), "skipped"] + ["–"] * (len(head) - 4))
+            rows.append(
+                [f["phase"], f["plugin"], str(f["target"]), "skipped"] + ["–"] * (len(head) - 4)
+            )
             continue
-        rows.append([f["phase"], f["plugin"], f"{f['done']}/{f['target']}", _num(f["wall_s"]), _num(f["per_s"]),
-                     _num(f["p50_s"], 2), _num(f["p90_s"], 2), _num(f["p99_s"], 2),
-                     f"{f['add_execs']} ({f['add_failed']})", f"{f['del_execs']} ({f['del_failed']})",
-                     _num(f["cas_lost_per_write"], 2), _num(f["cpu_ms_add"], 0), _num(f["cpu_ms_del"], 0),
-                     _num(f["server_cpu_s"]), _num(f["server_ms_add"], 0), _num(f["rss_mb_max"])])  # fmt: skip
+        rows.append(
+            [
+                f["phase"],
+                f["plugin"],
+                f"{f['done']}/{f['target']}",
+                _num(f["wall_s"]),
+                _num(f["per_s"]),
+                _num(f["p50_s"], 2),
+                _num(f["p90_s"], 2),
+                _num(f["p99_s"], 2),
+                f"{f['add_execs']} ({f['add_failed']})",
+                f"{f['del_execs']} ({f['del_failed']})",
+                _num(f["cas_lost_per_write"], 2),
+                _num(f["cpu_ms_add"], 0),
+                _num(f["cpu_ms_del"], 0),
+                _num(f["server_cpu_s"]),
+                _num(f["server_ms_add"], 0),
+                _num(f["rss_mb_max"]),
+            ]
+        )
     return rows
 
 
 def accuracy_rows(figs: list[dict[str, Any]]) -> list[list[str]]:
-    head = ["phase", "plugin", "duplicates", "I1 violations", "leaks", "failures", "failed ADD codes", "failed DEL codes",
-            "GC pass", "notes"]  # fmt: skip
+    head = [
+        "phase",
+        "plugin",
+        "duplicates",
+        "I1 violations",
+        "leaks",
+        "failures",
+        "failed ADD codes",
+        "failed DEL codes",
+        "GC pass",
+        "notes",
+    ]
     rows = [head]
     for f in figs:
         if f["skipped"]:
-            rows.append([f["phase"], f["plugin"]] + ["–"] * (len(head) - 3) + ["skipped: " + f["skipped"]])
+            rows.append(
+                [f["phase"], f["plugin"]] + ["–"] * (len(head) - 3) + ["skipped: " + f["skipped"]]
+            )
             continue
         c, gc = f["checks"], f["gc"]
-        gc_text = f"{gc['released']}/{gc['expected']} released, {gc['wall']:.1f} s, {gc['cpu']:.1f} CPU-s" if gc else ""
+        gc_text = (
+            f"{gc['released']}/{gc['expected']} released, {gc['wall']:.1f} s, {gc['cpu']:.1f} CPU-s"
+            if gc
+            else ""
+        )
         dups = c.get("duplicates", c.get("duplicates (results)"))
-        rows.append([f["phase"], f["plugin"], _dash(dups), _dash(c.get("I1 violations", "n/a")), _dash(c.get("leaks", "n/a")),
-                     str(f["failures"]), _codes(f["add_fail_codes"]), _codes(f["del_fail_codes"]), gc_text,
-                     _notes(f)])  # fmt: skip
+        rows.append(
+            [
+                f["phase"],
+                f["plugin"],
+                _dash(dups),
+                _dash(c.get("I1 violations", "n/a")),
+                _dash(c.get("leaks", "n/a")),
+                str(f["failures"]),
+                _codes(f["add_fail_codes"]),
+                _codes(f["del_fail_codes"]),
+                gc_text,
+                _notes(f),
+            ]
+        )
     return rows
 
 
@@ -147,17 +240,45 @@ def _notes(f: dict[str, Any]) -> str:
 
 
 def ratio_rows(rats: list[dict[str, Any]]) -> list[list[str]]:
-    head = ["phase", "plugin", "wall", "/s", "p50", "p99", "CPU/ADD", "CPU/DEL", "server/ADD", "RSS"]
+    head = [
+        "phase",
+        "plugin",
+        "wall",
+        "/s",
+        "p50",
+        "p99",
+        "CPU/ADD",
+        "CPU/DEL",
+        "server/ADD",
+        "RSS",
+    ]
     rows = [head]
-    keys = ("wall_s", "per_s", "p50_s", "p99_s", "cpu_ms_add", "cpu_ms_del", "server_ms_add", "rss_mb_max")
+    keys = (
+        "wall_s",
+        "per_s",
+        "p50_s",
+        "p99_s",
+        "cpu_ms_add",
+        "cpu_ms_del",
+        "server_ms_add",
+        "rss_mb_max",
+    )
     for r in rats:
-        rows.append([r["phase"], r["plugin"], *[_num(r[k], 2) + "x" if not math.isnan(r[k]) else "–" for k in keys]])
+        rows.append(
+            [
+                r["phase"],
+                r["plugin"],
+                *[_num(r[k], 2) + "x" if not math.isnan(r[k]) else "–" for k in keys],
+            ]
+        )
     return rows
 
 
 def text_table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows
+    )
 
 
 def markdown_table(rows: list[list[str]]) -> str:

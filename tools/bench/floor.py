@@ -63,9 +63,14 @@ class Api:
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: application/json",
-                f"Authorization: Bearer {self.token}", f"Content-Length: {len(data)}",
-                "Content-Type: application/json"]  # fmt: skip
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Accept: application/json",
+            f"Authorization: Bearer {self.token}",
+            f"Content-Length: {len(data)}",
+            "Content-Type: application/json",
+        ]
         self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data)
         status = int(self.reader.readline().split()[1])
         headers = {}
@@ -102,7 +107,11 @@ def allocate(api: Api, pool: str, pod: str, uid: str) -> dict[str, str]:
         raise Fail(11, f"GET {pool}: HTTP {status}")
     records = json.loads((obj.get("status") or {}).get("allocatedIPs") or "{}")
     mine = [ip for ip, r in records.items() if r.get("podUid") == uid]
-    ip = mine[0] if mine else next((str(a) for a in addresses(obj["spec"]) if str(a) not in records), None)
+    ip = (
+        mine[0]
+        if mine
+        else next((str(a) for a in addresses(obj["spec"]) if str(a) not in records), None)
+    )
     if ip is None:
         raise Fail(100, f"pool {pool} exhausted")
     if not mine:
@@ -133,7 +142,7 @@ def put(api: Api, path: str, obj: dict[str, Any], records: dict[str, Any]) -> No
     status_body["allocatedIPs"] = json.dumps(records, separators=(",", ":"))
     status_body["allocatedIPCount"] = len(records)
     body = {**obj, "status": status_body}
-    code, reply = api.request("PUT", f"{path}/status", body)
+    code, _reply = api.request("PUT", f"{path}/status", body)
     if code != 200:  # 409 only if something else wrote the pool (the GC): the runtime retries
         raise Fail(11, f"PUT {path}/status: HTTP {code}")
 
@@ -147,7 +156,14 @@ def main() -> int:
     command = os.environ.get("CNI_COMMAND", "")
     conf = json.loads(sys.stdin.buffer.read() or b"{}")
     if command == "VERSION":
-        print(json.dumps({"cniVersion": conf.get("cniVersion", "1.0.0"), "supportedVersions": ["0.4.0", "1.0.0"]}))
+        print(
+            json.dumps(
+                {
+                    "cniVersion": conf.get("cniVersion", "1.0.0"),
+                    "supportedVersions": ["0.4.0", "1.0.0"],
+                }
+            )
+        )
         return 0
     ipam = conf.get("ipam") or {}
     args = cni_args()
@@ -170,10 +186,22 @@ def main() -> int:
             print(json.dumps({"cniVersion": conf.get("cniVersion", "1.0.0"), "ips": ips}))
         return 0
     except Fail as e:
-        print(json.dumps({"cniVersion": conf.get("cniVersion", "1.0.0"), "code": e.code, "msg": e.msg}))
+        print(
+            json.dumps(
+                {"cniVersion": conf.get("cniVersion", "1.0.0"), "code": e.code, "msg": e.msg}
+            )
+        )
         return 1
     except (OSError, ValueError, KeyError) as e:
-        print(json.dumps({"cniVersion": conf.get("cniVersion", "1.0.0"), "code": 11, "msg": f"{type(e).__name__}: {e}"}))
+        print(
+            json.dumps(
+                {
+                    "cniVersion": conf.get("cniVersion", "1.0.0"),
+                    "code": 11,
+                    "msg": f"{type(e).__name__}: {e}",
+                }
+            )
+        )
         return 1
 
 

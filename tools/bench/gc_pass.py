@@ -60,19 +60,44 @@ class Clients:
 
 
 def pod_body(i: int, node: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": NS},
-            "spec": {"nodeName": node, "automountServiceAccountToken": False,
-                     "containers": [{"name": "c", "image": "pause"}]}}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"p{i}", "namespace": NS},
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "c", "image": "pause"}],
+        },
+    }
 
 
 def endpoint_body(i: int, uid: str, node: str, pool: str, ip: str) -> dict[str, Any]:
-    detail = {"interface": "eth0", "containerID": f"c{i}", "network": "bench", "ipv4": f"{ip}/22", "ipv4Pool": pool,
-              "vlan": 0, "cleanGateway": False, "routes": []}  # fmt: skip
-    return {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderEndpoint",
-            "metadata": {"name": f"p{i}", "namespace": NS, "labels": {"spiderpool.spidernet.io/node": node},
-                         "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": f"p{i}", "uid": uid}]},
-            "status": {"current": {"uid": uid, "node": node, "ips": [detail]}, "ownerControllerType": "Pod",
-                       "ownerControllerName": f"p{i}"}}  # fmt: skip
+    detail = {
+        "interface": "eth0",
+        "containerID": f"c{i}",
+        "network": "bench",
+        "ipv4": f"{ip}/22",
+        "ipv4Pool": pool,
+        "vlan": 0,
+        "cleanGateway": False,
+        "routes": [],
+    }
+    return {
+        "apiVersion": "spiderpool.spidernet.io/v2beta1",
+        "kind": "SpiderEndpoint",
+        "metadata": {
+            "name": f"p{i}",
+            "namespace": NS,
+            "labels": {"spiderpool.spidernet.io/node": node},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": f"p{i}", "uid": uid}],
+        },
+        "status": {
+            "current": {"uid": uid, "node": node, "ips": [detail]},
+            "ownerControllerType": "Pod",
+            "ownerControllerName": f"p{i}",
+        },
+    }
 
 
 def address(pool_index: int, n: int) -> str:
@@ -88,30 +113,58 @@ def build(cp: ControlPlane, records: int, pools: int) -> list[str]:
     ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     for n in nodes:
         cluster.node(n)
-        cp.request("PATCH", f"/api/v1/nodes/{n}/status", ready, content_type="application/merge-patch+json")
+        cp.request(
+            "PATCH", f"/api/v1/nodes/{n}/status", ready, content_type="application/merge-patch+json"
+        )
     per_pool = -(-records // pools)
     blocks = -(-per_pool // 250)
     for p in range(pools):
-        cluster.pool(f"bench-{p}", f"10.{100 + p}.0.0/16", [f"10.{100 + p}.{b}.1-10.{100 + p}.{b}.250" for b in range(blocks)])
+        cluster.pool(
+            f"bench-{p}",
+            f"10.{100 + p}.0.0/16",
+            [f"10.{100 + p}.{b}.1-10.{100 + p}.{b}.250" for b in range(blocks)],
+        )
     clients = Clients(cp)
     started = time.monotonic()
     with ThreadPoolExecutor(12) as ex:
-        made = list(ex.map(lambda i: clients.post(f"/api/v1/namespaces/{NS}/pods", pod_body(i, nodes[i % 20])),
-                           range(records)))  # fmt: skip
+        made = list(
+            ex.map(
+                lambda i: clients.post(f"/api/v1/namespaces/{NS}/pods", pod_body(i, nodes[i % 20])),
+                range(records),
+            )
+        )
     uids = [str(m["metadata"]["uid"]) for m in made]
     print(f"set-up: {records} pods in {time.monotonic() - started:.0f} s", file=sys.stderr)
     for p in range(pools):
         mine = range(p * per_pool, min(records, (p + 1) * per_pool))
-        allocated = {address(p, i - p * per_pool): {"pod": f"{NS}/p{i}", "podUid": uids[i]} for i in mine}
+        allocated = {
+            address(p, i - p * per_pool): {"pod": f"{NS}/p{i}", "podUid": uids[i]} for i in mine
+        }
         obj = cluster.get_pool(f"bench-{p}")
-        obj["status"] = {"allocatedIPs": json.dumps(allocated, separators=(",", ":")), "allocatedIPCount": len(allocated),
-                         "totalIPCount": blocks * 250}  # fmt: skip
+        obj["status"] = {
+            "allocatedIPs": json.dumps(allocated, separators=(",", ":")),
+            "allocatedIPCount": len(allocated),
+            "totalIPCount": blocks * 250,
+        }
         status, reply = cp.request("PUT", f"{GROUP}/spiderippools/bench-{p}/status", obj)
         assert status == 200, reply
     started = time.monotonic()
     with ThreadPoolExecutor(12) as ex:
-        list(ex.map(lambda i: clients.post(f"{GROUP}/namespaces/{NS}/spiderendpoints", endpoint_body(
-            i, uids[i], nodes[i % 20], f"bench-{i // per_pool}", address(i // per_pool, i % per_pool))), range(records)))
+        list(
+            ex.map(
+                lambda i: clients.post(
+                    f"{GROUP}/namespaces/{NS}/spiderendpoints",
+                    endpoint_body(
+                        i,
+                        uids[i],
+                        nodes[i % 20],
+                        f"bench-{i // per_pool}",
+                        address(i // per_pool, i % per_pool),
+                    ),
+                ),
+                range(records),
+            )
+        )
     print(f"set-up: {records} endpoints in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return uids
 
@@ -121,7 +174,8 @@ def cpu_seconds(pid: int | None = None) -> float:
     if pid is None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -140,18 +194,39 @@ def timed_pass(cp: ControlPlane, *args: str) -> Timed:
     out, err = io.StringIO(), io.StringIO()
     server = cp._procs[-1].pid
     cpu, server_cpu, started = cpu_seconds(), cpu_seconds(server), time.perf_counter()
-    rc = command.main(["--kubeconfig", str(cp.kubeconfig), "--min-age", "0", "--state-namespace", NS, *args], out, err)
-    timed = Timed(time.perf_counter() - started, cpu_seconds() - cpu, cpu_seconds(server) - server_cpu,
-                  json.loads(out.getvalue()))  # fmt: skip
+    rc = command.main(
+        ["--kubeconfig", str(cp.kubeconfig), "--min-age", "0", "--state-namespace", NS, *args],
+        out,
+        err,
+    )
+    timed = Timed(
+        time.perf_counter() - started,
+        cpu_seconds() - cpu,
+        cpu_seconds(server) - server_cpu,
+        json.loads(out.getvalue()),
+    )
     assert rc == 0, timed.report["errors"]
     return timed
 
 
 def process_pass(cp: ControlPlane) -> float:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "gc/main.py", "--kubeconfig", str(cp.kubeconfig), "--min-age", "0",
-                           "--state-namespace", NS], cwd=paths.REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(paths.REPO)})  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "gc/main.py",
+            "--kubeconfig",
+            str(cp.kubeconfig),
+            "--min-age",
+            "0",
+            "--state-namespace",
+            NS,
+        ],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     return time.perf_counter() - started
 
@@ -173,11 +248,15 @@ def main() -> None:
         idle = timed_pass(cp)
         whole = process_pass(cp)
     scanned, report = dry.report["scanned"], releasing.report
-    print(f"scanned: {scanned['pools']} pools, {scanned['records']} records, {scanned['endpoints']} endpoints, "
-          f"{scanned['pods']} pods, {scanned['nodes']} nodes; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"scanned: {scanned['pools']} pools, {scanned['records']} records, {scanned['endpoints']} endpoints, "
+        f"{scanned['pods']} pods, {scanned['nodes']} nodes; load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"dry-run pass:   {dry.line()} ({len(dry.report['wouldRelease'])} would be released)")
-    print(f"releasing pass: {releasing.line()} ({len(report['released'])} released, "
-          f"{len(report['endpointsDeleted'])} endpoints deleted, {len(report['counts'])} count refreshes)")
+    print(
+        f"releasing pass: {releasing.line()} ({len(report['released'])} released, "
+        f"{len(report['endpointsDeleted'])} endpoints deleted, {len(report['counts'])} count refreshes)"
+    )
     print(f"idle pass:      {idle.line()} ({len(idle.report['released'])} released)")
     print(f"process (python3 gc/main.py, an idle pass): {whole:.2f} s wall")
 

@@ -39,8 +39,10 @@ class Kubelet:
         self._pending = 0  # queued or running
         self._stop = False
         self._errors: list[BaseException] = []
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-w{i}", daemon=True)
-                         for i in range(concurrency)]  # fmt: skip
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-w{i}", daemon=True)
+            for i in range(concurrency)
+        ]
         for t in self._threads:
             t.start()
 

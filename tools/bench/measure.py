@@ -17,13 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
-API_LINE = re.compile(r"^api requests=(\d+) writes=(\d+) conflicts=(\d+) lock_wait=([0-9.]+)s: ?(.*)$")
+API_LINE = re.compile(
+    r"^api requests=(\d+) writes=(\d+) conflicts=(\d+) lock_wait=([0-9.]+)s: ?(.*)$"
+)
 
 
 def process_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15 of the whole line
+    return (
+        int(fields[11]) + int(fields[12])
+    ) / TICK  # utime, stime: fields 14 and 15 of the whole line
 
 
 @dataclass
@@ -52,8 +56,15 @@ def parse_api_line(record: dict[str, object]) -> ApiLine | None:
     if not m:
         return None
     calls = tuple(c.strip() for c in m.group(5).split(";") if c.strip())
-    return ApiLine(str(record.get("command", "")), str(record.get("containerID", "")), int(m.group(1)),
-                   int(m.group(2)), int(m.group(3)), float(m.group(4)), calls)  # fmt: skip
+    return ApiLine(
+        str(record.get("command", "")),
+        str(record.get("containerID", "")),
+        int(m.group(1)),
+        int(m.group(2)),
+        int(m.group(3)),
+        float(m.group(4)),
+        calls,
+    )
 
 
 @dataclass

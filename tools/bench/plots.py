@@ -38,7 +38,9 @@ def plot(phases: dict[str, list[dict[str, Any]]], title: str, path: Path) -> Pat
             xs, ys = series(line["done_at"], line["target"], name == "delete")
             xs.append(max(line["wall"], xs[-1]))
             ys.append(ys[-1])
-            ax.step(xs, ys, where="post", linestyle=STYLE.get(line["plugin"], ":"), label=line["plugin"])
+            ax.step(
+                xs, ys, where="post", linestyle=STYLE.get(line["plugin"], ":"), label=line["plugin"]
+            )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("s", fontsize=8)
         ax.tick_params(labelsize=7)

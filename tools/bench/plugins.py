@@ -79,11 +79,21 @@ class Plugin:
 
     def ipam(self, node: Node) -> dict[str, Any]:
         if self.kind == "spiderpool":
-            pools = {f"default_ipv{r.family}_ippool": [p] for p, r in zip(self.pools, self.ranges, strict=True)}
-            return {**node.config.ipam(**pools), **self.extra}  # debug level: one "api requests=..." line per exec
+            pools = {
+                f"default_ipv{r.family}_ippool": [p]
+                for p, r in zip(self.pools, self.ranges, strict=True)
+            }
+            return {
+                **node.config.ipam(**pools),
+                **self.extra,
+            }  # debug level: one "api requests=..." line per exec
         if self.kind == "floor":
-            return {"type": FLOOR_TYPE, "kubeconfig": node.config.kubeconfig, "pools": self.pools,
-                    "lock_file": self.lock_file}  # fmt: skip
+            return {
+                "type": FLOOR_TYPE,
+                "kubeconfig": node.config.kubeconfig,
+                "pools": self.pools,
+                "lock_file": self.lock_file,
+            }
         conf = json.loads(fill(self.conf_text, placeholders(self.ranges, node)))
         conf.setdefault("type", self.binary.name)
         return dict(conf)
@@ -98,11 +108,20 @@ class Plugin:
 
 def placeholders(ranges: list[Range], node: Node) -> dict[str, str]:
     """What a --compare-conf file may name: the run's ranges (as the pools have them) and the node's dirs."""
-    out = {"NODE": node.name, "NODE_DIR": str(node.config.dir), "STATE_DIR": str(node.config.dir.parent / "shared-state"),
-           "KUBECONFIG": node.config.kubeconfig}  # fmt: skip
+    out = {
+        "NODE": node.name,
+        "NODE_DIR": str(node.config.dir),
+        "STATE_DIR": str(node.config.dir.parent / "shared-state"),
+        "KUBECONFIG": node.config.kubeconfig,
+    }
     for r in ranges:
         fam = f"V{r.family}"
-        out |= {f"{fam}_SUBNET": r.subnet, f"{fam}_START": r.first, f"{fam}_END": r.last, f"{fam}_GATEWAY": r.gateway}
+        out |= {
+            f"{fam}_SUBNET": r.subnet,
+            f"{fam}_START": r.first,
+            f"{fam}_END": r.last,
+            f"{fam}_GATEWAY": r.gateway,
+        }
     return out
 
 
@@ -116,7 +135,9 @@ def floor_wrapper(directory: Path) -> Path:
     """The floor as an executable named by its CNI type, so a main plugin can exec it from CNI_PATH."""
     directory.mkdir(parents=True, exist_ok=True)
     exe = directory / FLOOR_TYPE
-    python = os.path.realpath(sys.executable)  # the interpreter itself: the pyenv shim adds ~80 ms (TESTBED.md)
+    python = os.path.realpath(
+        sys.executable
+    )  # the interpreter itself: the pyenv shim adds ~80 ms (TESTBED.md)
     source = (Path(__file__).with_name("floor.py")).read_text()
     exe.write_text(f"#!{python} -IS\n{source}")
     exe.chmod(0o755)
@@ -155,7 +176,12 @@ def _outcome(verb: str, run: execs.Exec, error_rc: int) -> Outcome:
         err = json.loads(text) if run.returncode == error_rc else {}
     except ValueError:
         err = {}
-    msg = str(err.get("msg") or text or run.stderr.decode(errors="replace").strip() or f"exit {run.returncode}")
+    msg = str(
+        err.get("msg")
+        or text
+        or run.stderr.decode(errors="replace").strip()
+        or f"exit {run.returncode}"
+    )
     return Outcome(verb, False, int(err.get("code", 0) or 0), msg[-300:], (), run)
 
 
@@ -165,16 +191,28 @@ class IpamRuntime:
 
     plugin: Plugin
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
-    wrap: Callable[[str, str], list[str]] | None = None  # (verb, cid) -> argv prefix: a profiler (profile_add.py)
-
+    wrap: Callable[[str, str], list[str]] | None = (
+        None  # (verb, cid) -> argv prefix: a profiler (profile_add.py)
+    )
 
     def call(self, verb: str, node: Node, ns: str, pod: str, uid: str, cid: str) -> Outcome:
-        conf: dict[str, Any] = {"cniVersion": "1.0.0", "name": NETWORK, "type": "macvlan", "ipam": self.plugin.ipam(node)}
+        conf: dict[str, Any] = {
+            "cniVersion": "1.0.0",
+            "name": NETWORK,
+            "type": "macvlan",
+            "ipam": self.plugin.ipam(node),
+        }
         if verb == "DEL" and cid in self.cache:
             conf["prevResult"] = self.cache[cid]
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_COMMAND": verb, "CNI_CONTAINERID": cid,
-               "CNI_NETNS": f"/var/run/netns/{cid[:12]}", "CNI_IFNAME": "eth0", "CNI_PATH": self.plugin.cni_path(),
-               "CNI_ARGS": _pod_args(ns, pod, uid, cid)}  # fmt: skip
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "CNI_COMMAND": verb,
+            "CNI_CONTAINERID": cid,
+            "CNI_NETNS": f"/var/run/netns/{cid[:12]}",
+            "CNI_IFNAME": "eth0",
+            "CNI_PATH": self.plugin.cni_path(),
+            "CNI_ARGS": _pod_args(ns, pod, uid, cid),
+        }
         prefix = self.wrap(verb, cid) if self.wrap else []
         run = execs.run([*prefix, str(self.plugin.binary)], json.dumps(conf).encode(), env)
         if prefix:  # a profiler's own lines share the plugin's stdout: keep the one JSON object
@@ -195,21 +233,52 @@ class ChainRuntime:
     workdir: Path
     _conf: dict[int, Path] = field(default_factory=dict)
 
-
     def conflist(self, node: Node) -> Path:
         if node.index not in self._conf:
-            coordinator = {"type": "coordinator", "mode": "underlay",
-                           "logOptions": {"logLevel": "info", "logFile": str(node.config.dir / "coordinator.log")}}  # fmt: skip
-            macvlan = {"type": "macvlan", "master": "ens1", "mode": "bridge", "ipam": self.plugin.ipam(node)}
+            coordinator = {
+                "type": "coordinator",
+                "mode": "underlay",
+                "logOptions": {
+                    "logLevel": "info",
+                    "logFile": str(node.config.dir / "coordinator.log"),
+                },
+            }
+            macvlan = {
+                "type": "macvlan",
+                "master": "ens1",
+                "mode": "bridge",
+                "ipam": self.plugin.ipam(node),
+            }
             path = self.workdir / f"{self.plugin.name}-{node.name}.conflist"
-            path.write_text(json.dumps({"cniVersion": "1.0.0", "name": NETWORK, "plugins": [macvlan, coordinator]}))
+            path.write_text(
+                json.dumps(
+                    {"cniVersion": "1.0.0", "name": NETWORK, "plugins": [macvlan, coordinator]}
+                )
+            )
             self._conf[node.index] = path
         return self._conf[node.index]
 
     def call(self, verb: str, node: Node, ns: str, pod: str, uid: str, cid: str) -> Outcome:
-        argv = ["ip", "netns", "exec", node.netns, str(paths.CNIRUN), "-conf", str(self.conflist(node)), "-id", cid,
-                "-netns", netns_path(cid), "-ifname", "eth0", "-cache-dir", str(node.config.dir / "libcni-cache"),
-                "-args", _pod_args(ns, pod, uid, cid), verb.lower()]  # fmt: skip
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            node.netns,
+            str(paths.CNIRUN),
+            "-conf",
+            str(self.conflist(node)),
+            "-id",
+            cid,
+            "-netns",
+            netns_path(cid),
+            "-ifname",
+            "eth0",
+            "-cache-dir",
+            str(node.config.dir / "libcni-cache"),
+            "-args",
+            _pod_args(ns, pod, uid, cid),
+            verb.lower(),
+        ]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_PATH": self.plugin.cni_path()}
         return _outcome(verb, execs.run(argv, b"", env), error_rc=2)
 

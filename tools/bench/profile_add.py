@@ -24,14 +24,14 @@ import statistics
 import sys
 import tempfile
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tools.bench import execs, figures, workload
 from tools.bench.api import Api
 from tools.bench.plugins import IpamRuntime
-from tools.bench.runner import PluginRun, Settings
+from tools.bench.runner import Settings
 from tools.bench.seed import make_plugins, make_run
 from tools.testbed.cluster import Cluster
 from tools.testbed.controlplane import ControlPlane
@@ -42,7 +42,10 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("PyInstaller bootstrap and runtime hooks", ("pyiboot01_bootstrap", "pyi_rth_")),
     ("imports", ("_find_and_load", "_handle_fromlist", "exec_module")),
     ("TLS handshake", ("do_handshake", "wrap_socket", "create_connection")),
-    ("TLS context (CA file)", ("load_verify_locations", "create_default_context", "_ssl_context", "SSLContext")),
+    (
+        "TLS context (CA file)",
+        ("load_verify_locations", "create_default_context", "_ssl_context", "SSLContext"),
+    ),
     ("waiting for the API server", ("readinto", "recv_into", "_read_response", "readline")),
     ("sending requests", ("sendall",)),
     ("lock wait", ("locking.py",)),
@@ -81,7 +84,9 @@ def read_samples(path: Path) -> list[tuple[list[str], int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench.profile_add", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.bench.profile_add", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--pods", type=int, default=500)
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--concurrency", type=int, default=5)
@@ -105,8 +110,19 @@ def main(argv: list[str] | None = None) -> int:
             if verb != "ADD" or seen["n"] % args.every:
                 return []
             profiled[cid] = args.out / f"spy-{cid[:12]}.txt"
-        return [str(spy), "record", "--idle", "--nonblocking", "--rate", str(args.rate), "--format", "raw",
-                "--output", str(profiled[cid]), "--"]  # fmt: skip
+        return [
+            str(spy),
+            "record",
+            "--idle",
+            "--nonblocking",
+            "--rate",
+            str(args.rate),
+            "--format",
+            "raw",
+            "--output",
+            str(profiled[cid]),
+            "--",
+        ]
 
     with ControlPlane() as cp:
         Cluster(cp).install_crds()
@@ -122,8 +138,13 @@ def main(argv: list[str] | None = None) -> int:
 
             def version_probe() -> None:  # process start alone, under the same load
                 while not stop.is_set() and len(versions) < args.versions:
-                    versions.append(execs.run([str(plugin.binary)], b'{"cniVersion": "1.0.0"}',
-                                              {"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"}))  # fmt: skip
+                    versions.append(
+                        execs.run(
+                            [str(plugin.binary)],
+                            b'{"cniVersion": "1.0.0"}',
+                            {"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"},
+                        )
+                    )
                     stop.wait(0.2)
 
             probe = threading.Thread(target=version_probe)
@@ -141,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def analyse(log: Any, profiled: dict[str, Path], versions: list[execs.Exec], rate: int) -> dict[str, Any]:
+def analyse(
+    log: Any, profiled: dict[str, Path], versions: list[execs.Exec], rate: int
+) -> dict[str, Any]:
     buckets: Counter[str] = Counter()
     requests: Counter[str] = Counter()
     sampled_ms: list[float] = []
@@ -161,44 +184,68 @@ def analyse(log: Any, profiled: dict[str, Path], versions: list[execs.Exec], rat
     lines = [line for line in log.api if line.command == "ADD"]
     mean = statistics.fmean
     return {
-        "pods": log.target, "profiled": len(sampled_ms), "rate": rate,
-        "add_wall_ms_mean": mean([a.wall for a in adds]) * 1000, "add_cpu_ms_mean": mean([a.cpu for a in adds]) * 1000,
+        "pods": log.target,
+        "profiled": len(sampled_ms),
+        "rate": rate,
+        "add_wall_ms_mean": mean([a.wall for a in adds]) * 1000,
+        "add_cpu_ms_mean": mean([a.cpu for a in adds]) * 1000,
         "sampled_ms_mean": mean(sampled_ms) if sampled_ms else 0.0,
         "version_wall_ms_median": statistics.median([v.wall for v in versions]) * 1000,
         "version_cpu_ms_median": statistics.median([v.cpu for v in versions]) * 1000,
         "buckets_ms_per_add": {k: v / rate * 1000 / n for k, v in buckets.most_common()},
         "requests_ms_per_add": {k: v / rate * 1000 / n for k, v in requests.most_common()},
-        "requests_per_add": mean([line.requests for line in lines]), "writes_per_add": mean([line.writes for line in lines]),
+        "requests_per_add": mean([line.requests for line in lines]),
+        "writes_per_add": mean([line.writes for line in lines]),
         "conflicts_per_add": mean([line.conflicts for line in lines]),
         "lock_wait_ms_mean": mean([line.lock_wait for line in lines]) * 1000,
         "lock_wait_ms_p99": figures.percentile([line.lock_wait * 1000 for line in lines], 99),
-        "request_kinds": dict(Counter(c.split(" ")[0] + " " + _kind(c) for line in lines for c in line.calls)),
+        "request_kinds": dict(
+            Counter(c.split(" ")[0] + " " + _kind(c) for line in lines for c in line.calls)
+        ),
         "phase": figures.summarise(log),
-    }  # fmt: skip
+    }
 
 
 def _kind(call: str) -> str:
     path = call.split(" ", 1)[1].split("?")[0]
-    for key in ("spiderippools", "spiderendpoints", "spiderreservedips", "pods", "namespaces", "nodes"):
+    for key in (
+        "spiderippools",
+        "spiderendpoints",
+        "spiderreservedips",
+        "pods",
+        "namespaces",
+        "nodes",
+    ):
         if f"/{key}" in path:
-            return key + ("/status" if path.endswith("/status") else "") + (" (table)" if "(table)" in call else "")
+            return (
+                key
+                + ("/status" if path.endswith("/status") else "")
+                + (" (table)" if "(table)" in call else "")
+            )
     return path
 
 
 def render(r: dict[str, Any]) -> str:
-    lines = [f"create phase of {r['pods']} pods; {r['profiled']} ADDs profiled at {r['rate']} Hz",
-             f"ADD exec: mean wall {r['add_wall_ms_mean']:.0f} ms, CPU {r['add_cpu_ms_mean']:.0f} ms; "
-             f"sampled by py-spy: {r['sampled_ms_mean']:.0f} ms of each",
-             f"VERSION exec under the same load (process start, no ADD work): median wall "
-             f"{r['version_wall_ms_median']:.0f} ms, CPU {r['version_cpu_ms_median']:.0f} ms", "",
-             "where the sampled wall time of an ADD goes (ms per ADD):"]  # fmt: skip
+    lines = [
+        f"create phase of {r['pods']} pods; {r['profiled']} ADDs profiled at {r['rate']} Hz",
+        f"ADD exec: mean wall {r['add_wall_ms_mean']:.0f} ms, CPU {r['add_cpu_ms_mean']:.0f} ms; "
+        f"sampled by py-spy: {r['sampled_ms_mean']:.0f} ms of each",
+        f"VERSION exec under the same load (process start, no ADD work): median wall "
+        f"{r['version_wall_ms_median']:.0f} ms, CPU {r['version_cpu_ms_median']:.0f} ms",
+        "",
+        "where the sampled wall time of an ADD goes (ms per ADD):",
+    ]
     lines += [f"  {v:7.1f}  {k}" for k, v in r["buckets_ms_per_add"].items()]
     lines += ["", "time in requests (TLS, send, wait), by the code that sent them (ms per ADD):"]
     lines += [f"  {v:7.1f}  {k}" for k, v in r["requests_ms_per_add"].items()]
-    lines += ["", f"every ADD of the phase (plugin's debug lines): {r['requests_per_add']:.2f} requests, "
-                  f"{r['writes_per_add']:.2f} writes, {r['conflicts_per_add']:.2f} conflicts, lock wait mean "
-                  f"{r['lock_wait_ms_mean']:.1f} ms, p99 {r['lock_wait_ms_p99']:.0f} ms",
-              "requests sent by all ADDs: " + ", ".join(f"{v} {k}" for k, v in sorted(r["request_kinds"].items()))]  # fmt: skip
+    lines += [
+        "",
+        f"every ADD of the phase (plugin's debug lines): {r['requests_per_add']:.2f} requests, "
+        f"{r['writes_per_add']:.2f} writes, {r['conflicts_per_add']:.2f} conflicts, lock wait mean "
+        f"{r['lock_wait_ms_mean']:.1f} ms, p99 {r['lock_wait_ms_p99']:.0f} ms",
+        "requests sent by all ADDs: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(r["request_kinds"].items())),
+    ]
     return "\n".join(lines)
 
 

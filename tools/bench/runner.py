@@ -89,8 +89,12 @@ class PhaseLog:
     t0: float = 0.0
     wall: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
-    done_at: list[float] = field(default_factory=list)  # when each target pod got (delete: lost) its address
-    latency: list[float] = field(default_factory=list)  # per pod: first due -> address (delete: DEL done)
+    done_at: list[float] = field(
+        default_factory=list
+    )  # when each target pod got (delete: lost) its address
+    latency: list[float] = field(
+        default_factory=list
+    )  # per pod: first due -> address (delete: DEL done)
     failures: list[str] = field(default_factory=list)  # pods without an address, DELs given up
     api: list[measure.ApiLine] = field(default_factory=list)
     server_cpu: dict[str, float] = field(default_factory=dict)
@@ -98,7 +102,10 @@ class PhaseLog:
     gc: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: str = ""
-    load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average at the start and the end
+    load: tuple[float, float] = (
+        0.0,
+        0.0,
+    )  # the machine's 1-minute load average at the start and the end
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
@@ -107,8 +114,21 @@ class PhaseLog:
     def record(self, out: Outcome, pod: str, node: int, cleanup: bool = False) -> None:
         r = out.run
         with self._lock:
-            self.attempts.append(Attempt(out.verb, pod, node, out.ok, out.code, out.msg, r.started - self.t0, r.wall,
-                                         r.cpu, r.maxrss_kb, cleanup))  # fmt: skip
+            self.attempts.append(
+                Attempt(
+                    out.verb,
+                    pod,
+                    node,
+                    out.ok,
+                    out.code,
+                    out.msg,
+                    r.started - self.t0,
+                    r.wall,
+                    r.cpu,
+                    r.maxrss_kb,
+                    cleanup,
+                )
+            )
 
     def done(self, since: float) -> None:
         with self._lock:
@@ -154,7 +174,9 @@ class PluginRun:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.s.seed)
         self.server = measure.ServerCpu(self.cp.pids())
-        self.kubelets = [kubelet.Kubelet(f"{self.plugin.name}-{n.name}", self.s.concurrency) for n in self.nodes]
+        self.kubelets = [
+            kubelet.Kubelet(f"{self.plugin.name}-{n.name}", self.s.concurrency) for n in self.nodes
+        ]
 
     def close(self) -> None:
         for k in self.kubelets:
@@ -212,7 +234,9 @@ class PluginRun:
                 return None
             self._teardown(pod, cid, log, sandbox)
             if log.now() > self.s.give_up:
-                log.fail(f"ADD {pod.name}: no address after {log.now():.0f} s (last: code {out.code} {out.msg})")
+                log.fail(
+                    f"ADD {pod.name}: no address after {log.now():.0f} s (last: code {out.code} {out.msg})"
+                )
                 return None
             return kubelet.backoff(self.s.backoff, self.rng)
 
@@ -225,11 +249,17 @@ class PluginRun:
             if sandbox:
                 sandbox.delete()
             return
-        gone = Pod(pod.name, pod.uid, pod.node, pod.group, cid)  # StopPodSandbox is retried on its own
-        self.kubelets[pod.node].submit(self.del_job(gone, log, confirm=False, counted=False),
-                                       kubelet.backoff(self.s.backoff, self.rng))  # fmt: skip
+        gone = Pod(
+            pod.name, pod.uid, pod.node, pod.group, cid
+        )  # StopPodSandbox is retried on its own
+        self.kubelets[pod.node].submit(
+            self.del_job(gone, log, confirm=False, counted=False),
+            kubelet.backoff(self.s.backoff, self.rng),
+        )
 
-    def del_job(self, pod: Pod, log: PhaseLog, *, confirm: bool, counted: bool = True) -> kubelet.Job:
+    def del_job(
+        self, pod: Pod, log: PhaseLog, *, confirm: bool, counted: bool = True
+    ) -> kubelet.Job:
         """StopPodSandbox until it works; then, for a deleted pod, the kubelet's confirmation (grace 0)."""
         since = time.monotonic()
         node = self.nodes[pod.node]
@@ -252,7 +282,9 @@ class PluginRun:
                     log.done(since)
                 return None
             if log.now() > self.s.give_up:
-                log.fail(f"DEL {pod.name} {pod.cid[:12]}: still failing after {log.now():.0f} s (code {out.code} {out.msg})")
+                log.fail(
+                    f"DEL {pod.name} {pod.cid[:12]}: still failing after {log.now():.0f} s (code {out.code} {out.msg})"
+                )
                 return None
             return kubelet.backoff(self.s.backoff, self.rng)
 
@@ -296,7 +328,10 @@ class PluginRun:
 
     def setup(self) -> None:
         """ReplicaSets and pod objects, before any clock starts."""
-        self.owners = self._parallel(lambda g: self.api.replicaset(self.ns, f"dep-{g:03d}", 10), list(range(self.shape.groups)))
+        self.owners = self._parallel(
+            lambda g: self.api.replicaset(self.ns, f"dep-{g:03d}", 10),
+            list(range(self.shape.groups)),
+        )
 
         def make(k: int) -> Pod:
             g, n = self.shape.group_of(k), self.shape.node_of(k)
@@ -321,12 +356,19 @@ class PluginRun:
             self.api.delete_pod(self.ns, pod.name, grace=30)
             node = (pod.node + 1) % self.shape.nodes
             name = self._name(pod.group)
-            new = Pod(name, self.api.pod(self.ns, name, self.nodes[node].name, self.owners[pod.group]), node, pod.group)
+            new = Pod(
+                name,
+                self.api.pod(self.ns, name, self.nodes[node].name, self.owners[pod.group]),
+                node,
+                pod.group,
+            )
             self.pods[name] = new
             self.kubelets[pod.node].submit(self.del_job(pod, log, confirm=True, counted=False))
             self.kubelets[node].submit(self.add_job(new, log))
 
-        return self.phase("rebuild", len(old), lambda log: self._parallel(lambda p: replace(log, p), old))
+        return self.phase(
+            "rebuild", len(old), lambda log: self._parallel(lambda p: replace(log, p), old)
+        )
 
     def down(self) -> list[Pod]:
         down = set(self.shape.down_nodes())
@@ -354,7 +396,9 @@ class PluginRun:
         victims = self.down()
         if not self.plugin.api_backed:
             log = PhaseLog("node-loss", self.plugin.name, len(victims))
-            log.skipped = "its state is not in the API: a GC pass cannot free a dead node's addresses"
+            log.skipped = (
+                "its state is not in the API: a GC pass cannot free a dead node's addresses"
+            )
             self.logs.append(log)
             return log
         down = set(self.shape.down_nodes())
@@ -374,7 +418,12 @@ class PluginRun:
                 self.evicted.append(pod)
                 node = healthy[i % len(healthy)]
                 name = self._name(pod.group)
-                new = Pod(name, self.api.pod(self.ns, name, self.nodes[node].name, self.owners[pod.group]), node, pod.group)
+                new = Pod(
+                    name,
+                    self.api.pod(self.ns, name, self.nodes[node].name, self.owners[pod.group]),
+                    node,
+                    pod.group,
+                )
                 self.pods[name] = new
                 self.kubelets[node].submit(self.add_job(new, log))
 
@@ -386,17 +435,33 @@ class PluginRun:
     def _gc_pass(self, log: PhaseLog, expected: int) -> None:
         """The CronJob's one pass, run the way docs/gc.md says, while the replacements' ADDs retry."""
         time.sleep(max(0.0, EVICT_GRACE + 1.0 - log.now()))  # past deletionTimestamp + grace
-        argv = [sys.executable, str(paths.REPO / "gc" / "main.py"), "--kubeconfig", str(self.cp.kubeconfig), "--once",
-                "--min-age", "0", "--state-namespace", self.ns]  # fmt: skip
+        argv = [
+            sys.executable,
+            str(paths.REPO / "gc" / "main.py"),
+            "--kubeconfig",
+            str(self.cp.kubeconfig),
+            "--once",
+            "--min-age",
+            "0",
+            "--state-namespace",
+            self.ns,
+        ]
         env = {**os.environ, "PYTHONPATH": str(paths.REPO)}
         started = log.now()
         run = execs.run(argv, b"", env, timeout=600)
         report = json.loads(run.stdout) if run.stdout.strip() else {}
         released = [r for r in report.get("released", []) if r.get("pool") in self.plugin.pools]
-        log.gc = {"at": started, "wall": run.wall, "cpu": run.cpu, "rc": run.returncode, "released": len(released),
-                  "expected": expected,
-                  "endpointsDeleted": len(report.get("endpointsDeleted", [])), "errors": report.get("errors", []),
-                  "stderr": run.stderr.decode(errors="replace")[-500:] if run.returncode else ""}  # fmt: skip
+        log.gc = {
+            "at": started,
+            "wall": run.wall,
+            "cpu": run.cpu,
+            "rc": run.returncode,
+            "released": len(released),
+            "expected": expected,
+            "endpointsDeleted": len(report.get("endpointsDeleted", [])),
+            "errors": report.get("errors", []),
+            "stderr": run.stderr.decode(errors="replace")[-500:] if run.returncode else "",
+        }
 
     def delete(self) -> PhaseLog:
         live = list(self.pods.values())
@@ -406,7 +471,9 @@ class PluginRun:
         def body(log: PhaseLog) -> None:
             for n in self.shape.down_nodes():
                 self.api.set_ready(self.nodes[n].name, True)
-            for pod in returned:  # the returning kubelet tears down the sandbox it lost, confirms the eviction
+            for pod in (
+                returned
+            ):  # the returning kubelet tears down the sandbox it lost, confirms the eviction
                 self.kubelets[pod.node].submit(self.del_job(pod, log, confirm=True, counted=False))
 
             def remove(pod: Pod) -> None:
@@ -427,12 +494,16 @@ class PluginRun:
         snap = invariants.snapshot(self.cp, self.plugin.pools, self.ns)
         violations = snap.violations()
         leaked = snap.leaked()
-        out |= {"duplicates": sum(1 for v in violations if "held by" in v or "named by" in v),
-                "I1 violations": sum(1 for v in violations if v.startswith("I1")), "leaks": len(leaked),
-                "holders": len(snap.holders()), "cooling": sum(1 for recs in snap.records.values() for r in recs.values()
-                                                               if "cooldownUntil" in r),
-                "examples": (violations + leaked)[:5]}  # fmt: skip
+        out |= {
+            "duplicates": sum(1 for v in violations if "held by" in v or "named by" in v),
+            "I1 violations": sum(1 for v in violations if v.startswith("I1")),
+            "leaks": len(leaked),
+            "holders": len(snap.holders()),
+            "cooling": sum(
+                1 for recs in snap.records.values() for r in recs.values() if "cooldownUntil" in r
+            ),
+            "examples": (violations + leaked)[:5],
+        }
         if final:
             out["endpoints left"] = len(snap.endpoints)
         return out
-

@@ -43,29 +43,92 @@ PHASES = ("create", "rebuild", "recovery", "delete")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="tools/bench/seed.sh", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        prog="tools/bench/seed.sh",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     add = ap.add_argument
-    add("--pods", type=int, default=1000, help="pod objects, in groups of 10 (Deployment-like ReplicaSets)")
-    add("--nodes", type=int, default=10, help="simulated nodes (own node name, lock dir, state dir, log)")
+    add(
+        "--pods",
+        type=int,
+        default=1000,
+        help="pod objects, in groups of 10 (Deployment-like ReplicaSets)",
+    )
+    add(
+        "--nodes",
+        type=int,
+        default=10,
+        help="simulated nodes (own node name, lock dir, state dir, log)",
+    )
     add("--concurrency", type=int, default=5, help="CNI calls at once per node, like a kubelet's")
-    add("--mode", choices=("ipam", "chain"), default="ipam",
-        help="ipam: the IPAM exec'd directly; chain: libcni -> macvlan -> IPAM -> coordinator in netns")
-    add("--scenario", default="exact", help="exact (IPs = pods), sufficient (4 IPs a pod), or both, comma-separated")
+    add(
+        "--mode",
+        choices=("ipam", "chain"),
+        default="ipam",
+        help="ipam: the IPAM exec'd directly; chain: libcni -> macvlan -> IPAM -> coordinator in netns",
+    )
+    add(
+        "--scenario",
+        default="exact",
+        help="exact (IPs = pods), sufficient (4 IPs a pod), or both, comma-separated",
+    )
     add("--family", default="v4", help="v4, dual, or both, comma-separated")
-    add("--phases", default=",".join(PHASES), help="which phases, comma-separated (create always runs)")
-    add("--down", type=int, help="nodes power-cycled, then lost, in the recovery phase (default: 3 of 10, scaled)")
-    add("--backoff", type=float, default=10.0, help="the kubelet's retry period for a failed ADD or DEL (+0-50%% jitter)")
-    add("--give-up", type=float, default=900.0, help="seconds into a phase after which a pod without an address fails")
+    add(
+        "--phases",
+        default=",".join(PHASES),
+        help="which phases, comma-separated (create always runs)",
+    )
+    add(
+        "--down",
+        type=int,
+        help="nodes power-cycled, then lost, in the recovery phase (default: 3 of 10, scaled)",
+    )
+    add(
+        "--backoff",
+        type=float,
+        default=10.0,
+        help="the kubelet's retry period for a failed ADD or DEL (+0-50%% jitter)",
+    )
+    add(
+        "--give-up",
+        type=float,
+        default=900.0,
+        help="seconds into a phase after which a pod without an address fails",
+    )
     add("--no-floor", action="store_true", help="leave out the floor process")
-    add("--compare", action="append", default=[], metavar="BIN", help="another CNI IPAM executable (repeatable)")
-    add("--compare-conf", action="append", default=[], metavar="FILE",
+    add(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="BIN",
+        help="another CNI IPAM executable (repeatable)",
+    )
+    add(
+        "--compare-conf",
+        action="append",
+        default=[],
+        metavar="FILE",
         help="its ipam section as JSON; @V4_START@ @V4_END@ @V4_SUBNET@ @V4_GATEWAY@ (V6_ too), @NODE@, @NODE_DIR@, "
-             "@STATE_DIR@ and @KUBECONFIG@ are filled in")  # fmt: skip
-    add("--ipam-set", action="append", default=[], metavar="KEY=JSON",
-        help="a key of spiderpool's ipam section, e.g. release_timeout=30 (repeatable; A/B of a knob)")
-    add("--spiderpool", type=Path, help="the spiderpool executable (default: the frozen bundle in $SPIDERNET_BUNDLE_BIN)")
-    add("--out", type=Path, help="where results.json, tables.md and the PNGs go (default: a new temp dir)")
+        "@STATE_DIR@ and @KUBECONFIG@ are filled in",
+    )
+    add(
+        "--ipam-set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="a key of spiderpool's ipam section, e.g. release_timeout=30 (repeatable; A/B of a knob)",
+    )
+    add(
+        "--spiderpool",
+        type=Path,
+        help="the spiderpool executable (default: the frozen bundle in $SPIDERNET_BUNDLE_BIN)",
+    )
+    add(
+        "--out",
+        type=Path,
+        help="where results.json, tables.md and the PNGs go (default: a new temp dir)",
+    )
     add("--no-plots", action="store_true", help="no PNGs (matplotlib not needed)")
     add("--seed", type=int, default=1, help="seed of names, node order jitter and backoff jitter")
     add("--quiet", action="store_true", help="no progress line")
@@ -78,11 +141,27 @@ def parser() -> argparse.ArgumentParser:
 def make_plugins(args: argparse.Namespace, shape: workload.Shape, work: Path) -> list[Plugin]:
     # Resolved now: bundles/current is a symlink that a colleague's build may move mid-run.
     binary = Path(args.spiderpool or paths.BUNDLE_BIN / "spiderpool").resolve()
-    out = [Plugin("spiderpool", "spiderpool", binary, 0, extra=ipam_settings(getattr(args, "ipam_set", [])))]
+    out = [
+        Plugin(
+            "spiderpool",
+            "spiderpool",
+            binary,
+            0,
+            extra=ipam_settings(getattr(args, "ipam_set", [])),
+        )
+    ]
     if not args.no_floor:
-        out.append(Plugin("floor", "floor", floor_wrapper(work / "bin"), 1, lock_file=str(work / "floor.lock")))
+        out.append(
+            Plugin(
+                "floor", "floor", floor_wrapper(work / "bin"), 1, lock_file=str(work / "floor.lock")
+            )
+        )
     for i, (b, conf) in enumerate(zip(args.compare, args.compare_conf, strict=True)):
-        out.append(Plugin(Path(b).name, "compare", Path(b).resolve(), 2 + i, conf_text=Path(conf).read_text()))
+        out.append(
+            Plugin(
+                Path(b).name, "compare", Path(b).resolve(), 2 + i, conf_text=Path(conf).read_text()
+            )
+        )
     for p in out:
         p.ranges = workload.ranges(p.slot, shape)
         if p.api_backed:
@@ -103,35 +182,63 @@ def ipam_settings(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def make_run(cp: ControlPlane, api: Api, plugin: Plugin, shape: workload.Shape, s: Settings, work: Path,
-             chain: netns.Underlay | None) -> PluginRun:  # fmt: skip
+def make_run(
+    cp: ControlPlane,
+    api: Api,
+    plugin: Plugin,
+    shape: workload.Shape,
+    s: Settings,
+    work: Path,
+    chain: netns.Underlay | None,
+) -> PluginRun:
     cluster = Cluster(cp)
     ns = f"bench-{plugin.name}".lower()[:40].rstrip("-")
     cluster.namespace(ns)
-    for pool, r in zip(plugin.pools, plugin.ranges, strict=False):  # pools only for API-backed plugins
+    for pool, r in zip(
+        plugin.pools, plugin.ranges, strict=False
+    ):  # pools only for API-backed plugins
         cluster.pool(pool, r.subnet, r.ips, gateway=r.gateway)
     nodes = []
     for i in range(shape.nodes):
         name = f"{ns}-n{i}"
         api.node(name)
         api.set_ready(name, True)
-        nodes.append(Node(i, name, NodeConfig.create(cp, name, work / plugin.name), chain.nodes[i].name if chain else ""))
+        nodes.append(
+            Node(
+                i,
+                name,
+                NodeConfig.create(cp, name, work / plugin.name),
+                chain.nodes[i].name if chain else "",
+            )
+        )
     runtime: Any = IpamRuntime(plugin) if chain is None else ChainRuntime(plugin, work)
     return PluginRun(cp, api, plugin, runtime, nodes, shape, ns, s, chain=chain is not None)
 
 
 @contextlib.contextmanager
-def underlay(cp: ControlPlane, shape: workload.Shape, chain: bool) -> Iterator[netns.Underlay | None]:
+def underlay(
+    cp: ControlPlane, shape: workload.Shape, chain: bool
+) -> Iterator[netns.Underlay | None]:
     if not chain:
         yield None
         return
     netns.cleanup_stale()
     with netns.Underlay(api_port=cp.port) as u:
         for i in range(shape.nodes):
-            addrs = (f"192.168.60.{i + 2}/24",) + ((f"fd00:60::{i + 2}/64",) if shape.family == "dual" else ())
+            addrs = (f"192.168.60.{i + 2}/24",) + (
+                (f"fd00:60::{i + 2}/64",) if shape.family == "dual" else ()
+            )
             node = u.add_node()
             for a in addrs:
-                netns.ip("addr", "add", a, "dev", "ens1", *(("nodad",) if ":" in a else ()), netns=node.name)
+                netns.ip(
+                    "addr",
+                    "add",
+                    a,
+                    "dev",
+                    "ens1",
+                    *(("nodad",) if ":" in a else ()),
+                    netns=node.name,
+                )
         yield u
 
 
@@ -164,8 +271,10 @@ class Progress:
             log = r.current
             if log is not None:
                 failed = sum(1 for a in list(log.attempts) if not a.ok)
-                return (f"bench [{self.label}] {log.phase:<9} {log.plugin:<12} {len(log.done_at):>5}/{log.target} done, "
-                        f"{len(log.attempts)} execs ({failed} failed), {log.now():6.1f} s, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+                return (
+                    f"bench [{self.label}] {log.phase:<9} {log.plugin:<12} {len(log.done_at):>5}/{log.target} done, "
+                    f"{len(log.attempts)} execs ({failed} failed), {log.now():6.1f} s, load {os.getloadavg()[0]:.1f}"
+                )
         return ""
 
     def _loop(self) -> None:
@@ -173,7 +282,12 @@ class Progress:
         while not self._stop.wait(every):
             text = self.line()
             if text:
-                print(("\r" + text.ljust(110)) if self.tty else text, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+                print(
+                    ("\r" + text.ljust(110)) if self.tty else text,
+                    end="" if self.tty else "\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 # ---------------------------------------------------------------- one scenario
@@ -185,9 +299,12 @@ def stream(path: Path | None, label: str, log: Any) -> None:
             f.write(json.dumps(_clean({"run": label, **figures.summarise(log)})) + "\n")
 
 
-def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
-                 stream_to: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    s = Settings(concurrency=args.concurrency, backoff=args.backoff, give_up=args.give_up, seed=args.seed)
+def run_scenario(
+    args: argparse.Namespace, shape: workload.Shape, work: Path, stream_to: Path | None = None
+) -> dict[str, Any]:
+    s = Settings(
+        concurrency=args.concurrency, backoff=args.backoff, give_up=args.give_up, seed=args.seed
+    )
     wanted = set(args.phases.split(",")) | {"create"}
     label = f"{args.mode} {shape.label()}"
     with ControlPlane() as cp:
@@ -196,7 +313,9 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
         plugins = make_plugins(args, shape, work)
         with underlay(cp, shape, args.mode == "chain") as u:
             runs = [make_run(cp, api, p, shape, s, work, u) for p in plugins]
-            for r in runs:  # each phase's figures as soon as it ends: a long run stopped halfway keeps them
+            for r in (
+                runs
+            ):  # each phase's figures as soon as it ends: a long run stopped halfway keeps them
                 r.on_phase = lambda log: stream(stream_to, label, log)
             try:
                 with Progress(runs, label, args.quiet):
@@ -205,7 +324,11 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
                     for phase in PHASES:
                         if phase in wanted:
                             for r in runs:
-                                steps = (r.reboot, r.node_loss) if phase == "recovery" else (getattr(r, phase),)
+                                steps = (
+                                    (r.reboot, r.node_loss)
+                                    if phase == "recovery"
+                                    else (getattr(r, phase),)
+                                )
                                 for step in steps:
                                     step()
             finally:
@@ -217,36 +340,72 @@ def run_scenario(args: argparse.Namespace, shape: workload.Shape, work: Path,
     for r in runs:
         for log in r.logs:
             if not log.skipped:
-                series.setdefault(log.phase, []).append({"plugin": log.plugin, "done_at": log.done_at,
-                                                         "target": log.target, "wall": log.wall})  # fmt: skip
-    return {"mode": args.mode, "scenario": shape.scenario, "family": shape.family, "pods": shape.pods,
-            "nodes": shape.nodes, "concurrency": args.concurrency, "down": shape.down, "backoff_s": args.backoff,
-            "plugins": {p.name: str(p.binary) for p in plugins}, "ipam_set": plugins[0].extra, "figures": figs,
-            "ratios": figures.ratios(figs), "series": series}  # fmt: skip
+                series.setdefault(log.phase, []).append(
+                    {
+                        "plugin": log.plugin,
+                        "done_at": log.done_at,
+                        "target": log.target,
+                        "wall": log.wall,
+                    }
+                )
+    return {
+        "mode": args.mode,
+        "scenario": shape.scenario,
+        "family": shape.family,
+        "pods": shape.pods,
+        "nodes": shape.nodes,
+        "concurrency": args.concurrency,
+        "down": shape.down,
+        "backoff_s": args.backoff,
+        "plugins": {p.name: str(p.binary) for p in plugins},
+        "ipam_set": plugins[0].extra,
+        "figures": figs,
+        "ratios": figures.ratios(figs),
+        "series": series,
+    }
 
 
 # ---------------------------------------------------------------- output
 
 
 def machine() -> dict[str, Any]:
-    return {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "host": platform.node(),
-            "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "load_at_start": os.getloadavg()}  # fmt: skip
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_at_start": os.getloadavg(),
+    }
 
 
 def render(result: dict[str, Any], fmt: str) -> str:
     table = figures.markdown_table if fmt == "md" else figures.text_table
     parts = []
     for run in result["runs"]:
-        title = (f"{run['mode']} mode, {'IPs = pods' if run['scenario'] == 'exact' else 'IPs sufficient'}, "
-                 f"{'IPv4' if run['family'] == 'v4' else 'dual-stack'}: {run['pods']} pods, {run['nodes']} nodes, "
-                 f"{run['concurrency']} CNI calls at once per node"
-                 + "".join(f", spiderpool {k}={json.dumps(v)}" for k, v in run.get("ipam_set", {}).items()))  # fmt: skip
-        parts += [("### " if fmt == "md" else "== ") + title, "", table(figures.speed_rows(run["figures"])), "",
-                  table(figures.accuracy_rows(run["figures"])), ""]  # fmt: skip
+        title = (
+            f"{run['mode']} mode, {'IPs = pods' if run['scenario'] == 'exact' else 'IPs sufficient'}, "
+            f"{'IPv4' if run['family'] == 'v4' else 'dual-stack'}: {run['pods']} pods, {run['nodes']} nodes, "
+            f"{run['concurrency']} CNI calls at once per node"
+            + "".join(
+                f", spiderpool {k}={json.dumps(v)}" for k, v in run.get("ipam_set", {}).items()
+            )
+        )
+        parts += [
+            ("### " if fmt == "md" else "== ") + title,
+            "",
+            table(figures.speed_rows(run["figures"])),
+            "",
+            table(figures.accuracy_rows(run["figures"])),
+            "",
+        ]
         if run["ratios"]:
-            parts += ["Ratios to the floor:" if fmt != "md" else "Ratios to the floor:", "",
-                      table(figures.ratio_rows(run["ratios"])), ""]  # fmt: skip
+            parts += [
+                "Ratios to the floor:",
+                "",
+                table(figures.ratio_rows(run["ratios"])),
+                "",
+            ]
     return "\n".join(parts)
 
 
@@ -279,15 +438,20 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="spidernet-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spidernet-bench-work-"))
-    result: dict[str, Any] = {"command": " ".join(["tools/bench/seed.sh", *(argv if argv is not None else sys.argv[1:])]),
-                              "machine": machine(), "runs": []}  # fmt: skip
+    result: dict[str, Any] = {
+        "command": " ".join(["tools/bench/seed.sh", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+        "runs": [],
+    }
     started = time.monotonic()
     for scenario in args.scenario.split(","):
         for family in args.family.split(","):
             if scenario not in workload.SCENARIOS or family not in workload.FAMILIES:
                 parser().error(f"unknown scenario {scenario!r} or family {family!r}")
             shape = workload.Shape.of(args.pods, args.nodes, scenario, family, args.down)
-            result["runs"].append(run_scenario(args, shape, work / shape.label(), out / "results.jsonl"))
+            result["runs"].append(
+                run_scenario(args, shape, work / shape.label(), out / "results.jsonl")
+            )
     result["machine"]["load_at_end"] = os.getloadavg()
     result["seconds"] = time.monotonic() - started
     write_outputs(result, out, not args.no_plots)

@@ -29,7 +29,9 @@ class Shape:
     down: int  # nodes power-cycled, then lost, in the recovery phase
 
     @classmethod
-    def of(cls, pods: int, nodes: int, scenario: str, family: str, down: int | None = None) -> Shape:
+    def of(
+        cls, pods: int, nodes: int, scenario: str, family: str, down: int | None = None
+    ) -> Shape:
         """``down`` defaults to the seed's 3 of 10, scaled to the node count (at least one, never all)."""
         if down is None:
             down = max(1, round(nodes * 0.3))

@@ -39,7 +39,9 @@ def is_elf(path: Path) -> bool:
 
 
 def needed(path: Path) -> list[str]:
-    out = subprocess.run(["readelf", "-dW", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["readelf", "-dW", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
 
 
@@ -55,7 +57,9 @@ def carry_libraries(bundle: Path) -> list[str]:
     """Copy into _internal/ what the bundle's ELF files would take from the host."""
     internal = bundle / "_internal"
     have = {p.name for p in internal.iterdir()}
-    queue = [p for p in sorted(bundle.rglob("*")) if p.is_file() and not p.is_symlink() and is_elf(p)]
+    queue = [
+        p for p in sorted(bundle.rglob("*")) if p.is_file() and not p.is_symlink() and is_elf(p)
+    ]
     added: list[str] = []
 
     def carry(name: str) -> None:
@@ -96,12 +100,18 @@ def entries(out: Path, plugins: list[str]) -> list[bundleset.Entry]:
             if path.is_symlink():
                 found.append(bundleset.Entry(rel, "link", target=os.readlink(path)))
             elif path.is_file():
-                found.append(bundleset.Entry(rel, "file", sha256=sha256(path), mode=path.stat().st_mode & 0o777))
+                found.append(
+                    bundleset.Entry(
+                        rel, "file", sha256=sha256(path), mode=path.stat().st_mode & 0o777
+                    )
+                )
     return found
 
 
 def min_kernel(libc: Path) -> tuple[int, int, int]:
-    notes = subprocess.run(["readelf", "-nW", str(libc)], capture_output=True, text=True, check=True).stdout
+    notes = subprocess.run(
+        ["readelf", "-nW", str(libc)], capture_output=True, text=True, check=True
+    ).stdout
     match = re.search(r"OS: Linux, ABI: (\d+)\.(\d+)\.(\d+)", notes)
     if not match:
         raise SystemExit(f"seal: no ABI note in {libc}")
@@ -121,10 +131,13 @@ def main(argv: list[str]) -> int:
         print(f"seal: {plugin}: carries {' '.join(carry_libraries(bundle))}", file=sys.stderr)
     libc = args.out / args.plugins[0] / "_internal" / "libc.so.6"
     manifest = bundleset.Manifest(
-        version=args.version, machine=os.uname().machine, min_kernel=min_kernel(libc),
-        glibc=os.confstr("CS_GNU_LIBC_VERSION").split()[-1], plugins=tuple(args.plugins),
+        version=args.version,
+        machine=os.uname().machine,
+        min_kernel=min_kernel(libc),
+        glibc=os.confstr("CS_GNU_LIBC_VERSION").split()[-1],
+        plugins=tuple(args.plugins),
         entries=tuple(entries(args.out, args.plugins)),
-    )  # fmt: skip
+    )
     (args.out / bundleset.MANIFEST).write_text(manifest.dumps())
     return 0
 

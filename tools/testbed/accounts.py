@@ -28,23 +28,44 @@ from tools.testbed.controlplane import ControlPlane
 
 def apply_rbac(cp: ControlPlane) -> None:
     for obj in manifests.listed(manifests.MANIFESTS):
-        if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+        if obj["kind"] in (
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+        ):
             status, reply = manifests.apply(cp, obj, dry_run=False)
             if status not in (200, 201):
-                raise RuntimeError(f"{obj['kind']}/{obj['metadata']['name']}: HTTP {status}: {reply}")
+                raise RuntimeError(
+                    f"{obj['kind']}/{obj['metadata']['name']}: HTTP {status}: {reply}"
+                )
 
 
 def username(namespace: str, name: str) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
 
 
-def token(cp: ControlPlane, namespace: str, name: str, *, pod: dict[str, Any] | None = None, seconds: int = 3600) -> str:
+def token(
+    cp: ControlPlane,
+    namespace: str,
+    name: str,
+    *,
+    pod: dict[str, Any] | None = None,
+    seconds: int = 3600,
+) -> str:
     spec: dict[str, Any] = {"expirationSeconds": seconds}
     if pod is not None:
-        spec["boundObjectRef"] = {"kind": "Pod", "apiVersion": "v1", "name": pod["metadata"]["name"],
-                                  "uid": pod["metadata"]["uid"]}  # fmt: skip
+        spec["boundObjectRef"] = {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "name": pod["metadata"]["name"],
+            "uid": pod["metadata"]["uid"],
+        }
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
-    status, reply = cp.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body)
+    status, reply = cp.request(
+        "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body
+    )
     if status != 201:
         raise RuntimeError(f"TokenRequest for {namespace}/{name}: HTTP {status}: {reply}")
     return str(reply["status"]["token"])
@@ -101,15 +122,29 @@ class AuditedControlPlane(ControlPlane):
         return self.workdir / "audit.log"
 
     def _apiserver_flags(self, etcd_url: str) -> list[str]:
-        policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
-                  "rules": [{"level": "Metadata", "users": list(self.audited_users)}, {"level": "None"}]}  # fmt: skip
+        policy = {
+            "apiVersion": "audit.k8s.io/v1",
+            "kind": "Policy",
+            "omitStages": ["RequestReceived"],
+            "rules": [{"level": "Metadata", "users": list(self.audited_users)}, {"level": "None"}],
+        }
         (self.workdir / "audit-policy.json").write_text(json.dumps(policy))
-        return [*super()._apiserver_flags(etcd_url), f"--audit-policy-file={self.workdir / 'audit-policy.json'}",
-                f"--audit-log-path={self.audit_log}", "--audit-log-format=json"]  # fmt: skip
+        return [
+            *super()._apiserver_flags(etcd_url),
+            f"--audit-policy-file={self.workdir / 'audit-policy.json'}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+        ]
 
     def requests_by(self, user: str) -> list[dict[str, Any]]:
         """Every finished request ``user`` made, as audit events."""
         if not self.audit_log.exists():
             return []
-        events = [json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip()]
-        return [e for e in events if e.get("stage") == "ResponseComplete" and e["user"]["username"] == user]
+        events = [
+            json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip()
+        ]
+        return [
+            e
+            for e in events
+            if e.get("stage") == "ResponseComplete" and e["user"]["username"] == user
+        ]

@@ -35,9 +35,17 @@ class Cluster:
 
     # ------------------------------------------------------------ core objects
 
-    def namespace(self, name: str, annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> None:
-        body = {"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": name, "annotations": annotations or {}, "labels": labels or {}}}  # fmt: skip
+    def namespace(
+        self,
+        name: str,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "annotations": annotations or {}, "labels": labels or {}},
+        }
         status, reply = self.cp.request("POST", "/api/v1/namespaces", body)
         if status == 409:
             _, cur = self.cp.request("GET", f"/api/v1/namespaces/{name}")
@@ -47,36 +55,80 @@ class Cluster:
         self._ok(status, reply, f"namespace {name}")
 
     def node(self, name: str, labels: dict[str, str] | None = None) -> None:
-        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels or {}},
+        }
         status, reply = self.cp.request("POST", "/api/v1/nodes", body)
         if status != 409:
             self._ok(status, reply, f"node {name}")
 
-    def pod(self, namespace: str, name: str, node: str, annotations: dict[str, str] | None = None,
-            labels: dict[str, str] | None = None, owner: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    def pod(
+        self,
+        namespace: str,
+        name: str,
+        node: str,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        owner: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """A pod bound to ``node``; ``owner`` (an API object) becomes its controller ownerReference."""
-        refs = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-                 "uid": owner["metadata"]["uid"], "controller": True}] if owner else []  # fmt: skip
+        refs = (
+            [
+                {
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"],
+                    "controller": True,
+                }
+            ]
+            if owner
+            else []
+        )
         body = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}, "labels": labels or {},
-                         "ownerReferences": refs},
-            "spec": {"nodeName": node, "automountServiceAccountToken": False,
-                     "containers": [{"name": "c", "image": "pause"}]},
-        }  # fmt: skip
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "annotations": annotations or {},
+                "labels": labels or {},
+                "ownerReferences": refs,
+            },
+            "spec": {
+                "nodeName": node,
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "c", "image": "pause"}],
+            },
+        }
         status, reply = self.cp.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
         return dict(self._ok(status, reply, f"pod {namespace}/{name}"))
 
-    def statefulset(self, namespace: str, name: str, replicas: int, start: int | None = None) -> dict[str, Any]:
+    def statefulset(
+        self, namespace: str, name: str, replicas: int, start: int | None = None
+    ) -> dict[str, Any]:
         """A StatefulSet object (no controller runs here: it creates no pods; the tests do)."""
         spec: dict[str, Any] = {
-            "replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "pause"}]}},
-        }  # fmt: skip
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "pause"}]},
+            },
+        }
         if start is not None:
-            spec["ordinals"] = {"start": start}  # 1.26+; a 1.20 server prunes it (tests set it only to read it back)
-        body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": namespace},
-                "spec": spec}  # fmt: skip
+            spec["ordinals"] = {
+                "start": start
+            }  # 1.26+; a 1.20 server prunes it (tests set it only to read it back)
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }
         path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets"
         status, reply = self.cp.request("POST", path, body)
         if status == 409:
@@ -85,12 +137,21 @@ class Cluster:
 
     def scale(self, namespace: str, name: str, replicas: int) -> None:
         path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}"
-        self._ok(*self.cp.request("PATCH", path, {"spec": {"replicas": replicas}},
-                                  content_type="application/merge-patch+json"), f"scale {name}")  # fmt: skip
+        self._ok(
+            *self.cp.request(
+                "PATCH",
+                path,
+                {"spec": {"replicas": replicas}},
+                content_type="application/merge-patch+json",
+            ),
+            f"scale {name}",
+        )
 
     def delete_pod(self, namespace: str, name: str, grace: int = 0) -> None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": grace}
-        status, reply = self.cp.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body)
+        status, reply = self.cp.request(
+            "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body
+        )
         if status != 404:
             self._ok(status, reply, f"delete pod {namespace}/{name}")
 
@@ -98,8 +159,12 @@ class Cluster:
 
     def pool(self, name: str, subnet: str, ips: list[str], **spec: Any) -> dict[str, Any]:
         family = 6 if ":" in subnet else 4
-        body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderIPPool",
-                "metadata": {"name": name}, "spec": {"ipVersion": family, "subnet": subnet, "ips": ips, **spec}}  # fmt: skip
+        body = {
+            "apiVersion": "spiderpool.spidernet.io/v2beta1",
+            "kind": "SpiderIPPool",
+            "metadata": {"name": name},
+            "spec": {"ipVersion": family, "subnet": subnet, "ips": ips, **spec},
+        }
         status, reply = self.cp.request("POST", f"{GROUP}/spiderippools", body)
         return dict(self._ok(status, reply, f"pool {name}"))
 
@@ -108,8 +173,12 @@ class Cluster:
         return dict(self._ok(status, reply, f"get pool {name}"))
 
     def patch_pool_spec(self, name: str, **spec: Any) -> None:
-        status, reply = self.cp.request("PATCH", f"{GROUP}/spiderippools/{name}", {"spec": spec},
-                                        content_type="application/merge-patch+json")  # fmt: skip
+        status, reply = self.cp.request(
+            "PATCH",
+            f"{GROUP}/spiderippools/{name}",
+            {"spec": spec},
+            content_type="application/merge-patch+json",
+        )
         self._ok(status, reply, f"patch pool {name}")
 
     def delete_pool(self, name: str) -> None:
@@ -126,16 +195,26 @@ class Cluster:
     def reserved(self, name: str, family: int | None, ips: list[str]) -> None:
         """A SpiderReservedIP; ``family`` None writes it the upstream way, without ``ipVersion``."""
         spec: dict[str, Any] = {"ips": ips} if family is None else {"ipVersion": family, "ips": ips}
-        body = {"apiVersion": "spiderpool.spidernet.io/v2beta1", "kind": "SpiderReservedIP",
-                "metadata": {"name": name}, "spec": spec}  # fmt: skip
+        body = {
+            "apiVersion": "spiderpool.spidernet.io/v2beta1",
+            "kind": "SpiderReservedIP",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
         self._ok(*self.cp.request("POST", f"{GROUP}/spiderreservedips", body), f"reserved {name}")
 
     def endpoints(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        path = f"{GROUP}/namespaces/{namespace}/spiderendpoints" if namespace else f"{GROUP}/spiderendpoints"
+        path = (
+            f"{GROUP}/namespaces/{namespace}/spiderendpoints"
+            if namespace
+            else f"{GROUP}/spiderendpoints"
+        )
         return list(self._ok(*self.cp.request("GET", path), "list endpoints")["items"])
 
     def endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
-        status, reply = self.cp.request("GET", f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}")
+        status, reply = self.cp.request(
+            "GET", f"{GROUP}/namespaces/{namespace}/spiderendpoints/{name}"
+        )
         return None if status == 404 else dict(self._ok(status, reply, "get endpoint"))
 
 
@@ -159,15 +238,32 @@ class NodeConfig:
         return str(self.dir / "spiderpool.kubeconfig")
 
     def ipam(self, **extra: Any) -> dict[str, Any]:
-        return {"type": "spiderpool", "kubeconfig": self.kubeconfig, "lock_dir": str(self.dir / "locks"),
-                "state_dir": str(self.dir / "state"), "log_file_path": str(self.dir / "spiderpool.log"),
-                "log_level": "debug", **extra}  # fmt: skip
+        return {
+            "type": "spiderpool",
+            "kubeconfig": self.kubeconfig,
+            "lock_dir": str(self.dir / "locks"),
+            "state_dir": str(self.dir / "state"),
+            "log_file_path": str(self.dir / "spiderpool.log"),
+            "log_level": "debug",
+            **extra,
+        }
 
 
-def macvlan_conflist(node: NodeConfig, *, version: str = "1.0.0", name: str = "macvlan-ens1",
-                     master: str = "ens1", **ipam: Any) -> dict[str, Any]:  # fmt: skip
-    return {"cniVersion": version, "name": name,
-            "plugins": [{"type": "macvlan", "master": master, "mode": "bridge", "ipam": node.ipam(**ipam)}]}  # fmt: skip
+def macvlan_conflist(
+    node: NodeConfig,
+    *,
+    version: str = "1.0.0",
+    name: str = "macvlan-ens1",
+    master: str = "ens1",
+    **ipam: Any,
+) -> dict[str, Any]:
+    return {
+        "cniVersion": version,
+        "name": name,
+        "plugins": [
+            {"type": "macvlan", "master": master, "mode": "bridge", "ipam": node.ipam(**ipam)}
+        ],
+    }
 
 
 def new_uid() -> str:

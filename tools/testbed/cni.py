@@ -39,7 +39,11 @@ class PodRef:
     container_id: str = ""
 
     def cni_args(self) -> str:
-        items = ["IgnoreUnknown=1", f"K8S_POD_NAMESPACE={self.namespace}", f"K8S_POD_NAME={self.name}"]
+        items = [
+            "IgnoreUnknown=1",
+            f"K8S_POD_NAMESPACE={self.namespace}",
+            f"K8S_POD_NAME={self.name}",
+        ]
         if self.container_id:
             items.append(f"K8S_POD_INFRA_CONTAINER_ID={self.container_id}")
         if self.uid:
@@ -61,12 +65,29 @@ class Runtime:
         self.conf_file = self.workdir / "net.conflist"
         self.conf_file.write_text(json.dumps(self.conflist))
 
-    def _run(self, verb: str, container_id: str, netns: str, ifname: str, pod: PodRef | None,
-             capability_args: dict[str, Any] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def _run(
+        self,
+        verb: str,
+        container_id: str,
+        netns: str,
+        ifname: str,
+        pod: PodRef | None,
+        capability_args: dict[str, Any] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         argv = [
-            str(paths.CNIRUN), "-conf", str(self.conf_file), "-id", container_id, "-netns", netns,
-            "-ifname", ifname, "-cache-dir", str(self.workdir / "cache"),
-        ]  # fmt: skip
+            str(paths.CNIRUN),
+            "-conf",
+            str(self.conf_file),
+            "-id",
+            container_id,
+            "-netns",
+            netns,
+            "-ifname",
+            ifname,
+            "-cache-dir",
+            str(self.workdir / "cache"),
+        ]
         if pod:
             argv += ["-args", pod.cni_args()]
         if capability_args:
@@ -85,21 +106,33 @@ class Runtime:
             raise RuntimeError(f"cnirun failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc.stdout
 
-    def add(self, container_id: str, netns: str, ifname: str = "eth0", pod: PodRef | None = None,
-            **kw: Any) -> dict[str, Any]:  # fmt: skip
+    def add(
+        self,
+        container_id: str,
+        netns: str,
+        ifname: str = "eth0",
+        pod: PodRef | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
         return json.loads(self._outcome(self._run("add", container_id, netns, ifname, pod, **kw)))
 
-    def check(self, container_id: str, netns: str, ifname: str = "eth0", pod: PodRef | None = None) -> None:
+    def check(
+        self, container_id: str, netns: str, ifname: str = "eth0", pod: PodRef | None = None
+    ) -> None:
         self._outcome(self._run("check", container_id, netns, ifname, pod))
 
-    def delete(self, container_id: str, netns: str, ifname: str = "eth0", pod: PodRef | None = None) -> None:
+    def delete(
+        self, container_id: str, netns: str, ifname: str = "eth0", pod: PodRef | None = None
+    ) -> None:
         self._outcome(self._run("del", container_id, netns, ifname, pod))
 
 
 def plugin_versions(plugin: str, cni_path: str | None = None) -> list[str]:
     """Ask a plugin for its supported versions through libcni's GetVersionInfo."""
     env = {**os.environ, "CNI_PATH": cni_path or paths.cni_path()}
-    proc = subprocess.run([str(paths.CNIRUN), "-plugin", plugin, "version"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(paths.CNIRUN), "-plugin", plugin, "version"], capture_output=True, text=True, env=env
+    )
     return list(json.loads(Runtime._outcome(proc))["supportedVersions"])
 
 
@@ -113,12 +146,23 @@ class ExecResult:
         return json.loads(self.stdout) if self.stdout.strip() else None
 
 
-def exec_plugin(binary: str | Path, command: str, config: dict[str, Any] | bytes, *,
-                env: dict[str, str] | None = None, node: Netns | None = None, timeout: float = 60) -> ExecResult:  # fmt: skip
+def exec_plugin(
+    binary: str | Path,
+    command: str,
+    config: dict[str, Any] | bytes,
+    *,
+    env: dict[str, str] | None = None,
+    node: Netns | None = None,
+    timeout: float = 60,
+) -> ExecResult:
     """Exec a plugin as the spec describes (for STATUS, GC and malformed input)."""
     stdin = config if isinstance(config, bytes) else json.dumps(config).encode()
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
-                "CNI_PATH": paths.cni_path(), **(env or {})}  # fmt: skip
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CNI_COMMAND": command,
+        "CNI_PATH": paths.cni_path(),
+        **(env or {}),
+    }
     argv = [str(binary)]
     if node:
         argv = ["ip", "netns", "exec", node.name, *argv]

@@ -98,7 +98,9 @@ class ControlPlane:
         except subprocess.TimeoutExpired:
             api.kill()
             api.wait()
-        self._spawn("kube-apiserver", [str(paths.KUBE_APISERVER), *self._apiserver_flags(self._etcd_url)])
+        self._spawn(
+            "kube-apiserver", [str(paths.KUBE_APISERVER), *self._apiserver_flags(self._etcd_url)]
+        )
         self._wait_ready(timeout)
 
     def stop(self) -> None:
@@ -126,36 +128,71 @@ class ControlPlane:
         client, peer = free_port(), free_port()
         self._etcd_dir = tempfile.mkdtemp(prefix="spidernet-etcd-", dir="/dev/shm")
         url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-        self._spawn("etcd", [
-            "etcd", "--data-dir", self._etcd_dir, "--name", "default",
-            "--listen-client-urls", url, "--advertise-client-urls", url,
-            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-            "--initial-cluster", f"default={peer_url}", "--log-level", "warn",
-        ])  # fmt: skip
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--data-dir",
+                self._etcd_dir,
+                "--name",
+                "default",
+                "--listen-client-urls",
+                url,
+                "--advertise-client-urls",
+                url,
+                "--listen-peer-urls",
+                peer_url,
+                "--initial-advertise-peer-urls",
+                peer_url,
+                "--initial-cluster",
+                f"default={peer_url}",
+                "--log-level",
+                "warn",
+            ],
+        )
         return url
 
     def _write_credentials(self) -> None:
         key = self.workdir / "sa.key"
         if not key.exists():
-            subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
             subprocess.run(
-                ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.workdir / "sa.pub")],
-                check=True, capture_output=True,
-            )  # fmt: skip
+                ["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True
+            )
+            subprocess.run(
+                [
+                    "openssl",
+                    "rsa",
+                    "-in",
+                    str(key),
+                    "-pubout",
+                    "-out",
+                    str(self.workdir / "sa.pub"),
+                ],
+                check=True,
+                capture_output=True,
+            )
         (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
 
     def _apiserver_flags(self, etcd_url: str) -> list[str]:
         w = self.workdir
         return [
-            f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", f"--secure-port={self.port}",
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.port}",
             "--advertise-address=127.0.0.1",  # a UML guest has no default route to derive it from
-            "--insecure-port=0", f"--cert-dir={w / 'certs'}",
+            "--insecure-port=0",
+            f"--cert-dir={w / 'certs'}",
             "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-account-key-file={w / 'sa.pub'}", f"--service-account-signing-key-file={w / 'sa.key'}",
-            f"--token-auth-file={w / 'tokens.csv'}", "--authorization-mode=RBAC",
-            "--service-cluster-ip-range=10.96.0.0/16", "--disable-admission-plugins=ServiceAccount",
-            "--profiling=false", "--logtostderr=true", "--v=1",
-        ]  # fmt: skip
+            f"--service-account-key-file={w / 'sa.pub'}",
+            f"--service-account-signing-key-file={w / 'sa.key'}",
+            f"--token-auth-file={w / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--disable-admission-plugins=ServiceAccount",
+            "--profiling=false",
+            "--logtostderr=true",
+            "--v=1",
+        ]
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -177,7 +214,12 @@ class ControlPlane:
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": "admin", "user": {"token": self.token}}],
             "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
             "current-context": "local",
@@ -192,15 +234,24 @@ class ControlPlane:
             return ssl._create_unverified_context()  # readiness only, before the cert exists
         return ssl.create_default_context(cafile=str(self.ca_file))
 
-    def request(self, method: str, path: str, body: Any = None, *, insecure: bool = False,
-                content_type: str = "application/json") -> tuple[int, Any]:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        insecure: bool = False,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
         """One authenticated request; returns (status, decoded JSON or text)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, context=self.ssl_context(insecure), timeout=30) as resp:
+            with urllib.request.urlopen(
+                req, context=self.ssl_context(insecure), timeout=30
+            ) as resp:
                 return resp.status, _decode(resp.read())
         except urllib.error.HTTPError as e:
             return e.code, _decode(e.read())
@@ -211,7 +262,13 @@ class ControlPlane:
         base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         status, existing = self.request("GET", f"{base}/{name}")
         if status == 200:
-            crd = {**crd, "metadata": {**crd["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]}}
+            crd = {
+                **crd,
+                "metadata": {
+                    **crd["metadata"],
+                    "resourceVersion": existing["metadata"]["resourceVersion"],
+                },
+            }
             status, reply = self.request("PUT", f"{base}/{name}", crd)
         else:
             status, reply = self.request("POST", base, crd)
@@ -223,7 +280,9 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             _, crd = self.request("GET", f"{base}/{name}")
-            conditions = (crd.get("status") or {}).get("conditions") or []  # null right after create
+            conditions = (crd.get("status") or {}).get(
+                "conditions"
+            ) or []  # null right after create
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return
             time.sleep(0.1)

@@ -34,7 +34,15 @@ class CoordinatorEnv:
         self.cluster.namespace(self.ns)
         self.node = self.underlay.add_node()
         for cidr in self.host_addresses:
-            netns.ip("addr", "add", cidr, "dev", "ens1", *(("nodad",) if ":" in cidr else ()), netns=self.node.name)
+            netns.ip(
+                "addr",
+                "add",
+                cidr,
+                "dev",
+                "ens1",
+                *(("nodad",) if ":" in cidr else ()),
+                netns=self.node.name,
+            )
         self.node_name = f"{self.ns}-node"
         self.cluster.node(self.node_name)
         self.config = NodeConfig.create(self.cluster.cp, self.node_name, self.base)
@@ -47,14 +55,28 @@ class CoordinatorEnv:
         self.cluster.pool(name, subnet, ips, **spec)
         return name
 
-    def conflist(self, pools: list[str], *, coordinator: dict[str, Any] | None = None, version: str = "1.0.0",
-                 network: str = "macvlan-ens1", **ipam: Any) -> dict[str, Any]:  # fmt: skip
+    def conflist(
+        self,
+        pools: list[str],
+        *,
+        coordinator: dict[str, Any] | None = None,
+        version: str = "1.0.0",
+        network: str = "macvlan-ens1",
+        **ipam: Any,
+    ) -> dict[str, Any]:
         v4 = [p for p in pools if self.cluster.get_pool(p)["spec"]["ipVersion"] == 4]
         v6 = [p for p in pools if p not in v4]
-        coord = {"type": "coordinator", "logOptions": {"logFile": str(self.config.dir / "coordinator.log")},
-                 **(coordinator or {})}  # fmt: skip
-        main = {"type": "macvlan", "master": "ens1", "mode": "bridge",
-                "ipam": self.config.ipam(default_ipv4_ippool=v4, default_ipv6_ippool=v6, **ipam)}  # fmt: skip
+        coord = {
+            "type": "coordinator",
+            "logOptions": {"logFile": str(self.config.dir / "coordinator.log")},
+            **(coordinator or {}),
+        }
+        main = {
+            "type": "macvlan",
+            "master": "ens1",
+            "mode": "bridge",
+            "ipam": self.config.ipam(default_ipv4_ippool=v4, default_ipv6_ippool=v6, **ipam),
+        }
         return {"cniVersion": version, "name": network, "plugins": [main, coord]}
 
     def runtime(self, conflist: dict[str, Any]) -> cni.Runtime:
@@ -62,9 +84,13 @@ class CoordinatorEnv:
 
     def pod(self, name: str) -> tuple[cni.PodRef, netns.Netns]:
         obj = self.cluster.pod(self.ns, name, self.node_name)
-        ref = cni.PodRef(self.ns, name, uid=obj["metadata"]["uid"], container_id=f"{secrets.token_hex(8)}{name}")
+        ref = cni.PodRef(
+            self.ns, name, uid=obj["metadata"]["uid"], container_id=f"{secrets.token_hex(8)}{name}"
+        )
         pod = self.underlay.add_pod(f"{self.ns[-4:]}{name}")
-        pod.run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
+        pod.run(
+            "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"
+        )
         return ref, pod
 
 
@@ -116,7 +142,9 @@ def host_state(node: netns.Netns, *, shared_rule_table: str = "") -> str:
     state: dict[str, Any] = {"links": links}
     for fam in ("-4", "-6"):
         rules = netns.ip_json(fam, "rule", "show", netns=node.name)
-        state[f"rules{fam}"] = [r for r in rules if not shared_rule_table or r.get("table") != shared_rule_table]
+        state[f"rules{fam}"] = [
+            r for r in rules if not shared_rule_table or r.get("table") != shared_rule_table
+        ]
         routes = netns.ip_json(fam, "route", "show", "table", "all", netns=node.name)
         state[f"routes{fam}"] = [r for r in routes if not _per_link_ipv6(r)]
     return json.dumps(state, sort_keys=True)

@@ -29,7 +29,9 @@ def load_all(crd_dir: Path = CRD_DIR) -> list[dict[str, Any]]:
             docs = [d for d in yaml.safe_load_all(f) if d]
         for doc in docs:
             if doc.get("kind") != "CustomResourceDefinition":
-                raise ValueError(f"{resource}: expected a CustomResourceDefinition, got {doc.get('kind')}")
+                raise ValueError(
+                    f"{resource}: expected a CustomResourceDefinition, got {doc.get('kind')}"
+                )
             crds.append(doc)
     return crds
 

@@ -40,7 +40,12 @@ from tools.testbed.cluster import Cluster, NodeConfig
 from tools.testbed.cni import PodRef
 from tools.testbed.ipam_exec import Outcome, Runtime
 
-FAILPOINTS = ("before-pool-write", "after-pool-write", "after-endpoint-write", "after-endpoint-release")
+FAILPOINTS = (
+    "before-pool-write",
+    "after-pool-write",
+    "after-endpoint-write",
+    "after-endpoint-release",
+)
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
 NIC_NETWORK = {"eth0": "net-a", "net1": "net-b"}
 
@@ -100,7 +105,9 @@ class FaultRun:
         self.rng = random.Random(self.s.seed)
         self.pool = f"{self.ns}-pool"
         last = self.s.pool_size + 9
-        self.cluster.pool(self.pool, "10.230.0.0/16", [f"10.230.0.10-10.230.{last // 256}.{last % 256}"])
+        self.cluster.pool(
+            self.pool, "10.230.0.0/16", [f"10.230.0.10-10.230.{last // 256}.{last % 256}"]
+        )
         ipam = {"default_ipv4_ippool": [self.pool], "failed_add_cooldown": 2, "release_timeout": 20}
         for i in range(self.s.nodes):
             name = f"{self.ns}-node{i}"
@@ -121,8 +128,12 @@ class FaultRun:
         return self.stats
 
     def round(self, n: int) -> None:
-        ops = [self.rng.choice(["new", "new", "rebuild", "rebuild", "resend", "unplug", "delete", "recreate"])
-               for _ in range(self.s.width)]  # fmt: skip
+        ops = [
+            self.rng.choice(
+                ["new", "new", "rebuild", "rebuild", "resend", "unplug", "delete", "recreate"]
+            )
+            for _ in range(self.s.width)
+        ]
         victims = self.rng.sample(sorted(self.pods), min(len(self.pods), self.s.width))
         plan = [(op, victims.pop() if victims and op != "new" else None) for op in ops]
         owed, self.owed = self.owed, []
@@ -150,7 +161,9 @@ class FaultRun:
     # ------------------------------------------------------------ operations
 
     def _patch(self, path: str, body: dict[str, Any]) -> None:
-        status, reply = self.cluster.cp.request("PATCH", path, body, content_type="application/merge-patch+json")
+        status, reply = self.cluster.cp.request(
+            "PATCH", path, body, content_type="application/merge-patch+json"
+        )
         if status >= 300:
             raise RuntimeError(f"PATCH {path}: HTTP {status}: {reply}")
 
@@ -160,7 +173,9 @@ class FaultRun:
         except RuntimeError as e:  # created, but the answer was lost in a restart
             if "HTTP 409" not in str(e):
                 raise
-            status, reply = self.cluster.cp.request("GET", f"/api/v1/namespaces/{self.ns}/pods/{name}")
+            _status, reply = self.cluster.cp.request(
+                "GET", f"/api/v1/namespaces/{self.ns}/pods/{name}"
+            )
             return dict(reply)
 
     def _api(self, call: Any, *args: Any, **kw: Any) -> Any:
@@ -169,7 +184,10 @@ class FaultRun:
         while True:
             try:
                 return call(*args, **kw)
-            except (OSError, RuntimeError) as e:  # URLError is an OSError; Cluster raises RuntimeError on 5xx
+            except (
+                OSError,
+                RuntimeError,
+            ) as e:  # URLError is an OSError; Cluster raises RuntimeError on 5xx
                 # 4xx is final, except an admission plugin that could not reach its own
                 # apiserver mid-restart (403 "... dial tcp ...: connection refused")
                 if time.monotonic() > deadline or ("HTTP 4" in str(e) and "dial tcp" not in str(e)):
@@ -182,9 +200,15 @@ class FaultRun:
             name = f"p{self._names}"
         node = self.rng.randrange(self.s.nodes)
         nics = ["eth0", "net1"] if self.rng.random() < 0.4 else ["eth0"]
-        anno = {NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])} if "net1" in nics else {}
+        anno = (
+            {NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])}
+            if "net1" in nics
+            else {}
+        )
         obj = self._api(self._create_pod, name, self.nodes[node].name, anno)
-        pod = Pod(name, obj["metadata"]["uid"], node, self.rng.choice(["0.3.1", "0.4.0", "1.0.0"]), nics)
+        pod = Pod(
+            name, obj["metadata"]["uid"], node, self.rng.choice(["0.3.1", "0.4.0", "1.0.0"]), nics
+        )
         with self._lock:
             self.pods[name] = pod
         self._sandbox(pod, with_uid=self.rng.random() < 0.8)
@@ -209,7 +233,9 @@ class FaultRun:
             self._sandbox(pod, with_uid=True)
             return
         old = PodRef(self.ns, pod.name, pod.uid, pod.sandbox)
-        if self.rng.random() < 0.5:  # the old sandbox's ADD "failed later in the chain": nothing cached
+        if (
+            self.rng.random() < 0.5
+        ):  # the old sandbox's ADD "failed later in the chain": nothing cached
             for nic in pod.nics:
                 self.runtimes[(pod.node, nic)].cache.pop((old.container_id, nic), None)
         dels = [Del(old, pod.node, nic, pod.version, True) for nic in reversed(pod.nics)]
@@ -228,31 +254,64 @@ class FaultRun:
         path = f"/api/v1/namespaces/{self.ns}/pods/{pod.name}"
         self._api(self._patch, path, {"metadata": {"annotations": {NETWORKS: "[]"}}})
         pod.nics = ["eth0"]
-        self._del(Del(PodRef(self.ns, pod.name, pod.uid, pod.sandbox), pod.node, "net1", pod.version, True))
+        self._del(
+            Del(
+                PodRef(self.ns, pod.name, pod.uid, pod.sandbox), pod.node, "net1", pod.version, True
+            )
+        )
 
     def _delete(self, pod: Pod) -> None:
         self._api(self.cluster.delete_pod, self.ns, pod.name)
         with self._lock:
             del self.pods[pod.name]
         for nic in reversed(pod.nics):
-            self._del(Del(PodRef(self.ns, pod.name, pod.uid, pod.sandbox), pod.node, nic, pod.version, True))
+            self._del(
+                Del(
+                    PodRef(self.ns, pod.name, pod.uid, pod.sandbox),
+                    pod.node,
+                    nic,
+                    pod.version,
+                    True,
+                )
+            )
 
     def _recreate(self, pod: Pod) -> None:
-        self._api(self.cluster.delete_pod, self.ns, pod.name)  # a force delete: Kubernetes takes the old sandbox as gone
+        self._api(
+            self.cluster.delete_pod, self.ns, pod.name
+        )  # a force delete: Kubernetes takes the old sandbox as gone
         with self._lock:
             for key in [k for k in self.live if k[0] == pod.uid]:
                 del self.live[key]
-        old = [Del(PodRef(self.ns, pod.name, pod.uid, pod.sandbox), pod.node, nic, pod.version, self.rng.random() < 0.5)
-               for nic in pod.nics]  # fmt: skip
+        old = [
+            Del(
+                PodRef(self.ns, pod.name, pod.uid, pod.sandbox),
+                pod.node,
+                nic,
+                pod.version,
+                self.rng.random() < 0.5,
+            )
+            for nic in pod.nics
+        ]
         node = self.rng.randrange(self.s.nodes)
         obj = self._api(self._create_pod, pod.name, self.nodes[node].name, {})
         new = Pod(pod.name, obj["metadata"]["uid"], node, pod.version, ["eth0"])
         with self._lock:
             self.pods[pod.name] = new
         if node != pod.node:  # a late ADD on the old node, without a UID: must be refused
-            late = self._exec("ADD", PodRef(self.ns, pod.name, new.uid, f"late-{new.uid[:6]}"), pod.node, "eth0",
-                              new.version, False, kill=False)  # fmt: skip
-            self.stats["late ADD refused" if late.code == 3 else f"late ADD answered {late.returncode}/{late.code}"] += 1
+            late = self._exec(
+                "ADD",
+                PodRef(self.ns, pod.name, new.uid, f"late-{new.uid[:6]}"),
+                pod.node,
+                "eth0",
+                new.version,
+                False,
+                kill=False,
+            )
+            self.stats[
+                "late ADD refused"
+                if late.code == 3
+                else f"late ADD answered {late.returncode}/{late.code}"
+            ] += 1
             assert not late.ok, f"a late ADD on the old node was answered: {late.result}"
         self._sandbox(new, with_uid=self.rng.random() < 0.5)
         with self._lock:
@@ -260,8 +319,16 @@ class FaultRun:
 
     # ------------------------------------------------------------ execs
 
-    def _exec(self, verb: str, ref: PodRef, node: int, nic: str, version: str, with_uid: bool,
-              kill: bool = True) -> Outcome:  # fmt: skip
+    def _exec(
+        self,
+        verb: str,
+        ref: PodRef,
+        node: int,
+        nic: str,
+        version: str,
+        with_uid: bool,
+        kill: bool = True,
+    ) -> Outcome:
         point = self.rng.choice(FAILPOINTS) if kill and self.rng.random() < self.s.kill_rate else ""
         rt = self.runtimes[(node, nic)]
         call = rt.add if verb == "ADD" else rt.delete
@@ -269,7 +336,9 @@ class FaultRun:
         self.stats[f"{verb}s"] += 1
         if out.killed:
             self.stats[f"killed at {point}"] += 1
-        assert out.killed or out.code != 999, f"{verb} answered 999: {out.result} {out.stderr[-500:]}"
+        assert out.killed or out.code != 999, (
+            f"{verb} answered 999: {out.result} {out.stderr[-500:]}"
+        )
         return out
 
     def _del(self, d: Del) -> None:
@@ -278,7 +347,9 @@ class FaultRun:
             self.live.pop((d.ref.uid, d.ref.container_id, d.nic), None)
             (self.answered if out.ok else self.owed).append(d)
         if not out.ok:
-            self.stats["DEL failed (retried later)" if not out.killed else "DEL killed (retried later)"] += 1
+            self.stats[
+                "DEL failed (retried later)" if not out.killed else "DEL killed (retried later)"
+            ] += 1
 
     # ------------------------------------------------------------ checks
 
@@ -290,8 +361,12 @@ class FaultRun:
         for (uid, cid, nic), ip in self.live.items():
             by_ip.setdefault(ip, set()).add(uid)
             if holders.get((self.pool, ip)) != uid:
-                problems.append(f"running sandbox {cid} {nic} of {uid} has {ip}, held by {holders.get((self.pool, ip))}")
-        problems += [f"{ip} is in running sandboxes of {sorted(u)}" for ip, u in by_ip.items() if len(u) > 1]
+                problems.append(
+                    f"running sandbox {cid} {nic} of {uid} has {ip}, held by {holders.get((self.pool, ip))}"
+                )
+        problems += [
+            f"{ip} is in running sandboxes of {sorted(u)}" for ip, u in by_ip.items() if len(u) > 1
+        ]
         assert problems == [], f"seed {self.s.seed}, round {self.stats['rounds']}: {problems}"
         self.stats["invariant checks"] += 1
 
@@ -300,7 +375,15 @@ class FaultRun:
         for pod in list(self.pods.values()):
             self.cluster.delete_pod(self.ns, pod.name)
             for nic in pod.nics:
-                self.owed.append(Del(PodRef(self.ns, pod.name, pod.uid, pod.sandbox), pod.node, nic, pod.version, True))
+                self.owed.append(
+                    Del(
+                        PodRef(self.ns, pod.name, pod.uid, pod.sandbox),
+                        pod.node,
+                        nic,
+                        pod.version,
+                        True,
+                    )
+                )
         self.pods.clear()
         for _ in range(20):
             owed, self.owed = self.owed, []
@@ -313,7 +396,9 @@ class FaultRun:
         assert self.owed == [], f"DELs still failing: {self.owed[:5]}"
         snap = invariants.snapshot(self.cluster.cp, [self.pool], self.ns)
         assert snap.violations() == [] and snap.leaked() == [], (snap.violations(), snap.leaked())
-        self.stats["left cooling"] = sum(1 for r in snap.records[self.pool].values() if "cooldownUntil" in r)
+        self.stats["left cooling"] = sum(
+            1 for r in snap.records[self.pool].values() if "cooldownUntil" in r
+        )
 
     def report(self) -> str:
         ops = sum(v for k, v in self.stats.items() if k in ("ADDs", "DELs"))

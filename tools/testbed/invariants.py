@@ -30,8 +30,12 @@ class Snapshot:
 
     def holders(self) -> dict[tuple[str, str], str]:
         """(pool, ip) -> pod UID, for records that hold an address (not cooling)."""
-        return {(p, ip): r["podUid"] for p, recs in self.records.items() for ip, r in recs.items()
-                if "cooldownUntil" not in r}  # fmt: skip
+        return {
+            (p, ip): r["podUid"]
+            for p, recs in self.records.items()
+            for ip, r in recs.items()
+            if "cooldownUntil" not in r
+        }
 
     def violations(self) -> list[str]:
         out: list[str] = []
@@ -50,16 +54,25 @@ class Snapshot:
                         ip = d[fam].split("/")[0]
                         named[ip].add(cur.get("uid", ""))
                         if holders.get((d.get(f"{fam}Pool", ""), ip)) != cur.get("uid"):
-                            out.append(f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in {d.get(f'{fam}Pool')},"
-                                       f" recorded for {holders.get((d.get(f'{fam}Pool', ''), ip))}")  # fmt: skip
+                            out.append(
+                                f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in {d.get(f'{fam}Pool')},"
+                                f" recorded for {holders.get((d.get(f'{fam}Pool', ''), ip))}"
+                            )
         out += [f"{ip} named by endpoints of {sorted(u)}" for ip, u in named.items() if len(u) > 1]
         return out
 
     def leaked(self) -> list[str]:
         """Holding records and endpoints whose pod UID is no longer alive (GC's work, or a DEL's)."""
-        dead = [f"{p} {ip} {uid}" for (p, ip), uid in self.holders().items() if uid not in self.live_uids]
-        dead += [f"endpoint {e['metadata']['namespace']}/{e['metadata']['name']}" for e in self.endpoints
-                 if ((e.get("status") or {}).get("current") or {}).get("uid") not in self.live_uids]  # fmt: skip
+        dead = [
+            f"{p} {ip} {uid}"
+            for (p, ip), uid in self.holders().items()
+            if uid not in self.live_uids
+        ]
+        dead += [
+            f"endpoint {e['metadata']['namespace']}/{e['metadata']['name']}"
+            for e in self.endpoints
+            if ((e.get("status") or {}).get("current") or {}).get("uid") not in self.live_uids
+        ]
         return dead
 
 
@@ -76,11 +89,21 @@ def snapshot(cp: ControlPlane, pools: list[str], namespace: str | None = None) -
     for name in pools:
         raw = (_get(cp, f"{GROUP}/spiderippools/{name}").get("status") or {}).get("allocatedIPs")
         records[name] = json.loads(raw) if raw else {}
-    ep_path = f"{GROUP}/namespaces/{namespace}/spiderendpoints" if namespace else f"{GROUP}/spiderendpoints"
+    ep_path = (
+        f"{GROUP}/namespaces/{namespace}/spiderendpoints"
+        if namespace
+        else f"{GROUP}/spiderendpoints"
+    )
     endpoints = list(_get(cp, ep_path)["items"])
     pod_path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
     pods = _get(cp, pod_path)["items"]
-    live = {p["metadata"]["uid"] for p in pods
-            if not p["metadata"].get("deletionTimestamp") and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")}  # fmt: skip
-    uids = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p["metadata"]["uid"] for p in pods}
+    live = {
+        p["metadata"]["uid"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    }
+    uids = {
+        f"{p['metadata']['namespace']}/{p['metadata']['name']}": p["metadata"]["uid"] for p in pods
+    }
     return Snapshot(records, endpoints, live, uids)

@@ -45,26 +45,58 @@ class Outcome:
         return int((self.result or {}).get("code", 0)) if not self.ok else 0
 
     def ips(self) -> list[str]:
-        return [str(i["address"]).split("/")[0] for i in (self.result or {}).get("ips", [])] if self.ok else []
+        return (
+            [str(i["address"]).split("/")[0] for i in (self.result or {}).get("ips", [])]
+            if self.ok
+            else []
+        )
 
 
-def exec_ipam(node: NodeConfig, verb: str, pod: PodRef | None, container_id: str, ifname: str = "eth0", *,
-              version: str = "1.0.0", network: str = "net-a", prev: dict[str, Any] | None = None,
-              with_uid: bool = True, failpoint: str = "", ipam: dict[str, Any] | None = None,
-              extra: dict[str, Any] | None = None, timeout: float = 120) -> Outcome:  # fmt: skip
-    conf: dict[str, Any] = {"cniVersion": version, "name": network, "type": "macvlan",
-                            "ipam": node.ipam(**(ipam or {})), **(extra or {})}  # fmt: skip
+def exec_ipam(
+    node: NodeConfig,
+    verb: str,
+    pod: PodRef | None,
+    container_id: str,
+    ifname: str = "eth0",
+    *,
+    version: str = "1.0.0",
+    network: str = "net-a",
+    prev: dict[str, Any] | None = None,
+    with_uid: bool = True,
+    failpoint: str = "",
+    ipam: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    timeout: float = 120,
+) -> Outcome:
+    conf: dict[str, Any] = {
+        "cniVersion": version,
+        "name": network,
+        "type": "macvlan",
+        "ipam": node.ipam(**(ipam or {})),
+        **(extra or {}),
+    }
     if prev is not None:
         conf["prevResult"] = prev
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": verb, "CNI_CONTAINERID": container_id,
-           "CNI_NETNS": f"/var/run/netns/{container_id}", "CNI_IFNAME": ifname, "CNI_PATH": paths.cni_path()}  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CNI_COMMAND": verb,
+        "CNI_CONTAINERID": container_id,
+        "CNI_NETNS": f"/var/run/netns/{container_id}",
+        "CNI_IFNAME": ifname,
+        "CNI_PATH": paths.cni_path(),
+    }
     if pod is not None:
         ref = pod if with_uid else PodRef(pod.namespace, pod.name, "", pod.container_id)
         env["CNI_ARGS"] = ref.cni_args()
     if failpoint:
         env["SPIDERNET_FAILPOINT"] = failpoint
-    proc = subprocess.run([str(paths.BUNDLE_BIN / "spiderpool")], input=json.dumps(conf).encode(),
-                          capture_output=True, env=env, timeout=timeout)  # fmt: skip
+    proc = subprocess.run(
+        [str(paths.BUNDLE_BIN / "spiderpool")],
+        input=json.dumps(conf).encode(),
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+    )
     out = proc.stdout.decode().strip()
     return Outcome(proc.returncode, json.loads(out) if out else None, proc.stderr.decode())
 
@@ -81,8 +113,17 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, pod: PodRef, container_id: str, ifname: str = "eth0", **kw: Any) -> Outcome:
-        out = exec_ipam(self.node, "ADD", pod, container_id, ifname, version=kw.pop("version", self.version),
-                        network=self.network, ipam=self.ipam, **kw)  # fmt: skip
+        out = exec_ipam(
+            self.node,
+            "ADD",
+            pod,
+            container_id,
+            ifname,
+            version=kw.pop("version", self.version),
+            network=self.network,
+            ipam=self.ipam,
+            **kw,
+        )
         if out.ok and out.result is not None:
             with self._lock:
                 self.cache[(container_id, ifname)] = out.result
@@ -93,10 +134,19 @@ class Runtime:
         with self._lock:
             cached = self.cache.get((container_id, ifname))
         prev = cached if cached is not None and version not in ("0.3.0", "0.3.1") else None
-        out = exec_ipam(self.node, "DEL", pod, container_id, ifname, version=version, network=self.network,
-                        prev=prev, ipam=self.ipam, **kw)  # fmt: skip
+        out = exec_ipam(
+            self.node,
+            "DEL",
+            pod,
+            container_id,
+            ifname,
+            version=version,
+            network=self.network,
+            prev=prev,
+            ipam=self.ipam,
+            **kw,
+        )
         if out.ok:
             with self._lock:
                 self.cache.pop((container_id, ifname), None)
         return out
-

@@ -26,8 +26,15 @@ FIELD_MANAGER = "spidernet-tests"
 
 
 class _Requester(Protocol):
-    def request(self, method: str, path: str, body: Any = None, *, insecure: bool = False,
-                content_type: str = "application/json") -> tuple[int, Any]: ...  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        insecure: bool = False,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]: ...
 
 
 def kubectl() -> str | None:
@@ -39,7 +46,9 @@ def render(directory: Path) -> list[dict[str, Any]]:
     binary = kubectl()
     if binary is None:
         raise FileNotFoundError("kubectl is not installed")
-    out = subprocess.run([binary, "kustomize", str(directory)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [binary, "kustomize", str(directory)], capture_output=True, text=True, check=True
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -47,7 +56,9 @@ def listed(directory: Path) -> list[dict[str, Any]]:
     """The objects of the files ``directory``'s kustomization lists, read as they are:
     for tests that need the objects but not kubectl (ours use no transformer but images)."""
     names = yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]
-    return [doc for name in names for doc in yaml.safe_load_all((directory / name).read_text()) if doc]
+    return [
+        doc for name in names for doc in yaml.safe_load_all((directory / name).read_text()) if doc
+    ]
 
 
 def _api_base(api_version: str) -> str:
@@ -63,14 +74,18 @@ def resource_path(cp: _Requester, obj: dict[str, Any]) -> str:
     for resource in reply["resources"]:
         if resource["kind"] == obj["kind"] and "/" not in resource["name"]:
             meta = obj["metadata"]
-            scope = f"/namespaces/{meta.get('namespace', 'default')}" if resource["namespaced"] else ""
+            scope = (
+                f"/namespaces/{meta.get('namespace', 'default')}" if resource["namespaced"] else ""
+            )
             return f"{base}{scope}/{resource['name']}/{meta['name']}"
     raise LookupError(f"{obj['apiVersion']} serves no kind {obj['kind']}")
 
 
 def apply(cp: _Requester, obj: dict[str, Any], *, dry_run: bool) -> tuple[int, Any]:
     query = f"?fieldManager={FIELD_MANAGER}&force=true" + ("&dryRun=All" if dry_run else "")
-    return cp.request("PATCH", resource_path(cp, obj) + query, obj, content_type="application/apply-patch+yaml")
+    return cp.request(
+        "PATCH", resource_path(cp, obj) + query, obj, content_type="application/apply-patch+yaml"
+    )
 
 
 def for_1_20(obj: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,9 @@ PREFIX = "sn"  # every netns we create starts with this
 TAG = f"{os.getpid()}x{secrets.token_hex(2)}"
 
 
-def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ip(
+    *args: str, netns: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     argv = ["ip", *(("-n", netns) if netns else ()), *args]
     return subprocess.run(argv, check=check, capture_output=True, text=True)
 
@@ -60,14 +62,22 @@ class Netns:
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
 
-    def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", self.name, *argv], check=check, capture_output=True, text=True, timeout=timeout
+            ["ip", "netns", "exec", self.name, *argv],
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def addresses(self, ifname: str) -> list[str]:
         """CIDR addresses of ``ifname`` with global scope."""
-        links = ip_json("addr", "show", "dev", ifname, netns=self.name) if self.has_link(ifname) else []
+        links = (
+            ip_json("addr", "show", "dev", ifname, netns=self.name) if self.has_link(ifname) else []
+        )
         return [
             f"{a['local']}/{a['prefixlen']}"
             for link in links
@@ -80,7 +90,12 @@ class Netns:
 
     def ping(self, address: str, count: int = 1, timeout: int = 2) -> bool:
         flag = "-6" if ":" in address else "-4"
-        return self.run("ping", flag, "-c", str(count), "-W", str(timeout), address, check=False).returncode == 0
+        return (
+            self.run(
+                "ping", flag, "-c", str(count), "-W", str(timeout), address, check=False
+            ).returncode
+            == 0
+        )
 
 
 @dataclass
@@ -116,8 +131,10 @@ class Underlay:
     def _proxy(self, node: Netns) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.testbed.apiproxy", node.path, str(self.api_port)],
-            stdout=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]),
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
         self.proxies.append(proc)
         if proc.stdout is None or proc.stdout.readline().strip() != "ready":
             raise RuntimeError(f"apiproxy for {node.name} did not start")
@@ -131,7 +148,15 @@ class Underlay:
         ip("link", "set", port, "master", "br0", "up", netns=self.fabric.name)
         ip("link", "set", nic, "up", netns=peer.name)
         for cidr in addresses:
-            ip("addr", "add", cidr, "dev", nic, *(("nodad",) if ":" in cidr else ()), netns=peer.name)
+            ip(
+                "addr",
+                "add",
+                cidr,
+                "dev",
+                nic,
+                *(("nodad",) if ":" in cidr else ()),
+                netns=peer.name,
+            )
         self.pods.append(peer)  # deleted with the pods
         return peer
 
@@ -161,7 +186,7 @@ def cleanup_stale() -> None:
     if not NETNS_DIR.exists():
         return
     for entry in NETNS_DIR.iterdir():
-        pid = entry.name[len(PREFIX):].split("x", 1)[0]
+        pid = entry.name[len(PREFIX) :].split("x", 1)[0]
         if not entry.name.startswith(PREFIX) or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
             continue
         with contextlib.suppress(subprocess.SubprocessError):

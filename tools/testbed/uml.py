@@ -40,12 +40,24 @@ from tools.testbed import paths
 
 LINUX_UML = Path("/usr/bin/linux.uml")
 MODULES = (
-    "8021q", "bonding", "bridge", "dummy", "ipvlan", "macvlan", "veth",
+    "8021q",
+    "bonding",
+    "bridge",
+    "dummy",
+    "ipvlan",
+    "macvlan",
+    "veth",
     # the coordinator's reply-path marking (-t mangle MARK/CONNMARK/conntrack): this kernel
     # has no nf_tables for ip/ip6 (CONFIG_NF_TABLES_IPV4 is off), so the legacy backend
-    "ip_tables", "iptable_mangle", "ip6_tables", "ip6table_mangle",
-    "nf_conntrack", "xt_mark", "xt_connmark", "xt_conntrack",
-)  # fmt: skip
+    "ip_tables",
+    "iptable_mangle",
+    "ip6_tables",
+    "ip6table_mangle",
+    "nf_conntrack",
+    "xt_mark",
+    "xt_connmark",
+    "xt_conntrack",
+)
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUNS = paths.UML_MODULE_ROOT / "runs"
 _POLL_SECONDS = 0.02
@@ -158,7 +170,10 @@ def run(
 
 def project_env() -> dict[str, str]:
     """What a guest running our code needs to find the host's bundles and cache."""
-    return {"SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()), "SPIDERNET_CACHE": str(paths.CACHE)}
+    return {
+        "SPIDERNET_BUNDLE_BIN": str(paths.BUNDLE_BIN.resolve()),
+        "SPIDERNET_CACHE": str(paths.CACHE),
+    }
 
 
 def _check_args(argv: Sequence[str], env: Mapping[str, str] | None) -> None:
@@ -204,21 +219,34 @@ def _kernel_argv(work: Path, script: Path, mem: str) -> list[str]:
     # A unique umid and a private uml_dir keep concurrent guests apart and keep UML
     # from writing its pid file and mconsole socket into ~/.uml.
     return [
-        str(LINUX_UML), f"mem={mem}",
-        "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
-        f"init={script}", "con=null", "con0=fd:0,fd:1",
-        f"umid={work.name}", f"uml_dir={work / 'u'}",
-    ]  # fmt: skip
+        str(LINUX_UML),
+        f"mem={mem}",
+        "root=/dev/root",
+        "rootfstype=hostfs",
+        "rootflags=/",
+        "rw",
+        f"init={script}",
+        "con=null",
+        "con0=fd:0,fd:1",
+        f"umid={work.name}",
+        f"uml_dir={work / 'u'}",
+    ]
 
 
-def _boot(work: Path, script: Path, *, mem: str, timeout: float, cancel: threading.Event | None = None) -> float:
+def _boot(
+    work: Path, script: Path, *, mem: str, timeout: float, cancel: threading.Event | None = None
+) -> float:
     """Run the guest to completion or the deadline; always kill its process group."""
     start = time.monotonic()
     with open(work / "console.log", "wb") as console:
         proc = subprocess.Popen(
-            _kernel_argv(work, script, mem), stdin=subprocess.DEVNULL, stdout=console,
-            stderr=subprocess.STDOUT, cwd=work, start_new_session=True,
-        )  # fmt: skip
+            _kernel_argv(work, script, mem),
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            cwd=work,
+            start_new_session=True,
+        )
     try:
         halted = _wait_unreaped(proc.pid, deadline=start + timeout, cancel=cancel)
     finally:

@@ -1,4 +1,4 @@
-"""The installer DaemonSet (SPEC §6, docs/install.md): puts the frozen bundles into the
+"""The installer DaemonSet (docs/install.md): puts the frozen bundles into the
 host's CNI bin dir and keeps the plugins' credentials fresh, one process per node.
 
 | module | role | I/O |

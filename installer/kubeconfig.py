@@ -1,6 +1,6 @@
 """The plugins' credentials on the host, and when the installer may rewrite them. No I/O.
 
-Written into ``<conf>/spiderpool.d/`` (the IPAM's default kubeconfig path, SPEC §2):
+Written into ``<conf>/spiderpool.d/`` (the IPAM's default kubeconfig path, docs/ipam.md):
 
     spiderpool.kubeconfig  0600  JSON (the plugins read it without PyYAML); names the two below
     token                  0600  the installer's projected service-account token, copied as is

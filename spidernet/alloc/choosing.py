@@ -7,7 +7,7 @@ Otherwise the lowest address of ``usable - reserved - taken``. Upstream allows o
 IP per pod UID per pool (its quirk 3); the ``claimed`` set lets two NICs of one pod
 draw two addresses from the same pool.
 
-Cool-down (SPEC §2 I5): an address released after a failed ADD keeps a *cooling*
+Cool-down (invariant I5, docs/ipam.md): an address released after a failed ADD keeps a *cooling*
 record until ``cooldownUntil``. It is taken for everyone meanwhile (the failing pod's
 retry gets another address: rotation), and free again afterwards; the strike count
 travels with the address, and each consecutive failure doubles the cool-down up to

@@ -2,8 +2,8 @@
 
 ``Pool.parse`` never raises for a broken pool: it returns a pool whose ``broken`` says
 why (IPs outside the subnet, gateway inside ``ips`` but not excluded, bad ranges...),
-and selection skips it with that reason (SPEC §2: "a broken pool is skipped with a
-reason that ends up in the ADD error, never half-used").
+and selection skips it with that reason (docs/ipam.md: a broken pool is skipped, with a
+reason that ends up in the ADD error, never half-used).
 
 Records in ``status.allocatedIPs`` are upstream's: a JSON *string* holding
 ``{"<ip>": {"pod": "<ns>/<name>", "podUid": "<uid>"}}``; empty means the field is null.
@@ -25,7 +25,7 @@ class Record:
     """One entry of ``status.allocatedIPs``: upstream's ``{pod, podUid}``, plus two optional keys.
 
     ``cooldownUntil`` (RFC 3339, UTC): the address was released after a failed ADD
-    (SPEC §2 I5) and is not handed out before that time; the record no longer holds it
+    (I5, docs/ipam.md) and is not handed out before that time; the record no longer holds it
     for the pod named, which stays for the operator's information. ``strikes``: how many
     ADDs failed in a row on this address; the next cool-down doubles with each. Both
     are absent on ordinary records, so a pool keeps upstream's size.

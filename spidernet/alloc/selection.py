@@ -1,6 +1,6 @@
 """Which pools a pod's interface may draw from, in which order, and why others are refused. No I/O.
 
-Rules, the first that yields pools wins (SPEC §2):
+Rules, the first that yields pools wins (docs/ipam.md, "Pool choice"):
 1. pod annotation ``ipam.spidernet.io/ippools`` (per interface, with ``cleangateway``)
 2. pod annotation ``ipam.spidernet.io/ippool``
 3. namespace annotations ``ipam.spidernet.io/default-ipv4-ippool`` / ``-ipv6-``

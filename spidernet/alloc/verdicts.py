@@ -16,7 +16,7 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
    says the sandbox is gone; a newer sandbox of the pod would be in the list).
 4. The pod is gone, finished, terminating, or has another UID: release; unless the
    endpoint is a StatefulSet pod's whose StatefulSet still has a place for that
-   ordinal: keep, for the re-created pod (SPEC §2 StatefulSet fixed IPs).
+   ordinal: keep, for the re-created pod (StatefulSet fixed IPs, docs/ipam.md).
 5. The pod lives, and an earlier DEL of this sandbox kept the addresses: keep again.
    A re-sent DEL carries no ``prevResult`` (libcni drops its cache after a successful
    DEL) and must not read that as a failed ADD (I2).
@@ -33,7 +33,7 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
    that succeeded with their cached result); or, spec >= 0.4.0, no ``prevResult`` (a
    runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
    ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
-9. Otherwise keep: sandbox re-creation keeps the pod's addresses (SPEC §2 DEL).
+9. Otherwise keep: sandbox re-creation keeps the pod's addresses (docs/ipam.md, DEL).
 """
 
 from __future__ import annotations

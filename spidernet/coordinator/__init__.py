@@ -1,1 +1,1 @@
-"""coordinator: routes, policy rules, veth to the host, neighbours and probes (SPEC §4)."""
+"""coordinator: routes, policy rules, veth to the host, neighbours and probes (docs/coordinator.md)."""

@@ -1,13 +1,13 @@
-"""coordinator ADD: reference §4.2 steps 1-21 with SPEC §4's fixes. Does I/O (pod and host netns).
+"""coordinator ADD: upstream's steps 1-21 with our fixes (docs/coordinator.md). Does I/O (pod and host netns).
 
 Order: read facts (no change yet) -> probes -> host-side devices, routes and neighbours
 -> pod-side routes, rules and iptables. The result is prevResult, with the NIC's MAC
-updated when ``podMACPrefix`` rewrote it (step 21 and SPEC §4).
+updated when ``podMACPrefix`` rewrote it (upstream's step 21, changed).
 
 Rollback: if a step fails, what this ADD added on the host goes again (the host veth,
 which takes its routes and neighbours with it, or for a later NIC its host routes).
 Only what this exec added: a failed re-ADD of a sandbox whose earlier ADD succeeded
-leaves that ADD's veth, routes and neighbour entries in place (issue 11).
+leaves that ADD's veth, routes and neighbour entries in place.
 Pod-side leftovers die with the pod's netns, which the runtime tears down after a
 failed ADD.
 """

@@ -1,4 +1,4 @@
-"""The coordinator's network config (SPEC §4, reference §4.1). No I/O.
+"""The coordinator's network config (docs/coordinator.md, "Configuration"). No I/O.
 
 Keys and defaults are upstream's CNI keys; the coordinator reads nothing else (no
 SpiderCoordinator CR, no agent: docs/coordinator.md "Decisions"), so the upstream
@@ -59,8 +59,8 @@ class PolicyRoute:
 
 @dataclass(frozen=True)
 class DetectOptions:
-    """Probe timing (seconds). Defaults: SPEC §4's 3 tries of ~100 ms, which is also what
-    upstream's newest probes do (reference §2.14), back to back."""
+    """Probe timing (seconds). Defaults: 3 tries of ~100 ms, which is also what
+    upstream's newest probes do, back to back (docs/coordinator.md)."""
 
     retries: int = 3
     timeout: float = 0.1
@@ -90,7 +90,7 @@ class CoordinatorConf:
 
     @property
     def hijack_routes(self) -> tuple[Network, ...]:
-        """Every CIDR the pod reaches through the host (reference §4.2 step 3)."""
+        """Every CIDR the pod reaches through the host (upstream's step 3, docs/coordinator.md)."""
         return self.overlay_pod_cidr + self.service_cidr + self.hijack_cidr
 
 
@@ -170,7 +170,7 @@ def _mode(f: Fields) -> Mode:
     mode = f.str("mode") or "auto"  # an empty mode reads as absent, as upstream's
     if mode not in MODES:
         raise errors.InvalidConfig("mode", f"{mode!r} is not one of {list(MODES)}")
-    # Upstream's code spells it "disable", its CRD "disabled": accept both (SPEC §4).
+    # Upstream's code spells it "disable", its CRD "disabled": accept both.
     return "disable" if mode == "disabled" else mode  # type: ignore[return-value]
 
 

@@ -1,4 +1,4 @@
-"""coordinator DEL and CHECK (reference §4.3, SPEC §4). Does I/O (host and pod netns).
+"""coordinator DEL and CHECK (docs/coordinator.md, "DEL and CHECK"). Does I/O (host and pod netns).
 
 DEL takes away what ADD added on the host; pod-side state dies with the pod's netns:
 - the pod's first NIC, or a pod whose netns is gone: delete host ``veth<cid[:11]>``;
@@ -11,7 +11,7 @@ DEL takes away what ADD added on the host; pod-side state dies with the pod's ne
   empty when no pod is left.
 A missing netns, device or route is success (DEL must be idempotent, CNI spec §DEL).
 So is a ``CNI_NETNS`` that names something other than a netns (a plain file left where
-a runtime unmounted the namespace but kept the path, a directory; issue 11): no pod
+a runtime unmounted the namespace but kept the path, a directory): no pod
 state of ours can be in it, and failing would stop libcni's DEL before the IPAM's, so
 the address would leak. A netns that exists but cannot be opened for another reason
 (say EMFILE) is ``NetnsUnusable`` (code 8): a later NIC's DEL must not guess.

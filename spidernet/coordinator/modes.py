@@ -3,7 +3,7 @@
 Everything here takes facts already read from the pod and host namespaces and returns
 what to do, so the rules can be tested without a kernel.
 
-Tables (SPEC §4 "deterministic table numbers", docs/coordinator.md "Layout"):
+Tables (deterministic numbers, docs/coordinator.md "Layout"):
 100 holds the fwmark reply path of the first underlay NIC; each further NIC takes the
 lowest table from 101 up that no policy rule and no route in the pod uses yet, and a
 re-ADD of a NIC finds its own table again through the ``from <its address>`` rule.
@@ -27,7 +27,7 @@ FWMARK_TABLE = 100
 FIRST_NIC_TABLE = 101
 _RESERVED_TABLES = range(253, 256)  # default, main, local
 
-# Host links whose addresses the pod is not routed to (reference §4.2 step 8): other
+# Host links whose addresses the pod is not routed to (upstream's step 8, docs/coordinator.md): other
 # pods' veths and well-known container/CNI bridges and tunnels.
 _NOT_HOST_NIC = re.compile(
     r"^(docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|veth.*|lo|cali.*|flannel.*|kube-ipvs.*|cni.*|vx-submariner|cilium.*)$"
@@ -52,7 +52,7 @@ def host_veth_name(container_id: str) -> str:
 def resolve_mode(
     mode: str, *, ifname: str, default_nic: str, has_veth0: bool
 ) -> Literal["underlay", "overlay"]:
-    """``auto``: the pod's first NIC, or any NIC once veth0 exists, is underlay (reference §4.2 step 6)."""
+    """``auto``: the pod's first NIC, or any NIC once veth0 exists, is underlay (upstream's step 6)."""
     if mode in ("underlay", "overlay"):
         return mode  # type: ignore[return-value]
     return "underlay" if ifname == default_nic or has_veth0 else "overlay"
@@ -128,7 +128,7 @@ def gateways(host_ips: Sequence[Address]) -> dict[int, Address]:
 
 
 def mac_with_prefix(prefix: bytes, address: Address) -> str:
-    """Prefix (2 bytes) + the last 4 bytes of ``address`` (reference §4.2 step 10)."""
+    """Prefix (2 bytes) + the last 4 bytes of ``address`` (upstream's step 10)."""
     raw = prefix + address.packed[-4:]
     return ":".join(f"{b:02x}" for b in raw)
 

@@ -1,6 +1,7 @@
 """The coordinator's building blocks in the pod and host namespaces. Does I/O (netlink, sysctl, iptables).
 
-Each function does one step of reference §4.2 (step numbers in the docstrings) on
+Each function does one step of upstream's ADD (docs/coordinator.md, "Upstream's ADD, step
+by step"; the numbers in the docstrings) on
 ``routing.Handle``s and is idempotent, so a retried ADD converges. Functions that add
 host state return what they added, so that ``adding`` can take it back when a later
 step fails.
@@ -198,7 +199,7 @@ def host_routes(
     """``from all lookup <table>`` per family, and ``<podIP>/32|128 dev <host veth>`` in it.
 
     Returns the routes this call added, not those it found in place (a previous ADD of
-    the same sandbox made them): a failed re-ADD must undo only its own work (issue 11).
+    the same sandbox made them): a failed re-ADD must undo only its own work.
     """
     for family in sorted({ip.version for ip in pod_ips}):
         host.add_rule(Rule(family, RULE_PRIORITY, table))

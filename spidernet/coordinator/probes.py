@@ -1,4 +1,4 @@
-"""IP-conflict and gateway-reachability probes for the coordinator (SPEC §4). Does I/O.
+"""IP-conflict and gateway-reachability probes for the coordinator (docs/coordinator.md). Does I/O.
 
 ``probe`` runs on one interface of a pod netns: for each address family present,
 first a conflict check of the pod's addresses, then a reachability check of the

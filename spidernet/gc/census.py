@@ -171,7 +171,7 @@ def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, stateful:
     if record is not None and record.holds_for(uid):
         return
     if record is not None and stateful and record.pod == key and not record.cooling:
-        return  # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD (issue 15)
+        return  # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD
     if state is None:
         why = f"its pool {pool} does not exist"
     elif record is None:
@@ -306,7 +306,7 @@ def facts(world: World, h: HolderRecords) -> rules.Holder:
         else:
             detail = pods.stateful_place(
                 name, world.statefulsets[f"{ns}/{sts}"]
-            )  # the IPAM's own rule (issue 15)
+            )  # the IPAM's own rule
             state = "out-of-range" if detail else "in-range"
     return rules.Holder(
         key=h.key,

@@ -6,7 +6,7 @@ pod of that name, its node and its StatefulSet, and ``decide`` says, in order:
 
 1. A StatefulSet pod (its controller is one, or its endpoint says so) whose
    StatefulSet still has a place for its name keeps its addresses whatever became of
-   the pod: the next pod of that name takes them over (SPEC §2).
+   the pod: the next pod of that name takes them over (docs/ipam.md).
    No place (the StatefulSet is gone, the ordinal is out of range): released, unless
    the pod is alive with this UID (a pod orphaned by ``--cascade=orphan`` still runs).
 2. The pod is gone: released (``pod-gone``; ``pod-gone-no-endpoint`` when no endpoint
@@ -15,7 +15,7 @@ pod of that name, its node and its StatefulSet, and ``decide`` says, in order:
 3. The pod has another UID (re-created under the same name): released.
 4. The pod finished (phase Succeeded or Failed): released.
 5. The pod is terminating and past ``deletionTimestamp + grace + delay``: released;
-   on a NotReady (or deleted) node with its own delay (the seed's "node broke down").
+   on a NotReady (or deleted) node with its own delay ("the node broke down", docs/gc.md).
    Before that: kept. Each of the two can be switched off.
 6. Otherwise the pod is alive with this UID (Pending or Running): never released.
    Without an endpoint that is an ADD in flight (or a crashed one its retry reuses):

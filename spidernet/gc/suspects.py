@@ -1,7 +1,7 @@
 """The GC's memory between passes: when each zombie was first seen. No I/O.
 
-Pool records carry no timestamps (SPEC §2 keeps them at upstream's size), yet SPEC §5
-wants "a record younger than a minimum age is never touched". So a zombie is
+Pool records carry no timestamps (docs/ipam.md keeps them at upstream's size), yet the
+GC promises that a record younger than a minimum age is never touched (docs/gc.md). So a zombie is
 *confirmed* across passes: the first pass that judges a holder a zombie writes down
 the time; a later pass releases it only if it still is one and was first seen at least
 ``min_age`` ago. A holder that is no longer a zombie (or is gone) is forgotten. With

@@ -1,1 +1,1 @@
-"""ifacer: host VLAN sub-interfaces and bonds, created before the main plugin runs (SPEC §3)."""
+"""ifacer: host VLAN sub-interfaces and bonds, created before the main plugin runs (docs/ifacer.md)."""

@@ -1,6 +1,6 @@
 """ifacer's ``bond.options`` string -> validated bond attributes. No I/O.
 
-The string is upstream's ``"k1=v1;k2=v2"`` (reference §1.3) with the kernel's sysfs
+The string is upstream's ``"k1=v1;k2=v2"`` (docs/ifacer.md) with the kernel's sysfs
 names (plus upstream's ``up_delay`` spelling of ``updelay``). What we do differently,
 each because the upstream behaviour hides a mistake until traffic fails:
 

@@ -1,6 +1,6 @@
-"""ifacer's network config: ``interfaces``, ``vlanID``, ``bond`` (SPEC §3). No I/O.
+"""ifacer's network config: ``interfaces``, ``vlanID``, ``bond`` (docs/ifacer.md). No I/O.
 
-Keys and defaults are upstream's (reference §1.1): ``interfaces`` is required with at
+Keys and defaults are upstream's: ``interfaces`` is required with at
 least one name; ``vlanID`` is 0-4094, 0 meaning no VLAN; ``bond.name`` defaults to
 ``sp_bond0``; ``bond.mode`` is 0-6; ``bond.options`` is ``"k=v;k=v"`` (bondopts).
 

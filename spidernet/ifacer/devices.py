@@ -1,6 +1,6 @@
 """Make the host devices an ifacer config asks for, or check them. Does I/O (netlink).
 
-ADD, in order (SPEC §3, reference §1.2):
+ADD, in order (docs/ifacer.md):
 
     one interface:   parent up -> [same-VLAN-id guard] -> <if>.<vlanID> (reuse or create) up
     two or more:     bond (reuse, or create: slaves down, enslaved, up; bond up)
@@ -122,7 +122,7 @@ def _has_options(bond: Bond) -> bool:
 
 def _create_bond(bond: Bond, slaves: list[Link], links: Links) -> bool:
     """Create the bond; False when it appeared since we looked (EEXIST): two first ADDs
-    on a node race, and the loser reuses the winner's bond as it would a VLAN (issue 11).
+    on a node race, and the loser reuses the winner's bond as it would a VLAN.
 
     A refusal is the options' fault (code 7) only when there are options and the errno is
     one the driver gives for an option; anything else is a kernel refusal, code 120.

@@ -1,4 +1,4 @@
-"""ifacer's CNI handlers (SPEC §3). Does I/O through ``devices``.
+"""ifacer's CNI handlers (docs/ifacer.md). Does I/O through ``devices``.
 
 ADD makes the VLAN/bond devices and passes ``prevResult`` through (upstream drops it;
 ifacer is usually first, but nothing forces that). DEL never removes host devices:
@@ -38,7 +38,7 @@ def add(cmd: CmdArgs, conf: NetConf) -> Result:
 
 
 def delete(cmd: CmdArgs, conf: NetConf) -> None:
-    """Host devices stay: other pods' macvlans sit on them (SPEC §3). A config that no
+    """Host devices stay: other pods' macvlans sit on them. A config that no
     longer parses is no reason to fail a DEL, so it is not even read."""
 
 

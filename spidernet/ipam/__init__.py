@@ -1,1 +1,1 @@
-"""The ``spiderpool`` IPAM plugin: allocation on SpiderIPPool CRDs (SPEC §2)."""
+"""The ``spiderpool`` IPAM plugin: allocation on SpiderIPPool CRDs (docs/ipam.md)."""

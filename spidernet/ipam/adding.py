@@ -1,4 +1,4 @@
-"""ADD: give a pod's interface its addresses (SPEC §2 "Allocation"). Does I/O via Store.
+"""ADD: give a pod's interface its addresses (docs/ipam.md). Does I/O via Store.
 
 Under the pod's node lock (locking: no DEL or ADD of the same pod interleaves):
 1. The pod must exist, be alive, have the UID in K8S_POD_UID, and, when the runtime
@@ -121,7 +121,7 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
 
 def _current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
     """The pod's endpoint. One of an older pod of the same name is released first, or, for a
-    StatefulSet pod, taken over (SPEC §2: the re-created pod keeps its addresses)."""
+    StatefulSet pod, taken over (docs/ipam.md: the re-created pod keeps its addresses)."""
     store, pod = ctx.store, ctx.pod
     for _ in range(5):
         existing = store.endpoint(pod.namespace, pod.name)

@@ -3,7 +3,7 @@
 One small JSON file per attachment under ``state_dir`` (default /var/lib/cni/spidernet,
 as host-local keeps its state under /var/lib/cni): who it was for, which pools it may
 have written, the addresses it got, and what the last verb decided. It lets DEL act on
-what *this node* did even when the API can no longer tell (SPEC §2 DEL, I2):
+what *this node* did even when the API can no longer tell (docs/ipam.md, DEL and I2):
 
 - ``adding``: written before the first pool write. A DEL that finds it knows the ADD
   never finished (crash, or a chain failure after the IPAM): release with cool-down.
@@ -20,7 +20,7 @@ what *this node* did even when the API can no longer tell (SPEC §2 DEL, I2):
 - a sandbox marker ``<containerID>.failed``: one of the sandbox's ADDs failed (ours, or
   one a DEL found failed). Multus undoes every NIC after a failed one, and the NICs that
   had succeeded come with their cached ``prevResult``: the marker tells those DELs the
-  sandbox failed, so they release too (SPEC §2: multi-NIC is all-or-nothing).
+  sandbox failed, so they release too (multi-NIC is all-or-nothing, docs/ipam.md).
 
 Writes are atomic (temp file + rename): a SIGKILL leaves the old note or the new one.
 The notes are hints, never the truth about ownership: every release is still a

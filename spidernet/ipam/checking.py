@@ -1,4 +1,4 @@
-"""CHECK and STATUS of the spiderpool IPAM (SPEC §2). Does I/O via Store (reads only).
+"""CHECK and STATUS of the spiderpool IPAM (docs/ipam.md). Does I/O via Store (reads only).
 
 CHECK: the endpoint's detail for this interface names this container, each of its
 addresses is recorded in its pool for the pod's UID, and (when the runtime sent one)

@@ -51,7 +51,7 @@ class IpamConf:
 
 
 def parse(conf: NetConf) -> IpamConf:
-    f = conf.fields("ipam")  # tracked reads: unknown keys of the section are logged (issue 12)
+    f = conf.fields("ipam")  # tracked reads: unknown keys of the section are logged
     if f.bool("match_master_subnet"):
         raise errors.UnsupportedField(
             "ipam.match_master_subnet", True, "ipam.match_master_subnet (SR-IOV) is not supported"

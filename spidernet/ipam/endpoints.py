@@ -1,6 +1,6 @@
 """SpiderEndpoint objects: one per pod, one detail per interface. No I/O.
 
-Layout (upstream's, plus per-interface ``containerID`` and ``network``, SPEC §2)::
+Layout (upstream's, plus per-interface ``containerID`` and ``network``, docs/ipam.md)::
 
     metadata: {name: <pod>, namespace: <ns>, labels: {spiderpool.spidernet.io/node: <node>},
                ownerReferences: [Pod]}
@@ -12,7 +12,7 @@ Layout (upstream's, plus per-interface ``containerID`` and ``network``, SPEC §2
 ``containerID`` is per interface: the sandbox that holds this interface's addresses
 now. A pod's next sandbox takes its interfaces over one ADD at a time (Multus sends
 one per NIC), so a DEL of the old sandbox for a NIC not yet taken over must still be
-told apart from one for a NIC already taken over (SPEC §2 DEL, I3).
+told apart from one for a NIC already taken over (docs/ipam.md, DEL and I3).
 
 The CNI result is always derived from a detail, so a repeated ADD answers exactly
 what the first one did (default route = gateway unless cleanGateway; then the routes).

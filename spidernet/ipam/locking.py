@@ -1,6 +1,6 @@
 """The per-node locks: one per pool around read-choose-write, one per pod around a verb. Does I/O (lock files).
 
-Pool lock (SPEC §2): ``<lock_dir>/<pool>.lock``, held only around read-choose-write.
+Pool lock (docs/ipam.md, "Write path"): ``<lock_dir>/<pool>.lock``, held only around read-choose-write.
 Pod lock: ``<lock_dir>/pod_<namespace>_<name>.lock``, held for a whole ADD, DEL or
 CHECK of that pod. Every verb for one pod UID runs on that pod's node (kubelet only
 runs pods bound to it; an ADD without K8S_POD_UID on another node is refused, I4), so

@@ -1,4 +1,4 @@
-"""DEL and the spec-1.1 GC verb of the spiderpool IPAM (SPEC §2). Does I/O via Store.
+"""DEL and the spec-1.1 GC verb of the spiderpool IPAM (docs/ipam.md). Does I/O via Store.
 
 DEL, for one interface, under the pod's node lock: gather the facts (the node's note
 on this attachment, the pod, its SpiderEndpoint), let ``verdicts.decide`` say what to
@@ -219,7 +219,7 @@ def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
 
     Each is released as its DEL would have been, without cool-down (the runtime says
     the sandbox is gone; the pod's next sandbox, if any, is in the valid list). Errors
-    are collected, the rest goes on, and all are reported at the end (SPEC §2 GC).
+    are collected, the rest goes on, and all are reported at the end (docs/ipam.md, GC).
     """
     valid = _valid_attachments(netconf)
     failures: list[str] = []

@@ -1,6 +1,6 @@
 """SpiderIPPool / SpiderEndpoint / SpiderReservedIP / Pod reads and writes. Does I/O.
 
-The write path for a pool (SPEC §2): under the per-node file lock for that pool,
+The write path for a pool (docs/ipam.md): under the per-node file lock for that pool,
 GET -> pure decision -> PUT status carrying the read resourceVersion; on 409 re-read
 and retry with jittered exponential backoff until the invocation's deadline, then
 ``TryAgainLater`` (code 11). The lock is held only around read-choose-write. The
@@ -265,7 +265,7 @@ def reserved_ranges(store: Store) -> dict[int, RangeSet]:
     """Union of the SpiderReservedIPs per family (terminating ones no longer count).
 
     The family is each entry's own, as upstream's webhook infers ``spec.ipVersion``
-    from the first entry: users write reserved IPs without it (issue 12), and an entry
+    from the first entry: users write reserved IPs without it, and an entry
     of the other family than ``ipVersion`` says is still reserved in its own. An
     object we cannot read refuses the ADD (code 7): its addresses might protect a
     router or a VIP, and handing them out would be an outage.

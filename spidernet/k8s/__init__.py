@@ -1,1 +1,1 @@
-"""A lean Kubernetes API path for the plugins (SPEC §0): no `kubernetes` import on the pod-start path."""
+"""A lean Kubernetes API path for the plugins (docs/design.md): no `kubernetes` import on the pod-start path."""

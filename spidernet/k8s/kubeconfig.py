@@ -9,7 +9,7 @@ parsed with PyYAML only when needed, to keep the plugin's start fast.
 
 Every way a kubeconfig can be wrong (not JSON or YAML, nested too deeply, a field of the
 wrong type, undecodable base64) is a ``KubeconfigError`` saying what and where, so the
-IPAM answers code 7 naming ``ipam.kubeconfig`` rather than 999 (issue 11).
+IPAM answers code 7 naming ``ipam.kubeconfig`` rather than 999.
 """
 
 from __future__ import annotations

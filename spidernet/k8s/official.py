@@ -1,7 +1,7 @@
 """The ``kubernetes`` client as a ``Transport`` for the Store: the GC's transport. Does I/O.
 
 The GC is not on a pod's start path, so it may pay ``import kubernetes`` (300-500 ms,
-~44 MB; SPEC §0) for the kubeconfig and in-cluster forms that package understands
+~44 MB; docs/design.md) for the kubeconfig and in-cluster forms that package understands
 (exec plugins, token refresh of a projected service-account token, client
 certificates). The plugins never import this module, and it imports ``kubernetes``
 only inside functions: tests/unit/test_layering.py holds both.

@@ -2,7 +2,7 @@
 
 ``spidernet.k8s.client.Client`` is the lean one the plugins use (no ``kubernetes``
 import on a pod's start path); ``spidernet.k8s.official.OfficialClient`` wraps the
-``kubernetes`` package for the GC, which is not on that path (SPEC §0, §5). Both send
+``kubernetes`` package for the GC, which is not on that path (docs/design.md). Both send
 one request per call, retry transport failures until ``deadline``, and raise the
 classes of ``spidernet.k8s.errors``, so ``spidernet.ipam.store.Store`` and its
 compare-and-swap loop are one code path over either.

@@ -4,7 +4,7 @@ A ``Handle`` is a pyroute2 socket opened in a namespace (``open_handle(path)``; 
 the namespace we run in). Its methods are the coordinator's vocabulary, in the shapes it
 needs (``ipaddress`` values, frozen records), so no pyroute2 type leaks out.
 
-Idempotency (a retried ADD must converge, SPEC §4 "EEXIST-tolerant"): adding a route,
+Idempotency (a retried ADD must converge: EEXIST-tolerant): adding a route,
 rule or address that exists is success; deleting one that is gone is success; neighbours
 are written with replace semantics. Every other kernel refusal becomes ``NetlinkFailure``
 saying what was being done, with the errno kept.

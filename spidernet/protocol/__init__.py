@@ -1,1 +1,1 @@
-"""The CNI calling convention shared by every plugin executable (SPEC §1)."""
+"""The CNI calling convention shared by every plugin executable (docs/design.md)."""

@@ -1,4 +1,4 @@
-"""JSON-lines file logging for plugins (SPEC §1). Does I/O: creates the log directory and file.
+"""JSON-lines file logging for plugins (README.md, "CNI behaviour"). Does I/O: creates the log directory and file.
 
 One line per record: ``{"time", "level", "plugin", "msg", ...context}`` where context
 carries the invocation's ``containerID``, ``netns``, ``ifname`` and pod identity.
@@ -36,7 +36,7 @@ _PY_LEVEL = {"warn": "WARNING", "fatal": "CRITICAL", "panic": "CRITICAL"}
 _MB = 1024 * 1024
 
 
-# The coordinator's ``logOptions`` object (reference §4.1), which ifacer shares: our
+# The coordinator's ``logOptions`` object (docs/coordinator.md), which ifacer shares: our
 # LogOptions.from_fields names -> its keys. Its logMaxAge is accepted and unused.
 LOG_OPTIONS_KEYS = {
     "path": "logFile",

@@ -118,7 +118,7 @@ def _warn_unknown(plugin: Plugin, conf: netconf.NetConf) -> None:
 
 
 def _handle(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[str, Any] | None:
-    """The handler, then one warning per config key it never read (issue 12). None after
+    """The handler, then one warning per config key it never read. None after
     a config error: the plugin stopped reading at the bad key, so the keys after it
     would look unknown."""
     try:
@@ -143,7 +143,7 @@ def _invoke(
     version = _config_version(raw)
     versions.require(command, version)
     state["version"] = version
-    # A DEL must clean up even if the runtime's cached prevResult no longer parses (issue 11).
+    # A DEL must clean up even if the runtime's cached prevResult no longer parses.
     conf = netconf.parse(raw, version, tolerate_bad_prev_result=command == "DEL")
     if conf.prev_result_problem:
         log.warning("DEL: prevResult ignored, it cannot be parsed (%s)", conf.prev_result_problem)

@@ -1,6 +1,6 @@
 """Reading and writing CNI results in each supported spec version. No I/O.
 
-Version differences that matter (SPEC §1, the spec's changelog):
+Version differences that matter (the CNI spec's changelog):
 - 0.3.0, 0.3.1, 0.4.0: ``ips[].version`` ("4"/"6") is present and required on input.
 - 1.0.0: ``ips[].version`` is gone.
 - 1.1.0: routes gain ``mtu``, ``advmss``, ``priority``, ``table``, ``scope``; interfaces

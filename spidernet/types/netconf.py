@@ -4,7 +4,7 @@
 keys with the ``Fields`` readers from ``NetConf.fields()``, whose errors name the field
 by its path (``ipam.default_ipv4_ippool[1]``), so a user sees which key of the NAD is wrong.
 
-Unknown keys (issue 12): like upstream's Go decoding we accept keys we do not know, but
+Unknown keys: like upstream's Go decoding we accept keys we do not know, but
 a misspelt ``detectIPConflit`` would then silently do nothing. So the readers of
 ``NetConf.fields()`` record every key they were asked for, and ``NetConf.unknown_keys``
 names the keys of those objects that no reader asked for; ``protocol.skel`` logs them
@@ -32,7 +32,7 @@ _NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
 
 # Keys the spec or the runtime puts in any plugin's config, whatever the plugin: the
 # network's identity, capabilities and what libcni makes of them, a chain's prevResult,
-# and spec 1.1's GC list (``cni.dev/attachments`` is its misspelt twin, SPEC §2).
+# and spec 1.1's GC list (``cni.dev/attachments`` is its misspelt twin, docs/ipam.md).
 SPEC_KEYS = frozenset(
     {
         "cniVersion",
@@ -180,7 +180,7 @@ class Fields:
         hi: builtins.int | None = None,
         numeric_string: builtins.bool = False,
     ) -> builtins.int:
-        """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (SPEC §1, log options)."""
+        """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (log options, README.md)."""
         value = self._get(key)
         if value is None:
             return default

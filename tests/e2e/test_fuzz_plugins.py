@@ -1,4 +1,4 @@
-"""Fuzzing the three frozen plugins' stdin and environment (hypothesis; issue 11 hardening).
+"""Fuzzing the three frozen plugins' stdin and environment (hypothesis).
 
 Each example execs one frozen bundle the way a runtime would, inside a node netns made
 for this module (never the machine's own), with a CNI environment and a stdin drawn from:

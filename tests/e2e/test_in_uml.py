@@ -1,6 +1,6 @@
 """Run tests/uml_guest/ inside one user-mode-Linux boot and report each of its tests here.
 
-Why: the host kernel has no 8021q and no bonding (TESTBED.md), so tests of VLAN and
+Why: the host kernel has no 8021q and no bonding (docs/testbed.md), so tests of VLAN and
 bond devices run in a UML kernel that has them. Booting it costs seconds and a guest
 control plane costs more, so one boot runs the whole guest suite (pytest inside the
 guest, junit XML on the shared /tmp), and every guest test becomes one host test here
@@ -37,7 +37,7 @@ from tools.testbed import paths, uml
 
 GUEST_DIR = paths.REPO / "tests" / "uml_guest"
 GUEST_TIMEOUT = 1200.0
-GUEST_MEM = "3G"  # etcd + kube-apiserver + the plugins fit (TESTBED.md)
+GUEST_MEM = "3G"  # etcd + kube-apiserver + the plugins fit (docs/testbed.md)
 
 pytestmark = [pytest.mark.uml, pytest.mark.apiserver, pytest.mark.netns]
 

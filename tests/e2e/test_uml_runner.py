@@ -1,5 +1,5 @@
 """The UML runner (tools/testbed/uml.py) runs commands in a kernel that has the link
-types the host kernel lacks (TESTBED.md "Kernel features"), and hands back what they did.
+types the host kernel lacks (docs/testbed.md, "The host kernel"), and hands back what they did.
 
 Case matrix (one UML boot per case, about 2 s each):
 

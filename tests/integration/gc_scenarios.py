@@ -231,7 +231,7 @@ class GcEnv:
     # ------------------------------------------------------------ pools and endpoints written by hand
 
     def write_records(self, pool: str, records: dict[str, dict[str, Any]], **status: Any) -> None:
-        """Set a pool's records directly (states the IPAM never writes: issue 15's, broken ones)."""
+        """Set a pool's records directly (states the IPAM never writes: hand-made StatefulSet records, broken ones)."""
         obj = self.cluster.get_pool(pool)
         obj["status"] = {
             **(obj.get("status") or {}),

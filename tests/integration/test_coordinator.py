@@ -217,9 +217,9 @@ def test_three_nics_answer_through_the_nic_a_packet_came_in_on(
 def test_a_conflicting_address_fails_add_naming_ip_and_mac_and_the_retry_gets_another(
     make_env: Any, version: str
 ) -> None:
-    """Issue 10 item 3: a host outside the cluster on the pool's lowest address must not
+    """A host outside the cluster on the pool's lowest address must not
     block the pool. The runtime's DEL (no prevResult under 1.0.0; a sandbox seconds old
-    under 0.3.1, which never sends one) releases it into cool-down (SPEC §2 I5), so the
+    under 0.3.1, which never sends one) releases it into cool-down (I5, docs/ipam.md), so the
     retried sandbox, and the next pod, get another address instead of failing forever."""
     e = make_env("10.150.0.2/24")
     squatter = e.underlay.add_peer(f"sq{e.ns[-4:]}", ("10.150.0.10/24",))
@@ -361,7 +361,7 @@ def test_del_with_a_netns_path_that_is_no_netns_succeeds_and_check_answers_8(
 
 
 def test_a_runtime_del_after_the_netns_was_unmounted_still_reaches_the_ipam(make_env: Any) -> None:
-    """The runtime unmounted the pod's netns but left its path, a plain file (issue 11). The
+    """The runtime unmounted the pod's netns but left its path, a plain file. The
     coordinator runs first in a DEL; failing there stopped libcni before the IPAM's DEL."""
     e = make_env("10.162.0.2/24")
     pool = e.pool("p", "10.162.0.0/24", ["10.162.0.10"], gateway="10.162.0.1")

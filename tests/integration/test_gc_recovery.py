@@ -1,4 +1,4 @@
-"""The GC while the IPAM works, and in the seed's recovery story (seeds/002), on a real apiserver.
+"""The GC while the IPAM works, and in the recovery story of docs/gc.md, on a real apiserver.
 
 | case     | set-up                                                                   | expected                                         |
 |----------|--------------------------------------------------------------------------|--------------------------------------------------|

@@ -270,7 +270,7 @@ def test_orphaned_endpoints_are_deleted_and_a_live_pods_is_kept(env: GcEnv) -> N
 
 
 def test_statefulset_pods_keep_their_records_while_their_ordinal_has_a_place(env: GcEnv) -> None:
-    """Issue 15's shape, written by hand: STS endpoints have no ownerReference and name the StatefulSet."""
+    """The IPAM's StatefulSet shape, written by hand: STS endpoints have no ownerReference and name the StatefulSet."""
     pool = env.name("pool")
     env.cluster.pool(pool, "10.242.0.0/24", ["10.242.0.10-10.242.0.30"])
     node = env.node("n1").name

@@ -1,5 +1,5 @@
 """The frozen ifacer on a node whose kernel has neither 8021q nor bonding (this host's,
-TESTBED.md): a kernel refusal is code 120 and names no config field (issue 12).
+docs/testbed.md): a kernel refusal is code 120 and names no config field.
 
 | config                                      | kernel answer        | expectation                    |
 |---------------------------------------------|----------------------|--------------------------------|

@@ -1,4 +1,4 @@
-"""200 pods start at once on 4 nodes, one pool of exactly 200 addresses (issue: IPAM part 1).
+"""200 pods start at once on 4 nodes, one pool of exactly 200 addresses (docs/performance.md).
 
 Each simulated node has its own netns, node name and lock directory, so nodes meet only
 at the apiserver's resourceVersion compare-and-swap, as in a cluster. Every ADD runs

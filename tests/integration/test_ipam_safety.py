@@ -1,4 +1,4 @@
-"""IPAM safety (issue 10): each way one address reached two pods, or got lost, reproduced.
+"""IPAM safety: each way one address reached two pods, or got lost, reproduced.
 
 Frozen spiderpool binary against the real apiserver; exec'd directly as a main plugin
 would (tools/testbed/ipam_exec.py, with libcni's result-cache behaviour), or through

@@ -4,7 +4,7 @@ Cases (each through Debian's libcni 1.1.2, inside a simulated node netns):
 - Debian macvlan + host-local: ADD puts the address in the pod netns, CHECK passes,
   DEL removes the interface; spec versions 0.4.0 and 1.0.0.
 - our frozen plugin answers VERSION through libcni with our version list;
-- a malformed config through libcni yields the code SPEC §1 prescribes: an empty
+- a malformed config through libcni yields the code README.md's "CNI behaviour" prescribes: an empty
   `interfaces` -> 7 naming the field; an unsupported cniVersion -> 1.
 """
 

@@ -9,7 +9,7 @@ real API server (installer/manifests, docs/install.md).
 | real server | server-side apply, dry run, on the 1.20 apiserver (CronJob as batch/v1beta1, the DaemonSet without 1.22's maxSurge) | every object accepted |
 | examples | pools and NADs, dry run, with Multus's NAD CRD installed | accepted |
 | examples | each NAD's config | a conflist ifacer -> macvlan or ipvlan -> coordinator, IPAM spiderpool, its pools exist and name it in multusName |
-| DaemonSet | the fields SPEC §6 asks for | host paths, every taint tolerated, node-critical, surge rollout, requests, readiness on the installer's file |
+| DaemonSet | the fields docs/install.md promises | host paths, every taint tolerated, node-critical, surge rollout, requests, readiness on the installer's file |
 | CronJob | the GC | every minute, Forbid, its own account, the gc/main.py entry point |
 """
 

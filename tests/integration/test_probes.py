@@ -20,7 +20,7 @@ brought up; a pod address still in DAD (tentative) neither blocks nor delays the
 IPv6 probe; a missing interface or a path that is not a netns is a ProbeFailure,
 not a conflict; with both checks off nothing is opened.
 
-Timing (detectOptions, issue 12), shown by counting frames on the wire (tests/integration/
+Timing (detectOptions), shown by counting frames on the wire (tests/integration/
 wire.py) rather than by the clock: a silent conflict check sends exactly ``tries``
 probes per family (1 and 5); a gateway that answers 1 s late is unreachable with a
 50 ms timeout (both tries went out) and reachable with a 3 s one (one try was enough);

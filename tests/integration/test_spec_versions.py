@@ -1,6 +1,6 @@
-"""Every plugin's verbs with each spec version's prevResult shape (issue 11, hardening).
+"""Every plugin's verbs with each spec version's prevResult shape.
 
-The shapes differ (SPEC §1): 0.3.0, 0.3.1 and 0.4.0 carry ``ips[].version``; 1.0.0 does
+The shapes differ (the CNI spec's changelog): 0.3.0, 0.3.1 and 0.4.0 carry ``ips[].version``; 1.0.0 does
 not; 1.1.0 adds interface ``mtu``/``socketPath``/``pciID`` and route ``mtu``/``advmss``/
 ``priority``/``table``/``scope``. Versions up to 1.0.0 go through libcni with Debian's
 macvlan producing the prevResult, as in a cluster; 1.1.0 (which this libcni lacks) is

@@ -1,4 +1,4 @@
-"""Tenant isolation as a security property (issue 15), through libcni + macvlan + the frozen binary.
+"""Tenant isolation as a security property, through libcni + macvlan + the frozen binary.
 
 Pod and namespace annotations, pod labels and a tenant's own NetworkAttachmentDefinition
 are written by namespace users. A pool restricted by affinity to another tenant must

@@ -1,5 +1,5 @@
 """NADs written the way upstream Spiderpool writes them run unchanged, and no key of theirs
-is reported as unknown (issue 12's compatibility suite, its coordinator part).
+is reported as unknown (the coordinator's part of the upstream-compatibility tests).
 
 | NAD                                              | expectation                                  |
 |--------------------------------------------------|----------------------------------------------|
@@ -26,7 +26,7 @@ from tools.testbed.coordinator_env import CoordinatorEnv
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
-# cmd/spiderpool-controller's SpiderMultusConfig -> NAD for cniType macvlan (reference §3.6):
+# cmd/spiderpool-controller's SpiderMultusConfig -> NAD for cniType macvlan:
 # these are the coordinator keys it writes; podMACPrefix and friends as empty strings.
 SMC_COORDINATOR = {
     "mode": "auto",

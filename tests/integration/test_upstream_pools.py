@@ -1,4 +1,4 @@
-"""Pools, reserved IPs and IPAM configs written the way upstream's documentation writes them (issue 12).
+"""Pools, reserved IPs and IPAM configs written the way upstream's documentation writes them.
 
 Users move to us with their YAML. Upstream's mutating webhook fills ``spec.ipVersion``
 in from ``subnet`` (pools) or the first entry of ``ips`` (reserved IPs), so their objects

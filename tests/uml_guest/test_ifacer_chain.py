@@ -1,5 +1,5 @@
 """ifacer -> Debian macvlan -> spiderpool through libcni, against a control plane that runs
-in the same UML guest (the guest has no path to the host's loopback; TESTBED.md).
+in the same UML guest (the guest has no path to the host's loopback; docs/testbed.md).
 
 | chain                                         | expectation                                     |
 |-----------------------------------------------|-------------------------------------------------|

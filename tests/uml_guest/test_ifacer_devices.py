@@ -18,7 +18,7 @@ view back with ``ip -d -j link``.
 | failure after the bond was built (VLAN name taken)    | bond deleted, slaves released and down again     |
 | an option the kernel refuses for the mode             | code 7 naming bond.options, no bond left         |
 | another ADD builds the bond after our first look, or  | ensure() reuses it: bond, both slaves, VLAN up   |
-| just before our create (EEXIST), in-process          | (before issue 11: code 7 / 120)                  |
+| just before our create (EEXIST), in-process          | (it used to fail with code 7 / 120)              |
 | three concurrent first ADDs of one bond (frozen)      | all three succeed                                |
 | a VLAN the kernel refuses (on lo), no bond in config  | code 120, no field named, host unchanged         |
 """
@@ -201,7 +201,7 @@ def test_an_option_the_kernel_refuses_for_the_mode_leaves_no_bond(host: Host) ->
     assert host.snapshot() == before
 
 
-# ---------------------------------------------------------------- races (issue 11)
+# ---------------------------------------------------------------- races
 
 
 class RacedLinks(Links):
@@ -264,7 +264,7 @@ def test_concurrent_first_adds_of_one_bond_all_succeed(host: Host) -> None:
     assert host.links()["sp_bond0.60"]["link"] == "sp_bond0"
 
 
-# ---------------------------------------------------------------- kernel refusals (issue 12)
+# ---------------------------------------------------------------- kernel refusals
 
 
 def test_a_kernel_refusing_a_plain_vlan_is_code_120_not_bond_options(host: Host) -> None:

@@ -1,5 +1,5 @@
-"""What a plugin says about config it will not use: unknown keys (issue 12) and a DEL's
-unreadable prevResult (issue 11), through types.netconf, protocol.skel and protocol.logs.
+"""What a plugin says about config it will not use: unknown keys and a DEL's
+unreadable prevResult, through types.netconf, protocol.skel and protocol.logs.
 
 Case matrix:
 

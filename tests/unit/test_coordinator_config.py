@@ -1,4 +1,4 @@
-"""coordinator.config: every SPEC §4 key, its default and its refusals.
+"""coordinator.config: every key of docs/coordinator.md, its default and its refusals.
 
 Case matrix (every refusal is InvalidConfig, code 7, naming the key):
 

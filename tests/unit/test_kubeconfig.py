@@ -4,7 +4,7 @@ Cases: JSON with token + CA file; YAML with tokenFile and relative paths (resolv
 against the kubeconfig's directory); client certificate as files and as -data;
 certificate-authority-data; insecure-skip-tls-verify; a single context without
 current-context; errors: no server, missing context; and every malformed file is a
-KubeconfigError naming the file (issue 11): YAML or JSON that does not parse, nesting
+KubeconfigError naming the file: YAML or JSON that does not parse, nesting
 too deep for either parser, not UTF-8, not a mapping, a section or field of the wrong
 type, base64 that does not decode.
 """
@@ -118,7 +118,7 @@ def test_broken_kubeconfigs_are_refused_with_the_reason(
         kubeconfig.load(str(write(tmp_path / "kc", cluster, {}, current=current)))
 
 
-# Issue 11: each of these used to escape as a TypeError, AttributeError or a yaml error
+# Each of these used to escape as a TypeError, AttributeError or a yaml error
 # (code 999 from the IPAM); every one must be a KubeconfigError, which the IPAM answers
 # with code 7 naming ipam.kubeconfig.
 BROKEN_TEXTS = {

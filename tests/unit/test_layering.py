@@ -1,4 +1,4 @@
-"""Import layering of the package (STYLE.md), checked from the source with ``ast``.
+"""Import layering of the package (docs/design.md, "Layering"), checked from the source with ``ast``.
 
 | rule                                                        | why                                 |
 |-------------------------------------------------------------|-------------------------------------|
@@ -124,7 +124,7 @@ def test_the_protocol_layer_imports_only_types_and_itself() -> None:
 
 
 def test_types_reaches_up_only_to_the_two_leaf_modules_of_protocol() -> None:
-    """STYLE draws ``protocol`` above ``types`` but puts the error taxonomy in ``protocol/errors.py``;
+    """``protocol`` sits above ``types`` but holds the error taxonomy in ``protocol/errors.py``;
     ``types`` must raise those errors (a result that cannot be converted is code 1 or 6), so it
     may import ``protocol.errors`` and ``protocol.versions``, and these two stay leaves: they
     import nothing of ours but each other, so no cycle can form through them."""

@@ -1,4 +1,4 @@
-"""alloc.multus decodes network-selection annotations as Multus does (SPEC §2 I6).
+"""alloc.multus decodes network-selection annotations as Multus does (I6, docs/ipam.md).
 
 Case matrix:
     JSON form     Go's encoding/json rules, differentially against Go itself (tests/unit/gojson,

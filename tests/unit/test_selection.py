@@ -378,7 +378,7 @@ DEV = {"matchLabels": {"tier": "dev"}}
         ),
         ({"multusName": ["kube-system/macvlan"]}, {}, ""),
         ({"multusName": ["other/x", "macvlan"]}, {}, ""),
-        # an entry without a namespace means Multus's namespace, as upstream (issue 10 item 6)
+        # an entry without a namespace means Multus's namespace, as upstream
         (
             {"multusName": ["macvlan"]},
             {"network": "team-a/macvlan"},

@@ -1,4 +1,4 @@
-"""The set-up scripts are shellcheck clean and never fail silently (issue 9).
+"""The set-up scripts are shellcheck clean and never fail silently (docs/testbed.md, "Set-up").
 
 Runs bash and shellcheck as subprocesses, with every cache under pytest's tmp_path;
 injected failures happen in the first seconds of a bootstrap, before anything is built.

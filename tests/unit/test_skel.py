@@ -289,7 +289,7 @@ def test_unreadable_stdin_is_code_5(command: str) -> None:
     assert fake.calls == []
 
 
-DEEP = 100_000  # far past the decoder's recursion guard (issue 11: it was a RecursionError, 999)
+DEEP = 100_000  # far past the decoder's recursion guard (it used to be a RecursionError, 999)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Every key upstream Spiderpool's three plugins decode is accepted by ours and read, so
-none is reported as unknown; a misspelt key is (issue 12).
+none is reported as unknown; a misspelt key is.
 
 Key lists are upstream's Go structs (cmd/coordinator/cmd/cni_types.go Config,
 cmd/ifacer/cmd/types.go Ifacer/Bond, cmd/spiderpool/cmd/cni_types.go IPAMConfig: reference

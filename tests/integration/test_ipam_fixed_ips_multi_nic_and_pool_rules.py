@@ -1,4 +1,5 @@
-"""spiderpool IPAM part 2 (issue 15), through libcni + Debian macvlan + the frozen binary.
+"""StatefulSet fixed IPs, multi-NIC pods and the pool rules of the spiderpool IPAM, through
+libcni + Debian macvlan + the frozen binary.
 
 | rule                          | case                                                          | expectation                                   |
 |-------------------------------|---------------------------------------------------------------|-----------------------------------------------|
@@ -273,7 +274,7 @@ def test_a_reserved_address_is_never_handed_out_even_when_it_is_the_only_free_on
     sc: Scenario, family: int | None
 ) -> None:
     """Upstream users write SpiderReservedIPs without ipVersion (its webhook fills it in):
-    the family is each entry's own (issue 12)."""
+    the family is each entry's own."""
     pool = sc.name("p")
     sc.cluster.pool(pool, "10.225.0.0/24", ["10.225.0.10-10.225.0.12"], excludeIPs=["10.225.0.11"])
     sc.cluster.reserved(sc.name("r"), family, ["10.225.0.12"])

@@ -5,7 +5,7 @@
 #   venv-<hash>          Python virtualenv with the pinned dependencies
 #   bin/cnirun-<hash>    our libcni driver (tools/cnirun/main.go)
 #   uml/lib/modules      the module tree modprobe -d wants, pointing at user-mode-linux's
-#   bin/kube-apiserver   built from Debian's kubernetes source package (TESTBED.md)
+#   bin/kube-apiserver   built from Debian's kubernetes source package (docs/testbed.md)
 #   logs/<step>.log      the output of each step of the last run
 # Cheap stages come first so that a broken network or cache fails in seconds, not after
 # the apiserver build. Each stage prints "bootstrap: [n/6] ..." progress; a failure names
@@ -173,7 +173,7 @@ ensure_apiserver() {
   [ -d "${trees[0]}" ] || fail "apt-get source left no kubernetes-* directory in $work" "$fix_tree"
   tree=${trees[0]%/}
   # The vendored reflect2 1.0.1 crashes under Go >= 1.18 on the first custom-resource
-  # create (TESTBED.md): swap in Debian's 1.0.2, whose file set differs, so replace whole.
+  # create (docs/testbed.md): swap in Debian's 1.0.2, whose file set differs, so replace whole.
   local r2=/usr/share/gocode/src/github.com/modern-go/reflect2
   rm -f "$tree"/vendor/github.com/modern-go/reflect2/*.go "$tree"/vendor/github.com/modern-go/reflect2/*.s
   cp "$r2"/*.go "$r2"/*.s "$tree/vendor/github.com/modern-go/reflect2/"

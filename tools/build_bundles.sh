@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the three frozen CNI executables with PyInstaller, one onedir bundle each
-# (not --onefile: that unpacks itself on every exec, 0.4-0.7 s a pod; TESTBED.md).
+# (not --onefile: that unpacks itself on every exec, 0.4-0.7 s a pod; docs/testbed.md).
 #
 #   <out>/<plugin>/<plugin>     the bundle's entry: a static launcher (tools/bundle/launcher.c)
 #   <out>/<plugin>/<plugin>.bin PyInstaller's bootloader, run under the loader in _internal/

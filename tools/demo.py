@@ -1,6 +1,6 @@
 """The README's main job: a local cluster and two pods wired through the full chain. Does I/O.
 
-The chain is the seeds' NAD: ``ifacer`` (VLAN 100 on the node's NIC) -> Debian
+The chain is the README's NAD: ``ifacer`` (VLAN 100 on the node's NIC) -> Debian
 ``macvlan`` on ``ens1.100`` -> our ``spiderpool`` IPAM -> our ``coordinator`` (veth0 to
 the node, host routes). The host kernel here has no VLAN driver, so by default the whole
 demo runs inside one user-mode-Linux boot (``--guest`` is that inner run); with

@@ -26,7 +26,7 @@ if ! command -v debootstrap >/dev/null; then
   step "installing debootstrap" --fix "check that the Debian mirror is reachable (apt-get update by hand)" -- \
     env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_opts[@]}" debootstrap
 fi
-# The mirror the machine already uses (TESTBED.md: archive.debian.org is unreachable here).
+# The mirror the machine already uses (docs/testbed.md: archive.debian.org is unreachable here).
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
 mirror=${mirror:-http://deb.debian.org/debian}
 

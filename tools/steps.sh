@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the set-up scripts (bootstrap.sh, build_bundles.sh, prepare.sh): numbered
 # progress lines, one log file per step, and a failure report that names the step, the
-# command, the tail of its output and what to try. Never a silent exit (issue 9).
+# command, the tail of its output and what to try. Never a silent exit (docs/testbed.md).
 #
 #   steps_init bootstrap 6 "$cache/logs"   prefix for messages, number of stages, log dir
 #   stage "kube-apiserver"                  start stage 3 (prints nothing by itself)

@@ -10,7 +10,7 @@ plugins, so the figures are whole-process figures of the runtime call:
 
 Wall time per call, and CPU per call from the kernel's accounting of all child
 processes (RUSAGE_CHILDREN: libcni driver, macvlan, our plugins, iptables). ``ifacer``
-is not in the list: the host kernel has no VLAN driver (TESTBED.md).
+is not in the list: the host kernel has no VLAN driver (docs/testbed.md).
 
     python -m tools.bench.chain_add [--pods 15]
 """

@@ -1,7 +1,7 @@
 """The floor IPAM: python + TLS + one GET + one PUT of a pool's status per pool and call. Does I/O.
 
 What any Python IPAM of this design must at least pay per exec, measured in the same
-run as the real plugins so that every figure is also a ratio (SPEC §8). Exec'd as
+run as the real plugins so that every figure is also a ratio (docs/performance.md). Exec'd as
 ``python -I -S floor.py`` (or through a ``#!`` wrapper when a main plugin execs it by
 type name), with the CNI env and stdin. Standard library only, nothing else imported:
 

@@ -137,7 +137,7 @@ def floor_wrapper(directory: Path) -> Path:
     exe = directory / FLOOR_TYPE
     python = os.path.realpath(
         sys.executable
-    )  # the interpreter itself: the pyenv shim adds ~80 ms (TESTBED.md)
+    )  # the interpreter itself: the pyenv shim adds ~80 ms (docs/testbed.md)
     source = (Path(__file__).with_name("floor.py")).read_text()
     exe.write_text(f"#!{python} -IS\n{source}")
     exe.chmod(0o755)

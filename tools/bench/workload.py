@@ -1,6 +1,6 @@
 """The seed benchmark's workload as data: groups, pods, nodes, pool sizes, address ranges. No I/O.
 
-The seed (seeds/000, reference §8.1): 100 Deployments x 10 replicas = 1000 pods on 10
+The seed benchmark (docs/benchmark.md): 100 Deployments x 10 replicas = 1000 pods on 10
 nodes, one pool, IPv4 or dual-stack, with exactly as many addresses as pods ("IPs =
 pods") or plenty ("IPs sufficient"). Here a group is a ReplicaSet-owned set of 10 pods
 (``--pods`` not a multiple of 10 leaves a smaller last group); pod k of the run goes to

@@ -189,7 +189,7 @@ class Cluster:
         return json.loads(raw) if raw else {}
 
     def holders(self, pool: str) -> dict[str, dict[str, str]]:
-        """The records that hold an address for a pod (cooling ones, SPEC §2 I5, hold it for nobody)."""
+        """The records that hold an address for a pod (cooling ones, I5, hold it for nobody)."""
         return {ip: r for ip, r in self.records(pool).items() if "cooldownUntil" not in r}
 
     def reserved(self, name: str, family: int | None, ips: list[str]) -> None:

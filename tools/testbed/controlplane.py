@@ -6,7 +6,7 @@ apiserver (1.20, built by tools/bootstrap.sh) serves HTTPS on a free loopback po
 with a self-signed certificate, token authentication and RBAC. It writes a kubeconfig
 (bearer token + CA file) of the same shape our installer writes for the plugins.
 
-Facts from TESTBED.md this relies on: no kube-controller-manager runs, so the
+Facts this relies on (docs/testbed.md): no kube-controller-manager runs, so the
 ServiceAccount admission plugin is disabled (pods are plain API objects that stay
 Pending); the insecure port of 1.20 is switched off so two control planes can coexist.
 """

@@ -1,7 +1,7 @@
 """A randomized fault run of the spiderpool IPAM: many rounds of concurrent verbs, crashes and restarts. Does I/O.
 
 What trusted allocators are tested with, against the frozen binary and the real
-apiserver (SPEC §2 invariants). Each round picks distinct pods and gives each one
+apiserver (the invariants of docs/ipam.md). Each round picks distinct pods and gives each one
 operation, all running at once on several simulated nodes:
 - ``new``      a pod with one or two NICs (Multus-shaped: one ADD per NIC; a failure
                DELs every NIC, as the runtime does);

@@ -1,4 +1,4 @@
-"""SPEC §2's IPAM invariants, checked from what the API server holds. Does I/O (reads).
+"""The IPAM's invariants (docs/ipam.md), checked from what the API server holds. Does I/O (reads).
 
 Used after every round of the fault suite, by the safety tests and by the benchmarks
 (duplicates and leaks are read back from pools and endpoints, never from a harness's

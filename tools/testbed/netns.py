@@ -1,6 +1,6 @@
 """Network namespaces as simulated nodes and pods, wired by an underlay bridge. Does I/O.
 
-Nothing here touches the machine's own network namespace (TESTBED.md "Simulated
+Nothing here touches the machine's own network namespace (docs/testbed.md, "Simulated
 nodes"): every link is created inside a namespace of ours. The layout:
 
     fabric netns:  br0 ── <tag>n<i> ─┐            (the "switch" of the underlay)

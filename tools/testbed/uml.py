@@ -1,7 +1,7 @@
 """Run one command inside a user-mode-Linux (UML) kernel and hand back its output.
 
-Why: the host kernel here has no 8021q, bonding, dummy or ipvlan (TESTBED.md "Kernel
-features"); Debian's UML kernel has them as modules and boots in about 2 s as an
+Why: the host kernel here has no 8021q, bonding, dummy or ipvlan (docs/testbed.md, "The host
+kernel"); Debian's UML kernel has them as modules and boots in about 2 s as an
 ordinary process whose root filesystem is the host's ``/`` (hostfs).
 
 Does I/O: creates a work directory under ``paths.UML_MODULE_ROOT / "runs"``, writes an

@@ -1,6 +1,9 @@
 """Every run-time dependency declared in pyproject.toml is imported by the code it ships in,
 and pinned in tools/requirements.lock (README "Dependencies, and why": no declared
-dependency sits unused; a dropped one is justified there, with its figures).
+dependency sits unused; a dropped one is justified there, with its figures). The other
+way round too: every module shipped code imports is the standard library's, ours, or
+provided by a declared dependency (an import that only works because another package
+happens to pull its provider in is a missing declaration).
 
 Read from the source with ``ast``, like test_layering.py: a dependency only a comment
 or a test mentions does not count.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import tomllib
 
 import pytest
@@ -20,7 +24,10 @@ SHIPPED = ("spidernet", "plugins", "gc", "installer")
 IMPORT_NAME = {
     "pyroute2": "pyroute2",
     "kubernetes": "kubernetes",
+    "pyyaml": "yaml",
+    "urllib3": "urllib3",
 }  # distribution -> top-level module
+OURS = {"spidernet", "installer"}  # the shipped packages (plugins/ and gc/ hold entry scripts)
 
 
 def declared() -> list[str]:
@@ -57,3 +64,12 @@ def test_a_declared_dependency_is_pinned_in_the_lock(dist: str) -> None:
         for line in (paths.REPO / "tools" / "requirements.lock").read_text().splitlines()
     }
     assert dist in pinned
+
+
+def test_every_module_shipped_code_imports_is_declared() -> None:
+    provided = {IMPORT_NAME.get(dist) for dist in declared()}
+    undeclared = imported_top_levels() - set(sys.stdlib_module_names) - OURS - provided
+    assert undeclared == set(), (
+        f"{sorted(undeclared)}: declare the distribution in pyproject.toml [project] "
+        "dependencies, pin it in tools/requirements.lock and name its module in IMPORT_NAME"
+    )

@@ -103,7 +103,9 @@ ensure_apt() {
 ensure_venv() {
   stage "python virtualenv"
   local sum
-  sum=$(cat "$here/pyproject.toml" "$here/tools/requirements.lock" | sha256sum | cut -c1-12)
+  # What pip installs is the lock alone, so only the lock names the venv: a change of
+  # pyproject.toml's tool settings (ruff, pytest, mypy) does not cost every worktree a new venv.
+  sum=$(sha256sum <"$here/tools/requirements.lock" | cut -c1-12)
   venv=$cache/venv-$sum
   if [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ]; then
     note "cached ($venv)"

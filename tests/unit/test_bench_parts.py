@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench import execs, figures, kubelet, measure, plots, workload
+from tools.bench import exec_cost, exec_table, execs, figures, kubelet, measure, plots, workload
 from tools.bench.plugins import Node, fill, placeholders
 from tools.testbed.cluster import NodeConfig
 
@@ -90,3 +90,29 @@ def test_a_job_that_asks_for_a_retry_runs_again_and_drain_waits_for_it() -> None
     finally:
         k.close()
     assert len(runs) == 3
+
+
+def test_a_request_is_counted_under_the_kind_of_object_it_is_about() -> None:
+    pool = "/apis/spiderpool.spidernet.io/v2beta1/spiderippools/p1"
+    assert exec_cost._kind(f"GET {pool}") == "pool"
+    assert exec_cost._kind(f"PUT {pool}/status") == "pool"
+    assert exec_cost._kind("GET /api/v1/namespaces/ns1/pods/a") == "pod"
+    assert exec_cost._kind("GET /api/v1/namespaces/ns1") == "namespace"
+    assert exec_cost._kind("GET /apis/x/v2beta1/spiderreservedips?limit=500") == "reserved IPs"
+
+
+def _exec(cpu_ms: float) -> execs.Exec:
+    return execs.Exec(0, b"", b"", 0.0, cpu_ms / 500, cpu_ms / 1000, 20480)
+
+
+def test_the_table_gives_medians_after_the_warm_up_and_cpu_over_the_floors_add() -> None:
+    bench = exec_table.Bench([], runs=3)
+    for cpu in (90, 30, 40, 50):
+        bench.row("ipam", "ADD", "floor").add(_exec(cpu))
+    for cpu in (300, 60, 80, 100):
+        bench.row("ipam", "ADD", "after").add(_exec(cpu))
+    bench.row("ipam", "ADD", "after").requests.update({"GET pool": 4, "PUT pool": 4})
+    lines = exec_table.table(bench)
+    assert lines[1].split()[3:7] == ["80.0", "40.0", "20.0", "1.00x"]
+    assert lines[2].split()[3:7] == ["160.0", "80.0", "20.0", "2.00x"]
+    assert lines[2].endswith("GET pool 1, PUT pool 1")

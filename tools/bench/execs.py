@@ -64,11 +64,24 @@ class Exec:
         return self.started + self.wall
 
 
-def run(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float = 300.0) -> Exec:
-    """Exec ``argv``; a child still running after ``timeout`` is killed with its descendants (returncode -9)."""
+def run(
+    argv: list[str],
+    stdin: bytes,
+    env: dict[str, str],
+    timeout: float = 300.0,
+    *,
+    netns: str = "",
+) -> Exec:
+    """Exec ``argv``; a child still running after ``timeout`` is killed with its descendants (returncode -9).
+
+    ``netns``: the path of a network namespace to run it in. ``nsenter --net`` enters it and
+    execs the helper in its own place (it forks only for a PID namespace), so the figures
+    are the command's alone, not those of ``ip netns exec`` (which also remounts /sys).
+    """
     started = time.monotonic()
+    prefix = ["nsenter", f"--net={netns}"] if netns else []
     proc = subprocess.Popen(
-        [str(helper()), *argv],
+        [*prefix, str(helper()), *argv],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

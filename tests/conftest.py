@@ -39,7 +39,8 @@ def bundle_bin() -> Path:
     for name in ("ifacer", "spiderpool", "coordinator"):
         if not (paths.BUNDLE_BIN / name).exists():
             pytest.fail(
-                f"{paths.BUNDLE_BIN / name} missing: run tools/build_bundles.sh (tools/test.sh does)"
+                f"{paths.BUNDLE_BIN / name} missing: run tools/build_bundles.sh "
+                "(tools/test.sh does)"
             )
     return paths.BUNDLE_BIN
 

@@ -9,12 +9,20 @@ that are bind-mounted at the root's /opt/cni/bin and /etc/cni/net.d; the plugins
 chrooted with the IPAM's default paths, sharing the machine's network namespace, so
 they reach the loopback API server.
 
-| root | case | expected |
-|---|---|---|
-| bullseye | PyInstaller's bootloader run without our launcher (control) | fails on a GLIBC_2.3x symbol: the root is really older |
-| bullseye, empty | VERSION of ifacer, spiderpool, coordinator via /opt/cni/bin | the supported versions |
-| bullseye, empty | spiderpool ADD then DEL with the default kubeconfig path | an address from the pool, then released |
-| bullseye | the example macvlan NAD through libcni, our plugins chrooted | dual-stack addresses, the coordinator's iptables rules (bullseye's iptables-restore ran), DEL releases |
+| root            | case                        | expected                                        |
+|-----------------|-----------------------------|-------------------------------------------------|
+| bullseye        | PyInstaller's bootloader    | fails on a GLIBC_2.3x symbol: the root is       |
+|                 | run without our launcher    | really older                                    |
+|                 | (control)                   |                                                 |
+| bullseye, empty | VERSION of ifacer,          | the supported versions                          |
+|                 | spiderpool, coordinator via |                                                 |
+|                 | /opt/cni/bin                |                                                 |
+| bullseye, empty | spiderpool ADD then DEL     | an address from the pool, then released         |
+|                 | with the default kubeconfig |                                                 |
+|                 | path                        |                                                 |
+| bullseye        | the example macvlan NAD     | dual-stack addresses, the coordinator's         |
+|                 | through libcni, our plugins | iptables rules (bullseye's iptables-restore     |
+|                 | chrooted                    | ran), DEL releases                              |
 """
 
 from __future__ import annotations
@@ -61,7 +69,8 @@ def bullseye() -> Path:
     )
     if proc.returncode != 0 or not root:
         pytest.skip(
-            f"no bullseye root: tools/old_root.sh failed ({proc.returncode}): {proc.stderr.strip()[-600:]}"
+            f"no bullseye root: tools/old_root.sh failed ({proc.returncode}): "
+            f"{proc.stderr.strip()[-600:]}"
         )
     return Path(root)
 
@@ -134,7 +143,8 @@ class Host:
         for plugin in PLUGINS:
             script = directory / plugin
             script.write_text(
-                f"#!/bin/sh\nexec unshare --mount --propagation private sh -euc {shlex.quote(self.entering())} "
+                "#!/bin/sh\nexec unshare --mount --propagation private sh -euc "
+                f"{shlex.quote(self.entering())} "
                 f"sh /opt/cni/bin/{plugin}\n"
             )
             script.chmod(0o755)
@@ -142,7 +152,8 @@ class Host:
 
 
 def install(host: Host, cluster: Cluster, bundle_bin: Path) -> None:
-    """What the DaemonSet does, into the dirs the root sees as its /opt/cni/bin and /etc/cni/net.d."""
+    """What the DaemonSet does, into the dirs the root sees as its /opt/cni/bin and
+    /etc/cni/net.d."""
     accounts.apply_rbac(cluster.cp)
     sa = accounts.ProjectedDir(host.work / "sa")
     sa.write(

@@ -47,10 +47,14 @@ int main(void) {
     while ((got = fread(buf, 1, sizeof buf, f)) > 0)
         for (size_t i = 0; i < got; i++) { h ^= (unsigned char)buf[i]; h *= 1099511628211ULL; }
     fclose(f);
-    if (slurp(dir, "payload.sum", expect, sizeof expect) < 0 || slurp(dir, "VERSION", version, sizeof version) < 0) return 3;
+    if (slurp(dir, "payload.sum", expect, sizeof expect) < 0
+        || slurp(dir, "VERSION", version, sizeof version) < 0) return 3;
     char mine[64]; snprintf(mine, sizeof mine, "%llx", h);
-    if (strcmp(mine, expect) != 0) { fprintf(stderr, "payload %s != %s\n", mine, expect); return 3; }
-    printf("{\"cniVersion\": \"1.0.0\", \"supportedVersions\": [\"1.0.0\"], \"bundle\": \"%s\"}\n", version);
+    if (strcmp(mine, expect) != 0) {
+        fprintf(stderr, "payload %s != %s\n", mine, expect); return 3;
+    }
+    printf("{\"cniVersion\": \"1.0.0\", \"supportedVersions\": [\"1.0.0\"], "
+           "\"bundle\": \"%s\"}\n", version);
     return 0;
 }
 """

@@ -100,7 +100,8 @@ class GcEnv:
     # ------------------------------------------------------------ nodes
 
     def node(self, what: str, *, ready: bool = True, pool: str = "", **ipam: Any) -> NodeConfig:
-        """A Node with a Ready condition, its plugin config dir, and a runtime allocating from ``pool``."""
+        """A Node with a Ready condition, its plugin config dir, and a runtime allocating from
+        ``pool``."""
         name = self.name(what)
         self.cluster.node(name)
         self.set_ready(name, ready)
@@ -228,10 +229,11 @@ class GcEnv:
     def delete_statefulset(self, name: str) -> None:
         self.cp.request("DELETE", f"/apis/apps/v1/namespaces/{self.ns}/statefulsets/{name}")
 
-    # ------------------------------------------------------------ pools and endpoints written by hand
+    # ---------------------------------------------------------- pools and endpoints written by hand
 
     def write_records(self, pool: str, records: dict[str, dict[str, Any]], **status: Any) -> None:
-        """Set a pool's records directly (states the IPAM never writes: hand-made StatefulSet records, broken ones)."""
+        """Set a pool's records directly (states the IPAM never writes: hand-made StatefulSet
+        records, broken ones)."""
         obj = self.cluster.get_pool(pool)
         obj["status"] = {
             **(obj.get("status") or {}),

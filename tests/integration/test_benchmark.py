@@ -1,10 +1,12 @@
 """The seed benchmark (tools/bench/seed.py), small, as a correctness test: never a time asserted.
 
-| case            | mode  | scenario   | family | pods / nodes / per node | plugins                       |
-|-----------------|-------|------------|--------|-------------------------|-------------------------------|
-| ipam, all three | ipam  | IPs = pods | IPv4   | 20 / 4 / 2              | spiderpool, floor, host-local |
-| chain           | chain | IPs = pods | dual   | 10 / 3 / 2              | spiderpool                    |
-| slow: 200 pods  | ipam  | both       | dual   | 200 / 10 / 5            | spiderpool, floor             |
+| case            | mode  | scenario   | family | pods / nodes / per  | plugins                   |
+|                 |       |            |        | node                |                           |
+|-----------------|-------|------------|--------|---------------------|---------------------------|
+| ipam, all three | ipam  | IPs = pods | IPv4   | 20 / 4 / 2          | spiderpool, floor,        |
+|                 |       |            |        |                     | host-local                |
+| chain           | chain | IPs = pods | dual   | 10 / 3 / 2          | spiderpool                |
+| slow: 200 pods  | ipam  | both       | dual   | 200 / 10 / 5        | spiderpool, floor         |
 
 Every phase (create, rebuild, reboot, node-loss, delete) of every plugin whose state is
 in the API must end with zero duplicates, zero I1 violations, zero leaks (read back

@@ -1,31 +1,37 @@
-"""coordinator as the frozen binary, chained after Debian's macvlan + our spiderpool, through libcni.
+"""coordinator as the frozen binary, chained after Debian's macvlan + our spiderpool, through
+libcni.
 
 Every case runs in namespaces of its own: a node netns (the runtime and plugins run
 there), pod netns, and fabric peers (a router holding the pools' gateways and a
 client address, or an address squatter). Kernel state is read with ``ip -j``.
 
 Case matrix:
-| case                                        | expectation                                              |
-|---------------------------------------------|----------------------------------------------------------|
-| single NIC, v4 / v6 / dual-stack            | veth0 <-> veth<cid>; pod: host /32|/128 and hijack CIDR  |
-|                                             | via veth0, permanent neighbours, fwmark -> table 100;    |
-|                                             | host: from all lookup 500, pod /32|/128 in 500; pings    |
-|                                             | pod -> host, pod -> hijacked address, host -> pod; CHECK |
-| three NICs (eth0, net1, net2), 3 subnets    | tables 101, 102 with from-rules; main default on         |
-|                                             | podDefaultRouteNic; a router's pings to each NIC are     |
-|                                             | answered through that NIC (tx counters, route get)       |
-| IP already owned by a fabric host           | ADD code 110 naming IP and MAC; runtime DEL frees the IP |
-| gateway absent, detectGateway               | ADD code 111 naming the gateway                          |
-| detectOptions absent / retries 5 / 1        | a listener on the fabric counts 3 / 5 / 1 ARP probes     |
-| DEL                                         | host veth and table-500 routes gone; also after the pod  |
-|                                             | netns was deleted first; the shared rule stays           |
-| CNI_NETNS a plain file or a directory       | DEL 0 (host veth gone), CHECK 8                          |
-| netns unmounted, its path left (libcni DEL) | the coordinator's DEL succeeds, so the IPAM's DEL runs   |
-|                                             | and the address is released                              |
-| re-ADD of the same sandbox fails late       | the first ADD's veth, table-500 routes and neighbours    |
-|                                             | stay; the node still reaches the pod                     |
-| bad config (mode, CIDR, MAC prefix, MTU)    | code 7 naming the key; node state unchanged              |
-| podDefaultRouteNic names no pod NIC         | code 7; node state as after the first NIC                |
+| case                                        | expectation                                        |
+|---------------------------------------------|----------------------------------------------------|
+| single NIC, v4 / v6 / dual-stack            | veth0 <-> veth<cid>; pod: host /32 or /128 and    |
+|                                             | hijack CIDR via veth0, permanent neighbours,       |
+|                                             | fwmark -> table 100; host: from all lookup 500,    |
+|                                             | pod /32 or /128 in 500; pings pod -> host, pod -> |
+|                                             | hijacked address, host -> pod; CHECK               |
+| three NICs (eth0, net1, net2), 3 subnets    | tables 101, 102 with from-rules; main default on   |
+|                                             | podDefaultRouteNic; a router's pings to each NIC   |
+|                                             | are answered through that NIC (tx counters, route  |
+|                                             | get)                                               |
+| IP already owned by a fabric host           | ADD code 110 naming IP and MAC; runtime DEL frees  |
+|                                             | the IP                                             |
+| gateway absent, detectGateway               | ADD code 111 naming the gateway                    |
+| detectOptions absent / retries 5 / 1        | a listener on the fabric counts 3 / 5 / 1 ARP      |
+|                                             | probes                                             |
+| DEL                                         | host veth and table-500 routes gone; also after    |
+|                                             | the pod netns was deleted first; the shared rule   |
+|                                             | stays                                              |
+| CNI_NETNS a plain file or a directory       | DEL 0 (host veth gone), CHECK 8                    |
+| netns unmounted, its path left (libcni DEL) | the coordinator's DEL succeeds, so the IPAM's DEL  |
+|                                             | runs and the address is released                   |
+| re-ADD of the same sandbox fails late       | the first ADD's veth, table-500 routes and         |
+|                                             | neighbours stay; the node still reaches the pod    |
+| bad config (mode, CIDR, MAC prefix, MTU)    | code 7 naming the key; node state unchanged        |
+| podDefaultRouteNic names no pod NIC         | code 7; node state as after the first NIC          |
 """
 
 from __future__ import annotations
@@ -565,7 +571,8 @@ def test_an_overlay_pod_keeps_its_default_on_eth0_and_routes_the_underlay_nic_by
 ) -> None:
     e = make_env("10.192.0.2/24")
     ref, pod = e.pod("o")
-    cali = f"cali{ref.container_id[:11]}"  # what an overlay CNI (Calico) leaves: eth0 <-> cali* on the host
+    # what an overlay CNI (Calico) leaves: eth0 <-> cali* on the host
+    cali = f"cali{ref.container_id[:11]}"
     netns.ip(
         "link",
         "add",

@@ -2,29 +2,30 @@
 
 Case matrix (every case against etcd + kube-apiserver, CRDs installed by tools/testbed/crds.py):
 
-| resource         | case                                                       | expect               |
-|------------------|------------------------------------------------------------|----------------------|
-| all three        | install from the kustomization list                        | Established, served  |
-| all three        | discovery: scope, shortName, category, /status subresource | as upstream          |
-| SpiderIPPool     | valid pool (v4 ranges, affinities, routes)                 | 201, defaults false  |
-| SpiderIPPool     | status PUT via /status with the read resourceVersion       | 200, stored          |
-| SpiderIPPool     | status PUT with allocatedIPs null (no records)             | 200, field absent    |
-| SpiderIPPool     | status sent on the main resource                           | ignored              |
-| SpiderIPPool     | unknown spec field                                         | pruned               |
-| SpiderIPPool     | IPv6 pool with a range                                     | 201                  |
-| SpiderIPPool     | ipVersion 5                                                | 422 naming the field |
-| SpiderIPPool     | ips item not an address or range                           | 422 naming spec.ips  |
-| SpiderIPPool     | subnet missing                                             | 422 naming the field |
-| SpiderIPPool     | matchExpressions operator outside the enum                 | 422 naming the field |
-| SpiderIPPool     | negative allocatedIPCount through /status                  | 422 naming the field |
-| SpiderIPPool     | table view                                                 | upstream's columns   |
-| SpiderEndpoint   | status.current with our per-NIC containerID/network        | 201, kept verbatim   |
-| SpiderEndpoint   | plain PUT rewrites status; /status does not exist          | 200; 404             |
-| SpiderEndpoint   | status.current without uid                                 | 422 naming the field |
-| SpiderEndpoint   | vlan 4095                                                  | 422 naming the field |
-| SpiderEndpoint   | table view                                                 | columns from ips[0]  |
-| SpiderReservedIP | valid v4 reservation                                       | 201                  |
-| SpiderReservedIP | ipVersion 5                                                | 422 naming the field |
+| resource         | case                                                   | expect               |
+|------------------|--------------------------------------------------------|----------------------|
+| all three        | install from the kustomization list                    | Established, served  |
+| all three        | discovery: scope, shortName, category, /status         | as upstream          |
+|                  | subresource                                            |                      |
+| SpiderIPPool     | valid pool (v4 ranges, affinities, routes)             | 201, defaults false  |
+| SpiderIPPool     | status PUT via /status with the read resourceVersion   | 200, stored          |
+| SpiderIPPool     | status PUT with allocatedIPs null (no records)         | 200, field absent    |
+| SpiderIPPool     | status sent on the main resource                       | ignored              |
+| SpiderIPPool     | unknown spec field                                     | pruned               |
+| SpiderIPPool     | IPv6 pool with a range                                 | 201                  |
+| SpiderIPPool     | ipVersion 5                                            | 422 naming the field |
+| SpiderIPPool     | ips item not an address or range                       | 422 naming spec.ips  |
+| SpiderIPPool     | subnet missing                                         | 422 naming the field |
+| SpiderIPPool     | matchExpressions operator outside the enum             | 422 naming the field |
+| SpiderIPPool     | negative allocatedIPCount through /status              | 422 naming the field |
+| SpiderIPPool     | table view                                             | upstream's columns   |
+| SpiderEndpoint   | status.current with our per-NIC containerID/network    | 201, kept verbatim   |
+| SpiderEndpoint   | plain PUT rewrites status; /status does not exist      | 200; 404             |
+| SpiderEndpoint   | status.current without uid                             | 422 naming the field |
+| SpiderEndpoint   | vlan 4095                                              | 422 naming the field |
+| SpiderEndpoint   | table view                                             | columns from ips[0]  |
+| SpiderReservedIP | valid v4 reservation                                   | 201                  |
+| SpiderReservedIP | ipVersion 5                                            | 422 naming the field |
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ CURRENT = {
 
 
 def unindexed(path: str) -> str:
-    """1.20's schema validator names list items without their index (`spec.ips`, not `spec.ips[1]`)."""
+    """1.20's schema validator names list items without their index (`spec.ips`, not
+    `spec.ips[1]`)."""
     return re.sub(r"\[\d+\]", "", path)
 
 
@@ -245,7 +247,8 @@ def test_pool_status_is_written_through_the_status_subresource_with_the_read_res
 def test_pool_status_with_null_allocated_ips_is_accepted_and_reads_back_absent(
     cp: ControlPlane,
 ) -> None:
-    """Upstream's "no records" is a null allocatedIPs; the plugin writes exactly that on the last release."""
+    """Upstream's "no records" is a null allocatedIPs; the plugin writes exactly that on the last
+    release."""
     status, created = cp.request("POST", POOLS, pool("crdtest-null"))
     assert status == 201, created
     written = {

@@ -1,14 +1,20 @@
 """The GC on bad input: each problem reported with the object named, the rest processed, exit 1.
 
-| input                                              | expected                                                  |
-|----------------------------------------------------|-----------------------------------------------------------|
-| the apiserver unreachable                          | exit 1 within seconds, the server named, nothing released |
-| a pool whose status.allocatedIPs is not JSON       | that pool named and left as it was; a zombie elsewhere released |
-| a record without podUid                            | pool and address named, the record kept; the next zombie released |
-| RBAC: no update on spiderippools/status            | the pool named; the zombie's endpoint gone, its record kept (I1 order) |
-| RBAC: no list on nodes                             | LIST nodes named; a terminating pod kept (node-unknown), a gone pod's record released |
-| RBAC: no access to the GC's ConfigMap, min-age 120 | the ConfigMap named; nothing confirmed, nothing released  |
-| the installer's spidernet-gc roles, a default pass | no error: its first sighting remembered, released next pass |
+| input                              | expected                                                   |
+|------------------------------------|------------------------------------------------------------|
+| the apiserver unreachable          | exit 1 within seconds, the server named, nothing released  |
+| a pool whose status.allocatedIPs   | that pool named and left as it was; a zombie elsewhere     |
+| is not JSON                        | released                                                   |
+| a record without podUid            | pool and address named, the record kept; the next zombie   |
+|                                    | released                                                   |
+| RBAC: no update on                 | the pool named; the zombie's endpoint gone, its record     |
+| spiderippools/status               | kept (I1 order)                                            |
+| RBAC: no list on nodes             | LIST nodes named; a terminating pod kept (node-unknown), a |
+|                                    | gone pod's record released                                 |
+| RBAC: no access to the GC's        | the ConfigMap named; nothing confirmed, nothing released   |
+| ConfigMap, min-age 120             |                                                            |
+| the installer's spidernet-gc       | no error: its first sighting remembered, released next     |
+| roles, a default pass              | pass                                                       |
 """
 
 from __future__ import annotations

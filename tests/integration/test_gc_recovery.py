@@ -1,15 +1,20 @@
 """The GC while the IPAM works, and in the recovery story of docs/gc.md, on a real apiserver.
 
-| case     | set-up                                                                   | expected                                         |
-|----------|--------------------------------------------------------------------------|--------------------------------------------------|
-| race     | GC passes in a loop (a separate process, --interval, --min-age 1) while  | every live pod holds its record whenever looked  |
-|          | ADD/DEL cycles run through the frozen IPAM from 4 simulated nodes; some  | at and at the end; one holder per address (I1 and |
-|          | cycles leak: SIGKILL after the pool write and no DEL, a pod deleted      | no sharing); no pass errs; at the end every      |
-|          | without its DEL, a pod re-created under its name before its DEL          | leaked record and endpoint is gone               |
-| recovery | 10 nodes x 5 pods on a pool of exactly 50; 3 nodes lose power (NotReady, | replacements refused (exhausted) before the GC;  |
-|          | their pods evicted: Terminating, never confirmed); 15 replacements       | one pass frees exactly the 15 dead pods' records |
-|          |                                                                          | (and endpoints); then all 15 replacements ADD    |
-Default suite: 40 race cycles; ``SPIDERNET_GC_RACE_CYCLES=200 tools/test.sh -m slow -k race`` the long run.
+| case     | set-up                                             | expected                         |
+|----------|----------------------------------------------------|----------------------------------|
+| race     | GC passes in a loop (a separate process,           | every live pod holds its record  |
+|          | --interval, --min-age 1) while ADD/DEL cycles run  | whenever looked at and at the    |
+|          | through the frozen IPAM from 4 simulated nodes;    | end; one holder per address (I1  |
+|          | some cycles leak: SIGKILL after the pool write and | and no sharing); no pass errs;   |
+|          | no DEL, a pod deleted without its DEL, a pod       | at the end every leaked record   |
+|          | re-created under its name before its DEL           | and endpoint is gone             |
+| recovery | 10 nodes x 5 pods on a pool of exactly 50; 3 nodes | replacements refused (exhausted) |
+|          | lose power (NotReady, their pods evicted:          | before the GC; one pass frees    |
+|          | Terminating, never confirmed); 15 replacements     | exactly the 15 dead pods'        |
+|          |                                                    | records (and endpoints); then    |
+|          |                                                    | all 15 replacements ADD          |
+Default suite: 40 race cycles; ``SPIDERNET_GC_RACE_CYCLES=200 tools/test.sh -m slow -k race`` the
+long run.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ def env(gc_cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> GcEnv:  # noqa
 
 
 class GcLoop:
-    """The GC as the CronJob would run it, but a pass every ``interval`` s: a process, stopped by SIGTERM."""
+    """The GC as the CronJob would run it, but a pass every ``interval`` s: a process, stopped by
+    SIGTERM."""
 
     def __init__(self, env: GcEnv, interval: float, min_age: float) -> None:
         argv = [
@@ -102,7 +108,8 @@ class Race:
         return self.env.holders(self.pool)
 
     def check_live(self) -> None:
-        """Every pod alive with an address still holds it for its UID (the GC must never take it)."""
+        """Every pod alive with an address still holds it for its UID (the GC must never take
+        it)."""
         with self.lock:
             live = list(self.live.values())
         holders = self.holders()

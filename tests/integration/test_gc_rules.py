@@ -6,24 +6,28 @@ released or kept with the reason given, or not at all ("untouched"), and afterwa
 the pool must (not) hold it for that UID, the endpoint be gone (or stay), the pool's
 counts be right, and each release have its Event on the pool.
 
-| rule              | rows                                                                      |
-|-------------------|---------------------------------------------------------------------------|
-| pod gone          | deleted (endpoint left) / crashed ADD then deleted (no endpoint) -> released; |
-|                   | Running, Pending -> untouched; crashed ADD of a live pod -> kept           |
-| UID differs       | re-created under its name, no ADD yet -> released with its old endpoint;   |
-|                   | re-created and ADDed -> the new record untouched                           |
-| finished          | Succeeded / Failed -> released; Running -> untouched                       |
-| terminating       | past its deadline (Ready node) -> released; within grace -> kept;          |
-|                   | on a NotReady node -> released; with --not-ready-delay / the rule off -> kept |
-| orphaned endpoint | no records: pod gone / other UID -> deleted; live pod -> kept              |
-| StatefulSet       | pod gone: ordinal in range -> kept, out of range / set gone -> released;  |
-|                   | re-created with a new UID -> kept; alive with its set gone -> untouched    |
-|                   | (by hand), and the same life through the frozen IPAM: kept while deleted, |
-|                   | taken over by the next pod, released once scaled down / its set deleted   |
-| cooling, counts   | cooling expired 2 h ago -> dropped, 1 min ago -> stays; stale counts -> rewritten |
-| inconsistencies   | an address in two pools, an endpoint naming an unrecorded address -> reported |
-| min-age           | --min-age 2: kept "min-age" twice, released once 2 s passed; --dry-run changes nothing |
-| entry             | gc/main.py and python -m spidernet.gc as processes: JSON out, summary err, exit 0 |
+| rule              | rows                                                                         |
+|-------------------|------------------------------------------------------------------------------|
+| pod gone          | deleted (endpoint left) / crashed ADD then deleted (no endpoint) ->          |
+|                   | released; Running, Pending -> untouched; crashed ADD of a live pod -> kept   |
+| UID differs       | re-created under its name, no ADD yet -> released with its old endpoint;     |
+|                   | re-created and ADDed -> the new record untouched                             |
+| finished          | Succeeded / Failed -> released; Running -> untouched                         |
+| terminating       | past its deadline (Ready node) -> released; within grace -> kept; on a       |
+|                   | NotReady node -> released; with --not-ready-delay / the rule off -> kept     |
+| orphaned endpoint | no records: pod gone / other UID -> deleted; live pod -> kept                |
+| StatefulSet       | pod gone: ordinal in range -> kept, out of range / set gone -> released;     |
+|                   | re-created with a new UID -> kept; alive with its set gone -> untouched (by  |
+|                   | hand), and the same life through the frozen IPAM: kept while deleted, taken  |
+|                   | over by the next pod, released once scaled down / its set deleted            |
+| cooling, counts   | cooling expired 2 h ago -> dropped, 1 min ago -> stays; stale counts ->      |
+|                   | rewritten                                                                    |
+| inconsistencies   | an address in two pools, an endpoint naming an unrecorded address ->         |
+|                   | reported                                                                     |
+| min-age           | --min-age 2: kept "min-age" twice, released once 2 s passed; --dry-run       |
+|                   | changes nothing                                                              |
+| entry             | gc/main.py and python -m spidernet.gc as processes: JSON out, summary err,   |
+|                   | exit 0                                                                       |
 """
 
 from __future__ import annotations
@@ -155,7 +159,8 @@ def phase(value: str) -> Callable[[GcEnv, str, str], tuple[str, str]]:
 
 
 def terminating(grace: int) -> Callable[[GcEnv, str, str], tuple[str, str]]:
-    """grace 0 + a finalizer: Terminating and past its deadline at once; grace 3600: well within it."""
+    """grace 0 + a finalizer: Terminating and past its deadline at once; grace 3600: well within
+    it."""
 
     def make(env: GcEnv, name: str, node: str) -> tuple[str, str]:
         ref, ip = env.running_pod(name, node, hold=grace == 0)
@@ -270,7 +275,8 @@ def test_orphaned_endpoints_are_deleted_and_a_live_pods_is_kept(env: GcEnv) -> N
 
 
 def test_statefulset_pods_keep_their_records_while_their_ordinal_has_a_place(env: GcEnv) -> None:
-    """The IPAM's StatefulSet shape, written by hand: STS endpoints have no ownerReference and name the StatefulSet."""
+    """The IPAM's StatefulSet shape, written by hand: STS endpoints have no ownerReference and name
+    the StatefulSet."""
     pool = env.name("pool")
     env.cluster.pool(pool, "10.242.0.0/24", ["10.242.0.10-10.242.0.30"])
     node = env.node("n1").name

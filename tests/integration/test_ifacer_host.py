@@ -1,11 +1,14 @@
 """The frozen ifacer on a node whose kernel has neither 8021q nor bonding (this host's,
 docs/testbed.md): a kernel refusal is code 120 and names no config field.
 
-| config                                      | kernel answer        | expectation                    |
-|---------------------------------------------|----------------------|--------------------------------|
-| one NIC, vlanID 100 (no bond in the config) | EOPNOTSUPP           | 120, no details; NIC left down |
-| two NICs, bond without options              | EOPNOTSUPP           | 120, no details; NICs left down|
-| two NICs, bond with options                 | EOPNOTSUPP (no driver, not the options) | 120, as above |
+| config                             | kernel answer                   | expectation              |
+|------------------------------------|---------------------------------|--------------------------|
+| one NIC, vlanID 100 (no bond in    | EOPNOTSUPP                      | 120, no details; NIC     |
+| the config)                        |                                 | left down                |
+| two NICs, bond without options     | EOPNOTSUPP                      | 120, no details; NICs    |
+|                                    |                                 | left down                |
+| two NICs, bond with options        | EOPNOTSUPP (no driver, not the  | 120, as above            |
+|                                    | options)                        |                          |
 
 Each case first checks that the kernel really lacks the driver (a throwaway netns), and
 skips with the reason where it does not. A node netns with veth NICs stands in for the node.

@@ -5,25 +5,41 @@ Bundle sets are the small look-alikes of tests/integration/fake_bundles.py: the 
 launcher, the host's loader and libc, and a checker that refuses to answer from an
 incomplete or mixed directory.
 
-| area | case | expected |
-|---|---|---|
-| install | fresh | links through ``current``, verified copy, credentials, ready file |
-| install | again, same version | nothing copied or swapped |
-| upgrade | v1 -> v2 | ``current`` v2, ``previous`` v1 kept and marked retired |
-| cleanup | v1 -> v2 -> v3, grace passed | v1 removed; previous, foreign files and a user's own plugin kept |
-| atomicity | 3000 execs of two plugins while 6 versions are swapped in turn | no failure, every answer a complete version, several seen |
-| atomicity (slow) | the real bundles: 200 execs while two versions of them swap back and forth | no exec fails |
-| repair | a file of the installed copy damaged | a fresh ``~1`` copy swapped in |
-| replace | a plain file named like a plugin (upstream's) | replaced by our link, with a warning |
-| concurrency | two installers at once | both succeed, one copy |
-| surge | an old installer's next pass after a new one swapped in its version | leaves the new version serving |
-| surge | the install broken (a plugin link removed) | the next pass repairs it |
-| bad input | source checksum mismatch / no manifest / other machine / kernel too old / plugin that does not start | InstallError saying so, installed version untouched, no staging left |
-| bad input | target read-only (bind mount) / full disk (small tmpfs) | exit 1 naming it, old version still served, no staging left |
-| bad input | token missing / empty, CA a directory | CredentialError, host credentials untouched |
-| daemon | token appears after start | retries with backoff, then ready |
-| daemon | SIGTERM, default / with SPIDERNET_UNINSTALL_ON_EXIT | everything stays / links, state and credentials gone, foreign files stay |
-| uninstall | ``--uninstall`` | as above |
+| area             | case                                        | expected                       |
+|------------------|---------------------------------------------|--------------------------------|
+| install          | fresh                                       | links through ``current``,     |
+|                  |                                             | verified copy, credentials,    |
+|                  |                                             | ready file                     |
+| install          | again, same version                         | nothing copied or swapped      |
+| upgrade          | v1 -> v2                                    | ``current`` v2, ``previous``   |
+|                  |                                             | v1 kept and marked retired     |
+| cleanup          | v1 -> v2 -> v3, grace passed                | v1 removed; previous, foreign  |
+|                  |                                             | files and a user's own plugin  |
+|                  |                                             | kept                           |
+| atomicity        | 3000 execs of two plugins while 6 versions  | no failure, every answer a     |
+|                  | are swapped in turn                         | complete version, several seen |
+| atomicity (slow) | the real bundles: 200 execs while two       | no exec fails                  |
+|                  | versions of them swap back and forth        |                                |
+| repair           | a file of the installed copy damaged        | a fresh ``~1`` copy swapped in |
+| replace          | a plain file named like a plugin            | replaced by our link, with a   |
+|                  | (upstream's)                                | warning                        |
+| concurrency      | two installers at once                      | both succeed, one copy         |
+| surge            | an old installer's next pass after a new    | leaves the new version serving |
+|                  | one swapped in its version                  |                                |
+| surge            | the install broken (a plugin link removed)  | the next pass repairs it       |
+| bad input        | source checksum mismatch / no manifest /    | InstallError saying so,        |
+|                  | other machine / kernel too old / plugin     | installed version untouched,   |
+|                  | that does not start                         | no staging left                |
+| bad input        | target read-only (bind mount) / full disk   | exit 1 naming it, old version  |
+|                  | (small tmpfs)                               | still served, no staging left  |
+| bad input        | token missing / empty, CA a directory       | CredentialError, host          |
+|                  |                                             | credentials untouched          |
+| daemon           | token appears after start                   | retries with backoff, then     |
+|                  |                                             | ready                          |
+| daemon           | SIGTERM, default / with                     | everything stays / links,      |
+|                  | SPIDERNET_UNINSTALL_ON_EXIT                 | state and credentials gone,    |
+|                  |                                             | foreign files stay             |
+| uninstall        | ``--uninstall``                             | as above                       |
 """
 
 from __future__ import annotations
@@ -287,7 +303,10 @@ def exec_loop(executable: Path, times: int, log: Path) -> subprocess.Popen[bytes
     answer (or FAIL) is a line in ``log``."""
     stdin = log.with_suffix(".stdin")
     stdin.write_text('{"cniVersion": "1.0.0"}')
-    script = f'i=0; while [ $i -lt {times} ]; do "$0" <"$1" 2>/dev/null || echo "FAIL $?"; i=$((i+1)); done'
+    script = (
+        f'i=0; while [ $i -lt {times} ]; do "$0" <"$1" 2>/dev/null || echo "FAIL $?"; '
+        "i=$((i+1)); done"
+    )
     with log.open("wb") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
             ["sh", "-c", script, str(executable), str(stdin)],
@@ -357,7 +376,7 @@ def test_a_broken_install_is_repaired_on_the_next_pass(node: Node) -> None:
     assert os.readlink(node.bin / "coordinator") == ".spidernet/current/coordinator/coordinator"
 
 
-# ------------------------------------------------------------------ bad input: the installed version stays
+# ----------------------------------------------------------- bad input: the installed version stays
 
 
 @pytest.fixture
@@ -397,7 +416,8 @@ def test_a_source_without_a_manifest_is_refused(installed: Node) -> None:
     [
         (
             {"machine": "aarch64"},
-            "refusing to install on this node: this node is x86_64, the bundles are built for aarch64",
+            "refusing to install on this node: this node is x86_64, the bundles are built "
+            "for aarch64",
         ),
         (
             {"min_kernel": (99, 0, 0)},
@@ -429,7 +449,8 @@ def test_a_plugin_that_does_not_start_here_is_refused_before_the_swap(
 @needs_root
 def test_a_read_only_target_is_an_error_and_the_installed_version_stays(installed: Node) -> None:
     script = (
-        f'mount --bind "{installed.bin}" "{installed.bin}"; mount -o remount,bind,ro "{installed.bin}"\n'
+        f'mount --bind "{installed.bin}" "{installed.bin}"; mount -o remount,bind,ro '
+        f'"{installed.bin}"\n'
         f"exec {sys.executable} -m installer --once"
     )
     proc = in_private_mounts(script, installed.env("1.1-b"))

@@ -7,13 +7,15 @@ tokens are; the token directory is laid out and rotated as kubelet does it
 (``..data`` swapped by rename). Revoking = deleting the pod the old token is bound to,
 which is what happens to an installer pod's token in a cluster.
 
-| step | expected |
-|---|---|
-| daemon starts with token A | bundles installed, kubeconfig + token A on the "host", ready |
-| IPAM ADD through the installed plugin | allocated |
-| kubelet rotates the token to B | the host's token becomes B within a few polls; the kubeconfig file is not rewritten |
-| the pod of token A is deleted | A is refused (401) |
-| IPAM DEL and a new ADD | both succeed, with B |
+| step                                  | expected                                                 |
+|---------------------------------------|----------------------------------------------------------|
+| daemon starts with token A            | bundles installed, kubeconfig + token A on the "host",   |
+|                                       | ready                                                    |
+| IPAM ADD through the installed plugin | allocated                                                |
+| kubelet rotates the token to B        | the host's token becomes B within a few polls; the       |
+|                                       | kubeconfig file is not rewritten                         |
+| the pod of token A is deleted         | A is refused (401)                                       |
+| IPAM DEL and a new ADD                | both succeed, with B                                     |
 """
 
 from __future__ import annotations

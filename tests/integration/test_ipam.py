@@ -1,24 +1,25 @@
 """spiderpool IPAM against the real apiserver, as the frozen binary through libcni + macvlan.
 
 Case matrix (each ADD/DEL goes kubelet-style through libcni: macvlan execs our IPAM):
-| case                                   | expectation                                        |
-|----------------------------------------|----------------------------------------------------|
-| repeated ADD                           | same IP, one record                                 |
-| DEL of an unknown container            | success                                             |
-| DEL with stale containerID after re-ADD| IP kept                                             |
-| pod deleted, then DEL                  | pool and endpoints empty                            |
-| exhausted pool                         | code 100, pool named, no new record                 |
-| disabled pool / missing pool           | code 101, each pool named with its reason           |
-| unreachable API server                 | code 11                                             |
-| malformed ippool annotation            | code 7 naming the annotation, no record             |
-| SIGKILL before the pool write          | no record; retry gets a distinct IP, no duplicate   |
-| SIGKILL after pool write, no endpoint  | retried ADD reuses the IP; DEL after pod delete frees it |
-| a later plugin fails the ADD, then DEL | IP cooling although the pod lives; retry rotates  |
-| IPAM killed before its answer, then DEL| IP free at once (it reached no interface), no cooling |
-| GC verb (spec 1.1, exec'd directly)    | only this node's stale attachments released         |
-| STATUS                                 | 0 with free addresses, 50 when the pool is full     |
-| dual-stack, 0.3.1 and 1.0.0            | one v4 + one v6, ips[].version only in 0.3.1        |
-| namespace default pools / spec.default | chosen when no pod annotation                       |
+| case                                    | expectation                                            |
+|-----------------------------------------|--------------------------------------------------------|
+| repeated ADD                            | same IP, one record                                    |
+| DEL of an unknown container             | success                                                |
+| DEL with stale containerID after re-ADD | IP kept                                                |
+| pod deleted, then DEL                   | pool and endpoints empty                               |
+| exhausted pool                          | code 100, pool named, no new record                    |
+| disabled pool / missing pool            | code 101, each pool named with its reason              |
+| unreachable API server                  | code 11                                                |
+| malformed ippool annotation             | code 7 naming the annotation, no record                |
+| SIGKILL before the pool write           | no record; retry gets a distinct IP, no duplicate      |
+| SIGKILL after pool write, no endpoint   | retried ADD reuses the IP; DEL after pod delete frees  |
+|                                         | it                                                     |
+| a later plugin fails the ADD, then DEL  | IP cooling although the pod lives; retry rotates       |
+| IPAM killed before its answer, then DEL | IP free at once (it reached no interface), no cooling  |
+| GC verb (spec 1.1, exec'd directly)     | only this node's stale attachments released            |
+| STATUS                                  | 0 with free addresses, 50 when the pool is full        |
+| dual-stack, 0.3.1 and 1.0.0             | one v4 + one v6, ips[].version only in 0.3.1           |
+| namespace default pools / spec.default  | chosen when no pod annotation                          |
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def test_pod_annotation_beats_namespace_default_which_beats_cni_default(sc: Scen
     assert add_ip(rt, ref, pod).startswith("10.96.0.")
     ref2, pod2 = sc.pod("b", node)
     assert add_ip(rt, ref2, pod2).startswith("10.96.1.")
-    # a named ippools annotation must name this interface (upstream's rule): code 7, nothing recorded
+    # a named ippools annotation must name this interface (upstream's rule): code 7, nothing
+    # recorded
     other_nic = json.dumps([{"interface": "net1", "ipv4": [anno]}])
     ref3, pod3 = sc.pod("c", node, annotations={"ipam.spidernet.io/ippools": other_nic})
     with pytest.raises(cni.CniFailure) as failure:

@@ -103,6 +103,7 @@ def test_200_concurrent_adds_from_4_nodes_on_a_200_address_pool(
         conflicts = [conflicts_in(n) for n in nodes]
         print(
             f"\n200 ADDs: {add_wall:.1f}s ({PODS / add_wall:.1f}/s); 200 DELs: {del_wall:.1f}s; "
-            f"conflicts per node {[c for c, _ in conflicts]}, pool writes {sum(w for _, w in conflicts)}, "
+            f"conflicts per node {[c for c, _ in conflicts]}, pool writes "
+            f"{sum(w for _, w in conflicts)}, "
             f"verbs retried after code 11: {len(RETRIED)}"
         )

@@ -1,17 +1,28 @@
 """StatefulSet fixed IPs, multi-NIC pods and the pool rules of the spiderpool IPAM, through
 libcni + Debian macvlan + the frozen binary.
 
-| rule                          | case                                                          | expectation                                   |
-|-------------------------------|---------------------------------------------------------------|-----------------------------------------------|
-| StatefulSet fixed IPs         | pod deleted and re-created 20x (new UID), 2 NICs, dual-stack  | the same 3 addresses every time; records move |
-| StatefulSet scale-down        | replicas 2 -> 1, web-1 deleted, its DELs                      | web-1's addresses released, web-0's kept      |
-| StatefulSet gone              | the StatefulSet deleted, then its pod's DEL                   | released                                      |
-| StatefulSet pools changed     | re-created with an ippool annotation naming another pool      | moved to the new pool, nothing left in the old|
-| multi-NIC                     | eth0 + 2 ippools interfaces, dual-stack on one                | all addresses, cleangateway per NIC           |
-| multi-NIC, failure            | the third NIC's pool is full; Multus DELs every NIC           | no record anywhere, no endpoint               |
-| replicas across subnets       | one annotation, pools with nodeAffinity per zone              | each pod its zone's pool; none: every pool named with why |
-| reserved / exclude / gateway  | the only free one reserved (with, without ipVersion); excluded; gateway in ips | exhausted / skipped / refused with the reason |
-| routes annotation             | a route whose gw is in the NIC's subnet, one whose is not     | the first in the result, the second dropped   |
+| rule                         | case                                | expectation                |
+|------------------------------|-------------------------------------|----------------------------|
+| StatefulSet fixed IPs        | pod deleted and re-created 20x (new | the same 3 addresses every |
+|                              | UID), 2 NICs, dual-stack            | time; records move         |
+| StatefulSet scale-down       | replicas 2 -> 1, web-1 deleted, its | web-1's addresses          |
+|                              | DELs                                | released, web-0's kept     |
+| StatefulSet gone             | the StatefulSet deleted, then its   | released                   |
+|                              | pod's DEL                           |                            |
+| StatefulSet pools changed    | re-created with an ippool           | moved to the new pool,     |
+|                              | annotation naming another pool      | nothing left in the old    |
+| multi-NIC                    | eth0 + 2 ippools interfaces,        | all addresses,             |
+|                              | dual-stack on one                   | cleangateway per NIC       |
+| multi-NIC, failure           | the third NIC's pool is full;       | no record anywhere, no     |
+|                              | Multus DELs every NIC               | endpoint                   |
+| replicas across subnets      | one annotation, pools with          | each pod its zone's pool;  |
+|                              | nodeAffinity per zone               | none: every pool named     |
+|                              |                                     | with why                   |
+| reserved / exclude / gateway | the only free one reserved (with,   | exhausted / skipped /      |
+|                              | without ipVersion); excluded;       | refused with the reason    |
+|                              | gateway in ips                      |                            |
+| routes annotation            | a route whose gw is in the NIC's    | the first in the result,   |
+|                              | subnet, one whose is not            | the second dropped         |
 """
 
 from __future__ import annotations
@@ -266,7 +277,7 @@ def test_one_annotation_gives_each_pod_its_zones_pool_and_names_every_pool_when_
         assert f"{name}: nodeAffinity does not match node" in got["north"][0]
 
 
-# ------------------------------------------------------------------ reserved, excluded, gateway, routes
+# -------------------------------------------------------------- reserved, excluded, gateway, routes
 
 
 @pytest.mark.parametrize("family", [4, None], ids=["ipVersion-4", "no-ipVersion"])

@@ -5,21 +5,33 @@ would (tools/testbed/ipam_exec.py, with libcni's result-cache behaviour), or thr
 libcni + Debian macvlan where the real runtime's cache matters (the re-sent DEL).
 Invariants are read back from the API after each step (tools/testbed/invariants.py).
 
-| item | case                                                        | expectation                                   |
-|------|-------------------------------------------------------------|-----------------------------------------------|
-| 1    | DEL of sandbox n ∥ ADD of sandbox n+1, same live pod, 12x   | no endpoint address unrecorded; no sharing    |
-| 2    | ADD, DEL (kept), re-sent DEL without prevResult (libcni)    | kept; the next sandbox gets it; nobody else   |
-| 4    | eth0 + net1, net1 leaves the annotation, DEL net1 twice     | net1 released; eth0 keeps address and detail  |
-| 4    | sandbox rebuilt: DEL net1, DEL eth0 (prevResult), new ADDs  | both NICs get their addresses back            |
-| 5a   | no UID: late ADD on the old node for a pod re-created elsewhere | code 3, nothing allocated                |
-| 5b   | no UID: DEL after a force delete, endpoint already gone     | record released (the node's note knows it)    |
-| 5c   | no UID: crashed ADD, pod re-created elsewhere, late DEL     | the old UID's record released, the new kept   |
-| 6    | case-folded Multus annotation naming another tenant's NAD   | code 101 naming multusName; nothing recorded  |
-| 7a   | spec.default pools and globs                                | no LIST of pools with records on the path     |
-| 7b   | GC verb with one attachment it cannot settle                | the others settled; code 11 naming that one   |
-| 7c   | CNI_ARGS with '?x=1' or CR/LF in the pod name               | code 4, before any request                    |
-| 8    | SIGKILL after net1's pool write; runtime DEL of net1        | net1's record released; eth0 untouched        |
-| 9    | endpoint changed under DELs (409 on its precondition)       | every DEL succeeds (never 999); nothing left  |
+| case | scenario                                           | expectation                         |
+|------|----------------------------------------------------|-------------------------------------|
+| 1    | DEL of sandbox n ∥ ADD of sandbox n+1, same live   | no endpoint address unrecorded; no  |
+|      | pod, 12x                                           | sharing                             |
+| 2    | ADD, DEL (kept), re-sent DEL without prevResult    | kept; the next sandbox gets it;     |
+|      | (libcni)                                           | nobody else                         |
+| 4    | eth0 + net1, net1 leaves the annotation, DEL net1  | net1 released; eth0 keeps address   |
+|      | twice                                              | and detail                          |
+| 4    | sandbox rebuilt: DEL net1, DEL eth0 (prevResult),  | both NICs get their addresses back  |
+|      | new ADDs                                           |                                     |
+| 5a   | no UID: late ADD on the old node for a pod         | code 3, nothing allocated           |
+|      | re-created elsewhere                               |                                     |
+| 5b   | no UID: DEL after a force delete, endpoint already | record released (the node's note    |
+|      | gone                                               | knows it)                           |
+| 5c   | no UID: crashed ADD, pod re-created elsewhere,     | the old UID's record released, the  |
+|      | late DEL                                           | new kept                            |
+| 6    | case-folded Multus annotation naming another       | code 101 naming multusName; nothing |
+|      | tenant's NAD                                       | recorded                            |
+| 7a   | spec.default pools and globs                       | no LIST of pools with records on    |
+|      |                                                    | the path                            |
+| 7b   | GC verb with one attachment it cannot settle       | the others settled; code 11 naming  |
+|      |                                                    | that one                            |
+| 7c   | CNI_ARGS with '?x=1' or CR/LF in the pod name      | code 4, before any request          |
+| 8    | SIGKILL after net1's pool write; runtime DEL of    | net1's record released; eth0        |
+|      | net1                                               | untouched                           |
+| 9    | endpoint changed under DELs (409 on its            | every DEL succeeds (never 999);     |
+|      | precondition)                                      | nothing left                        |
 """
 
 from __future__ import annotations
@@ -86,7 +98,7 @@ def holders_of(env: Env, pool: str) -> dict[str, str]:
     return {ip: r["podUid"] for ip, r in env.cluster.holders(pool).items()}
 
 
-# ------------------------------------------------------------------ item 1
+# ------------------------------------------------------------------- case 1
 
 
 def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unrecorded_address(
@@ -119,7 +131,7 @@ def test_a_del_racing_the_next_sandboxs_add_of_the_same_pod_never_leaves_an_unre
     print(f"\n{rounds} rounds of DEL || ADD of one pod: {lost} sandboxes without a record")
 
 
-# ------------------------------------------------------------------ item 2
+# ------------------------------------------------------------------- case 2
 
 
 @pytest.fixture
@@ -147,7 +159,7 @@ def test_a_re_sent_del_keeps_what_the_first_del_kept(sc: Scenario, version: str)
     assert rt.add(again.container_id, pod.path, pod=again)["ips"][0]["address"] == ip
 
 
-# ------------------------------------------------------------------ item 4
+# ------------------------------------------------------------------- case 4
 
 
 def test_unplugging_one_nic_releases_only_that_nic(env: Env) -> None:
@@ -204,7 +216,7 @@ def test_a_sandbox_rebuild_keeps_every_nic_the_pod_still_asks_for(env: Env) -> N
     env.check(pool)
 
 
-# ------------------------------------------------------------------ item 5
+# ------------------------------------------------------------------- case 5
 
 
 def test_without_a_uid_a_late_add_on_the_old_node_for_a_re_created_pod_is_refused(env: Env) -> None:
@@ -251,7 +263,7 @@ def test_without_a_uid_a_late_del_releases_the_old_uids_record_not_the_successor
     env.check(pool)
 
 
-# ------------------------------------------------------------------ item 6
+# ------------------------------------------------------------------- case 6
 
 
 def test_a_case_folded_multus_annotation_cannot_reach_another_tenants_pool(env: Env) -> None:
@@ -280,7 +292,7 @@ def test_a_case_folded_multus_annotation_cannot_reach_another_tenants_pool(env: 
     )
 
 
-# ------------------------------------------------------------------ item 7
+# ------------------------------------------------------------------- case 7
 
 
 def _requests(node: NodeConfig) -> list[str]:
@@ -349,7 +361,7 @@ def test_cni_args_that_are_not_kubernetes_names_are_code_4(env: Env, name: str) 
     assert got.code == 4 and "K8S_POD_NAME" in got.result["msg"]  # type: ignore[index]
 
 
-# ------------------------------------------------------------------ item 8
+# ------------------------------------------------------------------- case 8
 
 
 def test_a_crashed_add_of_a_second_nic_is_released_by_its_del(env: Env) -> None:
@@ -367,7 +379,7 @@ def test_a_crashed_add_of_a_second_nic_is_released_by_its_del(env: Env) -> None:
     env.check(pool)
 
 
-# ------------------------------------------------------------------ item 9
+# ------------------------------------------------------------------- case 9
 
 
 def test_dels_whose_endpoint_changes_under_them_succeed_and_leave_nothing(env: Env) -> None:

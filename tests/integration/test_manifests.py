@@ -1,16 +1,32 @@
 """The manifests render, validate against current Kubernetes schemas and are accepted by a
 real API server (installer/manifests, docs/install.md).
 
-| case | how | expected |
-|---|---|---|
-| renders | ``kubectl kustomize`` of installer/manifests and of its examples | every object, the image named |
-| one CRD list | the top-level kustomization vs crds/kustomization.yaml | the same files |
-| current schemas | kubernetes-validate, strict, Kubernetes 1.28 and the newest it knows | every built-in object valid |
-| real server | server-side apply, dry run, on the 1.20 apiserver (CronJob as batch/v1beta1, the DaemonSet without 1.22's maxSurge) | every object accepted |
-| examples | pools and NADs, dry run, with Multus's NAD CRD installed | accepted |
-| examples | each NAD's config | a conflist ifacer -> macvlan or ipvlan -> coordinator, IPAM spiderpool, its pools exist and name it in multusName |
-| DaemonSet | the fields docs/install.md promises | host paths, every taint tolerated, node-critical, surge rollout, requests, readiness on the installer's file |
-| CronJob | the GC | every minute, Forbid, its own account, the gc/main.py entry point |
+| case            | how                                   | expected                              |
+|-----------------|---------------------------------------|---------------------------------------|
+| renders         | ``kubectl kustomize`` of              | every object, the image named         |
+|                 | installer/manifests and of its        |                                       |
+|                 | examples                              |                                       |
+| one CRD list    | the top-level kustomization vs        | the same files                        |
+|                 | crds/kustomization.yaml               |                                       |
+| current schemas | kubernetes-validate, strict,          | every built-in object valid           |
+|                 | Kubernetes 1.28 and the newest it     |                                       |
+|                 | knows                                 |                                       |
+| real server     | server-side apply, dry run, on the    | every object accepted                 |
+|                 | 1.20 apiserver (CronJob as            |                                       |
+|                 | batch/v1beta1, the DaemonSet without  |                                       |
+|                 | 1.22's maxSurge)                      |                                       |
+| examples        | pools and NADs, dry run, with         | accepted                              |
+|                 | Multus's NAD CRD installed            |                                       |
+| examples        | each NAD's config                     | a conflist ifacer -> macvlan or       |
+|                 |                                       | ipvlan -> coordinator, IPAM           |
+|                 |                                       | spiderpool, its pools exist and name  |
+|                 |                                       | it in multusName                      |
+| DaemonSet       | the fields docs/install.md promises   | host paths, every taint tolerated,    |
+|                 |                                       | node-critical, surge rollout,         |
+|                 |                                       | requests, readiness on the            |
+|                 |                                       | installer's file                      |
+| CronJob         | the GC                                | every minute, Forbid, its own         |
+|                 |                                       | account, the gc/main.py entry point   |
 """
 
 from __future__ import annotations

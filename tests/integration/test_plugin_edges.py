@@ -1,14 +1,14 @@
-"""The frozen plugins at the edges of their input (issues 11 and 12), exec'd as a runtime would.
+"""The frozen plugins at the edges of their input, exec'd as a runtime would.
 
-| case                                             | plugin(s)        | expectation                          |
-|--------------------------------------------------|------------------|--------------------------------------|
-| DEL whose prevResult does not parse (0.4.0 ips   | ifacer,          | exit 0, nothing on stdout; the host  |
-| without version; a list), after a real ADD       | coordinator,     | veth is gone and the address free;   |
-|                                                  | spiderpool       | the warning is in each plugin's log  |
-| ADD / CHECK with that prevResult                 | coordinator      | 7 naming the prevResult field        |
-| a misspelt key                                   | each             | one warning naming it, in its log    |
-| stdin nested 100000 levels deep                  | each             | 6                                    |
-| ipam.kubeconfig is YAML that does not parse      | spiderpool       | 7, details "field: ipam.kubeconfig"  |
+| case                                        | plugin(s)    | expectation                         |
+|---------------------------------------------|--------------|-------------------------------------|
+| DEL whose prevResult does not parse (0.4.0  | ifacer,      | exit 0, nothing on stdout; the host |
+| ips without version; a list), after a real  | coordinator, | veth is gone and the address free;  |
+| ADD                                         | spiderpool   | the warning is in each plugin's log |
+| ADD / CHECK with that prevResult            | coordinator  | 7 naming the prevResult field       |
+| a misspelt key                              | each         | one warning naming it, in its log   |
+| stdin nested 100000 levels deep             | each         | 6                                   |
+| ipam.kubeconfig is YAML that does not parse | spiderpool   | 7, details "field: ipam.kubeconfig" |
 """
 
 from __future__ import annotations

@@ -244,7 +244,8 @@ def test_a_dual_stack_probe_with_nothing_wrong_takes_bounded_time(lan: Lan) -> N
     run(pod, V4, addresses=[V4.pod, V6.pod], gateways=[V4.gateway_ip, V6.gateway_ip])
     elapsed = time.monotonic() - start
     print(
-        f"\ndual-stack probe, no conflict, gateways answer: {elapsed * 1000:.0f} ms (3 tries x 100 ms per family)"
+        f"\ndual-stack probe, no conflict, gateways answer: {elapsed * 1000:.0f} ms (3 tries "
+        "x 100 ms per family)"
     )
     assert elapsed < 5  # loose on purpose: a sanity bound, not a benchmark
 

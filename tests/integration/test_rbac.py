@@ -5,16 +5,32 @@ The IPAM plugin runs frozen and the GC as its CronJob runs it (gc/main.py), each
 kubeconfig the installer rendered from a real ServiceAccount token (TokenRequest) of
 its account. The CLI does not exist yet: its role is checked request by request.
 
-| account | case | expected |
-|---|---|---|
-| spidernet-node (IPAM) | ADD, re-ADD (new sandbox), CHECK, STATUS, GC, DEL, over pools with node and namespace rules | every call succeeds |
-| spidernet-node (IPAM) | the audited requests of that run | exactly the rules of spidernet-ipam, each one used |
-| spidernet-node (IPAM) | requests outside the role (list pods, delete a pool, create a reserved IP, watch) | 403 |
-| spidernet-gc's token in the IPAM | ADD | fails naming the refusal; nothing allocated |
-| spidernet-gc (GC) | two passes over a zombie (sighted and remembered, then released) | both succeed, the zombie's record and endpoint gone |
-| spidernet-gc (GC) | the audited requests of those passes | exactly the rules of spidernet-gc and spidernet-gc-state, but the pool GET a pass needs only to retry a lost compare-and-swap |
-| spidernet-gc (GC) | requests outside its roles (get or delete a pod, watch, another ConfigMap, reserved IPs) | 403 |
-| spidernet-cli (bound to a test account) | each request the CLI will make | allowed; writes other than the pool status 403 |
+| account        | case                             | expected                                     |
+|----------------|----------------------------------|----------------------------------------------|
+| spidernet-node | ADD, re-ADD (new sandbox),       | every call succeeds                          |
+| (IPAM)         | CHECK, STATUS, GC, DEL, over     |                                              |
+|                | pools with node and namespace    |                                              |
+|                | rules                            |                                              |
+| spidernet-node | the audited requests of that run | exactly the rules of spidernet-ipam, each    |
+| (IPAM)         |                                  | one used                                     |
+| spidernet-node | requests outside the role (list  | 403                                          |
+| (IPAM)         | pods, delete a pool, create a    |                                              |
+|                | reserved IP, watch)              |                                              |
+| spidernet-gc's | ADD                              | fails naming the refusal; nothing allocated  |
+| token in the   |                                  |                                              |
+| IPAM           |                                  |                                              |
+| spidernet-gc   | two passes over a zombie         | both succeed, the zombie's record and        |
+| (GC)           | (sighted and remembered, then    | endpoint gone                                |
+|                | released)                        |                                              |
+| spidernet-gc   | the audited requests of those    | exactly the rules of spidernet-gc and        |
+| (GC)           | passes                           | spidernet-gc-state, but the pool GET a pass  |
+|                |                                  | needs only to retry a lost compare-and-swap  |
+| spidernet-gc   | requests outside its roles (get  | 403                                          |
+| (GC)           | or delete a pod, watch, another  |                                              |
+|                | ConfigMap, reserved IPs)         |                                              |
+| spidernet-cli  | each request the CLI will make   | allowed; writes other than the pool status   |
+| (bound to a    |                                  | 403                                          |
+| test account)  |                                  |                                              |
 """
 
 from __future__ import annotations
@@ -70,7 +86,8 @@ def role_rules(name: str, kind: str = "ClusterRole") -> set[tuple[str, str, str]
 
 
 def used(cp: AuditedControlPlane, user: str, since: int = 0) -> set[tuple[str, str, str]]:
-    """What ``user`` was let do: its audited requests from event ``since`` on, but the refused (403)."""
+    """What ``user`` was let do: its audited requests from event ``since`` on, but the refused
+    (403)."""
     found = set()
     for event in cp.requests_by(user)[since:]:
         if event.get("responseStatus", {}).get("code") == 403:

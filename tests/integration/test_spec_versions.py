@@ -1,21 +1,24 @@
 """Every plugin's verbs with each spec version's prevResult shape.
 
-The shapes differ (the CNI spec's changelog): 0.3.0, 0.3.1 and 0.4.0 carry ``ips[].version``; 1.0.0 does
-not; 1.1.0 adds interface ``mtu``/``socketPath``/``pciID`` and route ``mtu``/``advmss``/
-``priority``/``table``/``scope``. Versions up to 1.0.0 go through libcni with Debian's
-macvlan producing the prevResult, as in a cluster; 1.1.0 (which this libcni lacks) is
-exec'd directly with a 1.1.0-shaped copy of a real result.
+The shapes differ (the CNI spec's changelog): 0.3.0, 0.3.1 and 0.4.0 carry ``ips[].version``; 1.0.0
+does not; 1.1.0 adds interface ``mtu``/``socketPath``/``pciID`` and route ``mtu``/``advmss``/
+``priority``/``table``/``scope``. Versions up to 1.0.0 go through libcni with Debian's macvlan
+producing the prevResult, as in a cluster; 1.1.0 (which this libcni lacks) is exec'd directly with a
+1.1.0-shaped copy of a real result.
 
-| version        | how                                        | expectation                              |
-|----------------|--------------------------------------------|------------------------------------------|
-| 0.3.0 .. 1.0.0 | libcni: ifacer -> macvlan(+spiderpool) ->  | ADD result in that version (ips[].version|
-|                | coordinator; ADD, CHECK (from 0.4.0), DEL  | iff < 1.0.0); CHECK passes; DEL removes  |
-|                |                                            | the host veth and frees the address      |
-| 1.1.0          | each frozen plugin exec'd: coordinator ADD | ADD returns the 1.1.0 prevResult with its|
-|                | (re-ADD), CHECK, DEL; spiderpool CHECK and | 1.1.0 fields kept; CHECK passes; DEL     |
-|                | DEL with macvlan's config                  | cleans up as above                       |
-| every version  | ifacer ADD / CHECK / DEL exec'd with a     | ADD passes the prevResult through in its |
-|                | prevResult of that version's shape         | version unchanged; CHECK, DEL succeed    |
+| version        | how                                   | expectation                             |
+|----------------|---------------------------------------|-----------------------------------------|
+| 0.3.0 .. 1.0.0 | libcni: ifacer ->                     | ADD result in that version              |
+|                | macvlan(+spiderpool) -> coordinator;  | (ips[].version iff < 1.0.0); CHECK      |
+|                | ADD, CHECK (from 0.4.0), DEL          | passes; DEL removes the host veth and   |
+|                |                                       | frees the address                       |
+| 1.1.0          | each frozen plugin exec'd:            | ADD returns the 1.1.0 prevResult with   |
+|                | coordinator ADD (re-ADD), CHECK, DEL; | its 1.1.0 fields kept; CHECK passes;    |
+|                | spiderpool CHECK and DEL with         | DEL cleans up as above                  |
+|                | macvlan's config                      |                                         |
+| every version  | ifacer ADD / CHECK / DEL exec'd with  | ADD passes the prevResult through in    |
+|                | a prevResult of that version's shape  | its version unchanged; CHECK, DEL       |
+|                |                                       | succeed                                 |
 """
 
 from __future__ import annotations

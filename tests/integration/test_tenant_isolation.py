@@ -7,22 +7,30 @@ a victim pool restricted to the namespace ``victim`` (or to a NAD, node or label
 attacker pod in its own namespace; the ADD is code 101 naming the rule, and the victim
 pool holds no record and the attacker no endpoint afterwards.
 
-| #  | attack                                                         | stopped by                |
-|----|----------------------------------------------------------------|---------------------------|
-| 1  | ippool annotation with the glob "*" (may reach other tests' pools: never the victim's) | namespaceName |
-| 2  | ippool annotation with the victim pool's exact name            | namespaceName             |
-| 3  | ippool annotation with a character-class glob "[v]*"           | namespaceName             |
-| 4  | ippools (multi-NIC) annotation naming it for eth0              | namespaceName             |
-| 5  | its own namespace's default-ipv4-ippool annotation naming it   | namespaceName             |
-| 6  | its own NAD's CNI config default_ipv4_ippool naming it         | namespaceName             |
-| 7  | the victim pool is spec.default: a pod with no annotation (likewise) | namespaceName       |
-| 8  | namespaceAffinity on the victim's label; the attacker's differs| namespaceAffinity         |
-| 9  | podAffinity on labels the attacker's pod lacks                 | podAffinity               |
-| 10 | multusName victim/secure-net; the attacker attaches its own NAD| multusName                |
-| 11 | the case-folded annotation naming victim/secure-net            | multusName (decoded as Multus does) |
-| 12 | multusName "secure-net" (Multus's namespace); its own NAD of that name | multusName        |
-| 13 | nodeName pins the pool to another node                         | nodeName                  |
-| 14 | nodeAffinity on a zone label the attacker's node lacks         | nodeAffinity              |
+| #  | attack                                                | stopped by                          |
+|----|-------------------------------------------------------|-------------------------------------|
+| 1  | ippool annotation with the glob "*" (may reach other  | namespaceName                       |
+|    | tests' pools: never the victim's)                     |                                     |
+| 2  | ippool annotation with the victim pool's exact name   | namespaceName                       |
+| 3  | ippool annotation with a character-class glob "[v]*"  | namespaceName                       |
+| 4  | ippools (multi-NIC) annotation naming it for eth0     | namespaceName                       |
+| 5  | its own namespace's default-ipv4-ippool annotation    | namespaceName                       |
+|    | naming it                                             |                                     |
+| 6  | its own NAD's CNI config default_ipv4_ippool naming   | namespaceName                       |
+|    | it                                                    |                                     |
+| 7  | the victim pool is spec.default: a pod with no        | namespaceName                       |
+|    | annotation (likewise)                                 |                                     |
+| 8  | namespaceAffinity on the victim's label; the          | namespaceAffinity                   |
+|    | attacker's differs                                    |                                     |
+| 9  | podAffinity on labels the attacker's pod lacks        | podAffinity                         |
+| 10 | multusName victim/secure-net; the attacker attaches   | multusName                          |
+|    | its own NAD                                           |                                     |
+| 11 | the case-folded annotation naming victim/secure-net   | multusName (decoded as Multus does) |
+| 12 | multusName "secure-net" (Multus's namespace); its own | multusName                          |
+|    | NAD of that name                                      |                                     |
+| 13 | nodeName pins the pool to another node                | nodeName                            |
+| 14 | nodeAffinity on a zone label the attacker's node      | nodeAffinity                        |
+|    | lacks                                                 |                                     |
 """
 
 from __future__ import annotations

@@ -4,14 +4,17 @@ Users move to us with their YAML. Upstream's mutating webhook fills ``spec.ipVer
 in from ``subnet`` (pools) or the first entry of ``ips`` (reserved IPs), so their objects
 usually lack it. Frozen binary through libcni + Debian macvlan, real apiserver.
 
-| object / config                                           | expectation                               |
-|-----------------------------------------------------------|-------------------------------------------|
-| IPv4 and IPv6 pools without ipVersion (upstream examples)  | accepted by the CRDs; dual-stack ADD      |
-| SpiderReservedIP without ipVersion, v4 and v6              | never handed out, even as the last free   |
-| every upstream ipam key (numeric strings where its docs    | ADD and DEL pass; no unknown-key warning; |
-| write them, match_master_subnet false, the socket path)    | the log written where log_file_path says  |
-| a misspelt key (default_ipv4_ipool)                        | a warning naming it, once                 |
-| a SpiderReservedIP whose ips cannot be read                | code 7 naming it; nothing allocated       |
+| object / config                                      | expectation                               |
+|------------------------------------------------------|-------------------------------------------|
+| IPv4 and IPv6 pools without ipVersion (upstream      | accepted by the CRDs; dual-stack ADD      |
+| examples)                                            |                                           |
+| SpiderReservedIP without ipVersion, v4 and v6        | never handed out, even as the last free   |
+| every upstream ipam key (numeric strings where its   | ADD and DEL pass; no unknown-key warning; |
+| docs                                                 |                                           |
+| write them, match_master_subnet false, the socket    | the log written where log_file_path says  |
+| path)                                                |                                           |
+| a misspelt key (default_ipv4_ipool)                  | a warning naming it, once                 |
+| a SpiderReservedIP whose ips cannot be read          | code 7 naming it; nothing allocated       |
 """
 
 from __future__ import annotations

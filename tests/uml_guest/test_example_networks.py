@@ -3,11 +3,14 @@ the UML guest (VLAN, bond and ipvlan need its kernel): the example pools applied
 are, each NAD's config unchanged but for where the node keeps its kubeconfig, locks,
 notes and logs (the defaults are the real host's /etc/cni/net.d and /var/lib/cni).
 
-| example | node | expected |
-|---|---|---|
-| vlan100-ens1 | ens1 | ens1.100 made; the pod on eth0 gets an address of vlan100-v4; DEL frees it |
-| bond-vlan200 | ens1 + ens2 | sp_bond0 active-backup with both, sp_bond0.200; address of bond-vlan200-v4 outside excludeIPs; DEL frees it |
-| ipvlan-ens1 | ens1 | an ipvlan NIC in the pod with an address of ipvlan-ens1-v4; DEL frees it |
+| example      | node        | expected                                                            |
+|--------------|-------------|---------------------------------------------------------------------|
+| vlan100-ens1 | ens1        | ens1.100 made; the pod on eth0 gets an address of vlan100-v4; DEL   |
+|              |             | frees it                                                            |
+| bond-vlan200 | ens1 + ens2 | sp_bond0 active-backup with both, sp_bond0.200; address of          |
+|              |             | bond-vlan200-v4 outside excludeIPs; DEL frees it                    |
+| ipvlan-ens1  | ens1        | an ipvlan NIC in the pod with an address of ipvlan-ens1-v4; DEL     |
+|              |             | frees it                                                            |
 """
 
 from __future__ import annotations

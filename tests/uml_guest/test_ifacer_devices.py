@@ -3,24 +3,33 @@
 Each case execs the bundle in a node netns with dummy NICs, then reads the kernel's
 view back with ``ip -d -j link``.
 
-| case                                                  | expectation                                      |
-|-------------------------------------------------------|--------------------------------------------------|
-| VLAN on one NIC that is down                          | NIC up; <if>.<id> VLAN id, parent, up; prevResult |
-|                                                       | passed through unchanged                         |
-| repeated ADD, DEL, CHECK                              | same ifindex; DEL leaves it; CHECK 0, then 121   |
-|                                                       | once the VLAN is down                            |
-| bond in each mode 0-6 with mode-fitting options + VLAN| mode and options as the kernel reports them,     |
-|                                                       | slaves enslaved and up, VLAN on the bond         |
-| bad input (config)                                    | code 7 naming the field, host unchanged          |
-| host contradicts config: missing parent or slave,     | code 7 naming the field, host unchanged          |
-| sp_bond0 is a dummy, slave already in another bond,   |                                                  |
-| same VLAN id on another parent, name taken by a dummy |                                                  |
-| failure after the bond was built (VLAN name taken)    | bond deleted, slaves released and down again     |
-| an option the kernel refuses for the mode             | code 7 naming bond.options, no bond left         |
-| another ADD builds the bond after our first look, or  | ensure() reuses it: bond, both slaves, VLAN up   |
-| just before our create (EEXIST), in-process          | (it used to fail with code 7 / 120)              |
-| three concurrent first ADDs of one bond (frozen)      | all three succeed                                |
-| a VLAN the kernel refuses (on lo), no bond in config  | code 120, no field named, host unchanged         |
+| case                                 | expectation                                              |
+|--------------------------------------|----------------------------------------------------------|
+| VLAN on one NIC that is down         | NIC up; <if>.<id> VLAN id, parent, up; prevResult passed |
+|                                      | through unchanged                                        |
+| repeated ADD, DEL, CHECK             | same ifindex; DEL leaves it; CHECK 0, then 121 once the  |
+|                                      | VLAN is down                                             |
+| bond in each mode 0-6 with           | mode and options as the kernel reports them, slaves      |
+| mode-fitting options + VLAN          | enslaved and up, VLAN on the bond                        |
+| bad input (config)                   | code 7 naming the field, host unchanged                  |
+| host contradicts config: missing     | code 7 naming the field, host unchanged                  |
+| parent or slave,                     |                                                          |
+| sp_bond0 is a dummy, slave already   |                                                          |
+| in another bond,                     |                                                          |
+| same VLAN id on another parent, name |                                                          |
+| taken by a dummy                     |                                                          |
+| failure after the bond was built     | bond deleted, slaves released and down again             |
+| (VLAN name taken)                    |                                                          |
+| an option the kernel refuses for the | code 7 naming bond.options, no bond left                 |
+| mode                                 |                                                          |
+| another ADD builds the bond after    | ensure() reuses it: bond, both slaves, VLAN up           |
+| our first look, or                   |                                                          |
+| just before our create (EEXIST),     | (it used to fail with code 7 / 120)                      |
+| in-process                           |                                                          |
+| three concurrent first ADDs of one   | all three succeed                                        |
+| bond (frozen)                        |                                                          |
+| a VLAN the kernel refuses (on lo),   | code 120, no field named, host unchanged                 |
+| no bond in config                    |                                                          |
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
-"""The benchmark's pure parts: figures, plot series, workload shapes, log lines, the rusage line, the retry queue.
+"""The benchmark's pure parts: figures, plot series, workload shapes, log lines, the rusage line,
+the retry queue.
 
-| part                     | cases                                                                  |
-|--------------------------|------------------------------------------------------------------------|
-| percentile               | nearest rank on 1..100; one value; no values is NaN                    |
-| plot series              | rising from 0 for ADD phases, falling from the target for delete       |
-| Shape / ranges           | IPs = pods is exactly N; sufficient is 4N; 3 of 10 down, scaled, bounds |
-| parse_api_line           | the plugin's debug line; any other message is None                     |
-| split_rusage             | the helper's last line split off, with and without the command's stderr |
-| fill / placeholders      | every @NAME@ of a compare config filled from the run's ranges          |
-| Kubelet                  | a job asking for a retry runs again later; drain waits for it          |
+| part                | cases                                                                   |
+|---------------------|-------------------------------------------------------------------------|
+| percentile          | nearest rank on 1..100; one value; no values is NaN                     |
+| plot series         | rising from 0 for ADD phases, falling from the target for delete        |
+| Shape / ranges      | IPs = pods is exactly N; sufficient is 4N; 3 of 10 down, scaled, bounds |
+| parse_api_line      | the plugin's debug line; any other message is None                      |
+| split_rusage        | the helper's last line split off, with and without the command's stderr |
+| fill / placeholders | every @NAME@ of a compare config filled from the run's ranges           |
+| Kubelet             | a job asking for a retry runs again later; drain waits for it           |
 """
 
 from __future__ import annotations

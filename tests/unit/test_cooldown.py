@@ -1,4 +1,5 @@
-"""Cool-down of addresses released after a failed ADD (I5, docs/ipam.md): alloc.choosing and the record shape.
+"""Cool-down of addresses released after a failed ADD (I5, docs/ipam.md): alloc.choosing and the
+record shape.
 
 Case matrix:
     cooled      a held record becomes cooling with one more strike; base x 2^(strikes-1),

@@ -7,7 +7,8 @@ Case matrix:
                      "K=" (empty value), "K=a=b" (value with "=")  -> kept as given
                      IgnoreUnknown = 1 / true / TRUE + unknown key -> unknown dropped
                      IgnoreUnknown = 0 / false / junk + unknown     -> InvalidEnv naming the key
-                     unknown key alone, several unknown keys        -> InvalidEnv listing them sorted
+                     unknown key alone, several unknown keys        -> InvalidEnv, all of them,
+                                                                       sorted
                      item without "=", item "=v"                    -> InvalidEnv (malformed)
                      a plugin's own known set                       -> its keys kept, K8S_* unknown
     command_of       missing / empty / unknown                      -> InvalidEnv (code 4)

@@ -1,21 +1,31 @@
 """From API objects to a GC plan (spidernet.gc.census, .plan, .suspects), without a server.
 
 Case matrix:
-| part     | input                                                        | expected                                   |
-|----------|--------------------------------------------------------------|--------------------------------------------|
-| census   | records in two pools, an endpoint for one UID                | one holder per (pod, UID), endpoint joined |
-| census   | record without podUid / pod not ns/name                      | a problem naming the pool and address      |
-| census   | status.allocatedIPs not JSON / spec broken                   | unreadable (not judged) / not writable     |
-| census   | one address held in two pools; endpoint naming an address    | inconsistencies, one per kind              |
-|          | recorded for another UID, or cooling, or in no pool          |                                            |
-| census   | an endpoint without status.current.uid                       | a problem naming it, not judged            |
-| census   | a StatefulSet pod's facts: controller, endpoint type, ordinal| in range / out of range / gone / unknown   |
-| plan     | zombie first seen now, min-age 120                           | kept "min-age", remembered                 |
-| plan     | zombie seen 200 s ago; min-age 0                             | released                                   |
-| plan     | zombie's address named by another UID's endpoint             | that record kept, the rest released        |
-| plan     | zombie with records in a broken pool                         | those kept "pool-broken"                   |
-| plan     | cooling record expired 2 h ago / 10 min ago / not yet        | dropped / kept / kept                      |
-| suspects | encode, decode; garbage; more than MAX_ENTRIES               | round trip; ValueError; the oldest kept    |
+| part     | input                                                       | expected               |
+|----------|-------------------------------------------------------------|------------------------|
+| census   | records in two pools, an endpoint for one UID               | one holder per (pod,   |
+|          |                                                             | UID), endpoint joined  |
+| census   | record without podUid / pod not ns/name                     | a problem naming the   |
+|          |                                                             | pool and address       |
+| census   | status.allocatedIPs not JSON / spec broken                  | unreadable (not        |
+|          |                                                             | judged) / not writable |
+| census   | one address held in two pools; endpoint naming an address   | inconsistencies, one   |
+|          | recorded for another UID, or cooling, or in no pool         | per kind               |
+| census   | an endpoint without status.current.uid                      | a problem naming it,   |
+|          |                                                             | not judged             |
+| census   | a StatefulSet pod's facts: controller, endpoint type,       | in range / out of      |
+|          | ordinal                                                     | range / gone / unknown |
+| plan     | zombie first seen now, min-age 120                          | kept "min-age",        |
+|          |                                                             | remembered             |
+| plan     | zombie seen 200 s ago; min-age 0                            | released               |
+| plan     | zombie's address named by another UID's endpoint            | that record kept, the  |
+|          |                                                             | rest released          |
+| plan     | zombie with records in a broken pool                        | those kept             |
+|          |                                                             | "pool-broken"          |
+| plan     | cooling record expired 2 h ago / 10 min ago / not yet       | dropped / kept / kept  |
+| suspects | encode, decode; garbage; more than MAX_ENTRIES              | round trip;            |
+|          |                                                             | ValueError; the oldest |
+|          |                                                             | kept                   |
 """
 
 from __future__ import annotations

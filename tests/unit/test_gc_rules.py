@@ -1,22 +1,32 @@
 """The GC's zombie verdict (spidernet.gc.rules), rule by rule and as properties.
 
 Case matrix (rule numbers as in the module docstring; "h" = the holder's UID):
-| rule | pod of the name                          | endpoint | StatefulSet         | verdict                            |
-|------|------------------------------------------|----------|---------------------|------------------------------------|
-| 6    | alive, UID h (Pending, Running, Unknown) | yes      | -                   | kept, not suspicious               |
-| 6    | alive, UID h                             | no       | -                   | kept: ADD in flight (suspicious)   |
-| 2    | none                                     | yes / no | -                   | pod-gone / pod-gone-no-endpoint    |
-| 3    | another UID (also Pending)               | -        | -                   | pod-uid-differs                    |
-| 4    | Succeeded / Failed                       | -        | -                   | pod-succeeded / pod-failed         |
-| 5    | terminating, before / after the deadline | -        | -                   | kept / pod-terminating             |
-| 5    | terminating on a NotReady / gone node    | -        | -                   | pod-terminating-node-not-ready     |
-| 5    | the node's own delay counts, not the other | -      | -                   | kept until it passes               |
-| 5    | a rule switched off; node state unknown  | -        | -                   | kept                               |
-| 1    | none / another UID / terminating         | -        | has a place         | statefulset-in-range (kept)        |
-| 1    | none / another UID                       | -        | gone / out of range | statefulset-gone / -out-of-range   |
-| 1    | alive, UID h                             | -        | gone                | kept (an orphaned pod still runs)  |
-| 1    | terminating with UID h, within grace     | -        | gone                | kept (its grace counts)            |
-| 1    | none                                     | -        | unknown             | kept                               |
+| rule | pod of the name (endpoint)         | StatefulSet         | verdict                        |
+|------|------------------------------------|---------------------|--------------------------------|
+| 6    | alive, UID h (Pending, Running,    | -                   | kept, not suspicious           |
+|      | Unknown); with an endpoint         |                     |                                |
+| 6    | alive, UID h; no endpoint          | -                   | kept: ADD in flight            |
+|      |                                    |                     | (suspicious)                   |
+| 2    | none; with / without an endpoint   | -                   | pod-gone /                     |
+|      |                                    |                     | pod-gone-no-endpoint           |
+| 3    | another UID (also Pending)         | -                   | pod-uid-differs                |
+| 4    | Succeeded / Failed                 | -                   | pod-succeeded / pod-failed     |
+| 5    | terminating, before / after the    | -                   | kept / pod-terminating         |
+|      | deadline                           |                     |                                |
+| 5    | terminating on a NotReady / gone   | -                   | pod-terminating-node-not-ready |
+|      | node                               |                     |                                |
+| 5    | the node's own delay counts, not   | -                   | kept until it passes           |
+|      | the other                          |                     |                                |
+| 5    | a rule switched off; node state    | -                   | kept                           |
+|      | unknown                            |                     |                                |
+| 1    | none / another UID / terminating   | has a place         | statefulset-in-range (kept)    |
+| 1    | none / another UID                 | gone / out of range | statefulset-gone /             |
+|      |                                    |                     | -out-of-range                  |
+| 1    | alive, UID h                       | gone                | kept (an orphaned pod still    |
+|      |                                    |                     | runs)                          |
+| 1    | terminating with UID h, within     | gone                | kept (its grace counts)        |
+|      | grace                              |                     |                                |
+| 1    | none                               | unknown             | kept                           |
 Properties: a pod alive with the holder's UID is never a zombie, whatever else holds;
 nothing unreadable (node or StatefulSet state unknown) ever makes a zombie.
 """

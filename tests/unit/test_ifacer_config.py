@@ -104,7 +104,8 @@ def opts(text: str, interfaces: tuple[str, ...] = ("e1", "e2")) -> bondopts.Bond
 
 def test_numbers_names_and_aliases_become_netlink_attributes() -> None:
     o = opts(
-        "miimon=100; up_delay=200 ;xmit_hash_policy=layer3+4;lacp_rate=fast;use_carrier=0;num_grat_arp=3;"
+        "miimon=100; up_delay=200 "
+        ";xmit_hash_policy=layer3+4;lacp_rate=fast;use_carrier=0;num_grat_arp=3;"
     )
     assert o.attrs == {
         "IFLA_BOND_MIIMON": 100,

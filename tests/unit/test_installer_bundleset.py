@@ -1,11 +1,14 @@
 """The bundle manifest and the host check (installer/bundleset.py). Pure.
 
-| case | input | expected |
-|---|---|---|
-| round trip | a manifest with files and a link | ``loads(dumps(m)) == m`` |
-| malformed | not JSON, wrong format, bad version, bad sha, setuid mode, ``..`` path, link out, plugin without launcher | ManifestError naming the field |
-| kernel release | distro release strings | (X, Y, Z) or None |
-| host check | right host; other machine; kernel older than min; unreadable release | None / reason names both sides |
+| case           | input                                          | expected                       |
+|----------------|------------------------------------------------|--------------------------------|
+| round trip     | a manifest with files and a link               | ``loads(dumps(m)) == m``       |
+| malformed      | not JSON, wrong format, bad version, bad sha,  | ManifestError naming the field |
+|                | setuid mode, ``..`` path, link out, plugin     |                                |
+|                | without launcher                               |                                |
+| kernel release | distro release strings                         | (X, Y, Z) or None              |
+| host check     | right host; other machine; kernel older than   | None / reason names both sides |
+|                | min; unreadable release                        |                                |
 """
 
 from __future__ import annotations

@@ -1,21 +1,26 @@
 """The installer's pure decisions: settings, bin-dir layout and cleanup, credential files
 and who may rewrite them (installer/settings.py, layout.py, kubeconfig.py).
 
-| area | case | expected |
-|---|---|---|
-| settings | empty env / every variable / bad number, negative, bad flag | defaults / values / SettingsError naming the variable |
-| layout | plugin link target | relative, through ``current`` |
-| layout | version name taken | next ``~n`` |
-| cleanup | staging + tmp leftovers | removed |
-| cleanup | current, previous, a fresh retiree, an unmarked version, a foreign name | kept (unmarked gets a marker) |
-| cleanup | a retiree past the grace period | removed |
-| server URL | IPv4, IPv6, missing, bad port | https URL, brackets, CredentialError |
-| files | good sources | five files, token without newline, kubeconfig names the token file |
-| files | empty / two-word token, no PEM, bad node name, http server | CredentialError naming it |
-| ownership | first pass | writes every stale file, takes over |
-| ownership | later pass, still ours, token rotated | writes only the token |
-| ownership | later pass, another installer took over | writes nothing but missing files |
-| layering | the four decision modules | import no I/O module (os, subprocess, the installer's own I/O modules) |
+| area       | case                                     | expected                                |
+|------------|------------------------------------------|-----------------------------------------|
+| settings   | empty env / every variable / bad number, | defaults / values / SettingsError       |
+|            | negative, bad flag                       | naming the variable                     |
+| layout     | plugin link target                       | relative, through ``current``           |
+| layout     | version name taken                       | next ``~n``                             |
+| cleanup    | staging + tmp leftovers                  | removed                                 |
+| cleanup    | current, previous, a fresh retiree, an   | kept (unmarked gets a marker)           |
+|            | unmarked version, a foreign name         |                                         |
+| cleanup    | a retiree past the grace period          | removed                                 |
+| server URL | IPv4, IPv6, missing, bad port            | https URL, brackets, CredentialError    |
+| files      | good sources                             | five files, token without newline,      |
+|            |                                          | kubeconfig names the token file         |
+| files      | empty / two-word token, no PEM, bad node | CredentialError naming it               |
+|            | name, http server                        |                                         |
+| ownership  | first pass                               | writes every stale file, takes over     |
+| ownership  | later pass, still ours, token rotated    | writes only the token                   |
+| ownership  | later pass, another installer took over  | writes nothing but missing files        |
+| layering   | the four decision modules                | import no I/O module (os, subprocess,   |
+|            |                                          | the installer's own I/O modules)        |
 """
 
 from __future__ import annotations

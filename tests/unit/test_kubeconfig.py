@@ -54,7 +54,8 @@ def test_yaml_with_token_file_and_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("from-file\n")
     (tmp_path / "kc").write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters:\n- name: k\n  cluster:\n    server: https://api:443\n    certificate-authority: ca.crt\n"
+        "clusters:\n- name: k\n  cluster:\n    server: https://api:443\n    "
+        "certificate-authority: ca.crt\n"
         "users:\n- name: u\n  user:\n    tokenFile: token\n"
         "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
     )
@@ -129,7 +130,9 @@ BROKEN_TEXTS = {
     "yaml nested too deeply": "a: " + "[" * 5000 + "]" * 5000 + "\n",
     "a list, not a mapping": "- a\n- b\n",
     "a bare string": "just words\n",
-    "clusters is a string": 'current-context: c\nclusters: "k"\ncontexts: [{name: c, context: {cluster: k}}]\n',
+    "clusters is a string": (
+        'current-context: c\nclusters: "k"\ncontexts: [{name: c, context: {cluster: k}}]\n'
+    ),
     "contexts is a number": "current-context: c\ncontexts: 7\n",
     "context is a list": "current-context: c\ncontexts: [{name: c, context: [1]}]\n",
     "server is a number": "current-context: c\nclusters: [{name: k, cluster: {server: 443}}]\n"

@@ -1,17 +1,18 @@
-"""Import layering of the package (docs/design.md, "Layering"), checked from the source with ``ast``.
+"""Import layering of the package (docs/design.md, "Layering"), checked from the source with
+``ast``.
 
-| rule                                                        | why                                 |
-|-------------------------------------------------------------|-------------------------------------|
-| only ``spidernet.netlink`` imports pyroute2                 | one place knows netlink quirks      |
-| ``ipmath``, ``alloc``, ``types`` import no I/O layer        | the pure core stays testable alone  |
-| nothing in ``spidernet/`` or ``plugins/`` imports kubernetes| 300-500 ms per exec on pod start    |
-|   but ``spidernet.k8s.official``, and it only in functions  | the GC's transport, loaded lazily   |
-| no plugin-side module imports ``spidernet.gc`` or ``official``| the GC never reaches a pod's start |
-| ``protocol`` imports only ``types`` and itself              | every plugin shares it unchanged    |
-| ``types`` reaches up only to ``protocol.errors``, ``.versions``| leaves: raising CNI errors, no cycle|
-| the GC's decisions (``rules``, ``census``, ``suspects``,    | the pure core stays testable alone  |
-|   ``plan``, ``report``) import no I/O layer; only           |                                     |
-|   ``census`` reads ``ipam.endpoints``/``.pods`` (data)      |                                     |
+| rule                                                          | why                              |
+|---------------------------------------------------------------|----------------------------------|
+| only ``spidernet.netlink`` imports pyroute2                   | one place knows netlink quirks   |
+| ``ipmath``, ``alloc``, ``types`` import no I/O layer          | the pure core is tested alone    |
+| nothing in ``spidernet/``, ``plugins/`` imports kubernetes,   | 300-500 ms per exec on pod start |
+| but ``spidernet.k8s.official``, and it only in functions      | the GC's transport, loaded late  |
+| no plugin-side module imports ``spidernet.gc``, ``official``  | the GC never reaches pod start   |
+| ``protocol`` imports only ``types`` and itself                | every plugin shares it unchanged |
+| ``types`` reaches up only to ``protocol.errors``/``.versions``| leaves: CNI errors, no cycle     |
+| the GC's decisions (``rules``, ``census``, ``suspects``,      | the pure core is tested alone    |
+| ``plan``, ``report``) import no I/O layer; only ``census``    |                                  |
+| reads ``ipam.endpoints``/``.pods`` (data)                     |                                  |
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ GC_PURE = ("rules", "census", "suspects", "plan", "report")
 
 @pytest.mark.parametrize("module", GC_PURE)
 def test_the_gcs_decisions_import_no_io_layer(module: str) -> None:
-    # "from spidernet.ipam import endpoints, pods" names the package too: only those data modules may follow it
+    # "from spidernet.ipam import endpoints, pods" names the package too: only those data modules
+    # may follow it
     allowed = (
         {"spidernet.ipam", "spidernet.ipam.endpoints", "spidernet.ipam.pods"}
         if module == "census"

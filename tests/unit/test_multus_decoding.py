@@ -33,7 +33,8 @@ HERE = Path(__file__).parent
 def go_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("go") is None:
         pytest.skip(
-            "no Go toolchain (tools/bootstrap.sh installs golang-go): cannot compare with Go's decoder"
+            "no Go toolchain (tools/bootstrap.sh installs golang-go): cannot compare with "
+            "Go's decoder"
         )
     out = tmp_path_factory.mktemp("gojson") / "gojson"
     cache = os.environ.get("SPIDERNET_CACHE", str(Path.home() / ".cache" / "spidernet"))

@@ -28,8 +28,14 @@ OUR_MAC = bytes.fromhex("02aabbccddee")
 PEER_MAC = bytes.fromhex("021122334455")
 ALL_NODES = IPv6Address("ff02::1")
 
-ARP_PROBE = "ffffffffffff 02aabbccddee 0806 0001 0800 06 04 0001 02aabbccddee 00000000 000000000000 0a060005"
-ARP_GATEWAY = "ffffffffffff 02aabbccddee 0806 0001 0800 06 04 0001 02aabbccddee 0a060005 000000000000 0a060001"
+ARP_PROBE = (
+    "ffffffffffff 02aabbccddee 0806 0001 0800 06 04 0001 02aabbccddee 00000000 000000000000 "
+    "0a060005"
+)
+ARP_GATEWAY = (
+    "ffffffffffff 02aabbccddee 0806 0001 0800 06 04 0001 02aabbccddee 0a060005 000000000000 "
+    "0a060001"
+)
 NS_DAD = (
     "3333ff000005 02aabbccddee 86dd"
     " 60000000 0018 3a ff 00000000000000000000000000000000 ff0200000000000000000001ff000005"

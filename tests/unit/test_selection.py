@@ -19,8 +19,8 @@ Case matrix:
     refusal      ok; broken, terminating, disabled, wrong family (in that order); nodeName
                  in/out and it overrides nodeAffinity both ways; nodeAffinity match / no match
                  / labels not fetched; namespaceName vs namespaceAffinity likewise; podAffinity;
-                 multusName "ns/name" and bare "name" (in Multus's namespace), no multusName needs no
-                 network; the first failing rule is the one reported
+                 multusName "ns/name" and bare "name" (in Multus's namespace), no multusName needs
+                 no network; the first failing rule is the one reported
     selector     matchLabels; In / NotIn / Exists / DoesNotExist with key present-in,
                  present-not-in, absent; unknown operator; empty selector; both parts ANDed
     order        every priority attribute outranks the ones after it; ties keep the user's order

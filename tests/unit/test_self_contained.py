@@ -29,7 +29,7 @@ OUTSIDE = re.compile(
             r"STYLE" + r"\.md",
             r"\.\./" + r"shared",
             r"seeds" + r"/0",
-            r"\b[Ii]ssue" + r" [0-9]+",  # our work items; upstream's are "upstream #N"
+            r"\b[Ii]ssues?" + r" [0-9]+",  # our work items; upstream's are "upstream #N"
         )
     )
 )

@@ -3,17 +3,26 @@
 Runs bash and shellcheck as subprocesses, with every cache under pytest's tmp_path;
 injected failures happen in the first seconds of a bootstrap, before anything is built.
 
-| case | how | expected |
-|---|---|---|
-| lint | shellcheck on every tools/**/*.sh and .ci/run | no findings (output shown) |
-| step fails | tools/steps.sh, a command printing 30 lines, exit 3 | step, command, last 20 lines, remedy; exit 3 |
-| step is long | SPIDERNET_HEARTBEAT=1, a 2.5 s command | heartbeat lines with the elapsed time |
-| shell function as a step | its 2nd command fails | its 3rd never runs (`set -e` holds in it) |
-| unforeseen failure | a failing command outside any step | ERR backstop names file, line, command |
-| interrupt | SIGTERM during a step | the step's processes are gone, message says so |
-| cache not writable | SPIDERNET_CACHE below a regular file | bootstrap's step 1 names SPIDERNET_CACHE |
-| apt source unreachable | SPIDERNET_APT_OPTS: a proxy on a closed port, own lists dir | step 2 names apt's sources and the network |
-| test command | tools/test.sh with that cache | stops with the report before pytest |
+| case                     | how                                   | expected                     |
+|--------------------------|---------------------------------------|------------------------------|
+| lint                     | shellcheck on every tools/**/*.sh and | no findings (output shown)   |
+|                          | .ci/run                               |                              |
+| step fails               | tools/steps.sh, a command printing 30 | step, command, last 20       |
+|                          | lines, exit 3                         | lines, remedy; exit 3        |
+| step is long             | SPIDERNET_HEARTBEAT=1, a 2.5 s        | heartbeat lines with the     |
+|                          | command                               | elapsed time                 |
+| shell function as a step | its 2nd command fails                 | its 3rd never runs (`set -e` |
+|                          |                                       | holds in it)                 |
+| unforeseen failure       | a failing command outside any step    | ERR backstop names file,     |
+|                          |                                       | line, command                |
+| interrupt                | SIGTERM during a step                 | the step's processes are     |
+|                          |                                       | gone, message says so        |
+| cache not writable       | SPIDERNET_CACHE below a regular file  | bootstrap's step 1 names     |
+|                          |                                       | SPIDERNET_CACHE              |
+| apt source unreachable   | SPIDERNET_APT_OPTS: a proxy on a      | step 2 names apt's sources   |
+|                          | closed port, own lists dir            | and the network              |
+| test command             | tools/test.sh with that cache         | stops with the report before |
+|                          |                                       | pytest                       |
 """
 
 from __future__ import annotations
@@ -54,7 +63,8 @@ def steps_script(tmp_path: Path, body: str) -> Path:
     """A bash script that sources tools/steps.sh, then runs ``body``."""
     script = tmp_path / "driver.sh"
     script.write_text(
-        f'set -euo pipefail\nsource "{STEPS}"\nsteps_init driver 2 "{tmp_path}"\nstage first\n{body}\n'
+        f'set -euo pipefail\nsource "{STEPS}"\nsteps_init driver 2 "{tmp_path}"\nstage '
+        f"first\n{body}\n"
     )
     return script
 
@@ -171,7 +181,10 @@ def test_bootstrap_with_an_unreachable_apt_source_names_the_step_and_the_sources
     # Own lists directory: the machine's package lists are never touched.
     lists = tmp_path / "lists"
     (lists / "partial").mkdir(parents=True)
-    opts = f"-o Acquire::http::Proxy=http://127.0.0.1:{closed_port()} -o Dir::State::Lists={lists} -o Acquire::Retries=0"
+    opts = (
+        f"-o Acquire::http::Proxy=http://127.0.0.1:{closed_port()} -o Dir::State::Lists={lists} "
+        "-o Acquire::Retries=0"
+    )
     proc = run(
         ["bash", "tools/bootstrap.sh"], tmp_path, SPIDERNET_APT_UPDATE="1", SPIDERNET_APT_OPTS=opts
     )

@@ -1,7 +1,7 @@
 """The shipped package type-checks under ``mypy --strict`` (docs/design.md; settings in
-pyproject.toml [tool.mypy]). Two cases: the whole of ``spidernet/`` and ``installer/``, with mypy's cache
-under the project cache so that a re-run only checks what changed; and the GC's entry script ``gc/main.py``,
-on its own (``gc/`` is no package: ``gc`` is a standard-library module)."""
+pyproject.toml [tool.mypy]). Two cases: the whole of ``spidernet/`` and ``installer/``, with mypy's
+cache under the project cache so that a re-run only checks what changed; and the GC's entry script
+``gc/main.py``, on its own (``gc/`` is no package: ``gc`` is a standard-library module)."""
 
 from __future__ import annotations
 

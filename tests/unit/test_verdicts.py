@@ -1,25 +1,26 @@
 """The DEL verdict (spidernet.alloc.verdicts), rule by rule and as properties.
 
 Case matrix (rule numbers as in the module docstring):
-| rule | facts                                                         | verdict                  |
-|------|---------------------------------------------------------------|--------------------------|
-| 1    | no K8S_POD_UID, no note, detail of another container / none   | nothing                  |
-| 1    | no K8S_POD_UID, the note knows the UID / the detail is ours   | decided with that UID    |
-| 2    | the detail names another sandbox                              | nothing, forget the note |
-| 3    | no detail, no note                                            | nothing                  |
-| 3    | GC: attachment not valid                                      | release, no cool-down    |
-| 4    | pod gone / other UID / finished                               | release, no cool-down    |
-| 4    | endpoint gone, note with addresses, pod gone                  | release (note only)      |
-| 4    | StatefulSet endpoint, pod gone, its ordinal still has a place | keep                     |
-| 4    | StatefulSet endpoint, pod gone, scaled down / set gone        | release                  |
-| 5    | pod alive, note "kept", no prevResult (re-sent DEL)           | keep                     |
-| 6    | pod alive, prevResult, its annotation no longer lists the NIC | release, no cool-down    |
+| rule | facts                                                          | verdict                  |
+|------|----------------------------------------------------------------|--------------------------|
+| 1    | no K8S_POD_UID, no note, detail of another container / none    | nothing                  |
+| 1    | no K8S_POD_UID, the note knows the UID / the detail is ours    | decided with that UID    |
+| 2    | the detail names another sandbox                               | nothing, forget the note |
+| 3    | no detail, no note                                             | nothing                  |
+| 3    | GC: attachment not valid                                       | release, no cool-down    |
+| 4    | pod gone / other UID / finished                                | release, no cool-down    |
+| 4    | endpoint gone, note with addresses, pod gone                   | release (note only)      |
+| 4    | StatefulSet endpoint, pod gone, its ordinal still has a place  | keep                     |
+| 4    | StatefulSet endpoint, pod gone, scaled down / set gone         | release                  |
+| 5    | pod alive, note "kept", no prevResult (re-sent DEL)            | keep                     |
+| 6    | pod alive, prevResult, its annotation no longer lists the NIC  | release, no cool-down    |
 | 7    | pod alive, note "adding" (this IPAM never answered), also when | release, no cool-down    |
-|      | another NIC of the sandbox failed                             |                          |
-| 8    | pod alive, prevResult, but another NIC's ADD of the sandbox failed | release into cool-down |
-| 8    | pod alive, 0.4.0+, no prevResult, no note                     | release into cool-down   |
-| 8    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                | cool-down / keep         |
-| 9    | pod alive, prevResult                                         | keep                     |
+|      | another NIC of the sandbox failed                              |                          |
+| 8    | pod alive, prevResult, but another NIC's ADD of the sandbox    | release into cool-down   |
+|      | failed                                                         |                          |
+| 8    | pod alive, 0.4.0+, no prevResult, no note                      | release into cool-down   |
+| 8    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                 | cool-down / keep         |
+| 9    | pod alive, prevResult                                          | keep                     |
 Properties: I2 — a DEL repeated after the first one was carried out never releases
 what the first kept while the pod lives, and repeats a release as "nothing"; a verdict
 never uses a detail that is not this container's; cool-down only for live pods.
@@ -161,7 +162,8 @@ fact_strategy = st.builds(
 
 
 def after(f: Facts, v: verdicts.Verdict) -> Facts:
-    """The facts a re-sent DEL sees once the first verdict was carried out (libcni: no prevResult)."""
+    """The facts a re-sent DEL sees once the first verdict was carried out (libcni: no
+    prevResult)."""
     f = dataclasses.replace(f, sent_prev_result=False, collecting=False)
     if v.action is Action.KEEP:
         return dataclasses.replace(f, note_uid=v.uid, note_state="kept", note_has_addresses=True)

@@ -77,7 +77,8 @@ def show_pools(cluster: Cluster) -> None:
         st = p.get("status") or {}
         print(
             f"{name:<10} {p['spec']['ipVersion']:<8} {p['spec']['subnet']:<16} "
-            f"{st.get('allocatedIPCount', 0):<10} {st.get('totalIPCount', 0):<6} {json.dumps(cluster.records(name))}"
+            f"{st.get('allocatedIPCount', 0):<10} {st.get('totalIPCount', 0):<6} "
+            f"{json.dumps(cluster.records(name))}"
         )
 
 
@@ -128,7 +129,8 @@ def run_pods(cluster: Cluster, underlay: netns.Underlay, work: Path, with_vlan: 
         result = runtime.add(ref.container_id, pod.path, pod=ref)
         addresses[ref.name] = [ip["address"].split("/")[0] for ip in result["ips"]]
         print(
-            f"pod demo/{ref.name} on {runtime.node.name if runtime.node else '?'}: {addresses[ref.name]}"
+            f"pod demo/{ref.name} on {runtime.node.name if runtime.node else '?'}: "
+            f"{addresses[ref.name]}"
         )
     show_pools(cluster)
     show_plumbing(pods[0], with_vlan)
@@ -164,7 +166,8 @@ def show_plumbing(first: tuple[cni.Runtime, cni.PodRef, netns.Netns], with_vlan:
     print(pod.run("ip", "-br", "addr").stdout.rstrip())
     print(pod.run("ip", "route").stdout.rstrip())
     say(
-        f"on {node.name}: devices, the 'from all lookup {HOST_RULE_TABLE}' rule and table {HOST_RULE_TABLE}"
+        f"on {node.name}: devices, the 'from all lookup {HOST_RULE_TABLE}' rule and table "
+        f"{HOST_RULE_TABLE}"
     )
     if with_vlan:
         detail = re.search(

@@ -191,7 +191,8 @@ class Node:
     ns: netns.Netns
 
     def pod_with_eth0(self, address: str) -> netns.Netns:
-        """A pod netns whose eth0 is a macvlan on ens1 holding ``address``, as after macvlan's ADD."""
+        """A pod netns whose eth0 is a macvlan on ens1 holding ``address``, as after macvlan's
+        ADD."""
         pod = self.underlay.add_pod(secrets.token_hex(3))
         netns.ip(
             "link",

@@ -111,7 +111,8 @@ def header(bench: Bench, load_start: float) -> list[str]:
         "?",
     )
     return [
-        f"exec cost, {time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}: {os.cpu_count()} CPUs ({cpu}), "
+        f"exec cost, {time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}: {os.cpu_count()} "
+        f"CPUs ({cpu}), "
         f"kernel {platform.release()}",
         f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
         f"medians of {bench.runs} execs each after one warm-up, bundles interleaved",

@@ -32,7 +32,8 @@ _build_lock = threading.Lock()
 
 
 def helper() -> Path:
-    """The compiled rusage-exec, built on first use (gcc is a bootstrap package) and kept in the cache."""
+    """The compiled rusage-exec, built on first use (gcc is a bootstrap package) and kept in the
+    cache."""
     with _build_lock:
         if not _built:
             digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
@@ -72,7 +73,8 @@ def run(
     *,
     netns: str = "",
 ) -> Exec:
-    """Exec ``argv``; a child still running after ``timeout`` is killed with its descendants (returncode -9).
+    """Exec ``argv``; a child still running after ``timeout`` is killed with its descendants
+    (returncode -9).
 
     ``netns``: the path of a network namespace to run it in. ``nsenter --net`` enters it and
     execs the helper in its own place (it forks only for a PID namespace), so the figures

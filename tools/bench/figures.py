@@ -1,4 +1,5 @@
-"""A phase's records turned into the table's figures, ratios to the floor, and the text tables. No I/O.
+"""A phase's records turned into the table's figures, ratios to the floor, and the text tables. No
+I/O.
 
 Definitions (docs/benchmark.md repeats them):
 - wall: phase start (first API call or exec) to its last job done, GC pass included;

@@ -86,7 +86,8 @@ class Api:
     def _chunk(self) -> bytes:
         size = int(self.reader.readline().split(b";")[0], 16)
         data = self.reader.read(size)
-        self.reader.readline()  # the CRLF after the chunk (after the last, empty one: no trailers here)
+        # the CRLF after the chunk (after the last, empty one: no trailers here)
+        self.reader.readline()
         return data
 
 

@@ -43,7 +43,8 @@ NS = "bench"
 
 
 class Clients:
-    """One keep-alive lean client per thread: 20,000 creates in parallel without a TLS handshake each."""
+    """One keep-alive lean client per thread: 20,000 creates in parallel without a TLS handshake
+    each."""
 
     def __init__(self, cp: ControlPlane) -> None:
         self.creds = kubeconfig.load(str(cp.kubeconfig))
@@ -187,7 +188,10 @@ class Timed:
     report: dict[str, Any]
 
     def line(self) -> str:
-        return f"{self.wall:.2f} s wall, {self.cpu:.2f} s GC CPU, {self.server_cpu:.2f} s apiserver CPU"
+        return (
+            f"{self.wall:.2f} s wall, {self.cpu:.2f} s GC CPU, {self.server_cpu:.2f} s apiserver "
+            "CPU"
+        )
 
 
 def timed_pass(cp: ControlPlane, *args: str) -> Timed:
@@ -249,13 +253,15 @@ def main() -> None:
         whole = process_pass(cp)
     scanned, report = dry.report["scanned"], releasing.report
     print(
-        f"scanned: {scanned['pools']} pools, {scanned['records']} records, {scanned['endpoints']} endpoints, "
+        f"scanned: {scanned['pools']} pools, {scanned['records']} records, "
+        f"{scanned['endpoints']} endpoints, "
         f"{scanned['pods']} pods, {scanned['nodes']} nodes; load average {os.getloadavg()[0]:.1f}"
     )
     print(f"dry-run pass:   {dry.line()} ({len(dry.report['wouldRelease'])} would be released)")
     print(
         f"releasing pass: {releasing.line()} ({len(report['released'])} released, "
-        f"{len(report['endpointsDeleted'])} endpoints deleted, {len(report['counts'])} count refreshes)"
+        f"{len(report['endpointsDeleted'])} endpoints deleted, {len(report['counts'])} count "
+        "refreshes)"
     )
     print(f"idle pass:      {idle.line()} ({len(idle.report['released'])} released)")
     print(f"process (python3 gc/main.py, an idle pass): {whole:.2f} s wall")

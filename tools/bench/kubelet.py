@@ -1,10 +1,11 @@
-"""One simulated node's kubelet side: at most N CNI calls at once, failed ones retried later. Does I/O (threads).
+"""One simulated node's kubelet side: at most N CNI calls at once, failed ones retried later. Does
+I/O (threads).
 
 A kubelet works on each pod in its own worker, and the runtime runs the CNI calls;
 here a node has ``concurrency`` worker threads (the bound the seed benchmark is
-measured with: 10 nodes, 50 concurrent execs) and a queue of jobs ordered by the time they are due. A job
-is a callable returning ``None`` when it is done, or the seconds after which it is to
-run again: that is how a failed sandbox waits for its retry without holding a worker.
+measured with: 10 nodes, 50 concurrent execs) and a queue of jobs ordered by the time they are due.
+A job is a callable returning ``None`` when it is done, or the seconds after which it is to run
+again: that is how a failed sandbox waits for its retry without holding a worker.
 
 ``backoff`` is the kubelet's: after a failed sync a pod worker is requeued after
 ``wait.Jitter(10 s, 0.5)`` (pkg/kubelet/pod_workers.go, ``backOffPeriod`` and

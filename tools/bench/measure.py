@@ -1,4 +1,5 @@
-"""What the benchmark reads besides its own execs: server CPU and the plugin's debug lines. Does I/O (reads).
+"""What the benchmark reads besides its own execs: server CPU and the plugin's debug lines. Does I/O
+(reads).
 
 - ``ServerCpu``: user+system seconds of the kube-apiserver and etcd processes, from
   ``/proc/<pid>/stat`` (fields 14 and 15, in clock ticks), read before and after a phase;

@@ -1,4 +1,5 @@
-"""PNG plots: pods with an address over time, one panel per phase, one line per plugin. Does I/O (writes files).
+"""PNG plots: pods with an address over time, one panel per phase, one line per plugin. Does I/O
+(writes files).
 
 Like the seed's narrative of pods Running over time. For ``delete`` the line falls:
 pods still holding an address. A phase a plugin skipped has no line. A small figure

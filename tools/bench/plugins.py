@@ -1,4 +1,5 @@
-"""The plugins under test and the two ways of running them: IPAM exec'd directly, or a libcni chain. Does I/O.
+"""The plugins under test and the two ways of running them: IPAM exec'd directly, or a libcni chain.
+Does I/O.
 
 A ``Plugin`` is an IPAM: its ``ipam`` section for a node, the executable that serves
 it, and whether its state lives in the API (pools that tools/testbed/invariants.py can
@@ -70,7 +71,8 @@ class Plugin:
 
     @property
     def api_backed(self) -> bool:
-        """Its allocations are SpiderIPPool records: duplicates and leaks can be read back from the API."""
+        """Its allocations are SpiderIPPool records: duplicates and leaks can be read back from the
+        API."""
         return self.kind in ("spiderpool", "floor")
 
     @property
@@ -107,7 +109,8 @@ class Plugin:
 
 
 def placeholders(ranges: list[Range], node: Node) -> dict[str, str]:
-    """What a --compare-conf file may name: the run's ranges (as the pools have them) and the node's dirs."""
+    """What a --compare-conf file may name: the run's ranges (as the pools have them) and the node's
+    dirs."""
     out = {
         "NODE": node.name,
         "NODE_DIR": str(node.config.dir),
@@ -132,7 +135,8 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 
 def floor_wrapper(directory: Path) -> Path:
-    """The floor as an executable named by its CNI type, so a main plugin can exec it from CNI_PATH."""
+    """The floor as an executable named by its CNI type, so a main plugin can exec it from
+    CNI_PATH."""
     directory.mkdir(parents=True, exist_ok=True)
     exe = directory / FLOOR_TYPE
     python = os.path.realpath(
@@ -153,11 +157,15 @@ def container_id() -> str:
 
 
 def _pod_args(ns: str, name: str, uid: str, cid: str) -> str:
-    return f"IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={uid}"
+    return (
+        f"IgnoreUnknown=1;K8S_POD_NAMESPACE={ns};K8S_POD_NAME={name};"
+        f"K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={uid}"
+    )
 
 
 def first_object(stdout: bytes) -> bytes:
-    """The first JSON object in ``stdout`` (a profiler wrapping the plugin prints lines of its own)."""
+    """The first JSON object in ``stdout`` (a profiler wrapping the plugin prints lines of its
+    own)."""
     text = stdout.decode(errors="replace")
     start = text.find("{")
     if start < 0:
@@ -227,7 +235,8 @@ class IpamRuntime:
 
 @dataclass
 class ChainRuntime:
-    """libcni (cnirun) -> macvlan -> this IPAM -> coordinator, in the node's netns, into a pod netns."""
+    """libcni (cnirun) -> macvlan -> this IPAM -> coordinator, in the node's netns, into a pod
+    netns."""
 
     plugin: Plugin
     workdir: Path
@@ -284,7 +293,8 @@ class ChainRuntime:
 
 
 def netns_role(cid: str) -> str:
-    """The pod netns of a sandbox, named as tools/testbed/netns.py names its own (its stale-run cleanup applies)."""
+    """The pod netns of a sandbox, named as tools/testbed/netns.py names its own (its stale-run
+    cleanup applies)."""
     return f"p{cid[:12]}"
 
 

@@ -1,4 +1,5 @@
-"""Where the time of an ADD goes under load: py-spy samples of the frozen plugin inside a create phase. Does I/O.
+"""Where the time of an ADD goes under load: py-spy samples of the frozen plugin inside a create
+phase. Does I/O.
 
     tools/bench/seed.sh is the benchmark; this is its profiler:
     python -m tools.bench.profile_add [--pods 500] [--every 10] [--rate 1000]
@@ -67,7 +68,8 @@ def bucket(frames: list[str]) -> str:
 
 
 def request_label(frames: list[str]) -> str:
-    """The Store method (or, failing that, the module) that called the client, for a sample inside a request."""
+    """The Store method (or, failing that, the module) that called the client, for a sample inside a
+    request."""
     for f in reversed(frames):
         if STORE_FRAME in f or "endpoints.py" in f or "pods.py" in f or "attachments.py" in f:
             return f.split(" (")[0]

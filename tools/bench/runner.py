@@ -216,10 +216,11 @@ class PluginRun:
         with ThreadPoolExecutor(self.s.api_threads) as ex:
             return list(ex.map(fn, items))
 
-    # ------------------------------------------------------------ jobs: what a kubelet does for one sandbox
+    # ---------------------------------------------------- jobs: what a kubelet does for one sandbox
 
     def add_job(self, pod: Pod, log: PhaseLog) -> kubelet.Job:
-        """RunPodSandbox until it works: ADD; on failure the runtime's DEL of that sandbox, then the backoff."""
+        """RunPodSandbox until it works: ADD; on failure the runtime's DEL of that sandbox, then the
+        backoff."""
         since = time.monotonic()
         node = self.nodes[pod.node]
 
@@ -235,7 +236,8 @@ class PluginRun:
             self._teardown(pod, cid, log, sandbox)
             if log.now() > self.s.give_up:
                 log.fail(
-                    f"ADD {pod.name}: no address after {log.now():.0f} s (last: code {out.code} {out.msg})"
+                    f"ADD {pod.name}: no address after {log.now():.0f} s (last: code "
+                    f"{out.code} {out.msg})"
                 )
                 return None
             return kubelet.backoff(self.s.backoff, self.rng)
@@ -260,7 +262,8 @@ class PluginRun:
     def del_job(
         self, pod: Pod, log: PhaseLog, *, confirm: bool, counted: bool = True
     ) -> kubelet.Job:
-        """StopPodSandbox until it works; then, for a deleted pod, the kubelet's confirmation (grace 0)."""
+        """StopPodSandbox until it works; then, for a deleted pod, the kubelet's confirmation (grace
+        0)."""
         since = time.monotonic()
         node = self.nodes[pod.node]
 
@@ -283,7 +286,8 @@ class PluginRun:
                 return None
             if log.now() > self.s.give_up:
                 log.fail(
-                    f"DEL {pod.name} {pod.cid[:12]}: still failing after {log.now():.0f} s (code {out.code} {out.msg})"
+                    f"DEL {pod.name} {pod.cid[:12]}: still failing after {log.now():.0f} s "
+                    f"(code {out.code} {out.msg})"
                 )
                 return None
             return kubelet.backoff(self.s.backoff, self.rng)
@@ -433,7 +437,8 @@ class PluginRun:
         return self.phase("node-loss", len(victims), body)
 
     def _gc_pass(self, log: PhaseLog, expected: int) -> None:
-        """The CronJob's one pass, run the way docs/gc.md says, while the replacements' ADDs retry."""
+        """The CronJob's one pass, run the way docs/gc.md says, while the replacements' ADDs
+        retry."""
         time.sleep(max(0.0, EVICT_GRACE + 1.0 - log.now()))  # past deletionTimestamp + grace
         argv = [
             sys.executable,

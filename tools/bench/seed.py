@@ -1,4 +1,5 @@
-"""The seed benchmark: 1000 pods, one pool, create / rebuild / recovery / delete, per plugin. Does I/O.
+"""The seed benchmark: 1000 pods, one pool, create / rebuild / recovery / delete, per plugin. Does
+I/O.
 
     tools/bench/seed.sh [options]        (sets up the venv and bundles, then runs this)
     python -m tools.bench.seed --help
@@ -66,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
         "--mode",
         choices=("ipam", "chain"),
         default="ipam",
-        help="ipam: the IPAM exec'd directly; chain: libcni -> macvlan -> IPAM -> coordinator in netns",
+        help="ipam: the IPAM exec'd directly; chain: libcni -> macvlan -> IPAM -> coordinator in "
+        "netns",
     )
     add(
         "--scenario",
@@ -109,7 +111,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="its ipam section as JSON; @V4_START@ @V4_END@ @V4_SUBNET@ @V4_GATEWAY@ (V6_ too), @NODE@, @NODE_DIR@, "
+        help="its ipam section as JSON; @V4_START@ @V4_END@ @V4_SUBNET@ @V4_GATEWAY@ (V6_ too), "
+        "@NODE@, @NODE_DIR@, "
         "@STATE_DIR@ and @KUBECONFIG@ are filled in",
     )
     add(
@@ -117,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="a key of spiderpool's ipam section, e.g. release_timeout=30 (repeatable; A/B of a knob)",
+        help="a key of spiderpool's ipam section, e.g. release_timeout=30 (repeatable; A/B of a "
+        "knob)",
     )
     add(
         "--spiderpool",
@@ -272,8 +276,10 @@ class Progress:
             if log is not None:
                 failed = sum(1 for a in list(log.attempts) if not a.ok)
                 return (
-                    f"bench [{self.label}] {log.phase:<9} {log.plugin:<12} {len(log.done_at):>5}/{log.target} done, "
-                    f"{len(log.attempts)} execs ({failed} failed), {log.now():6.1f} s, load {os.getloadavg()[0]:.1f}"
+                    f"bench [{self.label}] {log.phase:<9} {log.plugin:<12} "
+                    f"{len(log.done_at):>5}/{log.target} done, "
+                    f"{len(log.attempts)} execs ({failed} failed), {log.now():6.1f} s, load "
+                    f"{os.getloadavg()[0]:.1f}"
                 )
         return ""
 
@@ -384,8 +390,10 @@ def render(result: dict[str, Any], fmt: str) -> str:
     parts = []
     for run in result["runs"]:
         title = (
-            f"{run['mode']} mode, {'IPs = pods' if run['scenario'] == 'exact' else 'IPs sufficient'}, "
-            f"{'IPv4' if run['family'] == 'v4' else 'dual-stack'}: {run['pods']} pods, {run['nodes']} nodes, "
+            f"{run['mode']} mode, "
+            f"{'IPs = pods' if run['scenario'] == 'exact' else 'IPs sufficient'}, "
+            f"{'IPv4' if run['family'] == 'v4' else 'dual-stack'}: {run['pods']} pods, "
+            f"{run['nodes']} nodes, "
             f"{run['concurrency']} CNI calls at once per node"
             + "".join(
                 f", spiderpool {k}={json.dumps(v)}" for k, v in run.get("ipam_set", {}).items()
@@ -427,7 +435,10 @@ def write_outputs(result: dict[str, Any], out: Path, with_plots: bool) -> None:
     if with_plots:
         for run in result["runs"]:
             name = f"{run['mode']}-{run['scenario']}-{run['family']}.png"
-            title = f"{run['mode']}, {run['scenario']}, {run['family']}: {run['pods']} pods on {run['nodes']} nodes"
+            title = (
+                f"{run['mode']}, {run['scenario']}, {run['family']}: {run['pods']} pods on "
+                f"{run['nodes']} nodes"
+            )
             plots.plot(run["series"], title, out / name)
 
 

@@ -32,7 +32,8 @@ class Shape:
     def of(
         cls, pods: int, nodes: int, scenario: str, family: str, down: int | None = None
     ) -> Shape:
-        """``down`` defaults to the seed's 3 of 10, scaled to the node count (at least one, never all)."""
+        """``down`` defaults to the seed's 3 of 10, scaled to the node count (at least one, never
+        all)."""
         if down is None:
             down = max(1, round(nodes * 0.3))
         if not 0 < down < nodes:
@@ -66,7 +67,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Range:
-    """One pool's addresses: ``size`` of them from the subnet's 10th address on; the gateway is the 1st."""
+    """One pool's addresses: ``size`` of them from the subnet's 10th address on; the gateway is the
+    1st."""
 
     subnet: str
     size: int

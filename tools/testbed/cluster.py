@@ -73,7 +73,8 @@ class Cluster:
         labels: dict[str, str] | None = None,
         owner: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A pod bound to ``node``; ``owner`` (an API object) becomes its controller ownerReference."""
+        """A pod bound to ``node``; ``owner`` (an API object) becomes its controller
+        ownerReference."""
         refs = (
             [
                 {
@@ -220,7 +221,8 @@ class Cluster:
 
 @dataclass
 class NodeConfig:
-    """The per-node directory the installer would write: kubeconfig, nodename, locks, attachment notes, log."""
+    """The per-node directory the installer would write: kubeconfig, nodename, locks, attachment
+    notes, log."""
 
     name: str
     dir: Path

@@ -65,7 +65,8 @@ class ControlPlane:
         return self.workdir / "kubeconfig"
 
     def pids(self) -> dict[str, int]:
-        """The running processes by program name (etcd, kube-apiserver): benchmarks read their CPU."""
+        """The running processes by program name (etcd, kube-apiserver): benchmarks read their
+        CPU."""
         return {Path(str(p.args[0])).name: p.pid for p in self._procs if isinstance(p.args, list)}
 
     # ------------------------------------------------------------ lifecycle
@@ -78,7 +79,8 @@ class ControlPlane:
         self.stop()
 
     def start(self, timeout: float = 180.0) -> None:
-        """etcd, then the apiserver; ready waits up to ``timeout`` (a UML guest on a busy 2-core host is slow)."""
+        """etcd, then the apiserver; ready waits up to ``timeout`` (a UML guest on a busy 2-core
+        host is slow)."""
         if not paths.KUBE_APISERVER.exists():
             raise RuntimeError(f"{paths.KUBE_APISERVER} is missing: run tools/bootstrap.sh first")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,8 @@ class ControlPlane:
         self._write_kubeconfig()
 
     def restart_apiserver(self, timeout: float = 60.0, *, kill: bool = False) -> None:
-        """Stop the kube-apiserver (SIGTERM, or SIGKILL) and start it again on the same port; etcd keeps the data."""
+        """Stop the kube-apiserver (SIGTERM, or SIGKILL) and start it again on the same port; etcd
+        keeps the data."""
         api = self._procs.pop()
         api.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:

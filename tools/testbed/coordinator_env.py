@@ -1,4 +1,5 @@
-"""A node, pools and pods for coordinator scenarios: macvlan + spiderpool + coordinator via libcni. Does I/O.
+"""A node, pools and pods for coordinator scenarios: macvlan + spiderpool + coordinator via libcni.
+Does I/O.
 
 One ``CoordinatorEnv`` per test: its own Kubernetes namespace and pool names on the
 shared control plane, one simulated node (netns) whose NIC ``ens1`` carries the host

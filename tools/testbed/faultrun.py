@@ -1,4 +1,5 @@
-"""A randomized fault run of the spiderpool IPAM: many rounds of concurrent verbs, crashes and restarts. Does I/O.
+"""A randomized fault run of the spiderpool IPAM: many rounds of concurrent verbs, crashes and
+restarts. Does I/O.
 
 What trusted allocators are tested with, against the frozen binary and the real
 apiserver (the invariants of docs/ipam.md). Each round picks distinct pods and gives each one
@@ -362,7 +363,8 @@ class FaultRun:
             by_ip.setdefault(ip, set()).add(uid)
             if holders.get((self.pool, ip)) != uid:
                 problems.append(
-                    f"running sandbox {cid} {nic} of {uid} has {ip}, held by {holders.get((self.pool, ip))}"
+                    f"running sandbox {cid} {nic} of {uid} has {ip}, held by "
+                    f"{holders.get((self.pool, ip))}"
                 )
         problems += [
             f"{ip} is in running sandboxes of {sorted(u)}" for ip, u in by_ip.items() if len(u) > 1
@@ -371,7 +373,8 @@ class FaultRun:
         self.stats["invariant checks"] += 1
 
     def finish(self) -> None:
-        """Every pod deleted, every owed DEL retried until it succeeds: nothing but cooling records may stay."""
+        """Every pod deleted, every owed DEL retried until it succeeds: nothing but cooling records
+        may stay."""
         for pod in list(self.pods.values()):
             self.cluster.delete_pod(self.ns, pod.name)
             for nic in pod.nics:
@@ -403,7 +406,10 @@ class FaultRun:
     def report(self) -> str:
         ops = sum(v for k, v in self.stats.items() if k in ("ADDs", "DELs"))
         parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.stats.items()))
-        return f"fault run seed {self.s.seed}: {self.stats['rounds']} rounds, {ops} plugin execs ({parts})"
+        return (
+            f"fault run seed {self.s.seed}: {self.stats['rounds']} rounds, {ops} plugin execs "
+            f"({parts})"
+        )
 
 
 def fresh(cluster: Cluster, base: Path, s: Settings, **kw: Any) -> FaultRun:

@@ -55,14 +55,16 @@ class Snapshot:
                         named[ip].add(cur.get("uid", ""))
                         if holders.get((d.get(f"{fam}Pool", ""), ip)) != cur.get("uid"):
                             out.append(
-                                f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in {d.get(f'{fam}Pool')},"
+                                f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in "
+                                f"{d.get(f'{fam}Pool')},"
                                 f" recorded for {holders.get((d.get(f'{fam}Pool', ''), ip))}"
                             )
         out += [f"{ip} named by endpoints of {sorted(u)}" for ip, u in named.items() if len(u) > 1]
         return out
 
     def leaked(self) -> list[str]:
-        """Holding records and endpoints whose pod UID is no longer alive (GC's work, or a DEL's)."""
+        """Holding records and endpoints whose pod UID is no longer alive (GC's work, or a
+        DEL's)."""
         dead = [
             f"{p} {ip} {uid}"
             for (p, ip), uid in self.holders().items()

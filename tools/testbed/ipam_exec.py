@@ -1,4 +1,5 @@
-"""The frozen spiderpool IPAM exec'd directly, as a main plugin execs it, with a runtime's result cache. Does I/O.
+"""The frozen spiderpool IPAM exec'd directly, as a main plugin execs it, with a runtime's result
+cache. Does I/O.
 
 For tests and benchmarks that need control no chain gives (a DEL without
 K8S_POD_UID, a SIGKILL at a failpoint, a re-sent DEL) or many execs quickly. The IPAM
@@ -103,7 +104,8 @@ def exec_ipam(
 
 @dataclass
 class Runtime:
-    """One node's runtime: execs the IPAM and caches results per (container, ifname), as libcni does."""
+    """One node's runtime: execs the IPAM and caches results per (container, ifname), as libcni
+    does."""
 
     node: NodeConfig
     version: str = "1.0.0"

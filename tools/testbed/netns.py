@@ -140,7 +140,8 @@ class Underlay:
             raise RuntimeError(f"apiproxy for {node.name} did not start")
 
     def add_peer(self, role: str, addresses: tuple[str, ...] = (), nic: str = "eth0") -> Netns:
-        """A host on the fabric (a gateway, a router, an address squatter) with ``addresses`` on ``nic``."""
+        """A host on the fabric (a gateway, a router, an address squatter) with ``addresses`` on
+        ``nic``."""
         peer = Netns.create(role)
         port = f"q{TAG}{len(self.pods)}"[-15:]
         ip("link", "add", nic, "type", "veth", "peer", "name", port, netns=peer.name)

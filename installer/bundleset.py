@@ -180,5 +180,8 @@ def host_refusal(manifest: Manifest, *, machine: str, kernel_release: str) -> st
         return f"cannot read a version from kernel release {kernel_release!r}"
     if kernel < manifest.min_kernel:
         want = ".".join(map(str, manifest.min_kernel))
-        return f"kernel {kernel_release} is older than {want}, the oldest the bundled glibc {manifest.glibc} runs on"
+        return (
+            f"kernel {kernel_release} is older than {want}, the oldest the bundled glibc "
+            f"{manifest.glibc} runs on"
+        )
     return None

@@ -1,12 +1,12 @@
 """Put the bundle set into the host's CNI bin dir, keep it intact, take it away. Does I/O
 (through ``hostfs``; the names and what may be removed are ``layout``'s).
 
-``install`` (at start, and whenever ``check`` finds the install broken) reads top to bottom as: trust the source (manifest, checksums, this host can
-run it) -> under the node's lock, find or make the verified version directory -> swap
-``current`` -> make sure each plugin name points through ``current`` -> remove what has
-been retired long enough. Every step before the swap works on names no runtime uses,
-so any failure (checksum, full disk, read-only mount, a plugin that does not start on
-this kernel) leaves the installed version exactly as it was.
+``install`` (at start, and whenever ``check`` finds the install broken) reads top to bottom as:
+trust the source (manifest, checksums, this host can run it) -> under the node's lock, find or make
+the verified version directory -> swap ``current`` -> make sure each plugin name points through
+``current`` -> remove what has been retired long enough. Every step before the swap works on names
+no runtime uses, so any failure (checksum, full disk, read-only mount, a plugin that does not start
+on this kernel) leaves the installed version exactly as it was.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def _smoke_test(staging: Path, plugins: tuple[str, ...]) -> None:
         if ran.returncode != 0 or '"supportedVersions"' not in ran.stdout:
             detail = (ran.stderr.strip() or ran.stdout.strip())[-300:]
             raise InstallError(
-                f"refusing to install: {plugin} does not start on this node (exit {ran.returncode}): {detail}"
+                f"refusing to install: {plugin} does not start on this node (exit "
+                f"{ran.returncode}): {detail}"
             )
 
 

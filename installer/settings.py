@@ -1,21 +1,23 @@
 """The installer's settings, read from its environment (the DaemonSet sets them). No I/O.
 
-| variable | default | meaning |
-|---|---|---|
-| SPIDERNET_BUNDLES | /opt/spidernet/bundles | the bundle set in the image (MANIFEST.json) |
-| SPIDERNET_CNI_BIN_DIR | /host/opt/cni/bin | the host's CNI bin dir, as mounted |
-| SPIDERNET_CNI_CONF_DIR | /host/etc/cni/net.d | the host's CNI conf dir, as mounted |
-| SPIDERNET_TOKEN_FILE | /var/run/secrets/kubernetes.io/serviceaccount/token | token to copy |
-| SPIDERNET_CA_FILE | (same dir)/ca.crt | cluster CA to copy |
-| SPIDERNET_API_SERVER | https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT | server for the plugins |
-| NODE_NAME | (required) | this node, from the downward API |
-| POD_UID | hostname-pid | this installer's identity for credential ownership |
-| SPIDERNET_POLL_SECONDS | 5 | how often the token and the install are checked |
-| SPIDERNET_RETIRED_GRACE_SECONDS | 300 | a replaced version stays at least this long |
-| SPIDERNET_BACKOFF_MAX_SECONDS | 60 | the retry delay after failures grows up to this |
-| SPIDERNET_READY_FILE | /run/spidernet/installer-ready | exists while installed and credentials are fresh |
-| SPIDERNET_SMOKE_TEST | true | run each staged plugin's VERSION before going live |
-| SPIDERNET_UNINSTALL_ON_EXIT | false | on SIGTERM remove what this installer installed |
+Variable, default: meaning.
+
+- SPIDERNET_BUNDLES, /opt/spidernet/bundles: the bundle set in the image (MANIFEST.json)
+- SPIDERNET_CNI_BIN_DIR, /host/opt/cni/bin: the host's CNI bin dir, as mounted
+- SPIDERNET_CNI_CONF_DIR, /host/etc/cni/net.d: the host's CNI conf dir, as mounted
+- SPIDERNET_TOKEN_FILE, /var/run/secrets/kubernetes.io/serviceaccount/token: token to copy
+- SPIDERNET_CA_FILE, (same dir)/ca.crt: cluster CA to copy
+- SPIDERNET_API_SERVER, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT: server
+  for the plugins
+- NODE_NAME, (required): this node, from the downward API
+- POD_UID, hostname-pid: this installer's identity for credential ownership
+- SPIDERNET_POLL_SECONDS, 5: how often the token and the install are checked
+- SPIDERNET_RETIRED_GRACE_SECONDS, 300: a replaced version stays at least this long
+- SPIDERNET_BACKOFF_MAX_SECONDS, 60: the retry delay after failures grows up to this
+- SPIDERNET_READY_FILE, /run/spidernet/installer-ready: exists while installed and
+  credentials are fresh
+- SPIDERNET_SMOKE_TEST, true: run each staged plugin's VERSION before going live
+- SPIDERNET_UNINSTALL_ON_EXIT, false: on SIGTERM remove what this installer installed
 
 The API server and node name are read leniently here (the bundles can be installed
 without them); the credentials step refuses when they are missing.

@@ -71,7 +71,8 @@ def cooling(pool: Pool, now: float) -> dict[str, str]:
 
 
 def with_record(records: Mapping[str, Record], ip: str, record: Record) -> dict[str, Record]:
-    """``records`` with ``ip`` given to ``record`` (an expired cooling record of the address goes)."""
+    """``records`` with ``ip`` given to ``record`` (an expired cooling record of the address
+    goes)."""
     out = {k: r for k, r in records.items() if not (k != ip and _int(k) == _int(ip))}
     out[ip] = record
     return out
@@ -80,7 +81,8 @@ def with_record(records: Mapping[str, Record], ip: str, record: Record) -> dict[
 def without_uid(
     records: Mapping[str, Record], pod_uid: str, ips: Set[str] | None = None
 ) -> dict[str, Record]:
-    """Drop the records held by ``pod_uid`` (only those in ``ips`` when given): compare-and-delete on UID."""
+    """Drop the records held by ``pod_uid`` (only those in ``ips`` when given): compare-and-delete
+    on UID."""
     return {
         ip: r
         for ip, r in records.items()

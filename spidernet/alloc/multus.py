@@ -1,4 +1,5 @@
-"""Multus network-selection annotations, decoded exactly as Multus decodes them (I6, docs/ipam.md). No I/O.
+"""Multus network-selection annotations, decoded exactly as Multus decodes them (I6, docs/ipam.md).
+No I/O.
 
 Pod annotations are written by namespace users, and a pool's ``multusName`` is a
 security boundary (tenant isolation): if we read an annotation differently from

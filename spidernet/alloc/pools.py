@@ -41,7 +41,8 @@ class Record:
         return bool(self.cooldown_until)
 
     def holds_for(self, pod_uid: str) -> bool:
-        """Does this record give its address to ``pod_uid``? (A cooling record gives it to nobody.)"""
+        """Does this record give its address to ``pod_uid``? (A cooling record gives it to
+        nobody.)"""
         return self.pod_uid == pod_uid and not self.cooldown_until
 
     def to_json(self) -> dict[str, Any]:
@@ -160,7 +161,8 @@ def _check_gateway(gateway: str, family: int, whole: RangeSet, usable: RangeSet)
 
 
 def parse_records(raw: object) -> dict[str, Record]:
-    """``status.allocatedIPs`` (a JSON string, or null) -> {ip: Record}. Unreadable -> ValueError."""
+    """``status.allocatedIPs`` (a JSON string, or null) -> {ip: Record}. Unreadable ->
+    ValueError."""
     if not raw:
         return {}
     data = json.loads(raw) if isinstance(raw, str) else raw

@@ -247,7 +247,8 @@ def refusal(pool: Pool, family: int, pod: PodView) -> str:
 
 
 def priority(pool: Pool) -> tuple[int, ...]:
-    """Higher first: podAffinity > nodeName > nodeAffinity > namespaceName > namespaceAffinity > multusName."""
+    """Higher first: podAffinity > nodeName > nodeAffinity > namespaceName > namespaceAffinity >
+    multusName."""
     return (
         pool.pod_affinity is not None,
         bool(pool.node_name),

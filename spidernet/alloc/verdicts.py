@@ -162,5 +162,8 @@ def _failed_add(f: Facts) -> str:
     if f.spec_040 and not f.sent_prev_result:
         return "no prevResult: the runtime recorded no successful ADD"
     if not f.spec_040 and f.note_state == "attached" and f.now - f.note_since < FAILED_ADD_WINDOW:
-        return f"the sandbox lived {f.now - f.note_since:.0f} s (< {FAILED_ADD_WINDOW:.0f} s): taken as a failed ADD"
+        return (
+            f"the sandbox lived {f.now - f.note_since:.0f} s (< {FAILED_ADD_WINDOW:.0f} s): "
+            "taken as a failed ADD"
+        )
     return ""

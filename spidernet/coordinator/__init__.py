@@ -1,1 +1,2 @@
-"""coordinator: routes, policy rules, veth to the host, neighbours and probes (docs/coordinator.md)."""
+"""coordinator: routes, policy rules, veth to the host, neighbours and probes
+(docs/coordinator.md)."""

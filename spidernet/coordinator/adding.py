@@ -1,4 +1,5 @@
-"""coordinator ADD: upstream's steps 1-21 with our fixes (docs/coordinator.md). Does I/O (pod and host netns).
+"""coordinator ADD: upstream's steps 1-21 with our fixes (docs/coordinator.md). Does I/O (pod and
+host netns).
 
 Order: read facts (no change yet) -> probes -> host-side devices, routes and neighbours
 -> pod-side routes, rules and iptables. The result is prevResult, with the NIC's MAC

@@ -1,4 +1,5 @@
-"""Ethernet frames for the coordinator's probes: ARP (RFC 826, RFC 5227) and NDP (RFC 4861). Pure, no I/O.
+"""Ethernet frames for the coordinator's probes: ARP (RFC 826, RFC 5227) and NDP (RFC 4861). Pure,
+no I/O.
 
 The probes send whole frames on an AF_PACKET socket, so the builders here produce the
 Ethernet header too, and the parsers read frames as that socket delivers them (any

@@ -27,8 +27,8 @@ FWMARK_TABLE = 100
 FIRST_NIC_TABLE = 101
 _RESERVED_TABLES = range(253, 256)  # default, main, local
 
-# Host links whose addresses the pod is not routed to (upstream's step 8, docs/coordinator.md): other
-# pods' veths and well-known container/CNI bridges and tunnels.
+# Host links whose addresses the pod is not routed to (upstream's step 8, docs/coordinator.md):
+# other pods' veths and well-known container/CNI bridges and tunnels.
 _NOT_HOST_NIC = re.compile(
     r"^(docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|veth.*|lo|cali.*|flannel.*|kube-ipvs.*|cni.*|vx-submariner|cilium.*)$"
 )
@@ -52,7 +52,8 @@ def host_veth_name(container_id: str) -> str:
 def resolve_mode(
     mode: str, *, ifname: str, default_nic: str, has_veth0: bool
 ) -> Literal["underlay", "overlay"]:
-    """``auto``: the pod's first NIC, or any NIC once veth0 exists, is underlay (upstream's step 6)."""
+    """``auto``: the pod's first NIC, or any NIC once veth0 exists, is underlay (upstream's step
+    6)."""
     if mode in ("underlay", "overlay"):
         return mode  # type: ignore[return-value]
     return "underlay" if ifname == default_nic or has_veth0 else "overlay"
@@ -61,7 +62,8 @@ def resolve_mode(
 def check_mode(mode: str, *, ifname: str, default_nic: str, has_veth0: bool) -> None:
     if mode == "underlay" and ifname != default_nic and not has_veth0:
         raise PodStateError(
-            f"{ifname}: pod has no {POD_VETH}; the coordinator must also run for the pod's first NIC {default_nic}"
+            f"{ifname}: pod has no {POD_VETH}; the coordinator must also run for the pod's "
+            f"first NIC {default_nic}"
         )
     if mode == "overlay" and ifname == default_nic:
         raise PodStateError(f"{ifname}: overlay mode never tunes the pod's first NIC {default_nic}")
@@ -111,7 +113,8 @@ def host_addresses(
     nic_addresses: Iterable[Address],
     wanted: frozenset[int],
 ) -> list[Address]:
-    """Host addresses the pod gets routes to: sources towards the pod first, then the rest, deduplicated."""
+    """Host addresses the pod gets routes to: sources towards the pod first, then the rest,
+    deduplicated."""
     out: list[Address] = []
     for ip in [*route_sources, *nic_addresses]:
         if ip is not None and ip.version in wanted and ip not in out:

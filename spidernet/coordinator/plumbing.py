@@ -1,4 +1,5 @@
-"""The coordinator's building blocks in the pod and host namespaces. Does I/O (netlink, sysctl, iptables).
+"""The coordinator's building blocks in the pod and host namespaces. Does I/O (netlink, sysctl,
+iptables).
 
 Each function does one step of upstream's ADD (docs/coordinator.md, "Upstream's ADD, step
 by step"; the numbers in the docstrings) on
@@ -138,7 +139,8 @@ def rewrite_mac(
 
 
 def pod_sysctls(netns: str, fams: frozenset[int], rp_filter: int) -> None:
-    """Step 12, written from inside the pod (reference's [QUIRK] of step 11 is the txqueuelen one)."""
+    """Step 12, written from inside the pod (reference's [QUIRK] of step 11 is the txqueuelen
+    one)."""
     if 6 in fams:
         namespaces.write_sysctl(netns, "net.ipv6.conf.all.disable_ipv6", 0)
     if rp_filter >= 0:
@@ -256,7 +258,8 @@ def policy_routes(
 def _mangle_rules(ifname: str) -> str:
     return (
         "*mangle\n"
-        f"-A PREROUTING -i {ifname} -m conntrack --ctstate NEW -j MARK --set-xmark {MARK:#x}/0xffffffff\n"
+        f"-A PREROUTING -i {ifname} -m conntrack --ctstate NEW -j MARK --set-xmark "
+        f"{MARK:#x}/0xffffffff\n"
         f"-A PREROUTING -m mark --mark {MARK:#x} -j CONNMARK --save-mark\n"
         "-A OUTPUT -j CONNMARK --restore-mark\n"
         "COMMIT\n"

@@ -146,7 +146,8 @@ def probe(
     timeout: float = 0.1,
     interval: float = 0.0,
 ) -> None:
-    """Probe ``ifname`` in ``netns_path``; raise a ``ProbeFailure`` on a conflict, an unreachable gateway or an error.
+    """Probe ``ifname`` in ``netns_path``; raise a ``ProbeFailure`` on a conflict, an unreachable
+    gateway or an error.
 
     ``addresses`` are the pod's addresses on ``ifname`` (``10.6.0.5/24`` or bare); an
     unparsable one is a caller bug and raises ValueError.
@@ -202,7 +203,8 @@ def _plan(ours: list[Interface], gateways: list[Address], *, conflict: bool) -> 
 
 
 def _source_for(gateway: Address, ours: list[Interface], family: _Family) -> Address:
-    """Our address to ask from: one on the gateway's subnet, else any of its family, else unspecified."""
+    """Our address to ask from: one on the gateway's subnet, else any of its family, else
+    unspecified."""
     same = [i for i in ours if i.version == gateway.version]
     chosen = [i for i in same if gateway in i.network] or same
     return chosen[0].ip if chosen else family.unspecified
@@ -230,7 +232,8 @@ def _job(link: _Link, plan: _Plan, timing: _Timing) -> Callable[[], None]:
 
 
 def _run_all(jobs: list[Callable[[], None]]) -> None:
-    """Run the families' jobs in parallel; raise the most serious failure (a conflict first, IPv4 first)."""
+    """Run the families' jobs in parallel; raise the most serious failure (a conflict first, IPv4
+    first)."""
     if len(jobs) == 1:
         jobs[0]()
         return
@@ -249,7 +252,8 @@ def _run_all(jobs: list[Callable[[], None]]) -> None:
 def _exchange(
     link: _Link, family: _Family, request: bytes, wanted: Address, timing: _Timing
 ) -> bytes | None:
-    """Send ``request`` up to ``tries`` times; return the MAC of the first frame claiming ``wanted``."""
+    """Send ``request`` up to ``tries`` times; return the MAC of the first frame claiming
+    ``wanted``."""
     for attempt in range(timing.tries):
         try:
             link.sock.send(request)
@@ -285,7 +289,8 @@ def _await_claim(link: _Link, family: _Family, wanted: Address, timeout: float) 
 
 
 def _open_in_netns(netns_path: str, ifname: str, ethertypes: list[int]) -> list[socket.socket]:
-    """Open one AF_PACKET socket per ethertype on ``ifname`` inside the netns, from a throwaway thread."""
+    """Open one AF_PACKET socket per ethertype on ``ifname`` inside the netns, from a throwaway
+    thread."""
     opened: list[socket.socket] = []
     errors: list[BaseException] = []
 

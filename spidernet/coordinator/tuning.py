@@ -1,4 +1,5 @@
-"""Route tuning for a pod's extra NICs (upstream's step 19, docs/coordinator.md). Does I/O (pod netlink).
+"""Route tuning for a pod's extra NICs (upstream's step 19, docs/coordinator.md). Does I/O (pod
+netlink).
 
 With several NICs the pod has one main-table default route; every other NIC answers
 through its own table so that replies leave by the NIC they came in on:

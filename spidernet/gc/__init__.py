@@ -1,4 +1,5 @@
-"""The IP garbage collector (docs/gc.md), run by a CronJob: ``gc/main.py`` or ``python -m spidernet.gc``.
+"""The IP garbage collector (docs/gc.md), run by a CronJob: ``gc/main.py`` or ``python -m
+spidernet.gc``.
 
     rules       is a holder of records a zombie? (pure)
     census      what a pass read, arranged by holder; inconsistencies (pure)

@@ -171,7 +171,8 @@ def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, stateful:
     if record is not None and record.holds_for(uid):
         return
     if record is not None and stateful and record.pod == key and not record.cooling:
-        return  # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD
+        # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD
+        return
     if state is None:
         why = f"its pool {pool} does not exist"
     elif record is None:

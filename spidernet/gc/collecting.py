@@ -146,7 +146,8 @@ def _list(
 def _read(
     transport: Transport, opts: Options, report: Report, progress: Progress
 ) -> tuple[Census, World] | None:
-    """Pools, endpoints, pods (in that order: see the module docstring), then nodes and StatefulSets."""
+    """Pools, endpoints, pods (in that order: see the module docstring), then nodes and
+    StatefulSets."""
     lists: dict[str, list[dict[str, Any]] | None] = {}
     for what, path in (
         ("pools", f"{GROUP}/spiderippools"),
@@ -217,7 +218,8 @@ def _remember(
     if dropped:
         report.error(
             where,
-            f"{dropped} zombie(s) beyond {suspects.MAX_ENTRIES} not remembered: seen afresh next pass",
+            f"{dropped} zombie(s) beyond {suspects.MAX_ENTRIES} not remembered: seen afresh "
+            "next pass",
         )
     if data == state.data or (state.resource_version is None and not memory.since):
         return
@@ -300,7 +302,8 @@ def _execute(
 
 
 def _drop_endpoint(store: Store, rel: planning.Release, report: Report) -> bool:
-    """The zombie's endpoint goes before its records (I1); False: leave the holder to the next pass."""
+    """The zombie's endpoint goes before its records (I1); False: leave the holder to the next
+    pass."""
     ep, h = rel.holder.endpoint, rel.holder
     if ep is None:
         return True
@@ -348,7 +351,8 @@ def _release_in_pool(
     expired: dict[str, Record],
     report: Report,
 ) -> tuple[list[str], list[str], bool]:
-    """One compare-and-swap: drop each target still held for its UID, each expired record still as read."""
+    """One compare-and-swap: drop each target still held for its UID, each expired record still as
+    read."""
 
     def decide(p: Pool) -> tuple[dict[str, Record] | None, tuple[list[str], list[str]]]:
         gone = sorted(
@@ -376,7 +380,8 @@ def _release_in_pool(
 
 
 class _Events:
-    """One Event per released address, on the pool (a cluster-scoped object: in ``event_namespace``)."""
+    """One Event per released address, on the pool (a cluster-scoped object: in
+    ``event_namespace``)."""
 
     def __init__(self, transport: Transport, opts: Options, report: Report) -> None:
         self.transport, self.opts, self.report = transport, opts, report
@@ -403,8 +408,8 @@ class _Events:
             "count": 1,
             "firstTimestamp": now,
             "lastTimestamp": now,
-            "message": f"released {item['ip']} of {item['pod']} (UID {item['uid']}): {item['reason']}: "
-            f"{item['detail']}"[:1024],
+            "message": f"released {item['ip']} of {item['pod']} (UID {item['uid']}): "
+            f"{item['reason']}: {item['detail']}"[:1024],
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": socket.gethostname(),
@@ -427,7 +432,8 @@ class _Events:
 def _stale_counts(
     store: Store, census: Census, report: Report, *, written: set[str], dry_run: bool
 ) -> None:
-    """A CAS write on each pool whose allocatedIPCount / totalIPCount are not what its records say."""
+    """A CAS write on each pool whose allocatedIPCount / totalIPCount are not what its records
+    say."""
     for name, state in sorted(census.pools.items()):
         if name in written or not state.writable:
             continue  # a pool this pass wrote has fresh counts (Store writes them with the records)

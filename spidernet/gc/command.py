@@ -49,14 +49,16 @@ def parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=k.min_age,
         metavar="S",
-        help="release a zombie only once it has been one for S seconds, across passes (0: in the pass that finds it)",
+        help="release a zombie only once it has been one for S seconds, across passes (0: in the "
+        "pass that finds it)",
     )
     add(
         "--terminating-delay",
         type=_seconds,
         default=k.terminating_delay,
         metavar="S",
-        help="after deletionTimestamp + grace, before a terminating pod on a Ready node counts as a zombie",
+        help="after deletionTimestamp + grace, before a terminating pod on a Ready node counts as "
+        "a zombie",
     )
     add(
         "--not-ready-delay",
@@ -154,7 +156,8 @@ def _own_namespace() -> str:
 
 
 def lock_dir() -> str:
-    """The Store's lock directory: the GC runs on no node, so its own; the CAS serialises it against nodes.
+    """The Store's lock directory: the GC runs on no node, so its own; the CAS serialises it against
+    nodes.
 
     The CronJob's root file system is read-only: without a writable /tmp, /dev/shm.
     """

@@ -6,7 +6,7 @@ Format (docs/gc.md, "The report")::
      "scanned": {"pools", "records", "cooling", "endpoints", "pods", "nodes", "statefulsets"},
      "released":          [{"ip", "pool", "pod", "uid", "reason", "detail"}],
      "wouldRelease":      [...]                   (--dry-run: what a real pass would release)
-     "kept":              [{"ip", "pool", "pod", "uid", "reason", "detail"}]   (suspicious records only)
+     "kept":              [{"ip", "pool", "pod", "uid", "reason", "detail"}]   (suspicious only)
      "endpointsDeleted":  [{"endpoint", "uid", "reason", "detail"}],
      "endpointsKept":     [{"endpoint", "uid", "reason", "detail"}],
      "coolingDropped":    [{"ip", "pool", "pod", "uid", "reason", "detail"}],
@@ -74,13 +74,15 @@ class Report:
         s = self.scanned
         lines = [
             f"gc{' (dry run)' if self.dry_run else ''}: scanned {s.get('pools', 0)} pools, "
-            f"{s.get('records', 0)} records, {s.get('endpoints', 0)} endpoints, {s.get('pods', 0)} pods "
+            f"{s.get('records', 0)} records, {s.get('endpoints', 0)} endpoints, "
+            f"{s.get('pods', 0)} pods "
             f"in {self.seconds:.1f} s"
         ]
         gone = self.would_release if self.dry_run else self.released
         verb = "would release" if self.dry_run else "released"
         lines.append(
-            f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted {len(self.endpoints_deleted)} "
+            f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted "
+            f"{len(self.endpoints_deleted)} "
             f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s)"
         )
         lines.append(f"gc: kept {len(self.kept)} suspicious record(s){_by_reason(self.kept)}")

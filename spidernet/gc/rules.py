@@ -141,7 +141,8 @@ def _statefulset(h: Holder, same: bool) -> Verdict | None:
         return Verdict(
             False,
             "statefulset-in-range",
-            f"StatefulSet {h.statefulset} still has a place for it: the next pod of this name takes "
+            f"StatefulSet {h.statefulset} still has a place for it: the next pod of this "
+            "name takes "
             "the addresses over",
         )
     if same:

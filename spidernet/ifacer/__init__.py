@@ -1,1 +1,2 @@
-"""ifacer: host VLAN sub-interfaces and bonds, created before the main plugin runs (docs/ifacer.md)."""
+"""ifacer: host VLAN sub-interfaces and bonds, created before the main plugin runs
+(docs/ifacer.md)."""

@@ -113,7 +113,8 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
     if not who.uid and pod.node and pod.node != here:
         # I4: without a UID we cannot tell this pod from a same-name successor bound elsewhere.
         raise errors.UnknownContainer(
-            f"pod {who.key} is bound to node {pod.node!r}, not to this node {here!r}, and CNI_ARGS carry no "
+            f"pod {who.key} is bound to node {pod.node!r}, not to this node {here!r}, and "
+            "CNI_ARGS carry no "
             "K8S_POD_UID: refused, it may be a re-created pod of the same name"
         )
     return pod, pod.node or here
@@ -181,7 +182,8 @@ def _outdated(ctx: planning.Context, detail: endpoints.Detail) -> bool:
 
 
 def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | None = None) -> None:
-    """The endpoint goes first (preconditions: Conflict if it changed), then the records it named."""
+    """The endpoint goes first (preconditions: Conflict if it changed), then the records it
+    named."""
     store.delete_endpoint(obj)
     owner = endpoints.uid(obj)
     for pool, ips in endpoints.by_pool(endpoints.details(obj)).items():
@@ -346,7 +348,8 @@ def _reserved(ctx: planning.Context) -> dict[int, RangeSet]:
 
 
 def _rollback(ctx: planning.Context, done: list[Allocation]) -> None:
-    """Nothing names these records yet (the endpoint is written last): release them, forget the note."""
+    """Nothing names these records yet (the endpoint is written last): release them, forget the
+    note."""
     try:
         for a in done:
             release_uid(ctx.store, a.pool.name, ctx.pod.uid, {a.ip})

@@ -1,4 +1,5 @@
-"""The node's own notes on each attachment (containerID, ifname) the IPAM served. Reads and writes files.
+"""The node's own notes on each attachment (containerID, ifname) the IPAM served. Reads and writes
+files.
 
 One small JSON file per attachment under ``state_dir`` (default /var/lib/cni/spidernet,
 as host-local keeps its state under /var/lib/cni): who it was for, which pools it may

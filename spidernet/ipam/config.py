@@ -12,7 +12,8 @@ Ours:
 - ``kubeconfig`` (default /etc/cni/net.d/spiderpool.d/spiderpool.kubeconfig)
 - ``lock_dir`` (default /run/spidernet/ipam): per-node lock files, one per pool
 - ``allocation_timeout`` (s, default 30): budget for ADD incl. conflict retries, then code 11
-- ``release_timeout`` (s, default 30): budget for DEL and CHECK (the GC verb: at most 5), then code 11
+- ``release_timeout`` (s, default 30): budget for DEL and CHECK (the GC verb: at most 5),
+  then code 11
 - ``state_dir`` (default /var/lib/cni/spidernet): the node's notes on each attachment
 - ``failed_add_cooldown`` (s, default 30; 0 turns it off): an address released after a
   failed ADD is not handed out again before this, doubling per consecutive failure (I5)

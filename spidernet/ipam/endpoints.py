@@ -132,7 +132,8 @@ def build(
 
 
 def without_interface(obj: dict[str, Any], ifname: str) -> dict[str, Any] | None:
-    """``obj`` without this interface's detail; None when it was the last (the endpoint goes, I3)."""
+    """``obj`` without this interface's detail; None when it was the last (the endpoint goes,
+    I3)."""
     out = copy.deepcopy(obj)
     cur = out["status"]["current"]
     cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != ifname]

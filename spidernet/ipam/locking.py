@@ -1,12 +1,15 @@
-"""The per-node locks: one per pool around read-choose-write, one per pod around a verb. Does I/O (lock files).
+"""The per-node locks: one per pool around read-choose-write, one per pod around a verb. Does I/O
+(lock files).
 
-Pool lock (docs/ipam.md, "Write path"): ``<lock_dir>/<pool>.lock``, held only around read-choose-write.
-Pod lock: ``<lock_dir>/pod_<namespace>_<name>.lock``, held for a whole ADD, DEL or
-CHECK of that pod. Every verb for one pod UID runs on that pod's node (kubelet only
-runs pods bound to it; an ADD without K8S_POD_UID on another node is refused, I4), so
-this lock orders a DEL and the next sandbox's ADD of the same pod completely: neither
-sees the other half-done (I1). Lock order is pod, then pool; nothing takes them the
-other way round. Names cannot collide: Kubernetes names have no ``_``.
+Pool lock (docs/ipam.md, "Write path"): ``<lock_dir>/<pool>.lock``, held only around
+read-choose-write.
+
+Pod lock: ``<lock_dir>/pod_<namespace>_<name>.lock``, held for a whole ADD, DEL or CHECK
+of that pod. Every verb for one pod UID runs on that pod's node (kubelet only runs pods
+bound to it; an ADD without K8S_POD_UID on another node is refused, I4), so this lock orders a DEL
+and the next sandbox's ADD of the same pod completely: neither sees the other half-done (I1). Lock
+order is pod, then pool; nothing takes them the other way round. Names cannot collide: Kubernetes
+names have no ``_``.
 
 Both are an exclusive ``flock``, the mechanism the ``filelock``
 package uses on Linux, taken directly for two measured reasons: importing ``filelock``

@@ -1,4 +1,5 @@
-"""Which pools an ADD may try for one interface, in which order, and why the others are refused. Does I/O (reads).
+"""Which pools an ADD may try for one interface, in which order, and why the others are refused.
+Does I/O (reads).
 
 The selection rules themselves are pure (spidernet/alloc/selection.py); this module
 fetches what they need, and only that: the namespace only when the pod's annotations
@@ -62,7 +63,8 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
     if not (v4 or v6):
         raise errors.PluginError(
             NO_MATCHING_POOL,
-            "no pool for this pod: no ippool annotation, no namespace or CNI default pools, and no pool has spec.default",
+            "no pool for this pod: no ippool annotation, no namespace or CNI default pools, "
+            "and no pool has spec.default",
         )
     return selection.Candidates("pools with spec.default", v4, v6)
 
@@ -70,7 +72,8 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
 def load(
     ctx: Context, family: int, names: tuple[str, ...]
 ) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
-    """Fetch the named pools (globs expanded against the pools of this family); returns (pools, reasons)."""
+    """Fetch the named pools (globs expanded against the pools of this family); returns (pools,
+    reasons)."""
     if any(selection.is_glob(n) for n in names):
         known = sorted(s.name for s in ctx.store.pool_summaries() if s.family in (family, 0))
         names = selection.expand(names, known)

@@ -83,7 +83,8 @@ class PodInfo:
 
     @property
     def stateful(self) -> bool:
-        """A StatefulSet pod: its addresses outlive it, for the next pod of its name (docs/ipam.md)."""
+        """A StatefulSet pod: its addresses outlive it, for the next pod of its name
+        (docs/ipam.md)."""
         return self.owner_kind == STATEFULSET
 
 
@@ -110,7 +111,8 @@ def info(obj: Mapping[str, Any]) -> PodInfo:
 
 
 def local_node_name(kubeconfig: str) -> str:
-    """The installer's ``nodename`` file next to the kubeconfig, else the hostname (docs/ipam.md)."""
+    """The installer's ``nodename`` file next to the kubeconfig, else the hostname
+    (docs/ipam.md)."""
     try:
         name = (Path(kubeconfig).parent / "nodename").read_text().strip()
     except OSError:

@@ -54,7 +54,8 @@ def settle(
     spec_040: bool,
     collecting: bool = False,
 ) -> Verdict:
-    """One interface's DEL (the caller holds the pod lock); re-decided when the endpoint changes under it."""
+    """One interface's DEL (the caller holds the pod lock); re-decided when the endpoint changes
+    under it."""
     notes = Notes(conf.state_dir)
     for _ in range(5):
         note = notes.read(container_id, ifname)
@@ -159,7 +160,8 @@ def _release(
     ep: dict[str, Any] | None,
     ifname: str,
 ) -> list[str]:
-    """Endpoint detail first, then the records it and the note name (I1 order); returns the addresses.
+    """Endpoint detail first, then the records it and the note name (I1 order); returns the
+    addresses.
 
     What the pod's endpoint still names (another NIC, or a newer sandbox that reused a
     crashed ADD's record by rule one) is never released, whatever the note says (I1).
@@ -185,7 +187,8 @@ def _release(
 
 
 def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[str, Any] | None:
-    """The interface's detail leaves the endpoint first (CAS: Conflict if it changed); the last takes the endpoint."""
+    """The interface's detail leaves the endpoint first (CAS: Conflict if it changed); the last
+    takes the endpoint."""
     if ep is None:
         return None
     rest = endpoints.without_interface(ep, ifname)
@@ -238,7 +241,8 @@ def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
 def _stale(
     conf: IpamConf, store: Store, valid: Set[tuple[str, str]]
 ) -> list[tuple[pods.Identity, str, str]]:
-    """This node's attachments of this network missing from ``valid``: the notes, then the endpoints."""
+    """This node's attachments of this network missing from ``valid``: the notes, then the
+    endpoints."""
     out: dict[tuple[str, str], tuple[pods.Identity, str, str]] = {}
     for note in Notes(conf.state_dir).all():
         if note.network == conf.network and (note.container_id, note.ifname) not in valid:

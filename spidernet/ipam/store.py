@@ -123,7 +123,8 @@ class Store:
         return dict(self.client.request("PUT", self._endpoint_path(obj), obj))
 
     def delete_endpoint(self, obj: dict[str, Any]) -> None:
-        """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it changed."""
+        """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it
+        changed."""
         meta = obj["metadata"]
         body = {
             "kind": "DeleteOptions",
@@ -198,7 +199,8 @@ class Store:
                 self.stats.conflicts += 1
                 if self.deadline.remaining() < delay:
                     raise errors.TryAgainLater(
-                        f"pool {name}: still conflicting after {self.stats.conflicts} retries, budget spent"
+                        f"pool {name}: still conflicting after {self.stats.conflicts} "
+                        "retries, budget spent"
                     ) from None
                 time.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, 0.5)
@@ -237,7 +239,8 @@ def release_uid(
     keep: Set[str] = frozenset(),
     cooldown: float | None = None,
 ) -> int:
-    """Compare-and-delete on the pod UID: drop ``pod_uid``'s records (only ``ips`` if given, never ``keep``).
+    """Compare-and-delete on the pod UID: drop ``pod_uid``'s records (only ``ips`` if given, never
+    ``keep``).
 
     ``cooldown`` (the base in seconds, I5) turns them into cooling records instead.
     Returns how many records were released.

@@ -144,7 +144,8 @@ class Client:
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> Any:
-        """Send one request, retrying transport failures until the deadline; returns the decoded body."""
+        """Send one request, retrying transport failures until the deadline; returns the decoded
+        body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))
         delay = 0.05

@@ -43,7 +43,8 @@ class OfficialClient:
 
     @classmethod
     def connect(cls, kubeconfig: str | None, deadline: Deadline, **kw: Any) -> OfficialClient:
-        """From a kubeconfig path; None: in-cluster when running in a pod, else $KUBECONFIG or ~/.kube/config."""
+        """From a kubeconfig path; None: in-cluster when running in a pod, else $KUBECONFIG or
+        ~/.kube/config."""
         import kubernetes  # lazily: see the module docstring
 
         config: Any = kubernetes.config  # its loaders are untyped

@@ -301,7 +301,8 @@ class Handle:
             return [_rule(m) for m in self.ipr.get_rules(family=_AF[family])]
 
     def add_rule(self, rule: Rule) -> None:
-        """Add ``rule`` unless an identical one exists (the kernel refuses duplicates with EEXIST)."""
+        """Add ``rule`` unless an identical one exists (the kernel refuses duplicates with
+        EEXIST)."""
         if rule in self.rules(rule.family):
             return
         kw: dict[str, Any] = {

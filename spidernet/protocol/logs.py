@@ -1,4 +1,5 @@
-"""JSON-lines file logging for plugins (README.md, "CNI behaviour"). Does I/O: creates the log directory and file.
+"""JSON-lines file logging for plugins (README.md, "CNI behaviour"). Does I/O: creates the log
+directory and file.
 
 One line per record: ``{"time", "level", "plugin", "msg", ...context}`` where context
 carries the invocation's ``containerID``, ``netns``, ``ifname`` and pod identity.

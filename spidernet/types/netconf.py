@@ -135,7 +135,8 @@ class Fields:
         return Fields(value, self.path(key), reads=self.reads)
 
     def ignore(self, key: builtins.str) -> None:
-        """``key`` is known and deliberately not used (e.g. ifacer's ``bond`` with one interface)."""
+        """``key`` is known and deliberately not used (e.g. ifacer's ``bond`` with one
+        interface)."""
         self.read.add(key)
 
     def objects(self, key: builtins.str) -> tuple[Fields, ...]:
@@ -180,7 +181,8 @@ class Fields:
         hi: builtins.int | None = None,
         numeric_string: builtins.bool = False,
     ) -> builtins.int:
-        """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (log options, README.md)."""
+        """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (log options,
+        README.md)."""
         value = self._get(key)
         if value is None:
             return default

@@ -33,8 +33,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -131,14 +129,9 @@ def assert_invalid(status: int, reply: Any, field: str, value: object = None) ->
 
 
 def table(cp: ControlPlane, path: str) -> dict[str, Any]:
-    req = urllib.request.Request(
-        cp.server + path, headers={"Authorization": f"Bearer {cp.token}", "Accept": TABLE}
-    )
-    try:
-        with urllib.request.urlopen(req, context=cp.ssl_context(), timeout=30) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        raise AssertionError(f"{path}: HTTP {e.code}: {e.read()!r}") from e
+    status, reply = cp.request("GET", path, accept=TABLE)
+    assert status == 200, f"{path}: HTTP {status}: {reply!r}"
+    return dict(reply)
 
 
 def row(tbl: dict[str, Any], name: str) -> dict[str, Any]:

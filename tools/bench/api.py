@@ -1,62 +1,38 @@
 """The harness's own API calls (pods, ReplicaSets, nodes), on kept-alive TLS connections. Does I/O.
 
 The benchmark plays the controllers and the kubelets: it creates and deletes
-thousands of pods while the plugins run on the same two cores. ``ControlPlane.request``
-opens a new TLS connection per call (urllib); here each thread keeps one, so the
-harness's own CPU stays small next to what it measures.
+thousands of pods while the plugins run on the same two cores. So its requests go
+through the testbed's client with one kept connection per thread
+(``ControlPlane.client(keep_alive=True)``), and the harness's own CPU stays small next to
+what it measures.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import ssl
-import threading
 import time
 from typing import Any
 
+from tools.testbed import apiclient
 from tools.testbed.controlplane import ControlPlane
 
 
 class Api:
     def __init__(self, cp: ControlPlane) -> None:
         self.cp = cp
-        self._ctx = ssl.create_default_context(cafile=str(cp.ca_file))
-        self._local = threading.local()
-        self._all: list[http.client.HTTPSConnection] = []  # the worker threads end before close()
-        self._lock = threading.Lock()
+        self.client = cp.client(keep_alive=True)
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-
-    def _conn(self) -> http.client.HTTPSConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = http.client.HTTPSConnection(
-                "127.0.0.1", self.cp.port, context=self._ctx, timeout=60
-            )
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        """Close the kept connections; the worker threads end before this."""
+        self.client.close()
 
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self.cp.token}", "Content-Type": content_type}
-        for attempt in range(5):  # a kept-alive connection the server closed: reconnect
+        for attempt in range(5):  # an answer lost on the way: ask again, a few times
             try:
-                conn = self._conn()
-                conn.request(method, path, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-                return resp.status, json.loads(raw) if raw else None
+                return self.client.request(method, path, body, content_type=content_type)
             except (OSError, http.client.HTTPException):
-                self._conn().close()
-                self._local.conn = None
                 time.sleep(0.1 * (attempt + 1))
         raise RuntimeError(f"{method} {path}: no answer after 5 tries")
 
@@ -70,9 +46,7 @@ class Api:
         content_type: str = "application/json",
     ) -> Any:
         status, reply = self.request(method, path, body, content_type)
-        if status >= 300 and status not in allow:
-            raise RuntimeError(f"{method} {path}: HTTP {status}: {reply}")
-        return reply
+        return apiclient.checked(f"{method} {path}", status, reply, allow)
 
     # ------------------------------------------------------------ objects the benchmark plays with
 

@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +71,7 @@ def token(
 
 def whoami_status(cp: ControlPlane, bearer: str) -> int:
     """HTTP status of a harmless authenticated request made with ``bearer``: 401 once revoked."""
-    req = urllib.request.Request(cp.server + "/api", headers={"Authorization": f"Bearer {bearer}"})
-    try:
-        with urllib.request.urlopen(req, context=cp.ssl_context(), timeout=10) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
+    return cp.request("GET", "/api", bearer=bearer)[0]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.testbed import crds
+from tools.testbed import apiclient, crds
 from tools.testbed.controlplane import ControlPlane
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
@@ -26,9 +26,7 @@ class Cluster:
         self.cp = cp
 
     def _ok(self, status: int, reply: Any, what: str) -> Any:
-        if status >= 300:
-            raise RuntimeError(f"{what}: HTTP {status}: {reply}")
-        return reply
+        return apiclient.checked(what, status, reply)
 
     def install_crds(self) -> None:
         crds.install(self.cp)

@@ -20,17 +20,15 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tools.testbed import paths
+from tools.testbed.apiclient import ApiClient
 
 
 def free_port() -> int:
@@ -206,7 +204,7 @@ class ControlPlane:
             try:
                 if self.request("GET", "/readyz", insecure=True)[0] == 200:
                     return
-            except (OSError, urllib.error.URLError) as e:
+            except OSError as e:
                 last = str(e)
             time.sleep(0.2)
         self.stop()
@@ -230,12 +228,11 @@ class ControlPlane:
         self.kubeconfig.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
         os.chmod(self.kubeconfig, 0o600)
 
-    # ------------------------------------------------------------ raw HTTP for fixtures
+    # ------------------------------------------------------------ the API, for tools and tests
 
-    def ssl_context(self, insecure: bool = False) -> ssl.SSLContext:
-        if insecure:
-            return ssl._create_unverified_context()  # readiness only, before the cert exists
-        return ssl.create_default_context(cafile=str(self.ca_file))
+    def client(self, *, keep_alive: bool = False) -> ApiClient:
+        """A client of this apiserver as the admin (tools/testbed/apiclient.py)."""
+        return ApiClient(self.port, self.ca_file, self.token, keep_alive=keep_alive)
 
     def request(
         self,
@@ -245,19 +242,19 @@ class ControlPlane:
         *,
         insecure: bool = False,
         content_type: str = "application/json",
+        accept: str | None = None,
+        bearer: str | None = None,
     ) -> tuple[int, Any]:
-        """One authenticated request; returns (status, decoded JSON or text)."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
-        req.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(
-                req, context=self.ssl_context(insecure), timeout=30
-            ) as resp:
-                return resp.status, _decode(resp.read())
-        except urllib.error.HTTPError as e:
-            return e.code, _decode(e.read())
+        """One request, on a connection of its own; returns (status, decoded JSON or text)."""
+        return self.client().request(
+            method,
+            path,
+            body,
+            insecure=insecure,
+            content_type=content_type,
+            accept=accept,
+            bearer=bearer,
+        )
 
     def apply_crd(self, crd: dict[str, Any], timeout: float = 30.0) -> None:
         """Create (or replace) a CustomResourceDefinition and wait until it is served."""
@@ -290,10 +287,3 @@ class ControlPlane:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"CRD {name} not established after {timeout}s")
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace")

@@ -39,7 +39,8 @@ import pytest
 
 from installer import credentials, installing
 from installer.settings import Settings
-from tools.testbed import accounts, cni, manifests, netns, paths
+from tests.integration import accounts
+from tools.testbed import cni, manifests, netns, paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.cni import PodRef
 

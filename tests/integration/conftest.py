@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.coordinator_env import CoordinatorEnv
 from tools.testbed import netns
 from tools.testbed.cluster import Cluster
-from tools.testbed.coordinator_env import CoordinatorEnv
 
 
 @pytest.fixture

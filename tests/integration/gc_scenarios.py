@@ -9,7 +9,7 @@ its own namespace, nodes and pools, and asserts only on those.
 Pods are API objects (no kubelet): Pending with ``spec.nodeName`` unless their status
 is patched; a pod deleted with a grace period stays Terminating; one with a finalizer
 deleted with grace 0 stays Terminating past its deadline at once. The addresses come
-from the frozen IPAM binary (``tools/testbed/ipam_exec``), as a main plugin gets them.
+from the frozen IPAM binary (``tests/integration/ipam_exec``), as a main plugin gets them.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 from spidernet.gc import command
+from tests.integration.ipam_exec import Outcome, Runtime
 from tools.testbed.cluster import Cluster, NodeConfig
 from tools.testbed.cni import PodRef
 from tools.testbed.controlplane import ControlPlane
-from tools.testbed.ipam_exec import Outcome, Runtime
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 HOLD = "spidernet.io/test-hold"  # a finalizer no controller removes: the pod stays Terminating

@@ -44,10 +44,10 @@ from typing import Any
 
 import pytest
 
+from tests.integration import coordinator_env as env
+from tests.integration.coordinator_env import CoordinatorEnv
 from tests.integration.wire import Wire
 from tools.testbed import cni, netns
-from tools.testbed import coordinator_env as env
-from tools.testbed.coordinator_env import CoordinatorEnv
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 

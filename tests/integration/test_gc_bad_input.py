@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration import accounts
 from tests.integration.gc_scenarios import GcEnv, gc_cluster  # noqa: F401 (a fixture)
-from tools.testbed import accounts
 from tools.testbed.cluster import Cluster
 from tools.testbed.controlplane import free_port
 

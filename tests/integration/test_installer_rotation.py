@@ -28,8 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.integration import accounts
 from tests.integration.ipam_calls import Plugin
-from tools.testbed import accounts, paths
+from tools.testbed import paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.cni import PodRef
 

@@ -1,4 +1,4 @@
-"""The randomized fault run of the spiderpool IPAM (tools/testbed/faultrun.py), short and long.
+"""The randomized fault run of the spiderpool IPAM (tests/integration/faultrun.py), short and long.
 
 | run     | rounds x width | nodes | pool | where                                       |
 |---------|----------------|-------|------|---------------------------------------------|
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.testbed import faultrun
+from tests.integration import faultrun
 from tools.testbed.cluster import Cluster
 
 pytestmark = [pytest.mark.apiserver]

@@ -1,7 +1,7 @@
 """IPAM safety: each way one address reached two pods, or got lost, reproduced.
 
 Frozen spiderpool binary against the real apiserver; exec'd directly as a main plugin
-would (tools/testbed/ipam_exec.py, with libcni's result-cache behaviour), or through
+would (tests/integration/ipam_exec.py, with libcni's result-cache behaviour), or through
 libcni + Debian macvlan where the real runtime's cache matters (the re-sent DEL).
 Invariants are read back from the API after each step (tools/testbed/invariants.py).
 
@@ -48,10 +48,10 @@ from typing import Any
 
 import pytest
 
+from tests.integration.ipam_exec import Runtime, exec_ipam
 from tests.integration.ipam_scenarios import Scenario
 from tools.testbed import cni, invariants, netns
 from tools.testbed.cluster import Cluster, NodeConfig
-from tools.testbed.ipam_exec import Runtime, exec_ipam
 
 pytestmark = [pytest.mark.apiserver]
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.coordinator_env import CoordinatorEnv
 from tools.testbed import cni, netns, paths
-from tools.testbed.coordinator_env import CoordinatorEnv
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 

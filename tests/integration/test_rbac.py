@@ -48,9 +48,10 @@ import pytest
 
 from installer import credentials
 from installer.settings import Settings
+from tests.integration import accounts
+from tests.integration.accounts import AuditedControlPlane
 from tests.integration.ipam_calls import Plugin
-from tools.testbed import accounts, crds, manifests, paths
-from tools.testbed.accounts import AuditedControlPlane
+from tools.testbed import crds, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster
 from tools.testbed.cni import PodRef
 

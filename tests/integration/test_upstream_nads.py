@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from tools.testbed import coordinator_env as env
-from tools.testbed.coordinator_env import CoordinatorEnv
+from tests.integration import coordinator_env as env
+from tests.integration.coordinator_env import CoordinatorEnv
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 

@@ -1,7 +1,7 @@
 """The frozen spiderpool IPAM exec'd directly, as a main plugin execs it, with a runtime's result
 cache. Does I/O.
 
-For tests and benchmarks that need control no chain gives (a DEL without
+For tests that need control no chain gives (a DEL without
 K8S_POD_UID, a SIGKILL at a failpoint, a re-sent DEL) or many execs quickly. The IPAM
 touches no network namespace, so these execs run in the machine's own namespace and
 reach the loopback apiserver directly; each simulated node is its own config

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.integration.ipam_exec import Outcome, Runtime
 from tools.testbed import invariants
 from tools.testbed.cluster import Cluster, NodeConfig
 from tools.testbed.cni import PodRef
-from tools.testbed.ipam_exec import Outcome, Runtime
 
 FAILPOINTS = (
     "before-pool-write",

@@ -31,6 +31,7 @@ apt_packages=(
   user-mode-linux kmod iproute2 iputils-ping procps util-linux
   python3 python3-venv python3-dev libpython3.11 binutils shellcheck
   gcc libc6-dev  # build_bundles.sh links the bundles' launcher statically
+  iperf3 sockperf redis-tools  # the datapath benchmark and its test (docs/datapath.md)
 )
 read -r -a apt_opts <<<"${SPIDERNET_APT_OPTS:-}"
 # Wait for another apt (unattended-upgrades, a colleague) instead of failing at once.

@@ -57,6 +57,15 @@ MODULES = (
     "xt_mark",
     "xt_connmark",
     "xt_conntrack",
+    # the datapath benchmark's overlays and its kube-proxy-like service NAT
+    "vxlan",
+    "ipip",
+    "iptable_nat",
+    "nf_nat",
+    "xt_nat",
+    "xt_MASQUERADE",
+    "xt_tcpudp",
+    "xt_comment",
 )
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUNS = paths.UML_MODULE_ROOT / "runs"

@@ -1,0 +1,333 @@
+"""The datapath benchmark: pod to pod and pod to ClusterIP, our underlay against overlays. Does I/O.
+
+    tools/bench/datapath.sh [options]     (sets up tools, venv and bundles, then runs this)
+    python -m tools.bench.datapath --help
+
+Starts its own etcd + kube-apiserver, builds every shape this kernel can
+(tools/bench/datapath_shapes.py), starts sockperf, iperf3 and redis servers on each
+server end, then measures every path ``--runs`` times, round-robin (run 1 of every path,
+then run 2, ...), so that a burst of load on the shared machine spreads over the paths
+instead of landing on one. Prints one table per tool (median ±spread, ratio to node to
+node) and writes ``results.json``, ``tables.md`` and ``datapath-<kernel>.png`` to ``--out``.
+
+``--kernel uml`` runs the same inside a user-mode Linux guest (control plane included),
+where ipvlan, IP-in-IP and VLAN exist; its figures compare paths with each other and
+with the guest's own node to node, never with the host kernel's (docs/datapath.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tools.bench import datapath_figures as figures
+from tools.bench import datapath_shapes as shapes
+from tools.bench import datapath_tools as tools
+from tools.testbed import netns, paths, uml
+from tools.testbed.cluster import Cluster
+from tools.testbed.controlplane import ControlPlane
+
+UML_MEM = "3G"
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="tools/bench/datapath.sh",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = ap.add_argument
+    add("--kernel", choices=("host", "uml", "both"), default="host", help="where to run")
+    keys = ",".join(s.key for s in shapes.SHAPES)
+    add("--shapes", default=keys, help="comma-separated; those the kernel lacks are skipped")
+    add("--runs", type=int, default=3, help="runs of every tool on every path")
+    add("--seconds", type=int, default=5, help="length of each sockperf and iperf3 run")
+    add("--requests", type=int, default=50_000, help="redis-benchmark requests per run")
+    add("--streams", default="1,2,4", help="iperf3 parallel streams, comma-separated")
+    add("--no-service", action="store_true", help="skip the ClusterIP paths")
+    add("--quick", action="store_true", help="1 run of 1 s, 2000 requests: checks the wiring")
+    add("--out", type=Path, default=None, help="results directory (default: a new /tmp dir)")
+    add("--no-charts", action="store_true", help="skip the PNG (needs matplotlib)")
+    add("--guest", action="store_true", help=argparse.SUPPRESS)  # the run inside UML
+    return ap
+
+
+def settings(args: argparse.Namespace) -> tuple[tools.Settings, int]:
+    streams = tuple(int(n) for n in args.streams.split(","))
+    if args.quick:
+        return tools.Settings(seconds=1, requests=2000, streams=streams), 1
+    return tools.Settings(args.seconds, args.requests, streams), args.runs
+
+
+PROGRESS_ENV = "SPIDERNET_DATAPATH_PROGRESS"  # a file the UML guest copies its progress to
+
+
+def say(text: str) -> None:
+    line = f"datapath: {text}"
+    print(line, file=sys.stderr, flush=True)
+    if progress := os.environ.get(PROGRESS_ENV):
+        with open(progress, "a") as f:
+            f.write(line + "\n")
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+# ------------------------------------------------------------------ one kernel
+
+
+def build(network: shapes.Network, wanted: list[str], with_service: bool) -> list[str]:
+    """Build the shapes; returns a line per shape skipped and why."""
+    have = shapes.kernel_kinds(network.underlay.fabric)
+    skipped = []
+    for shape in shapes.SHAPES:
+        if shape.key not in wanted:
+            continue
+        if shape.needs and shape.needs not in have:
+            skipped.append(f"{shape.key}: this kernel has no {shape.needs} driver")
+            continue
+        started = time.monotonic()
+        network.build(shape if with_service else _no_service(shape))
+        say(f"built {shape.key} ({time.monotonic() - started:.1f} s)")
+    network.install_services()
+    return skipped
+
+
+def _no_service(shape: shapes.Shape) -> shapes.Shape:
+    return shapes.Shape(shape.key, shape.label, shape.needs, False, shape.underlay)
+
+
+def check_paths(network: shapes.Network) -> None:
+    """One TCP request/response on every path before measuring: ``redis-cli PING``."""
+    for path in network.paths:
+        argv = ["redis-cli", "-h", path.address, "-p", str(tools.REDIS_PORT), "ping"]
+        for attempt in range(5):
+            done = path.client.run(*argv, check=False, timeout=30)
+            if done.stdout.strip() == "PONG":
+                break
+            time.sleep(0.5 * (attempt + 1))
+        else:
+            raise tools.ToolFailure(
+                f"{path.label}: no PONG from {path.address}: {done.stdout}{done.stderr}"
+            )
+
+
+def measure(
+    network: shapes.Network, s: tools.Settings, runs: int, work: Path
+) -> list[dict[str, Any]]:
+    """Every path ``runs`` times, round-robin; the raw samples per path and tool."""
+    samples: list[dict[str, list[dict[str, float]]]] = [{} for _ in network.paths]
+    with contextlib.ExitStack() as stack:
+        for p in network.paths:
+            if p.target == "pod":  # a shape's ClusterIP path reaches the same servers
+                where = work / "servers" / p.shape.key
+                stack.enter_context(tools.Servers(p.server, p.server_address, where))
+        check_paths(network)
+        for run in range(1, runs + 1):
+            for path, mine in zip(network.paths, samples):
+                started = time.monotonic()
+                once = tools.measure_once(path.client, path.address, s)
+                for tool, figure in once.items():
+                    mine.setdefault(tool, []).append(figure)
+                took = time.monotonic() - started
+                say(f"run {run}/{runs} {path.label}: {_brief(once)} ({took:.0f} s)")
+    return [
+        {"shape": p.shape.key, "target": p.target, "label": p.label, "samples": mine}
+        for p, mine in zip(network.paths, samples)
+    ]
+
+
+def _brief(once: dict[str, dict[str, float]]) -> str:
+    sp, ip1, rd = (
+        once["sockperf"],
+        next(v for k, v in once.items() if k.startswith("iperf3")),
+        once["redis"],
+    )
+    return (
+        f"p50 {sp['p50']:.1f} us, {sp['rr']:,.0f} rr/s, {ip1['gbit']:.2f} Gbit/s, "
+        f"redis GET {rd['get']:,.0f}/s"
+    )
+
+
+def run_here(args: argparse.Namespace) -> dict[str, Any]:
+    """Build and measure in this kernel; returns the results document."""
+    s, runs = settings(args)
+    netns.cleanup_stale()
+    work = Path(tempfile.mkdtemp(prefix="spidernet-datapath-"))
+    load_before, started = loadavg(), time.monotonic()
+    with ControlPlane(workdir=work / "cp") as cp:
+        cluster = Cluster(cp)
+        cluster.install_crds()
+        network = shapes.Network(cluster, work)
+        try:
+            skipped = build(network, args.shapes.split(","), not args.no_service)
+            for line in skipped:
+                say(f"skipped {line}")
+            results = measure(network, s, runs, work)
+        finally:
+            network.close()
+    shutil.rmtree(work, ignore_errors=True)  # kept after a failure: the servers' logs are there
+    return {
+        "kernel": "uml" if args.guest else "host",
+        "release": platform.release(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}",
+        "command": command_line(),
+        "settings": {"runs": runs, "seconds": s.seconds, "requests": s.requests},
+        "load": {"before": load_before, "after": loadavg()},
+        "wall_seconds": round(time.monotonic() - started),
+        "skipped": skipped,
+        "paths": results,
+    }
+
+
+# ------------------------------------------------------------------ report
+
+
+def rows(doc: dict[str, Any]) -> list[figures.Row]:
+    """Pod IP paths first, then ClusterIP paths, each in the shapes' order."""
+    ordered = sorted(doc["paths"], key=lambda p: p["target"] != "pod")
+    return [
+        figures.Row(
+            p["label"],
+            figures.flatten(p["samples"]),
+            ceiling=p["shape"] == "node" and p["target"] == "pod",
+        )
+        for p in ordered
+    ]
+
+
+def heading(doc: dict[str, Any]) -> str:
+    st, ld = doc["settings"], doc["load"]
+    return (
+        f"{doc['kernel']} kernel {doc['release']}, {doc['machine']}, {doc['date']}; "
+        f"{st['runs']} runs of {st['seconds']} s (redis {st['requests']} requests); "
+        f"load average before {ld['before'][0]:.2f}, after {ld['after'][0]:.2f}"
+    )
+
+
+def tables(doc: dict[str, Any], *, markdown: bool = False) -> str:
+    parts = [heading(doc)]
+    for table in figures.TABLES:
+        body = figures.render(table, rows(doc), markdown=markdown)
+        parts.append(f"{'**' if markdown else ''}{table.title}{'**' if markdown else ''}\n\n{body}")
+    if doc["skipped"]:
+        parts.append("skipped: " + "; ".join(doc["skipped"]))
+    return "\n\n".join(parts)
+
+
+def report(doc: dict[str, Any], out: Path, charts: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    kernel = doc["kernel"]
+    (out / f"results-{kernel}.json").write_text(json.dumps(doc, indent=1, default=list))
+    (out / f"tables-{kernel}.md").write_text(tables(doc, markdown=True) + "\n")
+    print(tables(doc), flush=True)
+    if charts:
+        from tools.bench import datapath_charts
+
+        png = datapath_charts.plot(rows(doc), heading(doc), out / f"datapath-{kernel}.png")
+        say(f"wrote {png}")
+    say(f"wrote {out}/results-{kernel}.json and tables-{kernel}.md")
+
+
+# ------------------------------------------------------------------ user-mode Linux
+
+
+def run_in_uml(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """The same benchmark inside one UML boot; the guest writes its results to ``out``."""
+    reason = uml.available()
+    if reason:
+        raise SystemExit(f"datapath: cannot run --kernel uml: {reason}")
+    argv = [sys.executable, "-m", "tools.bench.datapath", "--guest", "--out", str(out)]
+    out.mkdir(parents=True, exist_ok=True)
+    progress = out / "progress-uml.log"
+    progress.write_text("")
+    env = {**uml.project_env(), PROGRESS_ENV: str(progress)}
+    say("booting user-mode Linux; the control plane starts inside it (minutes on a busy machine)")
+    with _relaying(progress):
+        result = uml.run(
+            argv + _passed_on(args),
+            timeout=3600,
+            mem=UML_MEM,
+            env=env,
+            cwd=str(paths.REPO),
+        )
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr)[-3000:]
+        raise SystemExit(f"datapath: the UML run failed (exit {result.returncode}):\n{tail}")
+    doc = dict(json.loads((out / "results-uml.json").read_text()))
+    doc["command"] = command_line()
+    return doc
+
+
+@contextlib.contextmanager
+def _relaying(progress: Path) -> Iterator[None]:
+    """Copy the guest's progress lines to stderr while it runs (it has no console of ours)."""
+    done = threading.Event()
+
+    def relay() -> None:
+        offset = 0
+        while True:
+            finished = done.wait(1.0)
+            with open(progress, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            offset += len(chunk)
+            text = chunk.decode(errors="replace").replace("datapath: ", "datapath: [uml] ")
+            sys.stderr.write(text)
+            if finished:
+                return
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _passed_on(args: argparse.Namespace) -> list[str]:
+    argv = ["--shapes", args.shapes, "--runs", str(args.runs), "--seconds", str(args.seconds)]
+    argv += ["--requests", str(args.requests), "--streams", args.streams]
+    argv += ["--quick"] if args.quick else []
+    return argv + (["--no-service"] if args.no_service else [])
+
+
+def command_line() -> str:
+    return " ".join(["tools/bench/datapath.sh", *sys.argv[1:]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("datapath: run as root (network namespaces)")
+    if missing := tools.missing_tools():
+        need = " ".join(missing)
+        raise SystemExit(f"datapath: missing {need}: apt-get install {need} (bootstrap.sh does)")
+    out = args.out or Path(tempfile.mkdtemp(prefix="spidernet-datapath-out-"))
+    if args.guest:
+        report(run_here(args), out, charts=False)
+        return 0
+    if args.kernel in ("host", "both"):
+        report(run_here(args), out, charts=not args.no_charts)
+    if args.kernel in ("uml", "both"):
+        report(run_in_uml(args, out), out, charts=not args.no_charts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The datapath benchmark's PNG: one panel per tool, a bar per path, whiskers from the lowest to the highest run. Does I/O (writes a file).
+
+Panels: sockperf p50 latency (p99 as a dot), request/response rate, iperf3 Gbit/s for
+each stream count, redis-benchmark GET and SET. Bars of pod IP paths are solid, those
+of ClusterIP paths hatched, so the two targets of one shape read side by side. A small
+figure at a low DPI keeps the committed PNGs small. matplotlib (a dev dependency) is
+imported only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tools.bench.datapath_figures import Row, Summary
+
+PANELS = (
+    ("latency p50, usec (dot: p99); lower is better", ("sockperf.p50",)),
+    ("request/response per s", ("sockperf.rr",)),
+    ("iperf3 Gbit/s: 1, 2, 4 streams", ("iperf3-1.gbit", "iperf3-2.gbit", "iperf3-4.gbit")),
+    ("redis-benchmark rps: GET, SET", ("redis.get", "redis.set")),
+)
+
+
+def _bars(ax: Any, rows: Sequence[Row], keys: tuple[str, ...]) -> None:
+    height = 0.8 / len(keys)
+    for k, key in enumerate(keys):
+        for i, row in enumerate(rows):
+            s: Summary | None = row.figures.get(key)
+            if s is None:
+                continue
+            y = i + (k - (len(keys) - 1) / 2) * height
+            err = [[s.median - s.low], [s.high - s.median]]
+            hatch = "//" if "ClusterIP" in row.label else None
+            ax.barh(
+                y,
+                s.median,
+                height=height,
+                xerr=err,
+                color=f"C{k}",
+                hatch=hatch,
+                edgecolor="white",
+                error_kw={"elinewidth": 0.8, "capsize": 1.5},
+            )
+            if key == "sockperf.p50" and (p99 := row.figures.get("sockperf.p99")) is not None:
+                ax.plot([p99.median], [y], "k.", markersize=3)
+
+
+def plot(rows: Sequence[Row], title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; set before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1,
+        len(PANELS),
+        figsize=(3.0 * len(PANELS) + 2.2, 0.32 * len(rows) + 1.4),
+        dpi=80,
+        sharey=True,
+        squeeze=False,
+    )
+    for ax, (name, keys) in zip(axes[0], PANELS, strict=True):
+        _bars(ax, rows, keys)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(rows)), [r.label for r in rows], fontsize=7)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

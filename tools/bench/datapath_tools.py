@@ -1,0 +1,176 @@
+"""The seeds' tools, run in network namespaces: servers on one end, clients on the other. Does I/O.
+
+Servers (one set per server end, all bound to its address): ``sockperf server`` (TCP),
+``iperf3 -s`` and ``redis-server`` (no persistence, no protected mode). Debian's
+``redis-tools`` package ships the server binary as ``redis-check-rdb``, which acts as a
+server when started under another name: ``Servers`` starts it through a ``redis-server``
+symlink in its work directory, so the benchmark needs no ``redis-server`` package (whose
+install would start a system-wide daemon).
+
+Clients, one call each, parsed by tools/bench/datapath_figures.py:
+
+    sockperf ping-pong --tcp -m 100 -t S     latency percentiles and request/response rate
+    iperf3 -c -P N -t S -J                   throughput and CPU for N = 1, 2, 4 streams
+    redis-benchmark -d 1000 -t get,set -n R  GET and SET requests per second
+
+A failing tool raises ``ToolFailure`` naming the tool, the namespace, the target and the
+tail of its output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.bench import datapath_figures as figures
+from tools.testbed.netns import Netns
+
+SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT = 12345, 5201, 6379
+PORTS = (SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT)
+REDIS_BINARY = Path("/usr/bin/redis-check-rdb")
+TOOLS = {
+    "sockperf": "sockperf",
+    "iperf3": "iperf3",
+    "redis-benchmark": "redis-tools",
+    "redis-cli": "redis-tools",
+}
+
+
+class ToolFailure(RuntimeError):
+    pass
+
+
+def missing_tools() -> list[str]:
+    """Debian packages to install for the tools that are not on PATH (empty when all are)."""
+    from shutil import which
+
+    gone = {pkg for tool, pkg in TOOLS.items() if which(tool) is None}
+    if not REDIS_BINARY.exists():
+        gone.add("redis-tools")
+    return sorted(gone)
+
+
+@dataclass
+class Servers:
+    """The three servers in ``ns`` on ``address``; a context manager that stops them."""
+
+    ns: Netns
+    address: str
+    workdir: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __enter__(self) -> Servers:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        redis = self.workdir / "redis-server"
+        if not redis.exists():
+            redis.symlink_to(REDIS_BINARY)
+        a = self.address
+        self._start("sockperf", "sockperf", "server", "--tcp", "-i", a, "-p", str(SOCKPERF_PORT))
+        self._start("iperf3", "iperf3", "-s", "-B", a, "-p", str(IPERF3_PORT))
+        self._start(
+            "redis",
+            str(redis),
+            *("--bind", a, "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no"),
+            *("--protected-mode", "no", "--dir", str(self.workdir), "--logfile", ""),
+        )
+        self._wait_listening()
+        return self
+
+    def _start(self, name: str, *argv: str) -> None:
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        try:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns.name, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self.procs.append(proc)
+
+    def _wait_listening(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        want = {f"{self.address}:{p}" for p in PORTS}
+        while time.monotonic() < deadline:
+            out = self.ns.run("ss", "-Hltn", check=False).stdout
+            listening = {line.split()[3] for line in out.splitlines() if len(line.split()) > 3}
+            if want <= listening:
+                return
+            if any(p.poll() is not None for p in self.procs):
+                break
+            time.sleep(0.1)
+        logs = {p.name: p.read_text(errors="replace")[-400:] for p in self.workdir.glob("*.log")}
+        raise ToolFailure(f"servers in {self.ns.name} on {self.address} did not listen: {logs}")
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: int = 5  # each sockperf and iperf3 run
+    requests: int = 50_000  # each redis-benchmark run
+    streams: tuple[int, ...] = (1, 2, 4)
+
+
+def _client(
+    client: Netns,
+    target: str,
+    argv: list[str],
+    parse: Callable[[str], dict[str, float]],
+    timeout: float,
+) -> dict[str, float]:
+    try:
+        done = client.run(*argv, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolFailure(
+            f"{argv[0]} in {client.name} -> {target}: no end after {timeout:.0f} s"
+        ) from None
+    try:
+        if done.returncode != 0:
+            raise figures.ParseError(f"exit {done.returncode}")
+        return parse(done.stdout)
+    except figures.ParseError as e:
+        tail = (done.stdout + done.stderr).strip()[-800:]
+        raise ToolFailure(f"{argv[0]} in {client.name} -> {target} failed: {e}\n{tail}") from None
+
+
+def sockperf(client: Netns, target: str, s: Settings) -> dict[str, float]:
+    argv = ["sockperf", "ping-pong", "--tcp", "-i", target, "-p", str(SOCKPERF_PORT)]
+    argv += ["-m", "100", "-t", str(s.seconds)]
+    return _client(client, target, argv, figures.sockperf, s.seconds + 30)
+
+
+def iperf3(client: Netns, target: str, s: Settings, streams: int) -> dict[str, float]:
+    argv = ["iperf3", "-c", target, "-p", str(IPERF3_PORT), "-P", str(streams)]
+    argv += ["-t", str(s.seconds), "-J"]
+    return _client(client, target, argv, figures.iperf3, s.seconds + 30)
+
+
+def redis(client: Netns, target: str, s: Settings) -> dict[str, float]:
+    argv = ["redis-benchmark", "-h", target, "-p", str(REDIS_PORT), "-d", "1000"]
+    argv += ["-t", "get,set", "-n", str(s.requests), "--csv"]
+    return _client(client, target, argv, figures.redis_benchmark, 120 + s.requests / 500)
+
+
+def measure_once(client: Netns, target: str, s: Settings) -> dict[str, dict[str, float]]:
+    """One run of every tool: ``{"sockperf": {...}, "iperf3-1": {...}, ..., "redis": {...}}``."""
+    out = {"sockperf": sockperf(client, target, s)}
+    for n in s.streams:
+        out[f"iperf3-{n}"] = iperf3(client, target, s, n)
+    out["redis"] = redis(client, target, s)
+    return out

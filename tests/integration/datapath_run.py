@@ -35,7 +35,7 @@ class TinyRun:
     def path(self, shape: str, target: str) -> dict[str, Any]:
         found = [p for p in self.doc["paths"] if (p["shape"], p["target"]) == (shape, target)]
         assert found, f"no {target} path for {shape}: {[p['label'] for p in self.doc['paths']]}"
-        return found[0]
+        return dict(found[0])
 
 
 def _dnat_packets(network: shapes.Network) -> dict[str, int]:

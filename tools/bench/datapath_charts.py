@@ -1,7 +1,8 @@
 """The datapath benchmark's PNG: one panel per tool, a bar per path, whiskers from the lowest to the highest run. Does I/O (writes a file).
 
-Panels: sockperf p50 latency (p99 as a dot), request/response rate, iperf3 Gbit/s for
-each stream count, redis-benchmark GET and SET. Bars of pod IP paths are solid, those
+Panels: sockperf p50 and p99 latency (logarithmic: the tail is 10-100 times the median
+on a loaded machine), request/response rate, iperf3 Gbit/s for each stream count,
+redis-benchmark GET and SET. Bars of pod IP paths are solid, those
 of ClusterIP paths hatched, so the two targets of one shape read side by side. A small
 figure at a low DPI keeps the committed PNGs small. matplotlib (a dev dependency) is
 imported only here.
@@ -15,36 +16,42 @@ from typing import Any
 
 from tools.bench.datapath_figures import Row, Summary
 
-PANELS = (
-    ("latency p50, usec (dot: p99); lower is better", ("sockperf.p50",)),
-    ("request/response per s", ("sockperf.rr",)),
-    ("iperf3 Gbit/s: 1, 2, 4 streams", ("iperf3-1.gbit", "iperf3-2.gbit", "iperf3-4.gbit")),
-    ("redis-benchmark rps: GET, SET", ("redis.get", "redis.set")),
+PANELS = (  # title, (metric, legend) per bar, logarithmic axis
+    (
+        "latency, usec (log); lower is better",
+        (("sockperf.p50", "p50"), ("sockperf.p99", "p99")),
+        True,
+    ),
+    ("request/response per s", (("sockperf.rr", "rr/s"),), False),
+    (
+        "iperf3 Gbit/s",
+        (("iperf3-1.gbit", "1 stream"), ("iperf3-2.gbit", "2"), ("iperf3-4.gbit", "4")),
+        False,
+    ),
+    ("redis-benchmark requests/s", (("redis.get", "GET"), ("redis.set", "SET")), False),
 )
 
 
-def _bars(ax: Any, rows: Sequence[Row], keys: tuple[str, ...]) -> None:
+def _bars(ax: Any, rows: Sequence[Row], keys: tuple[tuple[str, str], ...]) -> None:
     height = 0.8 / len(keys)
-    for k, key in enumerate(keys):
+    for k, (key, legend) in enumerate(keys):
         for i, row in enumerate(rows):
             s: Summary | None = row.figures.get(key)
             if s is None:
                 continue
             y = i + (k - (len(keys) - 1) / 2) * height
             err = [[s.median - s.low], [s.high - s.median]]
-            hatch = "//" if "ClusterIP" in row.label else None
             ax.barh(
                 y,
                 s.median,
                 height=height,
                 xerr=err,
                 color=f"C{k}",
-                hatch=hatch,
+                hatch="//" if "ClusterIP" in row.label else None,
                 edgecolor="white",
                 error_kw={"elinewidth": 0.8, "capsize": 1.5},
+                label=legend if i == 0 else None,
             )
-            if key == "sockperf.p50" and (p99 := row.figures.get("sockperf.p99")) is not None:
-                ax.plot([p99.median], [y], "k.", markersize=3)
 
 
 def plot(rows: Sequence[Row], title: str, path: Path) -> Path:
@@ -61,8 +68,12 @@ def plot(rows: Sequence[Row], title: str, path: Path) -> Path:
         sharey=True,
         squeeze=False,
     )
-    for ax, (name, keys) in zip(axes[0], PANELS, strict=True):
+    for ax, (name, keys, log) in zip(axes[0], PANELS, strict=True):
         _bars(ax, rows, keys)
+        if log:
+            ax.set_xscale("log")
+        if len(keys) > 1:
+            ax.legend(fontsize=6, loc="lower right")
         ax.set_title(name, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(axis="x", alpha=0.3)

@@ -122,7 +122,7 @@ class Servers:
 
 @dataclass(frozen=True)
 class Settings:
-    seconds: int = 5  # each sockperf and iperf3 run
+    seconds: int = 4  # each sockperf and iperf3 run
     requests: int = 50_000  # each redis-benchmark run
     streams: tuple[int, ...] = (1, 2, 4)
 

@@ -3,7 +3,7 @@
 Built on the testbed (docs/testbed.md): a fabric netns whose bridge is the switch,
 node netns with NIC ``ens1`` on it, a router netns on the same bridge, the local
 control plane and libcni running each pod's conflist inside its node. Nothing touches
-the machine's own network namespace. Addresses (IPv4; the seeds measured IPv4):
+the machine's own network namespace. Addresses (IPv4, as the published comparisons):
 
     underlay   10.6.0.0/24   nodes .2 .3 (.4 .5 for ipvlan), router .1, pool .10-.99
                10.7.0.0/24   router .1, pool .10-.99      (the server of "across subnets")

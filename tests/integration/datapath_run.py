@@ -1,4 +1,4 @@
-"""A tiny run of the datapath benchmark for tests: build shapes, one short run per path, read the kernel's evidence.
+"""A tiny datapath benchmark run for tests: shapes built, a short run per path, the evidence.
 
 Shared by tests/integration/test_datapath.py (the host kernel's shapes) and
 tests/uml_guest/test_datapath_shapes.py (ipvlan, IP-in-IP, VLAN in user-mode Linux).

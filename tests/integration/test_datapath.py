@@ -1,17 +1,18 @@
-"""The datapath benchmark, tiny, on the host kernel: every shape wired for real, every path carries traffic.
+"""The datapath benchmark, tiny, on the host kernel: every shape wired, every path carries traffic.
 
 One module-wide build (tests/integration/datapath_run.py) on the session's control
 plane, then one 1-second run of every tool per path. Nothing here asserts a speed.
 
-| shape          | built from                                   | pod IP | ClusterIP through          |
-|----------------|----------------------------------------------|--------|----------------------------|
-| node           | the nodes' own NICs                          | yes    | the node's DNAT (OUTPUT)   |
-| macvlan        | Debian macvlan + spiderpool + coordinator    | yes    | veth0, node DNAT + masq    |
-| macvlan-cross  | the same, server in another subnet (router)  | yes    | –                          |
-| host-gw        | Debian bridge + host-local, routed nodes     | yes    | eth0, node DNAT            |
-| vxlan          | the same over a flannel-like VXLAN           | yes    | eth0, node DNAT            |
-| ipvlan, ipip, macvlan-vlan: not in this kernel; named as skipped here, run in UML   |
-| (tests/uml_guest/test_datapath_shapes.py)                                           |
+| shape          | built from                                  | pod IP | ClusterIP through        |
+|----------------|---------------------------------------------|--------|--------------------------|
+| node           | the nodes' own NICs                         | yes    | the node's DNAT (OUTPUT) |
+| macvlan        | Debian macvlan + spiderpool + coordinator   | yes    | veth0, node DNAT + masq  |
+| macvlan-cross  | the same, server in another subnet (router) | yes    | –                        |
+| host-gw        | Debian bridge + host-local, routed nodes    | yes    | eth0, node DNAT          |
+| vxlan          | the same over a flannel-like VXLAN          | yes    | eth0, node DNAT          |
+
+ipvlan, ipip and macvlan-vlan are not in this kernel: named as skipped here, run in UML
+by tests/uml_guest/test_datapath_shapes.py.
 
 Per path: sockperf, iperf3 and redis-benchmark each report a positive figure. Per
 ClusterIP path: the client node's DNAT rules counted its packets, and the client routes

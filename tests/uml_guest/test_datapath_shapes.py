@@ -1,4 +1,4 @@
-"""The datapath benchmark's shapes that need the user-mode Linux kernel, tiny: every path carries traffic.
+"""The datapath shapes that need the user-mode Linux kernel, tiny: every path carries traffic.
 
 Runs inside the UML guest (tests/e2e/test_in_uml.py boots it), with the guest's own
 control plane, through tests/integration/datapath_run.py as the host-kernel shapes do.

@@ -1,4 +1,4 @@
-"""The datapath benchmark's pure parts: the tools' output parsed, runs summarised, tables and NAT rules rendered.
+"""The datapath benchmark's pure parts: tools' output parsed, runs summarised, tables, NAT rules.
 
 | part                         | cases                                                            |
 |------------------------------|------------------------------------------------------------------|
@@ -20,7 +20,7 @@ from tools.bench import datapath_figures as figures
 from tools.bench import datapath_services as services
 
 SOCKPERF = """\
-sockperf: [Total Run] RunTime=2.000 sec; Warm up time=400 msec; SentMessages=46120; ReceivedMessages=46119
+sockperf: [Total Run] RunTime=2.000 sec; SentMessages=46120; ReceivedMessages=46119
 sockperf: ========= Printing statistics for Server No: 0
 sockperf: [Valid Duration] RunTime=1.555 sec; SentMessages=36008; ReceivedMessages=36008
 sockperf: \x1b[2;35m====> avg-latency=21.578 (std-dev=224.839)\x1b[0m

@@ -1,4 +1,6 @@
-"""The datapath benchmark's PNG: one panel per tool, a bar per path, whiskers from the lowest to the highest run. Does I/O (writes a file).
+"""The datapath benchmark's PNG: a panel per tool, a bar per path. Does I/O (writes a file).
+
+Whiskers run from the lowest to the highest run.
 
 Panels: sockperf p50 and p99 latency (logarithmic: the tail is 10-100 times the median
 on a loaded machine), request/response rate, iperf3 Gbit/s for each stream count,

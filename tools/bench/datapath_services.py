@@ -1,4 +1,4 @@
-"""ClusterIP services as kube-proxy's iptables mode lays them out, in a node netns. Does I/O (apply).
+"""ClusterIP services as kube-proxy's iptables mode lays them out, in a node netns. Does I/O.
 
 kube-proxy (iptables mode) jumps from ``PREROUTING`` (traffic forwarded for pods) and
 ``OUTPUT`` (the node's own) to ``KUBE-SERVICES``; a service's rule DNATs to an endpoint;

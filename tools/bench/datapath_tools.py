@@ -1,4 +1,4 @@
-"""sockperf, iperf3 and redis-benchmark in network namespaces: servers on one end, clients on the other. Does I/O.
+"""sockperf, iperf3, redis-benchmark in netns: servers on one end, clients on the other. Does I/O.
 
 Servers (one set per server end, all bound to its address): ``sockperf server`` (TCP),
 ``iperf3 -s`` and ``redis-server`` (no persistence, no protected mode). Debian's

@@ -132,9 +132,16 @@ def check_paths(network: shapes.Network) -> None:
 
 
 def measure(
-    network: shapes.Network, s: tools.Settings, runs: int, work: Path
+    network: shapes.Network,
+    s: tools.Settings,
+    runs: int,
+    work: Path,
+    load_seen: list[float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every path ``runs`` times, round-robin; the raw samples per path and tool."""
+    """Every path ``runs`` times, round-robin; the raw samples per path and tool.
+
+    ``load_seen`` gets the 1-minute load average as each path's run starts.
+    """
     samples: list[dict[str, list[dict[str, float]]]] = [{} for _ in network.paths]
     with contextlib.ExitStack() as stack:
         for p in network.paths:
@@ -145,6 +152,8 @@ def measure(
         for run in range(1, runs + 1):
             for path, mine in zip(network.paths, samples):
                 started = time.monotonic()
+                if load_seen is not None:
+                    load_seen.append(loadavg()[0])
                 once = tools.measure_once(path.client, path.address, s)
                 for tool, figure in once.items():
                     mine.setdefault(tool, []).append(figure)
@@ -173,6 +182,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
     s, runs = settings(args)
     netns.cleanup_stale()
     work = Path(tempfile.mkdtemp(prefix="spidernet-datapath-"))
+    load_seen: list[float] = []
     load_before, started = loadavg(), time.monotonic()
     with ControlPlane(workdir=work / "cp") as cp:
         cluster = Cluster(cp)
@@ -182,7 +192,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
             skipped = build(network, args.shapes.split(","), not args.no_service)
             for line in skipped:
                 say(f"skipped {line}")
-            results = measure(network, s, runs, work)
+            results = measure(network, s, runs, work, load_seen)
         finally:
             network.close()
     shutil.rmtree(work, ignore_errors=True)  # kept after a failure: the servers' logs are there
@@ -193,7 +203,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}",
         "command": command_line(),
         "settings": {"runs": runs, "seconds": s.seconds, "requests": s.requests},
-        "load": {"before": load_before, "after": loadavg()},
+        "load": {"before": load_before, "during": load_seen, "after": loadavg()},
         "wall_seconds": round(time.monotonic() - started),
         "skipped": skipped,
         "paths": results,
@@ -218,10 +228,11 @@ def rows(doc: dict[str, Any]) -> list[figures.Row]:
 
 def heading(doc: dict[str, Any]) -> str:
     st, ld = doc["settings"], doc["load"]
+    during = ld.get("during") or ld["before"][:1]
     return (
         f"{doc['kernel']} kernel {doc['release']}, {doc['machine']}, {doc['date']}; "
-        f"{st['runs']} runs of {st['seconds']} s (redis {st['requests']} requests); "
-        f"load average before {ld['before'][0]:.2f}, after {ld['after'][0]:.2f}"
+        f"{st['runs']} run(s) of {st['seconds']} s (redis {st['requests']} requests); "
+        f"1-min load average {min(during):.1f}-{max(during):.1f} while measuring"
     )
 
 
@@ -263,6 +274,7 @@ def run_in_uml(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     progress.write_text("")
     env = {**uml.project_env(), PROGRESS_ENV: str(progress)}
     say("booting user-mode Linux; the control plane starts inside it (minutes on a busy machine)")
+    host_before = loadavg()
     with _relaying(progress):
         result = uml.run(
             argv + _passed_on(args),
@@ -276,6 +288,15 @@ def run_in_uml(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         raise SystemExit(f"datapath: the UML run failed (exit {result.returncode}):\n{tail}")
     doc = dict(json.loads((out / "results-uml.json").read_text()))
     doc["command"] = command_line()
+    # the guest's own load says nothing about the host's other work: keep the host's
+    host_after = loadavg()
+    during = [host_before[0], host_after[0]]
+    doc["load"] = {
+        "before": host_before,
+        "during": during,
+        "after": host_after,
+        "guest": doc["load"],
+    }
     return doc
 
 

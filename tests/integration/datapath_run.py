@@ -84,5 +84,6 @@ def assert_every_tool_answered(path: dict[str, Any]) -> None:
     """Each tool moved data on the path: positive figures, nothing about speed."""
     samples = path["samples"]
     assert samples["sockperf"][0]["rr"] > 0, path["label"]
+    assert samples["sockperf"][0]["cpu_us"] > 0, path["label"]
     assert samples["iperf3-1"][0]["gbit"] > 0, path["label"]
     assert min(samples["redis"][0].values()) > 0, path["label"]

@@ -49,6 +49,12 @@ def test_sockperf_gives_percentiles_and_the_round_trip_rate_of_the_valid_duratio
     got = figures.sockperf(SOCKPERF)
     assert (got["p50"], got["p99"], got["p99.9"]) == (7.115, 162.205, 2406.417)
     assert got["rr"] == pytest.approx(36008 / 1.555)
+    assert got["exchanged"] == 46119  # the whole run's, warm-up included: what the CPU paid for
+
+
+def test_cpu_per_operation_is_in_microseconds_and_zero_for_no_operations() -> None:
+    assert figures.per_op_us(0.5, 10_000) == pytest.approx(50.0)
+    assert figures.per_op_us(0.5, 0) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -102,15 +108,21 @@ def test_runs_are_flattened_to_tool_dot_metric() -> None:
 def test_a_table_shows_ratios_to_the_ceiling_row_and_a_dash_where_a_path_lacks_one() -> None:
     table = figures.TABLES[1]  # request/response
     rows = [
-        figures.Row("node to node", figures.flatten({"sockperf": [{"rr": 100.0}]}), ceiling=True),
+        figures.Row(
+            "node to node",
+            figures.flatten({"sockperf": [{"rr": 100.0, "cpu_us": 10.0}]}),
+            ceiling=True,
+        ),
         figures.Row("macvlan", figures.flatten({"sockperf": [{"rr": 150.0}]})),
         figures.Row("unmeasured", {}),
     ]
     text = figures.render(table, rows)
     assert "1.00x" in text and "1.50x" in text
     assert "unmeasured" not in text
+    macvlan = next(line for line in text.splitlines() if line.startswith("macvlan"))
+    assert macvlan.split()[-3:] == ["–", "1.50x", "–"]  # no CPU figure, so no CPU ratio
     md = figures.render(table, rows, markdown=True)
-    assert md.splitlines()[0] == "| path | rr/s | vs node |"
+    assert md.splitlines()[0] == "| path | rr/s | CPU us/rr | rr/s vs node | CPU vs node |"
 
 
 def test_kube_proxy_like_rules_dnat_each_port_and_masquerade_outside_the_cluster_cidr() -> None:

@@ -144,17 +144,20 @@ def measure(
     """
     samples: list[dict[str, list[dict[str, float]]]] = [{} for _ in network.paths]
     with contextlib.ExitStack() as stack:
-        for p in network.paths:
-            if p.target == "pod":  # a shape's ClusterIP path reaches the same servers
-                where = work / "servers" / p.shape.key
-                stack.enter_context(tools.Servers(p.server, p.server_address, where))
+        servers = {
+            p.shape.key: stack.enter_context(
+                tools.Servers(p.server, p.server_address, work / "servers" / p.shape.key)
+            )
+            for p in network.paths
+            if p.target == "pod"  # a shape's ClusterIP path reaches the same servers
+        }
         check_paths(network)
         for run in range(1, runs + 1):
             for path, mine in zip(network.paths, samples):
                 started = time.monotonic()
                 if load_seen is not None:
                     load_seen.append(loadavg()[0])
-                once = tools.measure_once(path.client, path.address, s)
+                once = tools.measure_once(path.client, path.address, s, servers[path.shape.key])
                 for tool, figure in once.items():
                     mine.setdefault(tool, []).append(figure)
                 took = time.monotonic() - started
@@ -172,7 +175,8 @@ def _brief(once: dict[str, dict[str, float]]) -> str:
         once["redis"],
     )
     return (
-        f"p50 {sp['p50']:.1f} us, {sp['rr']:,.0f} rr/s, {ip1['gbit']:.2f} Gbit/s, "
+        f"p50 {sp['p50']:.1f} us, {sp['rr']:,.0f} rr/s at {sp['cpu_us']:.0f} CPU-us, "
+        f"{ip1['gbit']:.2f} Gbit/s, "
         f"redis GET {rd['get']:,.0f}/s"
     )
 

@@ -9,6 +9,9 @@ What each tool reports and what we keep of it (docs/datapath.md):
   endpoint processes were charged (``cpu_utilization_percent``), as CPU-seconds per Gbit;
 - ``redis-benchmark --csv``: requests per second per test (GET, SET).
 
+The runner adds the CPU both ends used per round trip or request (``per_op_us``): the
+path's cost in CPU, which other work on the machine disturbs far less than the rates.
+
 A metric's runs become a ``Summary``: the median, the smallest and largest run, and the
 spread, half the range over the median (a "±" figure).
 """
@@ -22,9 +25,9 @@ import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 PERCENTILE = re.compile(r"---> percentile (\d+\.\d+) =\s*([0-9.]+)")
+TOTAL = re.compile(r"\[Total Run\] RunTime=[0-9.]+ sec;.* ReceivedMessages=(\d+)")
 VALID = re.compile(
     r"\[Valid Duration\] RunTime=([0-9.]+) sec; SentMessages=(\d+); ReceivedMessages=(\d+)"
 )
@@ -39,7 +42,8 @@ def _tail(text: str, lines: int = 8) -> str:
 
 
 def sockperf(text: str) -> dict[str, float]:
-    """``p50``, ``p99``, ``p99.9`` (microseconds) and ``rr`` (round trips per second)."""
+    """``p50``, ``p99``, ``p99.9`` (microseconds), ``rr`` (round trips per second) and
+    ``exchanged``, the round trips of the whole run (warm-up included: what its CPU paid for)."""
     found = {float(p): float(v) for p, v in PERCENTILE.findall(text)}
     valid = VALID.search(text)
     if not valid or not {50.0, 99.0, 99.9} <= found.keys():
@@ -47,11 +51,13 @@ def sockperf(text: str) -> dict[str, float]:
     seconds, received = float(valid.group(1)), int(valid.group(3))
     if seconds <= 0 or received == 0:
         raise ParseError(f"sockperf measured nothing:\n{_tail(text)}")
+    total = TOTAL.search(text)
     return {
         "p50": found[50.0],
         "p99": found[99.0],
         "p99.9": found[99.9],
         "rr": received / seconds,
+        "exchanged": float(total.group(1)) if total else float(received),  # warm-up included
     }
 
 
@@ -126,8 +132,7 @@ class Column:
 class Table:
     title: str
     columns: tuple[Column, ...]
-    ratio_of: str  # the column whose value is also shown as a ratio to the ceiling row
-    ratio_title: str
+    ratios: tuple[Column, ...]  # also shown as a ratio to the ceiling row
 
 
 TABLES = (
@@ -138,14 +143,13 @@ TABLES = (
             Column("sockperf.p99", "p99"),
             Column("sockperf.p99.9", "p99.9"),
         ),
-        "sockperf.p50",
-        "p50 / node",
+        (Column("sockperf.p50", "p50 / node"),),
     ),
     Table(
-        "Request/response, one TCP transaction of 100 B in flight (netperf TCP_RR's figure; per s)",
-        (Column("sockperf.rr", "rr/s", 0),),
-        "sockperf.rr",
-        "vs node",
+        "Request/response, one TCP transaction of 100 B in flight (netperf TCP_RR's figure);"
+        " CPU of both ends per transaction",
+        (Column("sockperf.rr", "rr/s", 0), Column("sockperf.cpu_us", "CPU us/rr")),
+        (Column("sockperf.rr", "rr/s vs node"), Column("sockperf.cpu_us", "CPU vs node")),
     ),
     Table(
         "Throughput, iperf3 (Gbit/s received; CPU-s per Gbit of both ends at 1 stream)",
@@ -155,16 +159,26 @@ TABLES = (
             Column("iperf3-4.gbit", "4 streams", 2),
             Column("iperf3-1.cpu_per_gbit", "CPU-s/Gbit", 3),
         ),
-        "iperf3-1.gbit",
-        "1 stream vs node",
+        (
+            Column("iperf3-1.gbit", "1 stream vs node"),
+            Column("iperf3-1.cpu_per_gbit", "CPU vs node"),
+        ),
     ),
     Table(
-        "redis-benchmark -d 1000 (requests/s)",
-        (Column("redis.get", "GET", 0), Column("redis.set", "SET", 0)),
-        "redis.get",
-        "GET vs node",
+        "redis-benchmark -d 1000 (requests/s; CPU of server and benchmark per request)",
+        (
+            Column("redis.get", "GET", 0),
+            Column("redis.set", "SET", 0),
+            Column("redis.cpu_us", "CPU us/req"),
+        ),
+        (Column("redis.get", "GET vs node"), Column("redis.cpu_us", "CPU vs node")),
     ),
 )
+
+
+def per_op_us(cpu_seconds: float, ops: float) -> float:
+    """CPU microseconds per operation (0 when nothing was done)."""
+    return cpu_seconds / ops * 1e6 if ops else 0.0
 
 
 def cell(summary: Summary | None, digits: int) -> str:
@@ -188,14 +202,14 @@ class Row:
 
 
 def render(table: Table, rows: Sequence[Row], *, markdown: bool = False) -> str:
-    """One table: a row per path, ``median ±spread`` cells, and the ratio to the ceiling row."""
-    ceiling = next((r.figures.get(table.ratio_of) for r in rows if r.ceiling), None)
-    header = ["path", *(c.title for c in table.columns), table.ratio_title]
+    """One table: a row per path, ``median ±spread`` cells, and ratios to the ceiling row."""
+    top = next((r for r in rows if r.ceiling), None)
+    header = ["path", *(c.title for c in table.columns), *(c.title for c in table.ratios)]
     body = [
         [
             r.label,
             *(cell(r.figures.get(c.key), c.digits) for c in table.columns),
-            ratio(r.figures.get(table.ratio_of), ceiling),
+            *(ratio(r.figures.get(c.key), top and top.figures.get(c.key)) for c in table.ratios),
         ]
         for r in rows
         if any(c.key in r.figures for c in table.columns)
@@ -218,13 +232,4 @@ def flatten(results: dict[str, list[dict[str, float]]]) -> dict[str, Summary]:
         f"{tool}.{metric}": s
         for tool, runs in results.items()
         for metric, s in summaries(runs).items()
-    }
-
-
-def as_json(summary: Summary) -> dict[str, Any]:
-    return {
-        "median": summary.median,
-        "low": summary.low,
-        "high": summary.high,
-        "runs": summary.runs,
     }

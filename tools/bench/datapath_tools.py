@@ -20,6 +20,7 @@ tail of its output.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.bench import datapath_figures as figures
+from tools.bench import measure
 from tools.testbed.netns import Netns
 
 SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT = 12345, 5201, 6379
 PORTS = (SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT)
+BUSY_RETRIES = 20
 REDIS_BINARY = Path("/usr/bin/redis-check-rdb")
 TOOLS = {
     "sockperf": "sockperf",
@@ -61,7 +64,7 @@ class Servers:
     ns: Netns
     address: str
     workdir: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __enter__(self) -> Servers:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +95,11 @@ class Servers:
             )
         finally:
             log.close()
-        self.procs.append(proc)
+        self.procs[name] = proc
+
+    def cpu(self, name: str) -> float:
+        """CPU-seconds server ``name`` has used so far (``ip netns exec`` execs it: same pid)."""
+        return measure.process_cpu(self.procs[name].pid)
 
     def _wait_listening(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -102,17 +109,17 @@ class Servers:
             listening = {line.split()[3] for line in out.splitlines() if len(line.split()) > 3}
             if want <= listening:
                 return
-            if any(p.poll() is not None for p in self.procs):
+            if any(p.poll() is not None for p in self.procs.values()):
                 break
             time.sleep(0.1)
         logs = {p.name: p.read_text(errors="replace")[-400:] for p in self.workdir.glob("*.log")}
         raise ToolFailure(f"servers in {self.ns.name} on {self.address} did not listen: {logs}")
 
     def __exit__(self, *exc: object) -> None:
-        for proc in self.procs:
+        for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, 15)
-        for proc in self.procs:
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -127,13 +134,21 @@ class Settings:
     streams: tuple[int, ...] = (1, 2, 4)
 
 
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _client(
     client: Netns,
     target: str,
     argv: list[str],
     parse: Callable[[str], dict[str, float]],
     timeout: float,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], float]:
+    """The tool's parsed figures and the CPU-seconds it used (one client runs at a time, so
+    the growth of this process's reaped-children rusage is that client's)."""
+    before = _children_cpu()
     try:
         done = client.run(*argv, check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -143,34 +158,56 @@ def _client(
     try:
         if done.returncode != 0:
             raise figures.ParseError(f"exit {done.returncode}")
-        return parse(done.stdout)
+        return parse(done.stdout), _children_cpu() - before
     except figures.ParseError as e:
         tail = (done.stdout + done.stderr).strip()[-800:]
         raise ToolFailure(f"{argv[0]} in {client.name} -> {target} failed: {e}\n{tail}") from None
 
 
-def sockperf(client: Netns, target: str, s: Settings) -> dict[str, float]:
+def sockperf(client: Netns, target: str, s: Settings, servers: Servers) -> dict[str, float]:
+    """Adds ``cpu_us``: client and server CPU per round trip."""
     argv = ["sockperf", "ping-pong", "--tcp", "-i", target, "-p", str(SOCKPERF_PORT)]
     argv += ["-m", "100", "-t", str(s.seconds)]
-    return _client(client, target, argv, figures.sockperf, s.seconds + 30)
+    server_before = servers.cpu("sockperf")
+    got, cpu = _client(client, target, argv, figures.sockperf, s.seconds + 30)
+    cpu += servers.cpu("sockperf") - server_before
+    return {**got, "cpu_us": figures.per_op_us(cpu, got["exchanged"])}
 
 
 def iperf3(client: Netns, target: str, s: Settings, streams: int) -> dict[str, float]:
+    """iperf3 measures its two ends' CPU itself (``cpu_per_gbit``).
+
+    An iperf3 server serves one test at a time and takes a moment to wind the last one
+    down: "the server is busy" right after a test is retried, for up to 10 s.
+    """
     argv = ["iperf3", "-c", target, "-p", str(IPERF3_PORT), "-P", str(streams)]
     argv += ["-t", str(s.seconds), "-J"]
-    return _client(client, target, argv, figures.iperf3, s.seconds + 30)
+    for attempt in range(BUSY_RETRIES, -1, -1):
+        try:
+            return _client(client, target, argv, figures.iperf3, s.seconds + 30)[0]
+        except ToolFailure as e:
+            if "server is busy" not in str(e) or not attempt:
+                raise
+            time.sleep(10 / BUSY_RETRIES)
+    raise AssertionError("unreachable")
 
 
-def redis(client: Netns, target: str, s: Settings) -> dict[str, float]:
+def redis(client: Netns, target: str, s: Settings, servers: Servers) -> dict[str, float]:
+    """Adds ``cpu_us``: server and benchmark CPU per request (GET and SET: 2 x ``requests``)."""
     argv = ["redis-benchmark", "-h", target, "-p", str(REDIS_PORT), "-d", "1000"]
     argv += ["-t", "get,set", "-n", str(s.requests), "--csv"]
-    return _client(client, target, argv, figures.redis_benchmark, 120 + s.requests / 500)
+    server_before = servers.cpu("redis")
+    got, cpu = _client(client, target, argv, figures.redis_benchmark, 120 + s.requests / 500)
+    cpu += servers.cpu("redis") - server_before
+    return {**got, "cpu_us": figures.per_op_us(cpu, 2 * s.requests)}
 
 
-def measure_once(client: Netns, target: str, s: Settings) -> dict[str, dict[str, float]]:
+def measure_once(
+    client: Netns, target: str, s: Settings, servers: Servers
+) -> dict[str, dict[str, float]]:
     """One run of every tool: ``{"sockperf": {...}, "iperf3-1": {...}, ..., "redis": {...}}``."""
-    out = {"sockperf": sockperf(client, target, s)}
+    out = {"sockperf": sockperf(client, target, s, servers)}
     for n in s.streams:
         out[f"iperf3-{n}"] = iperf3(client, target, s, n)
-    out["redis"] = redis(client, target, s)
+    out["redis"] = redis(client, target, s, servers)
     return out

@@ -1,13 +1,13 @@
 """The datapath benchmark's PNG: a panel per tool, a bar per path. Does I/O (writes a file).
 
-Whiskers run from the lowest to the highest run.
-
 Panels: sockperf p50 and p99 latency (logarithmic: the tail is 10-100 times the median
 on a loaded machine), request/response rate, iperf3 Gbit/s for each stream count,
-redis-benchmark GET and SET. Bars of pod IP paths are solid, those
-of ClusterIP paths hatched, so the two targets of one shape read side by side. A small
-figure at a low DPI keeps the committed PNGs small. matplotlib (a dev dependency) is
-imported only here.
+redis-benchmark GET and SET, and the CPU both ends used per round trip and per redis
+request (the figure other load on the machine disturbs least). Whiskers run from the
+lowest to the highest run. Bars of pod IP paths are solid, those of ClusterIP paths
+hatched, so the two targets of one shape read side by side. A small figure at a low
+DPI keeps the committed PNGs small; matplotlib (a dev dependency) comes through
+tools/bench/plots.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tools.bench import plots
 from tools.bench.datapath_figures import Row, Summary
 
 PANELS = (  # title, (metric, legend) per bar, logarithmic axis
@@ -31,6 +32,11 @@ PANELS = (  # title, (metric, legend) per bar, logarithmic axis
         False,
     ),
     ("redis-benchmark requests/s", (("redis.get", "GET"), ("redis.set", "SET")), False),
+    (
+        "CPU-us of both ends; lower is better",
+        (("sockperf.cpu_us", "per round trip"), ("redis.cpu_us", "per redis request")),
+        False,
+    ),
 )
 
 
@@ -57,12 +63,7 @@ def _bars(ax: Any, rows: Sequence[Row], keys: tuple[tuple[str, str], ...]) -> No
 
 
 def plot(rows: Sequence[Row], title: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; set before pyplot is imported
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
+    fig, axes = plots.pyplot().subplots(
         1,
         len(PANELS),
         figsize=(3.0 * len(PANELS) + 2.2, 0.32 * len(rows) + 1.4),
@@ -81,9 +82,4 @@ def plot(rows: Sequence[Row], title: str, path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(rows)), [r.label for r in rows], fontsize=7)
     axes[0][0].invert_yaxis()
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return plots.save(fig, title, path)

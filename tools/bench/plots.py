@@ -25,13 +25,29 @@ def series(done_at: list[float], target: int, falling: bool) -> tuple[list[float
     return xs, ys
 
 
-def plot(phases: dict[str, list[dict[str, Any]]], title: str, path: Path) -> Path:
-    """``phases``: phase name -> [{"plugin", "done_at", "target", "wall"}]."""
+def pyplot() -> Any:
+    """matplotlib's pyplot without a display (the backend is set before pyplot is imported)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # no display; set before pyplot is imported
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save(fig: Any, title: str, path: Path) -> Path:
+    """Title, tight layout, write ``path`` (its directory made), free the figure."""
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    pyplot().close(fig)
+    return path
+
+
+def plot(phases: dict[str, list[dict[str, Any]]], title: str, path: Path) -> Path:
+    """``phases``: phase name -> [{"plugin", "done_at", "target", "wall"}]."""
+    plt = pyplot()
     names = [p for p in phases if phases[p]]
     fig, axes = plt.subplots(1, len(names), figsize=(3.1 * len(names), 2.8), dpi=80, squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
@@ -48,9 +64,4 @@ def plot(phases: dict[str, list[dict[str, Any]]], title: str, path: Path) -> Pat
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("pods with an address", fontsize=8)
     axes[0][-1].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, title, path)

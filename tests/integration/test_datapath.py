@@ -30,7 +30,7 @@ import pytest
 
 from tests.integration import datapath_run
 from tests.integration.datapath_run import TinyRun
-from tools.bench import datapath
+from tools.bench import datapath_figures, datapath_report
 from tools.bench import datapath_shapes as shapes
 from tools.bench import datapath_tools as tools
 from tools.testbed.cluster import Cluster
@@ -84,7 +84,7 @@ def test_shapes_this_kernel_lacks_are_named_with_the_missing_driver(run: TinyRun
 
 
 def test_the_tables_have_a_row_per_path_and_ratios_to_node_to_node(run: TinyRun) -> None:
-    text = datapath.tables(run.doc)
+    text = datapath_report.tables(run.doc)
     for p in run.doc["paths"]:
         assert p["label"] in text
-    assert text.count("1.00x") >= len(datapath.figures.TABLES)
+    assert text.count("1.00x") >= len(datapath_figures.TABLES)

@@ -8,15 +8,18 @@
 | summaries                    | median, range, spread; one run has no spread shown               |
 | tables                       | a row per path, ratio to the ceiling row, "–" for a missing one  |
 | kube-proxy-like rules        | a DNAT per port, masquerade only outside the cluster CIDR        |
+| the docs' results block      | replaced between its kernel's markers, the rest kept; none: named|
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tools.bench import datapath_figures as figures
+from tools.bench import datapath_report as report
 from tools.bench import datapath_services as services
 
 SOCKPERF = """\
@@ -136,3 +139,38 @@ def test_kube_proxy_like_rules_dnat_each_port_and_masquerade_outside_the_cluster
         assert f"-A KUBE-SVC-MACVLAN ! -s 10.244.0.0/14 {match} -j KUBE-MARK-MASQ" in text
         assert f"-A KUBE-SVC-MACVLAN {match} -j DNAT --to-destination 10.6.0.11:{port}" in text
     assert "-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE" in text
+
+
+def results_doc() -> dict[str, object]:
+    sample = {"sockperf": [{"p50": 10.0, "p99": 20.0, "p99.9": 30.0, "rr": 5.0, "cpu_us": 9.0}]}
+    return {
+        "kernel": "host",
+        "release": "6.1",
+        "machine": "2 CPUs",
+        "date": "2026-12-07 12:00 UTC",
+        "command": "tools/bench/datapath.sh",
+        "wall_seconds": 600,
+        "settings": {"runs": 1, "seconds": 4, "requests": 100},
+        "load": {"before": [1.0], "during": [0.5, 1.5], "after": [1.0]},
+        "skipped": [],
+        "paths": [{"shape": "node", "target": "pod", "label": "node to node", "samples": sample}],
+    }
+
+
+def test_publishing_replaces_only_the_kernel_s_results_block(tmp_path: Path) -> None:
+    docs = tmp_path / "datapath.md"
+    docs.write_text("intro\n<!-- results:host -->\nold\n<!-- /results:host -->\nafter\n")
+    report.publish(results_doc(), docs)
+    text = docs.read_text()
+    assert text.startswith("intro\n<!-- results:host -->\nTaken 2026-12-07 12:00 UTC")
+    assert "old" not in text and text.endswith("<!-- /results:host -->\nafter\n")
+    assert "![datapath figures, host kernel](datapath/datapath-host.png)" in text
+    assert "load average 0.5-1.5 while measuring" in text
+    assert "| node to node | 10.0 | 20.0 | 30.0 | 1.00x |" in text
+
+
+def test_publishing_into_docs_without_the_markers_says_which_are_missing(tmp_path: Path) -> None:
+    docs = tmp_path / "datapath.md"
+    docs.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="results:host"):
+        report.publish(results_doc(), docs)

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tools.bench import datapath_figures as figures
+from tools.bench import datapath_report as reporting
 from tools.bench import datapath_shapes as shapes
 from tools.bench import datapath_tools as tools
 from tools.testbed import netns, paths, uml
@@ -65,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
     add("--quick", action="store_true", help="1 run of 1 s, 2000 requests: checks the wiring")
     add("--out", type=Path, default=None, help="results directory (default: a new /tmp dir)")
     add("--no-charts", action="store_true", help="skip the PNG (needs matplotlib)")
+    add(
+        "--publish",
+        action="store_true",
+        help="write to docs/datapath/ and rewrite the results in docs/datapath.md",
+    )
     add("--guest", action="store_true", help=argparse.SUPPRESS)  # the run inside UML
     return ap
 
@@ -214,56 +219,6 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ report
-
-
-def rows(doc: dict[str, Any]) -> list[figures.Row]:
-    """Pod IP paths first, then ClusterIP paths, each in the shapes' order."""
-    ordered = sorted(doc["paths"], key=lambda p: p["target"] != "pod")
-    return [
-        figures.Row(
-            p["label"],
-            figures.flatten(p["samples"]),
-            ceiling=p["shape"] == "node" and p["target"] == "pod",
-        )
-        for p in ordered
-    ]
-
-
-def heading(doc: dict[str, Any]) -> str:
-    st, ld = doc["settings"], doc["load"]
-    during = ld.get("during") or ld["before"][:1]
-    return (
-        f"{doc['kernel']} kernel {doc['release']}, {doc['machine']}, {doc['date']}; "
-        f"{st['runs']} run(s) of {st['seconds']} s (redis {st['requests']} requests); "
-        f"1-min load average {min(during):.1f}-{max(during):.1f} while measuring"
-    )
-
-
-def tables(doc: dict[str, Any], *, markdown: bool = False) -> str:
-    parts = [heading(doc)]
-    for table in figures.TABLES:
-        body = figures.render(table, rows(doc), markdown=markdown)
-        parts.append(f"{'**' if markdown else ''}{table.title}{'**' if markdown else ''}\n\n{body}")
-    if doc["skipped"]:
-        parts.append("skipped: " + "; ".join(doc["skipped"]))
-    return "\n\n".join(parts)
-
-
-def report(doc: dict[str, Any], out: Path, charts: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    kernel = doc["kernel"]
-    (out / f"results-{kernel}.json").write_text(json.dumps(doc, indent=1, default=list))
-    (out / f"tables-{kernel}.md").write_text(tables(doc, markdown=True) + "\n")
-    print(tables(doc), flush=True)
-    if charts:
-        from tools.bench import datapath_charts
-
-        png = datapath_charts.plot(rows(doc), heading(doc), out / f"datapath-{kernel}.png")
-        say(f"wrote {png}")
-    say(f"wrote {out}/results-{kernel}.json and tables-{kernel}.md")
-
-
 # ------------------------------------------------------------------ user-mode Linux
 
 
@@ -343,6 +298,12 @@ def command_line() -> str:
     return " ".join(["tools/bench/datapath.sh", *sys.argv[1:]])
 
 
+def finish(doc: dict[str, Any], out: Path, args: argparse.Namespace) -> None:
+    reporting.report(doc, out, charts=not args.no_charts)
+    if args.publish:
+        reporting.publish(doc)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if os.geteuid() != 0:
@@ -350,14 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     if missing := tools.missing_tools():
         need = " ".join(missing)
         raise SystemExit(f"datapath: missing {need}: apt-get install {need} (bootstrap.sh does)")
-    out = args.out or Path(tempfile.mkdtemp(prefix="spidernet-datapath-out-"))
     if args.guest:
-        report(run_here(args), out, charts=False)
+        reporting.report(run_here(args), args.out, charts=False)
         return 0
+    out = args.out or (
+        reporting.PUBLISHED
+        if args.publish
+        else Path(tempfile.mkdtemp(prefix="spidernet-datapath-out-"))
+    )
     if args.kernel in ("host", "both"):
-        report(run_here(args), out, charts=not args.no_charts)
+        finish(run_here(args), out, args)
     if args.kernel in ("uml", "both"):
-        report(run_in_uml(args, out), out, charts=not args.no_charts)
+        finish(run_in_uml(args, out), out, args)
     return 0
 
 

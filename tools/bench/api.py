@@ -9,44 +9,22 @@ what it measures.
 
 from __future__ import annotations
 
-import http.client
 import time
 from typing import Any
 
-from tools.testbed import apiclient
 from tools.testbed.controlplane import ControlPlane
 
 
 class Api:
     def __init__(self, cp: ControlPlane) -> None:
         self.cp = cp
-        self.client = cp.client(keep_alive=True)
+        # an answer lost on the way is asked for again: the run goes on
+        self.client = cp.client(keep_alive=True, tries=5, timeout=60)
+        self.ok = self.client.ok
 
     def close(self) -> None:
         """Close the kept connections; the worker threads end before this."""
         self.client.close()
-
-    def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-    ) -> tuple[int, Any]:
-        for attempt in range(5):  # an answer lost on the way: ask again, a few times
-            try:
-                return self.client.request(method, path, body, content_type=content_type)
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.1 * (attempt + 1))
-        raise RuntimeError(f"{method} {path}: no answer after 5 tries")
-
-    def ok(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        allow: tuple[int, ...] = (),
-        content_type: str = "application/json",
-    ) -> Any:
-        status, reply = self.request(method, path, body, content_type)
-        return apiclient.checked(f"{method} {path}", status, reply, allow)
 
     # ------------------------------------------------------------ objects the benchmark plays with
 

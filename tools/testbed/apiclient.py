@@ -13,6 +13,10 @@ Two ways to connect:
   thousands of requests next to what they measure (the benchmarks); a kept connection
   the server closed meanwhile is opened again, once, for that request.
 
+``tries`` above 1 asks again when no answer came (with a short growing pause): for a
+harness that would rather repeat a request than stop, never for a test, which must see
+each failure.
+
 Why not the product's ``spidernet.k8s.client.Client``: it raises typed errors and
 retries until a deadline, as a plugin must; a test needs the raw answer, any content
 type, another bearer token, and an unverified probe before the server's certificate
@@ -26,6 +30,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +47,14 @@ class ApiClient:
         token: str,
         *,
         keep_alive: bool = False,
+        tries: int = 1,
         timeout: float = 30.0,
     ) -> None:
         self.port = port
         self.ca_file = ca_file
         self.token = token
         self.keep_alive = keep_alive
+        self.tries = tries
         self.timeout = timeout
         self._local = threading.local()
         self._kept: list[http.client.HTTPSConnection] = []
@@ -72,13 +79,12 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {bearer or self.token}", "Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
-        if not self.keep_alive or insecure:
-            conn = self._connect(insecure)
+        for attempt in range(1, self.tries):
             try:
-                return _exchange(conn, method, path, data, headers)
-            finally:
-                conn.close()
-        return self._kept_exchange(method, path, data, headers)
+                return self._once(method, path, data, headers, insecure)
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.1 * attempt)
+        return self._once(method, path, data, headers, insecure)
 
     def ok(
         self,
@@ -102,6 +108,17 @@ class ApiClient:
         self._local = threading.local()
 
     # ------------------------------------------------------------ connections
+
+    def _once(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str], insecure: bool
+    ) -> tuple[int, Any]:
+        if not self.keep_alive or insecure:
+            conn = self._connect(insecure)
+            try:
+                return _exchange(conn, method, path, data, headers)
+            finally:
+                conn.close()
+        return self._kept_exchange(method, path, data, headers)
 
     def _connect(self, insecure: bool) -> http.client.HTTPSConnection:
         if insecure:

@@ -230,9 +230,13 @@ class ControlPlane:
 
     # ------------------------------------------------------------ the API, for tools and tests
 
-    def client(self, *, keep_alive: bool = False) -> ApiClient:
+    def client(
+        self, *, keep_alive: bool = False, tries: int = 1, timeout: float = 30.0
+    ) -> ApiClient:
         """A client of this apiserver as the admin (tools/testbed/apiclient.py)."""
-        return ApiClient(self.port, self.ca_file, self.token, keep_alive=keep_alive)
+        return ApiClient(
+            self.port, self.ca_file, self.token, keep_alive=keep_alive, tries=tries, timeout=timeout
+        )
 
     def request(
         self,

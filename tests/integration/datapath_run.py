@@ -64,7 +64,8 @@ def tiny_run(cluster: Cluster, work: Path, keys: Sequence[str]) -> Iterator[Tiny
     network = shapes.Network(cluster, work, tag=f"dp{secrets.token_hex(3)}")
     try:
         skipped = datapath.build(network, list(keys), with_service=True)
-        results = datapath.measure(network, TINY, 1, work)
+        failures: list[str] = []
+        results = datapath.measure(network, TINY, 1, work, failures=failures)
         doc = {
             "kernel": "test",
             "release": "",
@@ -73,6 +74,7 @@ def tiny_run(cluster: Cluster, work: Path, keys: Sequence[str]) -> Iterator[Tiny
             "settings": {"runs": 1, "seconds": TINY.seconds, "requests": TINY.requests},
             "load": {"before": [0.0], "after": [0.0]},
             "skipped": skipped,
+            "failures": failures,
             "paths": results,
         }
         yield TinyRun(doc, _dnat_packets(network), _service_devices(network))

@@ -59,6 +59,8 @@ def run(
 
 @pytest.mark.parametrize(("shape", "target"), PATHS)
 def test_every_tool_gets_answers_through_the_path(run: TinyRun, shape: str, target: str) -> None:
+    label = run.path(shape, target)["label"]
+    assert [f for f in run.doc["failures"] if label + ":" in f] == []
     datapath_run.assert_every_tool_answered(run.path(shape, target))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -142,11 +143,14 @@ def measure(
     runs: int,
     work: Path,
     load_seen: list[float] | None = None,
+    failures: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every path ``runs`` times, round-robin; the raw samples per path and tool.
 
-    ``load_seen`` gets the 1-minute load average as each path's run starts.
+    ``load_seen`` gets the 1-minute load average as each path's run starts, ``failures``
+    a line per tool run that failed (left out of the figures; the others go on).
     """
+    failed = failures if failures is not None else []
     samples: list[dict[str, list[dict[str, float]]]] = [{} for _ in network.paths]
     with contextlib.ExitStack() as stack:
         servers = {
@@ -162,7 +166,14 @@ def measure(
                 started = time.monotonic()
                 if load_seen is not None:
                     load_seen.append(loadavg()[0])
-                once = tools.measure_once(path.client, path.address, s, servers[path.shape.key])
+                where = f"run {run}/{runs} {path.label}"
+                once = tools.measure_once(
+                    path.client,
+                    path.address,
+                    s,
+                    servers[path.shape.key],
+                    functools.partial(_failed, failed, where),
+                )
                 for tool, figure in once.items():
                     mine.setdefault(tool, []).append(figure)
                 took = time.monotonic() - started
@@ -173,12 +184,19 @@ def measure(
     ]
 
 
+def _failed(failures: list[str], where: str, error: str) -> None:
+    failures.append(f"{where}: {error}")
+    say(f"FAILED {where}: {error.splitlines()[0]} (left out; the whole message is in the results)")
+
+
 def _brief(once: dict[str, dict[str, float]]) -> str:
     sp, ip1, rd = (
-        once["sockperf"],
-        next(v for k, v in once.items() if k.startswith("iperf3")),
-        once["redis"],
+        once.get("sockperf"),
+        next((v for k, v in once.items() if k.startswith("iperf3")), None),
+        once.get("redis"),
     )
+    if sp is None or ip1 is None or rd is None:
+        return f"only {', '.join(once) or 'nothing'}"
     return (
         f"p50 {sp['p50']:.1f} us, {sp['rr']:,.0f} rr/s at {sp['cpu_us']:.0f} CPU-us, "
         f"{ip1['gbit']:.2f} Gbit/s, "
@@ -192,6 +210,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
     netns.cleanup_stale()
     work = Path(tempfile.mkdtemp(prefix="spidernet-datapath-"))
     load_seen: list[float] = []
+    failures: list[str] = []
     load_before, started = loadavg(), time.monotonic()
     with ControlPlane(workdir=work / "cp") as cp:
         cluster = Cluster(cp)
@@ -201,7 +220,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
             skipped = build(network, args.shapes.split(","), not args.no_service)
             for line in skipped:
                 say(f"skipped {line}")
-            results = measure(network, s, runs, work, load_seen)
+            results = measure(network, s, runs, work, load_seen, failures)
         finally:
             network.close()
     shutil.rmtree(work, ignore_errors=True)  # kept after a failure: the servers' logs are there
@@ -215,6 +234,7 @@ def run_here(args: argparse.Namespace) -> dict[str, Any]:
         "load": {"before": load_before, "during": load_seen, "after": loadavg()},
         "wall_seconds": round(time.monotonic() - started),
         "skipped": skipped,
+        "failures": failures,
         "paths": results,
     }
 

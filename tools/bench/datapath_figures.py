@@ -203,13 +203,13 @@ class Row:
 
 def render(table: Table, rows: Sequence[Row], *, markdown: bool = False) -> str:
     """One table: a row per path, ``median ±spread`` cells, and ratios to the ceiling row."""
-    top = next((r for r in rows if r.ceiling), None)
+    top = next((r.figures for r in rows if r.ceiling), {})
     header = ["path", *(c.title for c in table.columns), *(c.title for c in table.ratios)]
     body = [
         [
             r.label,
             *(cell(r.figures.get(c.key), c.digits) for c in table.columns),
-            *(ratio(r.figures.get(c.key), top and top.figures.get(c.key)) for c in table.ratios),
+            *(ratio(r.figures.get(c.key), top.get(c.key)) for c in table.ratios),
         ]
         for r in rows
         if any(c.key in r.figures for c in table.columns)

@@ -51,6 +51,9 @@ def tables(doc: dict[str, Any], *, markdown: bool = False) -> str:
         parts.append(f"{'**' if markdown else ''}{table.title}{'**' if markdown else ''}\n\n{body}")
     if doc["skipped"]:
         parts.append("skipped: " + "; ".join(doc["skipped"]))
+    if failures := doc.get("failures"):
+        lines = [f"- {f.splitlines()[0]}" for f in failures]
+        parts.append(f"{len(failures)} tool run(s) failed, left out:\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
 

@@ -19,6 +19,7 @@ tail of its output.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import subprocess
@@ -34,6 +35,7 @@ from tools.testbed.netns import Netns
 SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT = 12345, 5201, 6379
 PORTS = (SOCKPERF_PORT, IPERF3_PORT, REDIS_PORT)
 BUSY_RETRIES = 20
+IPERF3_BETWEEN_TESTS = ("server is busy", "Connection refused")
 REDIS_BINARY = Path("/usr/bin/redis-check-rdb")
 TOOLS = {
     "sockperf": "sockperf",
@@ -177,8 +179,9 @@ def sockperf(client: Netns, target: str, s: Settings, servers: Servers) -> dict[
 def iperf3(client: Netns, target: str, s: Settings, streams: int) -> dict[str, float]:
     """iperf3 measures its two ends' CPU itself (``cpu_per_gbit``).
 
-    An iperf3 server serves one test at a time and takes a moment to wind the last one
-    down: "the server is busy" right after a test is retried, for up to 10 s.
+    An iperf3 server serves one test at a time and, between tests, closes its listening
+    socket and opens a new one: "the server is busy" or "Connection refused" right after
+    a test is that moment, retried for up to 10 s.
     """
     argv = ["iperf3", "-c", target, "-p", str(IPERF3_PORT), "-P", str(streams)]
     argv += ["-t", str(s.seconds), "-J"]
@@ -186,7 +189,7 @@ def iperf3(client: Netns, target: str, s: Settings, streams: int) -> dict[str, f
         try:
             return _client(client, target, argv, figures.iperf3, s.seconds + 30)[0]
         except ToolFailure as e:
-            if "server is busy" not in str(e) or not attempt:
+            if not any(m in str(e) for m in IPERF3_BETWEEN_TESTS) or not attempt:
                 raise
             time.sleep(10 / BUSY_RETRIES)
     raise AssertionError("unreachable")
@@ -203,11 +206,23 @@ def redis(client: Netns, target: str, s: Settings, servers: Servers) -> dict[str
 
 
 def measure_once(
-    client: Netns, target: str, s: Settings, servers: Servers
+    client: Netns, target: str, s: Settings, servers: Servers, failed: Callable[[str], None]
 ) -> dict[str, dict[str, float]]:
-    """One run of every tool: ``{"sockperf": {...}, "iperf3-1": {...}, ..., "redis": {...}}``."""
-    out = {"sockperf": sockperf(client, target, s, servers)}
+    """One run of every tool: ``{"sockperf": {...}, "iperf3-1": {...}, ..., "redis": {...}}``.
+
+    A tool that fails is left out of this run's figures and reported through ``failed``
+    (the benchmark goes on: one refused connection must not cost the other runs).
+    """
+    runs: dict[str, Callable[[], dict[str, float]]] = {
+        "sockperf": functools.partial(sockperf, client, target, s, servers)
+    }
     for n in s.streams:
-        out[f"iperf3-{n}"] = iperf3(client, target, s, n)
-    out["redis"] = redis(client, target, s, servers)
+        runs[f"iperf3-{n}"] = functools.partial(iperf3, client, target, s, n)
+    runs["redis"] = functools.partial(redis, client, target, s, servers)
+    out = {}
+    for tool, run in runs.items():
+        try:
+            out[tool] = run()
+        except ToolFailure as e:
+            failed(str(e))
     return out

@@ -249,7 +249,7 @@ def run_in_uml(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         raise SystemExit(f"datapath: cannot run --kernel uml: {reason}")
     argv = [sys.executable, "-m", "tools.bench.datapath", "--guest", "--out", str(out)]
     out.mkdir(parents=True, exist_ok=True)
-    progress = out / "progress-uml.log"
+    progress = Path(tempfile.mkdtemp(prefix="spidernet-datapath-uml-")) / "progress.log"
     progress.write_text("")
     env = {**uml.project_env(), PROGRESS_ENV: str(progress)}
     say("booting user-mode Linux; the control plane starts inside it (minutes on a busy machine)")
@@ -262,6 +262,7 @@ def run_in_uml(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             env=env,
             cwd=str(paths.REPO),
         )
+    shutil.rmtree(progress.parent, ignore_errors=True)
     if result.returncode != 0:
         tail = (result.stdout + result.stderr)[-3000:]
         raise SystemExit(f"datapath: the UML run failed (exit {result.returncode}):\n{tail}")

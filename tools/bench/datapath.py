@@ -8,7 +8,9 @@ Starts its own etcd + kube-apiserver, builds every shape this kernel can
 server end, then measures every path ``--runs`` times, round-robin (run 1 of every path,
 then run 2, ...), so that a burst of load on the shared machine spreads over the paths
 instead of landing on one. Prints one table per tool (median ±spread, ratio to node to
-node) and writes ``results.json``, ``tables.md`` and ``datapath-<kernel>.png`` to ``--out``.
+node) and writes ``results-<kernel>.json``, ``tables-<kernel>.md`` and
+``datapath-<kernel>.png`` to ``--out``; ``--publish`` puts them in docs/datapath/ and
+rewrites the results in docs/datapath.md.
 
 ``--kernel uml`` runs the same inside a user-mode Linux guest (control plane included),
 where ipvlan, IP-in-IP and VLAN exist; its figures compare paths with each other and
@@ -64,7 +66,12 @@ def parser() -> argparse.ArgumentParser:
     add("--streams", default="1,2,4", help="iperf3 parallel streams, comma-separated")
     add("--no-service", action="store_true", help="skip the ClusterIP paths")
     add("--quick", action="store_true", help="1 run of 1 s, 2000 requests: checks the wiring")
-    add("--out", type=Path, default=None, help="results directory (default: a new /tmp dir)")
+    add(
+        "--out",
+        type=Path,
+        default=None,
+        help="results directory (default: docs/datapath with --publish, else a new /tmp dir)",
+    )
     add("--no-charts", action="store_true", help="skip the PNG (needs matplotlib)")
     add(
         "--publish",

@@ -90,11 +90,15 @@ class Notes:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         with open(self._marker(container_id), "w", encoding="utf-8"):
             pass
-        cutoff = time.time() - 86400
+        self._sweep_markers(time.time() - 86400)
+
+    def _sweep_markers(self, cutoff: float) -> None:
+        """Remove the markers last written before ``cutoff``. Other execs of this node sweep
+        the same directory at the same moment (a burst of failing ADDs): a marker gone
+        between the listing and its removal is the outcome we wanted, not an error."""
         for name in os.listdir(self.dir):
-            path = os.path.join(self.dir, name)
-            if name.endswith(".failed") and os.stat(path).st_mtime < cutoff:
-                os.unlink(path)
+            if name.endswith(".failed"):
+                _unlink_if_older(os.path.join(self.dir, name), cutoff)
 
     def succeeded(self, container_id: str) -> None:
         """An ADD of the sandbox succeeded after all (a runtime retrying with the same ID)."""
@@ -130,6 +134,14 @@ class Notes:
                 note = _load(os.path.join(self.dir, name))
                 if note is not None:
                     yield note
+
+
+def _unlink_if_older(path: str, cutoff: float) -> None:
+    try:
+        if os.stat(path).st_mtime < cutoff:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass  # another exec swept it first
 
 
 def _load(path: str) -> Attachment | None:

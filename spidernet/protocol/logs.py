@@ -161,13 +161,14 @@ class Logger:
     def _rotate_for(self, size: int) -> None:
         if self.fd <= 2 or not self.max_bytes or os.fstat(self.fd).st_size + size <= self.max_bytes:
             return
+        # Other execs rotate the same file at the same moment: a file another one moved
+        # away between our size check and our rename is theirs now, and not an error.
+        if not self.max_count:
+            os.ftruncate(self.fd, 0)
+            return
         for i in range(self.max_count - 1, 0, -1):
-            if os.path.exists(f"{self.path}.{i}"):
-                os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
-        if self.max_count:
-            os.replace(self.path, f"{self.path}.1")
-        else:
-            os.truncate(self.path, 0)
+            _move(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+        _move(self.path, f"{self.path}.1")
         path = self.path
         self.close()
         self.fd, self.path = _open(path), path
@@ -189,6 +190,13 @@ class Logger:
 
 
 LOG = Logger()
+
+
+def _move(src: str, dst: str) -> None:
+    try:
+        os.replace(src, dst)
+    except FileNotFoundError:
+        pass  # moved on by another exec's rotation
 
 
 def _open(path: str) -> int:

@@ -10,7 +10,8 @@ Case matrix:
     setup           creates missing directories; one JSON object per line with time,
                     level, plugin, msg and the non-empty context fields; level filters
                     (warn == WARNING); exception text included; rotation at the configured
-                    size keeps the configured count of files; a second setup replaces the
+                    size keeps the configured count of files, also when another exec
+                    rotated the file first; a second setup replaces the
                     file (no duplicate lines); the module-level LOG reaches the file;
                     path under a regular file or in a read-only place -> JSON to stderr;
                     never anything on stdout
@@ -178,6 +179,17 @@ def test_rotation_at_the_configured_size_keeps_the_configured_count(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.log", "p.log.1", "p.log.2"]
     assert all(f.stat().st_size <= 1024 * 1024 for f in tmp_path.iterdir())
     assert read_lines(path)[0]["msg"].startswith("3 ")
+
+
+def test_a_file_another_exec_rotated_away_first_still_gets_the_record(tmp_path: Path) -> None:
+    """Between this exec's size check and its rename, another exec of the node rotated
+    the same file: the rename finds nothing to move, and the record is not lost."""
+    path = tmp_path / "p.log"
+    log = logs.setup("p", logs.LogOptions(path=str(path), max_size_mb=1, max_count=2), {})
+    log.info("%s", "x" * (900 * 1024))
+    path.rename(tmp_path / "p.log.1")  # the other exec's rotation
+    log.info("%s", "y" * (300 * 1024))  # over the size: this exec rotates too
+    assert read_lines(path)[0]["msg"].startswith("y")
 
 
 def test_second_setup_replaces_the_file(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def _pass(
 # ------------------------------------------------------------------ reading
 
 
-def _list(
+def list_all(
     transport: Transport, path: str, page_size: int, progress: Progress
 ) -> list[dict[str, Any]]:
     """Every item, page by page; an expired continue token (410) restarts the LIST once."""
@@ -157,7 +157,7 @@ def _read(
         ("statefulsets", "/apis/apps/v1/statefulsets"),
     ):
         try:
-            lists[what] = _list(transport, path, opts.page_size, progress)
+            lists[what] = list_all(transport, path, opts.page_size, progress)
         except kerr.ApiError as e:
             lists[what] = None
             needed = what in ("pools", "endpoints", "pods")

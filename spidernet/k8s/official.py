@@ -21,12 +21,18 @@ import json
 import os
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from spidernet.k8s import errors
 from spidernet.k8s.client import Deadline
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+class ConfigError(ValueError):
+    """No usable kubeconfig or context: the message names what is missing and what to do."""
 
 
 class OfficialClient:
@@ -62,6 +68,41 @@ class OfficialClient:
         cfg.retries = (
             False  # one attempt per call: the retry policy is ours, bounded by the deadline
         )
+        return cls(kubernetes.client.ApiClient(cfg), deadline, **kw)
+
+    @classmethod
+    def connect_like_kubectl(
+        cls,
+        kubeconfig: str | None,
+        context: str | None,
+        deadline: Deadline,
+        *,
+        env: Mapping[str, str] = os.environ,
+        **kw: Any,
+    ) -> OfficialClient:
+        """kubectl's rules (docs/cli.md, "Which cluster"): ``--kubeconfig``, else ``$KUBECONFIG``
+        (colon-separated, merged: the first file to name an item or a current context wins),
+        else ``~/.kube/config``, else in-cluster; ``--context`` picks a context of those files.
+        Raises ConfigError naming what is wrong."""
+        import kubernetes
+
+        cfg = kubernetes.client.Configuration()
+        files = kubeconfig_files(kubeconfig, env)
+        if files:
+            _load_files(cfg, files, context)
+        elif env.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
+            if context:
+                raise ConfigError(
+                    f"--context {context}: in a pod without a kubeconfig there are no contexts"
+                )
+            loaders: Any = kubernetes.config  # untyped
+            loaders.load_incluster_config(client_configuration=cfg)
+        else:
+            raise ConfigError(
+                "no kubeconfig: none of --kubeconfig, $KUBECONFIG or ~/.kube/config names a file, "
+                "and this is not a pod (set --kubeconfig PATH or KUBECONFIG)"
+            )
+        cfg.retries = False
         return cls(kubernetes.client.ApiClient(cfg), deadline, **kw)
 
     def close(self) -> None:
@@ -118,6 +159,61 @@ class OfficialClient:
         finally:
             self.requests += 1
         return int(resp.status), _decode(raw)
+
+
+def kubeconfig_files(kubeconfig: str | None, env: Mapping[str, str]) -> list[str]:
+    """The files kubectl would read, existing ones only; a missing ``--kubeconfig`` is an error."""
+    if kubeconfig:
+        if not os.path.exists(os.path.expanduser(kubeconfig)):
+            raise ConfigError(f"--kubeconfig {kubeconfig}: no such file")
+        return [os.path.expanduser(kubeconfig)]
+    if env.get("KUBECONFIG"):
+        named = [os.path.expanduser(p) for p in env["KUBECONFIG"].split(":") if p]
+        found = [p for p in named if os.path.exists(p)]
+        if not found:
+            raise ConfigError(f"KUBECONFIG={env['KUBECONFIG']}: none of its files exists")
+        return found
+    default = os.path.expanduser(DEFAULT_KUBECONFIG)
+    return [default] if os.path.exists(default) else []
+
+
+def _load_files(cfg: Any, files: list[str], context: str | None) -> None:
+    from kubernetes.config import kube_config
+
+    module: Any = kube_config  # untyped
+    try:
+        merged = module.KubeConfigMerger(":".join(files))
+        contexts = [c["name"] for c in merged.config.value.get("contexts") or []]
+        current = context or _first_current_context(merged.config_files, files)
+        if not current:
+            raise ConfigError(
+                f"{':'.join(files)}: no current-context set; pick one with --context ({_names(contexts)})"
+            )
+        if current not in contexts:
+            raise ConfigError(
+                f"context {current!r} does not exist in {':'.join(files)} (contexts: {_names(contexts)})"
+            )
+        loader = module.KubeConfigLoader(
+            config_dict=merged.config, active_context=current, config_base_path=None
+        )
+        loader.load_and_set(cfg)
+    except ConfigError:
+        raise
+    except Exception as e:  # the package raises ConfigException, yaml errors, KeyError...
+        raise ConfigError(f"{':'.join(files)}: {type(e).__name__}: {e}") from e
+
+
+def _first_current_context(by_file: Mapping[str, Any], files: list[str]) -> str:
+    """kubectl: the first file that sets a current-context wins (the package takes the last)."""
+    for path in files:
+        value = (by_file.get(path) or {}).get("current-context")
+        if value:
+            return str(value)
+    return ""
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(items) if items else "none"
 
 
 def _decode(raw: bytes) -> Any:

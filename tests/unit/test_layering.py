@@ -7,7 +7,11 @@
 | ``ipmath``, ``alloc``, ``types`` import no I/O layer          | the pure core is tested alone    |
 | nothing in ``spidernet/``, ``plugins/`` imports kubernetes,   | 300-500 ms per exec on pod start |
 | but ``spidernet.k8s.official``, and it only in functions      | the GC's transport, loaded late  |
-| no plugin-side module imports ``spidernet.gc``, ``official``  | the GC never reaches pod start   |
+| the plugins' import closure holds no GC, CLI, NAD rendering,  | none of that is on a pod's start |
+| admission rules or ``official``                               | path                             |
+| only the CLI imports ``spidernet.cli``                        | it is a leaf                     |
+| the admission rules and the NAD rendering import no I/O       | the webhook and the CLI share    |
+| layer but the plugins' (pure) config parsers                  | them                             |
 | ``protocol`` imports only ``types`` and itself                | every plugin shares it unchanged |
 | ``types`` reaches up only to ``protocol.errors``/``.versions``| leaves: CNI errors, no cycle     |
 | the GC's decisions (``rules``, ``census``, ``suspects``,      | the pure core is tested alone    |
@@ -91,13 +95,52 @@ def test_the_gcs_transport_imports_kubernetes_only_inside_functions() -> None:
     assert "kubernetes" in {n.split(".")[0] for n in imports(OFFICIAL)}  # it does use it, lazily
 
 
-def test_no_plugin_side_module_imports_the_gc_or_its_transport() -> None:
+def _module_file(name: str) -> Path | None:
+    base = paths.REPO.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def plugin_closure() -> set[str]:
+    """Every module of ours a plugin can import, following imports inside functions too."""
+    todo = [p for p in modules("plugins") if p.name == "main.py"]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imports(path):
+            found = _module_file(name) if name.startswith("spidernet") else None
+            if found is not None:
+                todo.append(found)
+    return {str(p.relative_to(paths.REPO)) for p in seen}
+
+
+OFF_PATH = ("spidernet/gc/", "spidernet/cli/", "spidernet/smc/", "spidernet/validation/")
+
+
+def test_no_plugin_reaches_the_gc_the_cli_or_the_official_client() -> None:
+    """The plugins' import closure (function-level imports included) holds none of the code
+    that runs off a pod's start path: the GC, the CLI, the SpiderMultusConfig rendering and
+    the admission rules, or the ``kubernetes`` client's transport."""
+    closure = plugin_closure()
+    assert any(p.startswith("spidernet/ipam/") for p in closure)  # the walk does find modules
+    bad = sorted(
+        p for p in closure if p.startswith(OFF_PATH) or p == str(OFFICIAL.relative_to(paths.REPO))
+    )
+    assert bad == []
+
+
+def test_only_the_cli_imports_the_cli() -> None:
     files = [
         p
-        for p in modules("spidernet") + modules("plugins")
-        if "spidernet/gc" not in str(p) and p != OFFICIAL
+        for p in modules("spidernet") + modules("plugins") + modules("installer")
+        if "spidernet/cli" not in str(p)
     ]
-    assert offenders(files, ("spidernet.gc", "spidernet.k8s.official")) == {}
+    assert offenders(files, ("spidernet.cli",)) == {}
 
 
 GC_PURE = ("rules", "census", "suspects", "plan", "report")
@@ -148,3 +191,24 @@ def test_types_reaches_up_only_to_the_two_leaf_modules_of_protocol() -> None:
             if n.startswith("spidernet")
         }
         assert ours <= {"spidernet.protocol", "spidernet.protocol.errors"}
+
+
+PARSERS = {
+    "spidernet.coordinator.config",
+    "spidernet.ifacer.config",
+    "spidernet.coordinator",
+    "spidernet.ifacer",
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    modules("spidernet", "validation")
+    + [paths.REPO / "spidernet" / "smc" / m for m in ("nads.py", "gojson.py")],
+    ids=lambda p: p.name,
+)
+def test_the_admission_rules_and_the_nad_rendering_import_no_io_layer(path: Path) -> None:
+    """Pure, so the webhook and ``spiderpoolctl validate`` run them anywhere; the one reach
+    into a plugin package is its config parser (pure too: it reads a config, no netlink)."""
+    found = offenders([path], IO_LAYERS).get(str(path.relative_to(paths.REPO)), [])
+    assert [n for n in found if n not in PARSERS] == []

@@ -24,12 +24,13 @@ from spidernet.gc import collecting, rules
 from spidernet.gc.report import Report
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
+from spidernet.k8s.transport import Transport
+from spidernet.smc import reconciling
 
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def parser() -> argparse.ArgumentParser:
-    k = rules.Knobs()
     ap = argparse.ArgumentParser(
         prog="spidernet-gc", description="Release zombie IP records (docs/gc.md)."
     )
@@ -38,12 +39,27 @@ def parser() -> argparse.ArgumentParser:
         "--kubeconfig",
         help="credentials; default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config",
     )
-    add("--dry-run", action="store_true", help="judge and report, change nothing")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one pass, then exit (the default)")
     mode.add_argument(
         "--interval", type=_seconds, metavar="S", help="a pass every S seconds until SIGTERM"
     )
+    add_pass_options(ap)
+    add(
+        "--retry-for",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="how long one request rides out transport failures",
+    )
+    return ap
+
+
+def add_pass_options(ap: argparse.ArgumentParser) -> None:
+    """The options of one pass, shared with ``spiderpoolctl gc`` (the same pass, docs/cli.md)."""
+    k = rules.Knobs()
+    add = ap.add_argument
+    add("--dry-run", action="store_true", help="judge and report, change nothing")
     add(
         "--min-age",
         type=_seconds,
@@ -104,14 +120,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="S",
         help="budget of one pass (the CronJob kills at 300 s)",
     )
-    add(
-        "--retry-for",
-        type=_seconds,
-        default=10.0,
-        metavar="S",
-        help="how long one request rides out transport failures",
-    )
-    return ap
 
 
 def _seconds(text: str) -> float:
@@ -180,6 +188,31 @@ class Throttled:
             print(f"gc: {line}", file=self.err, flush=True)
 
 
+def run_pass(
+    transport: Transport, opts: collecting.Options, *, lock_dir: str, progress: collecting.Progress
+) -> Report:
+    """One pass: release zombies (collecting), then bring the SpiderMultusConfigs' NADs in line
+    (docs/cli.md: the CronJob is what turns a CR applied with kubectl into its NAD)."""
+    report = Report(started="", dry_run=opts.dry_run)
+    try:
+        report = collecting.run(transport, opts, lock_dir=lock_dir, progress=progress)
+    except kerr.ApiError as e:  # not expected: every step reports its own; never a traceback
+        report.error("pass", str(e))
+    try:
+        outcomes = reconciling.run(transport, dry_run=opts.dry_run)
+    except kerr.ApiError as e:
+        report.error(
+            "SpiderMultusConfigs", f"{e}: no NetworkAttachmentDefinition written in this pass"
+        )
+        return report
+    for o in outcomes:
+        if o.action == reconciling.ERROR:
+            report.error(f"SpiderMultusConfig/{o.smc}", o.detail)
+        elif o.action != reconciling.UNCHANGED:
+            report.networks.append(o.to_json())
+    return report
+
+
 def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
     from spidernet.k8s.official import OfficialClient  # imports kubernetes (~0.4 s): only here
 
@@ -196,11 +229,7 @@ def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
         report.error(f"kubeconfig {args.kubeconfig or '(default)'}", f"{type(e).__name__}: {e}")
     else:
         try:
-            report = collecting.run(transport, opts, lock_dir=locks, progress=Throttled(err))
-        except (
-            kerr.ApiError
-        ) as e:  # not expected: every step reports its own; never a traceback for it
-            report.error("pass", str(e))
+            report = run_pass(transport, opts, lock_dir=locks, progress=Throttled(err))
         finally:
             transport.close()
     shutil.rmtree(locks, ignore_errors=True)

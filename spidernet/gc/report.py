@@ -12,6 +12,8 @@ Format (docs/gc.md, "The report")::
      "coolingDropped":    [{"ip", "pool", "pod", "uid", "reason", "detail"}],
      "counts":            [{"pool", "allocatedIPCount": [old, new], "totalIPCount": [old, new]}],
      "inconsistencies":   [{"kind", "ip", "detail", ...}],
+     "networks":          [{"spiderMultusConfig", "networkAttachmentDefinition", "action", "detail"}]
+                                                  (NADs written, deleted, refused: docs/cli.md)
      "errors":            [{"object", "message", "ip"?}]}
 
 Any entry in ``errors`` means something could not be processed: the exit status is 1.
@@ -41,6 +43,7 @@ class Report:
     cooling_dropped: list[Item] = field(default_factory=list)
     counts: list[Item] = field(default_factory=list)
     inconsistencies: list[Item] = field(default_factory=list)
+    networks: list[Item] = field(default_factory=list)
     errors: list[Item] = field(default_factory=list)
 
     def error(self, obj: str, message: str, **extra: str) -> None:
@@ -64,6 +67,7 @@ class Report:
             "coolingDropped": self.cooling_dropped,
             "counts": self.counts,
             "inconsistencies": self.inconsistencies,
+            "networks": self.networks,
             "errors": self.errors,
         }
 
@@ -88,6 +92,10 @@ class Report:
         lines.append(f"gc: kept {len(self.kept)} suspicious record(s){_by_reason(self.kept)}")
         if self.counts:
             lines.append(f"gc: refreshed the counts of {len(self.counts)} pool(s)")
+        if self.networks:
+            actions = Counter(str(n["action"]) for n in self.networks)
+            done = ", ".join(f"{a} {n}" for a, n in sorted(actions.items()))
+            lines.append(f"gc: NetworkAttachmentDefinitions of SpiderMultusConfigs: {done}")
         for item in self.inconsistencies:
             lines.append(f"gc: inconsistency ({item['kind']}): {item['detail']}")
         for item in self.errors:

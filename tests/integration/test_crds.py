@@ -4,8 +4,8 @@ Case matrix (every case against etcd + kube-apiserver, CRDs installed by tools/t
 
 | resource         | case                                                   | expect               |
 |------------------|--------------------------------------------------------|----------------------|
-| all three        | install from the kustomization list                    | Established, served  |
-| all three        | discovery: scope, shortName, category, /status         | as upstream          |
+| all four         | install from the kustomization list                    | Established, served  |
+| all four         | discovery: scope, shortName, category, /status         | as upstream          |
 |                  | subresource                                            |                      |
 | SpiderIPPool     | valid pool (v4 ranges, affinities, routes)             | 201, defaults false  |
 | SpiderIPPool     | status PUT via /status with the read resourceVersion   | 200, stored          |
@@ -145,7 +145,7 @@ def row(tbl: dict[str, Any], name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ installation
 
 
-def test_all_three_crds_install_from_the_kustomization_and_become_established(
+def test_every_crd_installs_from_the_kustomization_and_becomes_established(
     cp: ControlPlane,
 ) -> None:
     names = [c["metadata"]["name"] for c in crds.load_all()]
@@ -153,6 +153,7 @@ def test_all_three_crds_install_from_the_kustomization_and_become_established(
         f"spiderippools.{GROUP}",
         f"spiderendpoints.{GROUP}",
         f"spiderreservedips.{GROUP}",
+        f"spidermultusconfigs.{GROUP}",
     ]
     for name in names:
         status, crd = cp.request("GET", f"{CRD_BASE}/{name}")
@@ -173,6 +174,7 @@ def test_discovery_shows_scopes_short_names_categories_and_only_the_pool_status_
         "spiderippools": (False, "sp"),
         "spiderendpoints": (True, "se"),
         "spiderreservedips": (False, "sr"),
+        "spidermultusconfigs": (True, "smc"),
     }
     for plural, (namespaced, short) in expected.items():
         assert res[plural]["namespaced"] is namespaced
@@ -181,6 +183,7 @@ def test_discovery_shows_scopes_short_names_categories_and_only_the_pool_status_
     assert "spiderippools/status" in res
     assert "spiderendpoints/status" not in res
     assert "spiderreservedips/status" not in res
+    assert "spidermultusconfigs/status" not in res
 
 
 # ------------------------------------------------------------------ SpiderIPPool

@@ -15,8 +15,9 @@ real API server (installer/manifests, docs/install.md).
 |                 | 1.20 apiserver (CronJob as            |                                       |
 |                 | batch/v1beta1, the DaemonSet without  |                                       |
 |                 | 1.22's maxSurge)                      |                                       |
-| examples        | pools and NADs, dry run, with         | accepted                              |
-|                 | Multus's NAD CRD installed            |                                       |
+| examples        | pools and NADs, and the               | accepted                              |
+|                 | SpiderMultusConfig examples, dry run, |                                       |
+|                 | with Multus's NAD CRD installed       |                                       |
 | examples        | each NAD's config                     | a conflist ifacer -> macvlan or       |
 |                 |                                       | ipvlan -> coordinator, IPAM           |
 |                 |                                       | spiderpool, its pools exist and name  |
@@ -39,7 +40,7 @@ import pytest
 import yaml
 
 from installer import settings
-from tools.testbed import manifests
+from tools.testbed import crds, manifests
 from tools.testbed.cluster import Cluster
 
 pytestmark = pytest.mark.skipif(
@@ -47,36 +48,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Multus's CRD, as Multus ships it (spec.config a string), for the example NADs.
-NAD_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "network-attachment-definitions.k8s.cni.cncf.io"},
-    "spec": {
-        "group": "k8s.cni.cncf.io",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "network-attachment-definitions",
-            "singular": "network-attachment-definition",
-            "kind": "NetworkAttachmentDefinition",
-            "shortNames": ["net-attach-def"],
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {"type": "object", "properties": {"config": {"type": "string"}}}
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
 BUILT_IN_GROUPS = (
     "v1",
     "apps/v1",
@@ -109,6 +80,7 @@ def test_the_manifests_render_every_object_with_the_image_named(
             "CustomResourceDefinition/spiderippools.spiderpool.spidernet.io",
             "CustomResourceDefinition/spiderendpoints.spiderpool.spidernet.io",
             "CustomResourceDefinition/spiderreservedips.spiderpool.spidernet.io",
+            "CustomResourceDefinition/spidermultusconfigs.spiderpool.spidernet.io",
             "ServiceAccount/spidernet-node",
             "ServiceAccount/spidernet-gc",
             "ClusterRole/spidernet-ipam",
@@ -162,8 +134,8 @@ def test_every_object_is_accepted_by_the_real_api_server(
 def test_the_example_pools_and_networks_are_accepted_by_the_real_api_server(
     cluster: Cluster, examples: list[dict[str, Any]]
 ) -> None:
-    cluster.cp.apply_crd(NAD_CRD)
-    for obj in examples:
+    crds.install_multus(cluster.cp)
+    for obj in examples + manifests.render(manifests.MANIFESTS / "examples" / "multusconfigs"):
         status, reply = manifests.apply(cluster.cp, obj, dry_run=True)
         assert status in (200, 201), f"{obj['kind']}/{obj['metadata']['name']}: {reply}"
 

@@ -3,7 +3,7 @@ real API server that audits every request of the accounts under test.
 
 The IPAM plugin runs frozen and the GC as its CronJob runs it (gc/main.py), each with a
 kubeconfig the installer rendered from a real ServiceAccount token (TokenRequest) of
-its account. The CLI does not exist yet: its role is checked request by request.
+its account; the CLI runs as a person bound to its role would run it.
 
 | account        | case                             | expected                                     |
 |----------------|----------------------------------|----------------------------------------------|
@@ -20,21 +20,30 @@ its account. The CLI does not exist yet: its role is checked request by request.
 | token in the   |                                  |                                              |
 | IPAM           |                                  |                                              |
 | spidernet-gc   | two passes over a zombie         | both succeed, the zombie's record and        |
-| (GC)           | (sighted and remembered, then    | endpoint gone                                |
-|                | released)                        |                                              |
+| (GC)           | (sighted and remembered, then    | endpoint gone, one NAD updated, one deleted  |
+|                | released) and two                |                                              |
+|                | SpiderMultusConfigs (one changed,|                                              |
+|                | one deleted between the passes)  |                                              |
 | spidernet-gc   | the audited requests of those    | exactly the rules of spidernet-gc and        |
 | (GC)           | passes                           | spidernet-gc-state, but the pool GET a pass  |
 |                |                                  | needs only to retry a lost compare-and-swap  |
 | spidernet-gc   | requests outside its roles (get  | 403                                          |
 | (GC)           | or delete a pod, watch, another  |                                              |
 |                | ConfigMap, reserved IPs)         |                                              |
-| spidernet-cli  | each request the CLI will make   | allowed; writes other than the pool status   |
-| (bound to a    |                                  | 403                                          |
-| test account)  |                                  |                                              |
+| spidernet-cli  | pools, ip show, ip list, ip      | every command succeeds                       |
+| (bound to a    | release (a StatefulSet's and a   |                                              |
+| test account)  | dual-stack pod's addresses),     |                                              |
+|                | multus apply twice               |                                              |
+| spidernet-cli  | the audited requests of those    | exactly the rules of spidernet-cli, each one |
+|                | commands                         | used                                         |
+| spidernet-cli  | writes outside its role (a       | 403                                          |
+|                | pool's spec, a pod, a NAD's      |                                              |
+|                | delete, secrets)                 |                                              |
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -48,6 +57,7 @@ import pytest
 
 from installer import credentials
 from installer.settings import Settings
+from spidernet.smc import reconciling
 from tests.integration import accounts
 from tests.integration.accounts import AuditedControlPlane
 from tests.integration.ipam_calls import Plugin
@@ -249,6 +259,21 @@ def gc_pass(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def multus_config(ns: str, name: str, vlan: int = 100) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{SP}/v2beta1",
+        "kind": "SpiderMultusConfig",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"cniType": "macvlan", "macvlan": {"master": ["ens1"], "vlanID": vlan}},
+    }
+
+
+def changed(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
+    obj = cluster.cp.request("GET", reconciling.smc_path(ns, name))[1]
+    obj["spec"]["macvlan"]["vlanID"] = 200
+    return dict(obj)
+
+
 # Rules a pass uses only when it has to retry: the pool is read again when a compare-
 # and-swap loses (a node wrote it meanwhile) or the lock was busy.
 GC_RETRY_ONLY = {(SP, "spiderippools", "get")}
@@ -271,14 +296,26 @@ def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(
     )
     assert added.returncode == 0, added.stdout
     audited.delete_pod(ns, "zombie")  # its record and endpoint stay: a zombie
+    crds.install_multus(audited.cp)
+    for name in ("kept", "dropped"):  # the pass writes their NADs
+        assert (
+            audited.cp.request("POST", reconciling.smc_path(ns), multus_config(ns, name))[0] == 201
+        )
     assert isinstance(audited.cp, AuditedControlPlane)
     since = len(audited.cp.requests_by(GC_USER))
     first = gc_pass(gc.kubeconfig, "--min-age", "1")  # sighted, remembered in the ConfigMap
     assert first.returncode == 0, first.stdout + first.stderr
+    audited.cp.request("PUT", reconciling.smc_path(ns, "kept"), changed(audited, ns, "kept"))
+    audited.cp.request("DELETE", reconciling.smc_path(ns, "dropped"))
     time.sleep(1.5)
     second = gc_pass(gc.kubeconfig, "--min-age", "1")  # confirmed: released
     assert second.returncode == 0, second.stdout + second.stderr
     assert audited.records(pool) == {} and audited.endpoint(ns, "zombie") is None
+    actions = [
+        (n["networkAttachmentDefinition"], n["action"])
+        for n in json.loads(second.stdout)["networks"]
+    ]
+    assert actions == [(f"{ns}/kept", "updated"), (f"{ns}/dropped", "deleted")]
     granted = role_rules("spidernet-gc") | role_rules("spidernet-gc-state", kind="Role")
     assert used(audited.cp, GC_USER, since) == granted - GC_RETRY_ONLY
 
@@ -297,7 +334,8 @@ def test_a_request_outside_the_gc_roles_is_refused(audited: Cluster) -> None:
     assert [r for r in refused if _allowed(audited, bearer, *r)] == []
 
 
-def test_the_cli_role_reads_and_releases_but_writes_nothing_else(audited: Cluster) -> None:
+def cli_account(audited: Cluster, tmp_path: Path) -> Path:
+    """A kubeconfig with a token of an account bound to spidernet-cli, as a person would get."""
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
@@ -316,23 +354,76 @@ def test_the_cli_role_reads_and_releases_but_writes_nothing_else(audited: Cluste
     }
     for obj in (account, binding):
         assert manifests.apply(audited.cp, obj, dry_run=False)[0] in (200, 201)
+    cfg = json.loads(audited.cp.kubeconfig.read_text())
+    cfg["users"][0]["user"]["token"] = accounts.token(audited.cp, NS, "spidernet-cli-test")
+    path = tmp_path / "cli.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def cli(kubeconfig: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spidernet.cli", "--kubeconfig", str(kubeconfig), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=paths.REPO,
+        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+    )
+
+
+def test_the_cli_needs_every_rule_of_its_role_and_nothing_more(
+    audited: Cluster, tmp_path: Path, bundle_bin: Path
+) -> None:
+    """Every command that talks to the cluster, as a person bound to spidernet-cli runs it."""
+    kubeconfig = cli_account(audited, tmp_path)
+    ipam = plugin_for(audited, tmp_path / "ipam", bundle_bin, "spidernet-node")
+    crds.install_multus(audited.cp)
+    ns = f"l{secrets.token_hex(3)}"
+    audited.namespace(ns)
+    audited.node("node-a")
+    v4 = audited.pool(f"{ns}-v4", "10.218.0.0/24", ["10.218.0.10-10.218.0.20"])["metadata"]["name"]
+    v6 = audited.pool(f"{ns}-v6", "fd00:218::/64", ["fd00:218::10-fd00:218::11"])["metadata"][
+        "name"
+    ]
+    sts = audited.statefulset(ns, "db", replicas=1)
+    ips = {}
+    for name, owner in (("db-0", sts), ("dual", None)):
+        pod = audited.pod(ns, name, "node-a", owner=owner)
+        ref = PodRef(ns, name, uid=pod["metadata"]["uid"], container_id=f"c-{name}")
+        added = ipam.call("ADD", ref, default_ipv4_ippool=[v4], default_ipv6_ippool=[v6])
+        assert added.returncode == 0, added.stdout
+        ips[name] = [str(ip["address"]).split("/")[0] for ip in added.json()["ips"]]
+        audited.delete_pod(ns, name)
+    smc = tmp_path / "smc.yaml"
+    assert isinstance(audited.cp, AuditedControlPlane)
+    since = len(audited.cp.requests_by(CLI_USER))
+    runs = [
+        cli(kubeconfig, "pools"),
+        cli(kubeconfig, "ip", "show", ips["dual"][0]),
+        cli(kubeconfig, "ip", "list", "--pool", v4),
+        cli(kubeconfig, "ip", "list"),
+        cli(kubeconfig, "ip", "release", ips["db-0"][0], "--force"),  # the StatefulSet read
+        cli(kubeconfig, "ip", "release", ips["db-0"][1], "--force"),  # its last: endpoint deleted
+        cli(kubeconfig, "ip", "release", ips["dual"][0]),  # the endpoint keeps the other: updated
+    ]
+    for vlan in (100, 200):  # the CR and its NAD created, then both updated
+        smc.write_text(json.dumps(multus_config(ns, "net", vlan)))
+        runs.append(cli(kubeconfig, "multus", "apply", str(smc)))
+    assert [(r.returncode, r.stderr) for r in runs if r.returncode] == []
+    assert used(audited.cp, CLI_USER, since) == role_rules("spidernet-cli")
+
+
+def test_a_request_outside_the_cli_role_is_refused(audited: Cluster, tmp_path: Path) -> None:
+    cli_account(audited, tmp_path)
     bearer = accounts.token(audited.cp, NS, "spidernet-cli-test")
     pool = audited.pool(f"cli{secrets.token_hex(3)}", "10.214.0.0/24", ["10.214.0.10"])
     name = pool["metadata"]["name"]
-    allowed = [
-        ("GET", f"{GROUP}/spiderippools"),
-        ("GET", f"{GROUP}/spiderippools/{name}"),
-        ("GET", f"{GROUP}/spiderendpoints"),
-        ("GET", f"{GROUP}/spiderreservedips"),
-        ("GET", "/api/v1/pods"),
-        ("GET", "/api/v1/namespaces/default/pods/x"),
-        ("PUT", f"{GROUP}/spiderippools/{name}/status", pool),
-    ]
-    assert [r[:2] for r in allowed if not _allowed(audited, bearer, *r)] == []
     refused = [
         ("PUT", f"{GROUP}/spiderippools/{name}", pool),
         ("DELETE", f"{GROUP}/spiderippools/{name}"),
-        ("DELETE", f"{GROUP}/namespaces/default/spiderendpoints/x"),
         ("DELETE", "/api/v1/namespaces/default/pods/x"),
+        ("GET", "/api/v1/namespaces/kube-system/secrets"),
+        ("DELETE", reconciling.nad_path("default", "x")),
     ]
     assert [r[:2] for r in refused if _allowed(audited, bearer, *r)] == []

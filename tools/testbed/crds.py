@@ -14,6 +14,8 @@ import yaml
 from tools.testbed import paths
 
 CRD_DIR = paths.REPO / "installer" / "manifests" / "crds"
+# Multus owns this one on a real cluster; the test bed installs our copy of its schema.
+NAD_CRD = paths.REPO / "tools" / "testbed" / "network-attachment-definitions.yaml"
 
 
 class _CrdApplier(Protocol):
@@ -43,3 +45,8 @@ def install(control_plane: _CrdApplier) -> list[str]:
         control_plane.apply_crd(crd)
         names.append(crd["metadata"]["name"])
     return names
+
+
+def install_multus(control_plane: _CrdApplier) -> None:
+    """Multus's NetworkAttachmentDefinition CRD, as a cluster with Multus has it."""
+    control_plane.apply_crd(yaml.safe_load(NAD_CRD.read_text()))

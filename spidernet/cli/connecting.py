@@ -74,8 +74,9 @@ def session(args: argparse.Namespace, budget: float = COMMAND_BUDGET) -> Iterato
 
 def api_failure(e: kerr.ApiError, server: str) -> failures.Failure:
     if isinstance(e, kerr.Unavailable):
+        why = (e.message or str(e)).removeprefix(f"{server}: ")
         return failures.Unreachable(
-            f"cannot reach the API server at {server}: {e.message or e} "
+            f"cannot reach the API server at {server}: {why} "
             "(is the cluster up? do --context / --kubeconfig point at it?)"
         )
     if isinstance(e, kerr.Denied):

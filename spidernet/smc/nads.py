@@ -5,6 +5,8 @@ The chain, in order (docs/cli.md, "SpiderMultusConfig"):
     ifacer        macvlan/ipvlan with a vlanID other than 0, or two or more masters (a bond)
     main plugin   macvlan (mode bridge) | ipvlan | sriov | ovs, with
                   "ipam": {"type": "spiderpool", default pools}  unless disableIPAM
+                  (the pools of the block's ``ippools``, or of ``spec.ippools``, where the
+                  KubeCon example puts them)
     rdma          sriov with enableRdma
     chained       each chainCNIJsonData entry, as given
     coordinator   unless enableCoordinator is false; the keys the CR's coordinator sets
@@ -144,7 +146,7 @@ def _main(kind: str, block: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[
         if block.get("deviceID"):
             out["deviceID"] = block["deviceID"]
     if not spec.get("disableIPAM"):
-        out["ipam"] = _ipam(block.get("ippools") or {})
+        out["ipam"] = _ipam(block.get("ippools") or spec.get("ippools") or {})
     if kind == "ovs" and block.get("trunk"):
         out["trunk"] = [_trunk(t) for t in block["trunk"]]
     return out

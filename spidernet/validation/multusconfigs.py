@@ -8,7 +8,8 @@ Upstream's webhook rules (docs/cli.md, "SpiderMultusConfig"), then ours:
 - macvlan / ipvlan: ``master`` at least one NIC, two or more need ``bond`` with a name
   and a mode 0-6; ``vlanID`` 0-4094; sriov: ``resourceName``, ``minTxRateMbps`` <=
   ``maxTxRateMbps``; ovs: ``bridge``, ``vlan`` and trunk IDs 0-4094, ``minID`` <= ``maxID``;
-- ``chainCNIJsonData`` entries JSON objects with a ``type``; ``ippools`` lists of names;
+- ``chainCNIJsonData`` entries JSON objects with a ``type``; ``ippools`` lists of names,
+  in the type's block or at ``spec.ippools`` (where the KubeCon example puts them), not both;
 - annotations: ``multus.spidernet.io/cr-name`` a valid NAD name,
   ``multus.spidernet.io/cni-version`` a version our plugins speak; on update the NAD name
   annotation does not change (the old NAD would be orphaned);
@@ -47,6 +48,7 @@ SPEC_KEYS = frozenset(
         "coordinator",
         "customCNI",
         "chainCNIJsonData",
+        "ippools",
     }
 )
 UNSUPPORTED_TYPES = ("ib-sriov", "ipoib", "vlan")
@@ -127,6 +129,9 @@ def _spec(spec: Mapping[str, Any]) -> list[Problem]:
     if spec.get("customCNI") is not None:
         out.append(Problem("spec.customCNI", f"only cniType custom takes it, not {kind}"))
     out += _block(kind, spec.get(kind))
+    out += _ippools("spec.ippools", spec.get("ippools"))
+    if spec.get("ippools") is not None and (spec.get(kind) or {}).get("ippools") is not None:
+        out.append(Problem("spec.ippools", f"is set, and so is spec.{kind}.ippools: keep one"))
     for key in ("enableCoordinator", "disableIPAM"):
         out += _bool(f"spec.{key}", spec.get(key))
     out += _coordinator(spec.get("coordinator"))
@@ -142,7 +147,7 @@ def _unknown(key: str) -> str:
 
 def _custom(spec: Mapping[str, Any]) -> list[Problem]:
     out = []
-    for key in ("coordinator", "chainCNIJsonData"):
+    for key in ("coordinator", "chainCNIJsonData", "ippools"):
         if spec.get(key):
             out.append(Problem(f"spec.{key}", "does nothing with cniType custom: remove it"))
     text = spec.get("customCNI")

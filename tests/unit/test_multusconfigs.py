@@ -474,3 +474,21 @@ def test_the_nad_name_may_not_change_on_update() -> None:
         f"metadata.annotations[{nads.ANNO_NAD_NAME}]"
     ]
     assert multusconfigs.update_problems(old, copy.deepcopy(old)) == []
+
+
+def test_pools_at_spec_level_as_on_the_kubecon_slide_are_the_blocks_pools() -> None:
+    slide = smc(
+        "macvlan-eno1",
+        cniType="macvlan",
+        macvlan={"master": ["eno1"], "vlanID": 100},
+        ippools={"ipv4": ["eno1-net90"]},
+    )
+    inside = smc(
+        "macvlan-eno1",
+        cniType="macvlan",
+        macvlan={"master": ["eno1"], "vlanID": 100, "ippools": {"ipv4": ["eno1-net90"]}},
+    )
+    assert multusconfigs.problems(slide) == [] and nads.config(slide) == nads.config(inside)
+    both = copy.deepcopy(inside)
+    both["spec"]["ippools"] = {"ipv4": ["other"]}
+    assert [p.field for p in multusconfigs.problems(both)] == ["spec.ippools"]

@@ -32,7 +32,10 @@ def gc(args: argparse.Namespace, console: Console) -> int:
         console.table(
             COLUMNS,
             rows(report),
-            empty="Nothing to do: no zombie, no expired cool-down, every NAD as its SpiderMultusConfig says.",
+            empty=(
+                "Nothing to do: no zombie, no expired cool-down, every NAD as its "
+                "SpiderMultusConfig says."
+            ),
         )
     for line in report.summary().splitlines():
         console.note(line)

@@ -101,7 +101,10 @@ def parser(prog: str = "spiderpoolctl") -> argparse.ArgumentParser:
         prog=prog,
         parents=[_global(False)],
         description="See, check and fix spidernet's IP pools (docs/cli.md).",
-        epilog="Exit codes: 0 done, 1 refused/invalid, 2 usage, 3 not found, 4 kubeconfig, 5 API unreachable, 6 API refused us.",
+        epilog=(
+            "Exit codes: 0 done, 1 refused/invalid, 2 usage, 3 not found, 4 kubeconfig, 5 API "
+            "unreachable, 6 API refused us."
+        ),
     )
     subs = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = [_global(True)]
@@ -110,7 +113,9 @@ def parser(prog: str = "spiderpoolctl") -> argparse.ArgumentParser:
         "pools",
         parents=common,
         help="pools with their usage",
-        description="SpiderIPPools with ALLOCATED, TOTAL, FREE and COOLING counted from their records.",
+        description=(
+            "SpiderIPPools with ALLOCATED, TOTAL, FREE and COOLING counted from their records."
+        ),
     )
     pools.add_argument("-l", "--selector", help="label selector, e.g. -l zone=west")
     _output(
@@ -131,7 +136,10 @@ def parser(prog: str = "spiderpoolctl") -> argparse.ArgumentParser:
             "gc",
             parents=common,
             help="one pass of the GC CronJob",
-            description="One pass of the IP garbage collector, the CronJob's own code and memory (docs/gc.md).",
+            description=(
+                "One pass of the IP garbage collector, the CronJob's own code and memory "
+                "(docs/gc.md)."
+            ),
         )
     )
 
@@ -139,7 +147,10 @@ def parser(prog: str = "spiderpoolctl") -> argparse.ArgumentParser:
         "validate",
         parents=common,
         help="check pool, reserved-IP and multus YAML offline",
-        description="Check SpiderIPPools, SpiderReservedIPs and SpiderMultusConfigs with the admission rules, and the pools against each other; no cluster needed.",
+        description=(
+            "Check SpiderIPPools, SpiderReservedIPs and SpiderMultusConfigs with the admission "
+            "rules, and the pools against each other; no cluster needed."
+        ),
     )
     validate.add_argument(
         "files", nargs="+", metavar="FILE", help="YAML or JSON files; - reads stdin"
@@ -174,7 +185,10 @@ def _ip(ip: argparse.ArgumentParser, common: list[_Parser]) -> None:
         "show",
         parents=common,
         help="who holds IP",
-        description="The pool, pod, pod UID, node, container, interface and SpiderEndpoint of an address, since when, and whether the pod is alive.",
+        description=(
+            "The pool, pod, pod UID, node, container, interface and SpiderEndpoint of an address, "
+            "since when, and whether the pod is alive."
+        ),
     )
     show.add_argument("ip", metavar="IP")
     _output(show, ("json", "yaml"), "for scripts")
@@ -197,13 +211,19 @@ def _ip(ip: argparse.ArgumentParser, common: list[_Parser]) -> None:
         "release",
         parents=common,
         help="free an address whose pod is gone",
-        description="Release an address by the IPAM's compare-and-swap on the pod UID. Refused while its pod is alive with that UID.",
+        description=(
+            "Release an address by the IPAM's compare-and-swap on the pod UID. Refused while its "
+            "pod is alive with that UID."
+        ),
     )
     release.add_argument("ip", metavar="IP")
     release.add_argument(
         "--force",
         action="store_true",
-        help="also while the pod terminates, the address cools down, or a StatefulSet keeps it (never while the pod is alive)",
+        help=(
+            "also while the pod terminates, the address cools down, or a StatefulSet keeps it "
+            "(never while the pod is alive)"
+        ),
     )
     release.add_argument(
         "--pool", metavar="POOL", help="the pool, when the address is recorded in two"
@@ -228,7 +248,9 @@ def _multus(multus: argparse.ArgumentParser, common: list[_Parser]) -> None:
         "render",
         parents=common,
         help="print the NAD of each SpiderMultusConfig (offline)",
-        description="Print the NetworkAttachmentDefinition each SpiderMultusConfig of the files renders to.",
+        description=(
+            "Print the NetworkAttachmentDefinition each SpiderMultusConfig of the files renders to."
+        ),
     )
     render.add_argument(
         "files", nargs="+", metavar="FILE", help="YAML or JSON files; - reads stdin"
@@ -246,7 +268,10 @@ def _multus(multus: argparse.ArgumentParser, common: list[_Parser]) -> None:
         "apply",
         parents=common,
         help="store SpiderMultusConfigs and write their NADs now",
-        description="Create or update each SpiderMultusConfig, then write its NetworkAttachmentDefinition at once (the GC CronJob would within a minute).",
+        description=(
+            "Create or update each SpiderMultusConfig, then write its NetworkAttachmentDefinition "
+            "at once (the GC CronJob would within a minute)."
+        ),
     )
     apply.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON files; - reads stdin")
     apply.add_argument(

@@ -58,7 +58,8 @@ def apply(args: argparse.Namespace, console: Console) -> int:
             )
             why = "" if done or not outcome.detail else f" ({outcome.detail})"
             console.line(
-                f"networkattachmentdefinition.k8s.cni.cncf.io/{nads.nad_name(stored)} {outcome.action}{why}"
+                f"networkattachmentdefinition.k8s.cni.cncf.io/{nads.nad_name(stored)} "
+                f"{outcome.action}{why}"
             )
             if not done:
                 code = failures.REFUSED

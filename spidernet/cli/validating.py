@@ -1,4 +1,4 @@
-"""``validate FILE...|-``: the admission rules, offline, over every object of the files. Reads files.
+"""``validate FILE...|-``: the admission rules, offline, over the files' objects. Reads files.
 
 No cluster is contacted: each object is checked by ``spidernet.validation`` (the same
 code the admission webhook runs), and the pools of all the files together are checked

@@ -12,8 +12,8 @@ Format (docs/gc.md, "The report")::
      "coolingDropped":    [{"ip", "pool", "pod", "uid", "reason", "detail"}],
      "counts":            [{"pool", "allocatedIPCount": [old, new], "totalIPCount": [old, new]}],
      "inconsistencies":   [{"kind", "ip", "detail", ...}],
-     "networks":          [{"spiderMultusConfig", "networkAttachmentDefinition", "action", "detail"}]
-                                                  (NADs written, deleted, refused: docs/cli.md)
+     "networks":          [{"spiderMultusConfig", "networkAttachmentDefinition", "action",
+                            "detail"}]            (NADs written, deleted, refused: docs/cli.md)
      "errors":            [{"object", "message", "ip"?}]}
 
 Any entry in ``errors`` means something could not be processed: the exit status is 1.

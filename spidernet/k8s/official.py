@@ -187,11 +187,13 @@ def _load_files(cfg: Any, files: list[str], context: str | None) -> None:
         current = context or _first_current_context(merged.config_files, files)
         if not current:
             raise ConfigError(
-                f"{':'.join(files)}: no current-context set; pick one with --context ({_names(contexts)})"
+                f"{':'.join(files)}: no current-context set; pick one with --context "
+                f"({_names(contexts)})"
             )
         if current not in contexts:
             raise ConfigError(
-                f"context {current!r} does not exist in {':'.join(files)} (contexts: {_names(contexts)})"
+                f"context {current!r} does not exist in {':'.join(files)} (contexts: "
+                f"{_names(contexts)})"
             )
         loader = module.KubeConfigLoader(
             config_dict=merged.config, active_context=current, config_base_path=None

@@ -1,4 +1,4 @@
-"""JSON text as Go's ``encoding/json`` writes it, so a rendered NAD matches upstream's byte for byte. No I/O.
+"""JSON as Go's ``encoding/json`` writes it: a rendered NAD is upstream's, byte for byte. No I/O.
 
 Go's ``json.Marshal``: no spaces; struct fields in declaration order (our dicts are
 built in that order), map keys sorted (``sort_keys`` for values that were maps in Go,

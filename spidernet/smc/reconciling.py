@@ -225,7 +225,10 @@ def _foreign(owner: Mapping[str, Any] | None) -> str:
         return f"belongs to SpiderMultusConfig {owner.get('name')}"
     if owner:
         return f"belongs to {owner.get('kind')} {owner.get('name')}"
-    return "exists and was not made by a SpiderMultusConfig (delete it, or name ours with the annotation multus.spidernet.io/cr-name)"
+    return (
+        "exists and was not made by a SpiderMultusConfig (delete it, or name ours with the "
+        f"annotation {nads.ANNO_NAD_NAME})"
+    )
 
 
 def _same(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:

@@ -5,21 +5,34 @@ pools on the shared control plane. The CLI runs in-process (its real kubeconfig
 resolution, its real client) unless the case is about the process itself (exit codes,
 the kubectl plugin).
 
-| command | case | expected |
-|---|---|---|
-| pools | a pool with 2 held, 1 cooling, 1 reserved of 10 addresses | ALLOCATED 2 TOTAL 10 FREE 6 COOLING 1 |
-| pools | -o wide / json / yaml; -l matching nothing | gateway and affinities; figures for scripts; "No SpiderIPPools match" |
-| pools | a pool the IPAM would refuse | a warning naming why, <invalid> figures |
-| ip show | an address the IPAM gave a live pod | pool, pod, UID, node, container, interface, endpoint, since, in use |
-| ip show | a zombie (pod deleted), -o json; an address nobody holds; not an IP | pod gone; exit 3 naming the free pool; exit 2 |
-| ip list | --pod, --node, --pool, -o wide; an unknown pool | each only its own; exit 3 |
-| ip release | the pod is alive with that UID (with and without --force) | exit 1, records and endpoint unchanged |
-| ip release | the pod is gone | its record released by CAS on the UID, the endpoint deleted; again: exit 3 |
-| ip release | one of a dual-stack interface's two addresses | the other stays recorded and named by the endpoint |
-| ip release | a terminating pod; a cooling address; a StatefulSet that keeps the address | exit 1 naming why; --force releases |
-| gc | a zombie: --dry-run, then a pass | "would release" and nothing changes; then "released", -o json is the CronJob's report |
-| errors | unknown context; an API server that is down; a token RBAC refuses | exit 4, 5 (within the timeout), 6 |
-| kubectl | kubectl spiderpool pools -l, through the real kubectl and PATH | the same table |
+| command    | case                               | expected                                      |
+|------------|------------------------------------|-----------------------------------------------|
+| pools      | a pool with 2 held, 1 cooling, 1   | ALLOCATED 2 TOTAL 10 FREE 6 COOLING 1         |
+|            | reserved of 10 addresses           |                                               |
+| pools      | -o wide / json / yaml; -l matching | gateway and affinities; figures for scripts;  |
+|            | nothing                            | "No SpiderIPPools match"                      |
+| pools      | a pool the IPAM would refuse       | a warning naming why, <invalid> figures       |
+| ip show    | an address the IPAM gave a live    | pool, pod, UID, node, container, interface,   |
+|            | pod                                | endpoint, since, in use                       |
+| ip show    | a zombie (pod deleted), -o json;   | pod gone; exit 3 naming the free pool; exit 2 |
+|            | an address nobody holds; not an IP |                                               |
+| ip list    | --pod, --node, --pool, -o wide; an | each only its own; exit 3                     |
+|            | unknown pool                       |                                               |
+| ip release | the pod is alive with that UID     | exit 1, records and endpoint unchanged        |
+|            | (with and without --force)         |                                               |
+| ip release | the pod is gone                    | its record released by CAS on the UID, the    |
+|            |                                    | endpoint deleted; again: exit 3               |
+| ip release | one of a dual-stack interface's    | the other stays recorded and named by the     |
+|            | two addresses                      | endpoint                                      |
+| ip release | a terminating pod; a cooling       | exit 1 naming why; --force releases           |
+|            | address; a StatefulSet that keeps  |                                               |
+|            | the address                        |                                               |
+| gc         | a zombie: --dry-run, then a pass   | "would release" and nothing changes; then     |
+|            |                                    | "released", -o json is the CronJob's report   |
+| errors     | unknown context; an API server     | exit 4, 5 (within the timeout), 6             |
+|            | that is down; a token RBAC refuses |                                               |
+| kubectl    | kubectl spiderpool pools -l,       | the same table                                |
+|            | through the real kubectl and PATH  |                                               |
 """
 
 from __future__ import annotations
@@ -41,8 +54,9 @@ from typing import Any
 import pytest
 
 from spidernet.cli import console, main
+from tests.integration import accounts
 from tests.integration.ipam_calls import Plugin
-from tools.testbed import accounts, cni, manifests, paths
+from tools.testbed import cni, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster, NodeConfig
 
 pytestmark = pytest.mark.apiserver
@@ -280,7 +294,10 @@ def test_release_of_a_zombie_frees_its_record_and_endpoint_once(world: World) ->
     world.cluster.delete_pod(world.ns, "zombie")
     code, out, _ = world.cli("ip", "release", ip)
     assert code == 0 and out.splitlines() == [
-        f"released {ip} from SpiderIPPool {pool}: it was held by pod {world.ns}/zombie (UID {ref.uid}; pod gone)",
+        (
+            f"released {ip} from SpiderIPPool {pool}: it was held by pod {world.ns}/zombie (UID "
+            f"{ref.uid}; pod gone)"
+        ),
         f"SpiderEndpoint {world.ns}/zombie: deleted (it named no other address)",
     ]
     assert world.cluster.records(pool) == {} and world.cluster.endpoint(world.ns, "zombie") is None

@@ -2,10 +2,14 @@
 give pods addresses (macvlan needs nothing more; the VLAN, bond and ipvlan examples run
 in the UML guest: tests/uml_guest/test_multusconfig_networks.py).
 
-| example (upstream's docs shape) | chain rendered | expected |
-|---|---|---|
-| smc-macvlan-ens1: macvlan on ens1, v4 + v6 pools | macvlan + spiderpool, coordinator | one address of each pool on eth0; DEL frees both |
-| smc-macvlan-tuned: a chained tuning plugin, coordinator mode and MAC prefix, CNI 1.0.0 | macvlan, tuning, coordinator | the address; the sysctl set in the pod; the MAC starts 0a:1b |
+| example (upstream's docs       | chain rendered           | expected                            |
+| shape)                         |                          |                                     |
+|--------------------------------|--------------------------|-------------------------------------|
+| smc-macvlan-ens1: macvlan on   | macvlan + spiderpool,    | one address of each pool on eth0;   |
+| ens1, v4 + v6 pools            | coordinator              | DEL frees both                      |
+| smc-macvlan-tuned: a chained   | macvlan, tuning,         | the address; the sysctl set in the  |
+| tuning plugin, coordinator     | coordinator              | pod; the MAC starts 0a:1b           |
+| mode and MAC prefix, CNI 1.0.0 |                          |                                     |
 """
 
 from __future__ import annotations

@@ -3,15 +3,24 @@ GC CronJob's pass (gc/main.py, run as the CronJob runs it) for a CR applied with
 and at once by ``spiderpoolctl multus apply``. Multus's NAD CRD is installed as a cluster
 with Multus has it (tools/testbed/network-attachment-definitions.yaml).
 
-| case | expected |
-|---|---|
-| a CR applied with the real kubectl, then one GC pass | its NAD: the config byte for byte as rendered, the CR as controller owner; "created" in the report |
-| the CR changed, a pass; the CR deleted, a pass | the NAD updated; then deleted ("its SpiderMultusConfig is gone") |
-| a NAD of that name not made by a CR | never written: unchanged after the pass, "refused", an Event on the CR; multus apply: exit 1, no CR stored |
-| a CR the rules refuse (a key we do not render, kept by the schema) | no NAD; an Event naming spec.macvlan.mtu |
-| multus apply, again, then with a change | created/created, unchanged/unchanged, configured/updated |
-| a CR deleted and made again before a pass | its predecessor's NAD adopted (owner is the new CR), not deleted |
-| a pass with --dry-run | the report says what it would do; nothing written |
+| case                                             | expected                                      |
+|--------------------------------------------------|-----------------------------------------------|
+| a CR applied with the real kubectl, then one GC  | its NAD: the config byte for byte as          |
+| pass                                             | rendered, the CR as controller owner;         |
+|                                                  | "created" in the report                       |
+| the CR changed, a pass; the CR deleted, a pass   | the NAD updated; then deleted ("its           |
+|                                                  | SpiderMultusConfig is gone")                  |
+| a NAD of that name not made by a CR              | never written: unchanged after the pass,      |
+|                                                  | "refused", an Event on the CR; multus apply:  |
+|                                                  | exit 1, no CR stored                          |
+| a CR the rules refuse (a key we do not render,   | no NAD; an Event naming spec.macvlan.mtu      |
+| kept by the schema)                              |                                               |
+| multus apply, again, then with a change          | created/created, unchanged/unchanged,         |
+|                                                  | configured/updated                            |
+| a CR deleted and made again before a pass        | its predecessor's NAD adopted (owner is the   |
+|                                                  | new CR), not deleted                          |
+| a pass with --dry-run                            | the report says what it would do; nothing     |
+|                                                  | written                                       |
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@ libcni in the UML guest (their kernel drivers live only there) and give pods add
 The examples are in upstream's docs shape (the KubeCon slide's macvlan on VLAN 100, the
 docs' ipvlan on a bond); tests/integration/smc_networks.py renders them.
 
-| example | node | expected |
-|---|---|---|
-| smc-vlan100-ens1 | ens1 | ifacer first: ens1.100 made; the pod's macvlan on it gets an address of smc-vlan100-v4; DEL frees it |
-| smc-ipvlan-ens1 | ens1 | no ifacer (no VLAN, one NIC); an ipvlan NIC in the pod with an address of smc-ipvlan-ens1-v4 |
-| smc-bond-vlan200 | ens1 + ens2 | sp_bond0 active-backup over both, sp_bond0.200; the ipvlan NIC's address from smc-bond-vlan200-v4 |
+| example          | node        | expected                                                        |
+|------------------|-------------|-----------------------------------------------------------------|
+| smc-vlan100-ens1 | ens1        | ifacer first: ens1.100 made; the pod's macvlan on it gets an    |
+|                  |             | address of smc-vlan100-v4; DEL frees it                         |
+| smc-ipvlan-ens1  | ens1        | no ifacer (no VLAN, one NIC); an ipvlan NIC in the pod with an  |
+|                  |             | address of smc-ipvlan-ens1-v4                                   |
+| smc-bond-vlan200 | ens1 + ens2 | sp_bond0 active-backup over both, sp_bond0.200; the ipvlan      |
+|                  |             | NIC's address from smc-bond-vlan200-v4                          |
 """
 
 from __future__ import annotations

@@ -62,7 +62,10 @@ spec:
   macvlan:
     master: [ens192]
 """
-UPSTREAM_CONFIG = '{"cniVersion":"0.3.1","name":"macvlan-ens192","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge","ipam":{"type":"spiderpool"}},{"type":"coordinator"}]}'
+UPSTREAM_CONFIG = (
+    '{"cniVersion":"0.3.1","name":"macvlan-ens192","plugins":[{"type":"macvlan","master":"ens192",'
+    '"mode":"bridge","ipam":{"type":"spiderpool"}},{"type":"coordinator"}]}'
+)
 
 
 def run(*argv: str, stdin: str = "", env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from spidernet.cli import failures
-from spidernet.gc import collecting
 from spidernet.gc.command import lock_dir
 from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
+from spidernet.k8s import listing
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
 from spidernet.protocol import errors
@@ -36,7 +36,7 @@ class Session:
         self, path: str, progress: Callable[[str], None] = lambda _: None
     ) -> list[dict[str, Any]]:
         """Every item of a LIST, page by page (the GC's paging)."""
-        return collecting.list_all(self.transport, path, 500, progress)
+        return listing.list_all(self.transport, path, 500, progress)
 
     def get(self, path: str) -> dict[str, Any] | None:
         try:

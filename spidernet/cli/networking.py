@@ -19,7 +19,7 @@ from typing import Any
 from spidernet.cli import failures, loading
 from spidernet.cli.connecting import Session, session
 from spidernet.cli.console import Console
-from spidernet.k8s import errors as kerr
+from spidernet.k8s import discovery
 from spidernet.smc import nads, reconciling
 from spidernet.validation import multusconfigs
 
@@ -41,6 +41,7 @@ def apply(args: argparse.Namespace, console: Console) -> int:
         smc.setdefault("metadata", {}).setdefault("namespace", args.namespace)
     code = failures.OK
     with session(args) as s:
+        _installed(s)
         for _, smc in smcs:
             why = _refusal(s, smc)
             if why:
@@ -89,38 +90,32 @@ def _checked(args: argparse.Namespace, console: Console) -> list[tuple[str, dict
     return found
 
 
+def _installed(s: Session) -> None:
+    """Both CRDs served, or a failure saying which to install (asked of discovery: at once)."""
+    if not discovery.served(s.transport, nads.API_VERSION, "spidermultusconfigs"):
+        raise failures.NotFound(
+            "the SpiderMultusConfig CRD is not installed: kubectl apply -k installer/manifests"
+        )
+    if not discovery.served(s.transport, nads.NAD_API_VERSION, "network-attachment-definitions"):
+        raise failures.NotFound(
+            "the NetworkAttachmentDefinition CRD is not installed: install Multus first"
+        )
+
+
 def _refusal(s: Session, smc: dict[str, Any]) -> str:
     meta = smc["metadata"]
-    stored = _get_smc(s, meta["namespace"], meta["name"])
+    stored = s.get(reconciling.smc_path(meta["namespace"], meta["name"]))
     changed = multusconfigs.update_problems(stored, smc) if stored else []
     if changed:
         return f"{nads.KIND}/{meta['name']}: {changed[0]}"
     probe = {**smc, "metadata": {**meta, "uid": (stored or {}).get("metadata", {}).get("uid", "")}}
-    try:
-        return reconciling.owner_conflict(s.transport, probe)
-    except kerr.ApiError as e:
-        if reconciling.not_served(e):
-            raise failures.NotFound(
-                "the NetworkAttachmentDefinition CRD is not installed: install Multus first"
-            ) from None
-        raise
-
-
-def _get_smc(s: Session, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        return s.get(reconciling.smc_path(namespace, name))
-    except kerr.ApiError as e:
-        if reconciling.not_served(e):
-            raise failures.NotFound(
-                "the SpiderMultusConfig CRD is not installed: kubectl apply -k installer/manifests"
-            ) from None
-        raise
+    return reconciling.owner_conflict(s.transport, probe)
 
 
 def _store(s: Session, smc: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Create the CR, or replace its spec, labels and annotations; (stored object, verb)."""
     meta = smc["metadata"]
-    stored = _get_smc(s, meta["namespace"], meta["name"])
+    stored = s.get(reconciling.smc_path(meta["namespace"], meta["name"]))
     if stored is None:
         body = {**smc, "apiVersion": nads.API_VERSION, "kind": nads.KIND}
         return dict(

@@ -44,6 +44,7 @@ from spidernet.gc.census import Census, Entry, World, take
 from spidernet.gc.report import Report
 from spidernet.ipam.store import GROUP, INT64_MAX, Store
 from spidernet.k8s import errors as kerr
+from spidernet.k8s import listing
 from spidernet.k8s.transport import Transport
 from spidernet.protocol import errors
 
@@ -118,31 +119,6 @@ def _pass(
 # ------------------------------------------------------------------ reading
 
 
-def list_all(
-    transport: Transport, path: str, page_size: int, progress: Progress
-) -> list[dict[str, Any]]:
-    """Every item, page by page; an expired continue token (410) restarts the LIST once."""
-    items: list[dict[str, Any]] = []
-    token, restarted = "", False
-    sep = "&" if "?" in path else "?"
-    while True:
-        query = f"{sep}limit={page_size}" + (
-            f"&continue={urllib.parse.quote(token, safe='')}" if token else ""
-        )
-        try:
-            reply = transport.request("GET", path + query) or {}
-        except kerr.ApiError as e:
-            if e.status != 410 or restarted:
-                raise
-            items, token, restarted = [], "", True
-            continue
-        items += reply.get("items") or []
-        token = (reply.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return items
-        progress(f"listing {path}: {len(items)} so far")
-
-
 def _read(
     transport: Transport, opts: Options, report: Report, progress: Progress
 ) -> tuple[Census, World] | None:
@@ -157,7 +133,7 @@ def _read(
         ("statefulsets", "/apis/apps/v1/statefulsets"),
     ):
         try:
-            lists[what] = list_all(transport, path, opts.page_size, progress)
+            lists[what] = listing.list_all(transport, path, opts.page_size, progress)
         except kerr.ApiError as e:
             lists[what] = None
             needed = what in ("pools", "endpoints", "pods")

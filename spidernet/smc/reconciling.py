@@ -3,7 +3,7 @@
 Run by the GC CronJob once a minute (``spidernet.gc.command``) and, for one CR at once,
 by ``spiderpoolctl multus apply``. One pass:
 
-    LIST SpiderMultusConfigs            (CRD not installed: nothing to do)
+    LIST SpiderMultusConfigs            (CRD not installed, as discovery says: nothing to do)
     LIST our NADs (label managed-by)    (NAD CRD not installed: each CR reports it)
     per CR, not terminating:
       check it (spidernet.validation)   invalid: an Event on the CR, no write
@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from spidernet.alloc import choosing
-from spidernet.gc.collecting import list_all
+from spidernet.k8s import discovery
 from spidernet.k8s import errors as kerr
+from spidernet.k8s.listing import list_all
 from spidernet.k8s.transport import Transport
 from spidernet.smc import nads
 from spidernet.validation import multusconfigs
@@ -87,37 +88,20 @@ def smc_path(namespace: str, name: str = "") -> str:
     return f"{base}/{_q(name)}" if name else base
 
 
-def not_served(e: kerr.ApiError) -> bool:
-    """A 404 naming no object: the resource itself is not served (its CRD is not installed)."""
-    return e.status == 404 and not isinstance(e, kerr.NotFound)
-
-
 def run(transport: Transport, *, dry_run: bool = False) -> list[Outcome]:
     """One pass over every SpiderMultusConfig and every NAD made from one."""
-    try:
-        smcs = list_all(transport, f"{SMC_API}/spidermultusconfigs", 500, lambda _: None)
-    except kerr.ApiError as e:
-        if not_served(e):
-            return []
-        raise
-    try:
-        label = "=".join(nads.MANAGED_BY)
-        ours = list_all(
-            transport,
-            f"{NAD_API}/network-attachment-definitions?labelSelector={_q(label)}",
-            500,
-            lambda _: None,
-        )
-    except kerr.ApiError as e:
-        if not not_served(e):
-            raise
+    if not discovery.served(transport, nads.API_VERSION, "spidermultusconfigs"):
+        return []
+    smcs = list_all(transport, f"{SMC_API}/spidermultusconfigs")
+    if not discovery.served(transport, nads.NAD_API_VERSION, "network-attachment-definitions"):
         why = "the NetworkAttachmentDefinition CRD is not installed (Multus)"
         return [Outcome(_key(s), _nad_key(s), ERROR, why) for s in smcs]
-    out = [
-        reconcile(transport, s, dry_run=dry_run)
-        for s in smcs
-        if not s["metadata"].get("deletionTimestamp")
-    ]
+    label = "=".join(nads.MANAGED_BY)
+    ours = list_all(
+        transport, f"{NAD_API}/network-attachment-definitions?labelSelector={_q(label)}"
+    )
+    live = [s for s in smcs if not s["metadata"].get("deletionTimestamp")]
+    out = [reconcile(transport, s, dry_run=dry_run) for s in live]
     return out + _orphans(transport, ours, smcs, dry_run)
 
 

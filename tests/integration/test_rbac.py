@@ -103,6 +103,8 @@ def used(cp: AuditedControlPlane, user: str, since: int = 0) -> set[tuple[str, s
     for event in cp.requests_by(user)[since:]:
         if event.get("responseStatus", {}).get("code") == 403:
             continue
+        if not event.get("objectRef"):  # discovery (/apis...): every account may, no role needed
+            continue
         ref = event.get("objectRef") or {}
         resource = ref.get("resource", "") + (
             f"/{ref['subresource']}" if ref.get("subresource") else ""

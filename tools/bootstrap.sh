@@ -12,6 +12,13 @@
 # the step, the command, its output tail and what to try (tools/steps.sh).
 # Prints the venv path as the last line of stdout ("VENV=<path>").
 #
+# With --cluster it also makes what the local cluster needs (docs/testbed.md, "A real
+# cluster"): containerd, runc, busybox-static and debootstrap from Debian, and
+#   bin/kubelet, bin/kube-scheduler, bin/kube-controller-manager   from the same source
+#   bin/kubectl          Debian's kubernetes-client 1.20, unpacked (not installed: the
+#                        machine may have another kubectl package at /usr/bin/kubectl)
+# built in one go with the apiserver when both are missing (they share most packages).
+#
 # Environment: SPIDERNET_CACHE (above); SPIDERNET_APT_OPTS, extra apt-get options
 # (e.g. "-o Acquire::http::Proxy=http://proxy:3128"); SPIDERNET_APT_UPDATE=1 refreshes
 # the package lists even when every package is installed; SPIDERNET_HEARTBEAT, seconds
@@ -24,6 +31,12 @@ source "$here/tools/steps.sh"
 cache=${SPIDERNET_CACHE:-$HOME/.cache/spidernet}
 steps_init bootstrap 6
 venv=
+cluster=
+case ${1:-} in
+  --cluster) cluster=1 ;;
+  "") ;;
+  *) fail "unknown argument $1" "tools/bootstrap.sh [--cluster]" ;;
+esac
 
 apt_packages=(
   golang-go rsync jq dpkg-dev etcd-server
@@ -33,6 +46,14 @@ apt_packages=(
   gcc libc6-dev  # build_bundles.sh links the bundles' launcher statically
   iperf3 sockperf redis-tools  # the datapath benchmark and its test (docs/datapath.md)
 )
+if [ -n "$cluster" ]; then
+  apt_packages+=(containerd runc busybox-static debootstrap)
+fi
+# The kubernetes binaries this run needs, by name (cmd/<name> in the source tree).
+k8s_binaries=(kube-apiserver)
+if [ -n "$cluster" ]; then
+  k8s_binaries+=(kubelet kube-scheduler kube-controller-manager)
+fi
 read -r -a apt_opts <<<"${SPIDERNET_APT_OPTS:-}"
 # Wait for another apt (unattended-upgrades, a colleague) instead of failing at once.
 apt_opts+=(-o DPkg::Lock::Timeout=300)
@@ -55,6 +76,13 @@ ensure_cache() {
     flock 9
   fi
   note "writable, logs in $cache/logs"
+}
+
+missing_binaries() {
+  local b
+  for b in "${k8s_binaries[@]}"; do
+    [ -x "$cache/bin/$b" ] || echo "$b"
+  done
 }
 
 missing_packages() {
@@ -82,7 +110,7 @@ ensure_apt() {
   stage "apt packages"
   local missing update=${SPIDERNET_APT_UPDATE:-}
   mapfile -t missing < <(missing_packages)
-  if [ ! -x "$cache/bin/kube-apiserver" ] && [ ! -s "$deb_src" ]; then
+  if [ -n "$(missing_binaries)" ] && [ ! -s "$deb_src" ]; then
     write_deb_src
     update=1
   fi
@@ -155,14 +183,15 @@ ensure_uml_modules() {
   note "$ver"
 }
 
-ensure_apiserver() {
-  stage "kube-apiserver"
-  local out=$cache/bin/kube-apiserver work=$cache/k8s-src tree
-  if [ -x "$out" ]; then
-    note "cached ($out)"
+ensure_kubernetes() {
+  stage "${k8s_binaries[*]}"
+  local work=$cache/k8s-src tree missing b
+  mapfile -t missing < <(missing_binaries)
+  if [ ${#missing[@]} -eq 0 ]; then
+    note "cached ($cache/bin)"
     return 0
   fi
-  note "building from Debian's kubernetes source, once: 4-12 minutes on 2 cores, longer the busier the machine"
+  note "building ${missing[*]} from Debian's kubernetes source, once: 4-12 minutes on 2 cores, longer the busier the machine"
   local fix_tree="delete $work and rerun (a half-fetched or half-built tree); check free space: df -h $cache"
   # A tree from an interrupted run is reused only if its fetch finished.
   if [ ! -f "$work/.fetched" ]; then
@@ -184,11 +213,33 @@ ensure_apiserver() {
   ln -sfn ../../.. "$tree/.go/src/k8s.io/kubernetes"
   # The build's Go cache is the tree's own (_output/local/go/cache, hack/lib/golang.sh),
   # so it goes with the tree below: nothing outside $cache makes a rebuild faster.
-  step "compiling kube-apiserver" --in "$tree" --fix "$fix_tree" -- \
-    env GOPATH="$tree/.go" CGO_ENABLED=0 make WHAT=cmd/kube-apiserver
-  step "checking the built kube-apiserver runs" --fix "$fix_tree" -- \
-    "$tree/_output/local/bin/linux/amd64/kube-apiserver" --version
-  cp "$tree/_output/local/bin/linux/amd64/kube-apiserver" "$out.tmp" && mv "$out.tmp" "$out"
+  step "compiling ${missing[*]}" --in "$tree" --fix "$fix_tree" -- \
+    env GOPATH="$tree/.go" CGO_ENABLED=0 make WHAT="${missing[*]/#/cmd/}"
+  for b in "${missing[@]}"; do
+    step "checking the built $b runs" --fix "$fix_tree" -- \
+      "$tree/_output/local/bin/linux/amd64/$b" --version
+    cp "$tree/_output/local/bin/linux/amd64/$b" "$cache/bin/$b.tmp" && mv "$cache/bin/$b.tmp" "$cache/bin/$b"
+  done
+  rm -rf "$work"
+}
+
+# Debian's kubectl 1.20 (kubernetes-client), whose built-in kustomize is what the local
+# cluster's install runs; unpacked into the cache rather than installed, because the
+# package conflicts with other kubectl packages a machine may have (this one has one).
+ensure_kubectl() {
+  [ -n "$cluster" ] || return 0
+  if [ -x "$cache/bin/kubectl" ]; then
+    note "kubectl cached ($cache/bin/kubectl)"
+    return 0
+  fi
+  local work=$cache/kubectl-deb
+  rm -rf "$work" && mkdir -p "$work"
+  step "downloading Debian's kubernetes-client" --in "$work" --fix "$apt_fix" -- \
+    apt-get "${apt_opts[@]}" download kubernetes-client
+  local debs=("$work"/kubernetes-client_*.deb)
+  step "unpacking kubectl" --fix "delete $work and rerun" -- dpkg-deb -x "${debs[0]}" "$work/root"
+  step "checking kubectl runs" --fix "delete $work and rerun" -- "$work/root/usr/bin/kubectl" version --client
+  cp "$work/root/usr/bin/kubectl" "$cache/bin/kubectl.tmp" && mv "$cache/bin/kubectl.tmp" "$cache/bin/kubectl"
   rm -rf "$work"
 }
 
@@ -197,6 +248,7 @@ ensure_apt
 ensure_venv
 ensure_cnirun
 ensure_uml_modules
-ensure_apiserver
+ensure_kubernetes
+ensure_kubectl
 say "ready (${SECONDS}s)"
 echo "VENV=$venv"

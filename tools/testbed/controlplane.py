@@ -44,6 +44,11 @@ class ControlPlane:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spidernet-cp-")))
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     port: int = 0
+    # For a cluster with kubelets and a controller-manager (tools/testbed/kubecluster.py):
+    # ServiceAccount admission on, the Node authorizer and NodeRestriction for kubelets.
+    kubelets: bool = False
+    # More token users: (token, user name, group), e.g. a kubelet's system:node:<name>.
+    users: list[tuple[str, str, str]] = field(default_factory=list)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _etcd_dir: str = ""
     _etcd_url: str = ""
@@ -172,7 +177,9 @@ class ControlPlane:
                 check=True,
                 capture_output=True,
             )
-        (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
+        admin = f'{self.token},admin,admin-uid,"system:masters"\n'
+        users = "".join(f'{token},{name},{name},"{group}"\n' for token, name, group in self.users)
+        (self.workdir / "tokens.csv").write_text(admin + users)
 
     def _apiserver_flags(self, etcd_url: str) -> list[str]:
         w = self.workdir
@@ -187,9 +194,13 @@ class ControlPlane:
             f"--service-account-key-file={w / 'sa.pub'}",
             f"--service-account-signing-key-file={w / 'sa.key'}",
             f"--token-auth-file={w / 'tokens.csv'}",
-            "--authorization-mode=RBAC",
+            f"--authorization-mode={'Node,RBAC' if self.kubelets else 'RBAC'}",
             "--service-cluster-ip-range=10.96.0.0/16",
-            "--disable-admission-plugins=ServiceAccount",
+            *(
+                ["--enable-admission-plugins=NodeRestriction"]
+                if self.kubelets
+                else ["--disable-admission-plugins=ServiceAccount"]
+            ),
             "--profiling=false",
             "--logtostderr=true",
             "--v=1",

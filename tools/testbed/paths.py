@@ -9,6 +9,11 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SPIDERNET_CACHE", Path.home() / ".cache" / "spidernet"))
 BIN = CACHE / "bin"
 KUBE_APISERVER = BIN / "kube-apiserver"
+# The local cluster's (tools/bootstrap.sh --cluster), from the same kubernetes source.
+KUBELET = BIN / "kubelet"
+KUBE_SCHEDULER = BIN / "kube-scheduler"
+KUBE_CONTROLLER_MANAGER = BIN / "kube-controller-manager"
+KUBECTL = BIN / "kubectl"
 CNIRUN = BIN / "cnirun"
 UML_MODULE_ROOT = CACHE / "uml"  # holds lib/modules/<ver> -> /usr/lib/uml/modules/<ver>
 REFERENCE_PLUGINS = Path("/usr/lib/cni")

@@ -10,7 +10,8 @@ its account; the CLI runs as a person bound to its role would run it.
 | spidernet-node | ADD, re-ADD (new sandbox),       | every call succeeds                          |
 | (IPAM)         | CHECK, STATUS, GC, DEL, over     |                                              |
 |                | pools with node and namespace    |                                              |
-|                | rules                            |                                              |
+|                | rules; a StatefulSet pod's DEL   |                                              |
+|                | once its set is scaled to 0      |                                              |
 | spidernet-node | the audited requests of that run | exactly the rules of spidernet-ipam, each    |
 | (IPAM)         |                                  | one used                                     |
 | spidernet-node | requests outside the role (list  | 403                                          |
@@ -178,7 +179,23 @@ def scenario(cluster: Cluster, plugin: Plugin) -> None:
     cluster.delete_pod(ns, "p")  # else DEL keeps the address for the pod's next sandbox
     delete = plugin.call("DEL", again, prev=readd.json())
     assert delete.returncode == 0, delete.stdout
+    stateful_pod_deleted(cluster, plugin, ns)
     assert cluster.records(pool_ns) == {} and cluster.endpoint(ns, "p") is None
+
+
+def stateful_pod_deleted(cluster: Cluster, plugin: Plugin, ns: str) -> None:
+    """A StatefulSet pod's DEL after its pod is gone reads the StatefulSet (a place for
+    its ordinal keeps the address); scaled to 0, it has none: the address goes."""
+    sts = cluster.statefulset(ns, "db", replicas=1)
+    pod = cluster.pod(ns, "db-0", "node-a", owner=sts)
+    ref = PodRef(ns, "db-0", uid=pod["metadata"]["uid"], container_id="s-1")
+    add = plugin.call("ADD", ref)
+    assert add.returncode == 0, add.stdout + add.stderr
+    cluster.scale(ns, "db", 0)
+    cluster.delete_pod(ns, "db-0")
+    delete = plugin.call("DEL", ref, prev=add.json())
+    assert delete.returncode == 0, delete.stdout
+    assert cluster.endpoint(ns, "db-0") is None
 
 
 def test_the_ipam_plugin_needs_every_rule_of_its_role_and_nothing_more(

@@ -1,11 +1,11 @@
 """A Deployment on a pool of exactly its size, through real kubelets (the seed's "IPs = pods").
 
-| step | checked |
-|---|---|
-| 20 replicas on a pool of 20, two nodes | all Running, one address each, every address from the pool, pods on both nodes |
-| the underlay | a pod pings a pod on the other node |
-| ``kubectl rollout restart`` | the rollout ends, every pod is new and Running, the pool holds exactly the new pods' UIDs (no leak) |
-| scale to 0 | the pool holds nothing, no SpiderEndpoint is left |
+- 20 replicas on a pool of 20, two nodes: all Running, one address each, every address
+  from the pool, pods on both nodes;
+- the underlay: a pod pings a pod on the other node, and back;
+- ``kubectl rollout restart``: the rollout ends, every pod is new and Running, the pool
+  holds exactly the new pods' UIDs (no leak);
+- scale to 0: the pool holds nothing, no SpiderEndpoint is left.
 """
 
 from __future__ import annotations

@@ -4,13 +4,16 @@ Neither a registry (for ``debian:bookworm-slim``) nor a container engine is avai
 here, so the Containerfile is read, not built, and each of its promises is checked in
 the image tools/build_image.sh made (``$SPIDERNET_IMAGE``, the one the local cluster runs):
 
-| Containerfile | checked in the image |
-|---|---|
-| final stage ``FROM`` Debian bookworm, ``apt-get install python3`` | /etc/os-release is bookworm; dpkg lists python3 installed; no apt lists left |
-| ``build_bundles.sh /opt/spidernet/bundles``, then ``rm -rf bin .complete`` | MANIFEST.json the suite's bundles' one, every file it lists, no bin/ or .complete |
-| ``cp -r spidernet installer gc /opt/spidernet/`` (bytecode excluded by .containerignore) | exactly the repository's files of those directories, byte for byte |
-| ``python3 -m venv --without-pip /opt/spidernet/venv``, ``pip install -c tools/requirements.lock kubernetes`` | pyvenv.cfg names the image's /usr/bin, no pip; kubernetes and every other distribution in it at the lock's version |
-| ``ENV``, ``WORKDIR``, ``CMD`` | the image config's Env, WorkingDir, Cmd |
+- final stage ``FROM`` Debian bookworm, ``apt-get install python3``: /etc/os-release is
+  bookworm; dpkg lists python3 installed; no apt lists left;
+- ``build_bundles.sh /opt/spidernet/bundles``, then ``rm -rf bin .complete``: the suite's
+  bundles' MANIFEST.json, every file it lists, no bin/ or .complete;
+- ``cp -r spidernet installer gc /opt/spidernet/`` (bytecode left out by
+  .containerignore): exactly the repository's files of those directories, byte for byte;
+- ``python3 -m venv --without-pip``, ``pip install -c tools/requirements.lock
+  kubernetes``: pyvenv.cfg names the image's /usr/bin, no pip; kubernetes and every other
+  distribution in it at the lock's version;
+- ``ENV``, ``WORKDIR``, ``CMD``: the image config's Env, WorkingDir, Cmd.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The installer DaemonSet as pods under real kubelets, and what the kubelets leave of the machine.
 
-| case | checked |
-|---|---|
-| every node | its installer pod Ready; the node's /opt/cni/bin has our three plugins (links into ``.spidernet/current``, the image's bundle version), the node's /etc/cni/net.d/spiderpool.d the kubeconfig, ``nodename`` and the token kubelet projected into that very pod |
-| kubelet's global sysctls | each kubelet wrote its values into the node's shadow files; the machine's own values are unchanged |
-| the machine's mount table | nothing of the nodes' mounts (kubelet's rshared root dir, projected-volume tmpfs, overlay rootfs) |
+- every node: its installer pod Ready; the node's /opt/cni/bin has our three plugins
+  (links into ``.spidernet/current``), its /etc/cni/net.d/spiderpool.d the kubeconfig,
+  ``nodename`` and the token kubelet projected into that very pod;
+- kubelet's global sysctls: each kubelet wrote its values into the node's shadow files;
+  the machine's own values are unchanged;
+- the machine's mount table: nothing of the nodes' mounts (kubelet's rshared root dir,
+  projected-volume tmpfs, overlay rootfs).
 """
 
 from __future__ import annotations

@@ -5,13 +5,15 @@ The pool has exactly as many addresses as replicas, so a replacement can only st
 once the GC (the real CronJob from the manifests, its Jobs running as pods) has freed
 an address of a dead pod: its IPAM DEL never ran.
 
-| step | checked |
-|---|---|
-| 4 replicas on a pool of 4, both nodes | Running |
-| the node with most of them loses power (kubelet, containerd, shims, containers killed) | the Node goes NotReady |
-| its pods force-deleted (``kubectl delete --force --grace-period=0``, what an operator does) | replacements are created, scheduled on the live node, and fail ADD at first (pool exhausted) |
-| GC CronJob passes | the dead pods' records are released (GC Job log: ``pod-gone``), every replacement Running on the live node with a dead pod's address |
-| power back on | the Node is Ready again; the stale sandboxes' teardown frees nothing: the pool holds exactly the running pods |
+- 4 replicas on a pool of 4, both nodes: Running;
+- the node with most of them loses power (kubelet, containerd, shims, containers killed):
+  the Node goes NotReady;
+- its pods force-deleted (``kubectl delete --force --grace-period=0``, as an operator
+  does): replacements are created on the live node and fail ADD at first (pool exhausted);
+- GC CronJob passes: an Event ``released <ip> ...: pod-gone`` per dead pod's address,
+  every replacement Running on the live node with a dead pod's address;
+- power back on: the Node is Ready again; the stale sandboxes' teardown frees nothing,
+  the pool holds exactly the running pods.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """A StatefulSet pod keeps its address across deletions, through the real StatefulSet controller.
 
-| step | checked |
-|---|---|
-| 2 replicas on a pool of 2 | both Running |
-| ``sts-0`` deleted, 5 times in a row | each time the controller re-creates it (a new UID), it runs with the same address, the pool's record follows the new UID, and the other pod keeps its own address |
+- 2 replicas on a pool of 2: both Running;
+- ``db-0`` deleted, 5 times in a row: each time the controller re-creates it (a new UID),
+  it runs with the same address, the pool's record follows the new UID, and the other
+  pod keeps its own address.
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ allows (600 s): kubelet replaces it after 80% of that, the installer copies each
 to the node within its poll. Runs late in the session so that the wait overlaps the
 other tests.
 
-| step | checked |
-|---|---|
-| wait for the node's token file to change (up to 15 min after the installer started) | a newer token (later ``iat``) of the same installer pod |
-| a pod started afterwards on each node | Running: its ADD authenticated with the rotated token |
+- wait for each node's token file to change (up to 15 min): a newer token (later
+  ``iat``) of the same installer pod;
+- pods started afterwards: Running, their ADD authenticated with the rotated token.
 """
 
 from __future__ import annotations
@@ -34,9 +33,8 @@ def test_a_token_rotated_by_kubelet_reaches_the_node_and_new_pods_start_with_it(
         claims = kube.node_token_claims(node)
         first[node.name] = claims
         started = time.time() - claims["iat"]
-        print(
-            f"{node.name}: token issued {started:.0f} s ago, expires in {claims['exp'] - time.time():.0f} s"
-        )
+        left = claims["exp"] - time.time()
+        print(f"{node.name}: token issued {started:.0f} s ago, expires in {left:.0f} s")
 
     def rotated(node_name: str) -> bool:
         return kube.node_token_claims(kube.node(node_name))["iat"] > first[node_name]["iat"]

@@ -1,4 +1,4 @@
-"""The seed's create phase under real kubelets: Pod creation to Running, ours vs Debian's host-local. Does I/O.
+"""The seed's create phase under real kubelets, ours vs Debian's host-local. Does I/O.
 
     tools/bench/kube_create.sh [--pods 100] [--per-deployment 10] [--rounds 2] [--out DIR]
 
@@ -123,8 +123,9 @@ def table(results: list[dict[str, Any]]) -> str:
     for i, r in enumerate(results):
         ratio = r["all_running_s"] / floor[r["pods"]] if floor.get(r["pods"]) else float("nan")
         lines.append(
-            f"| {i // 2 + 1} | {r['ipam']} | {r['pods']} | {r['all_running_s']} s | {r['pods_per_s']} "
-            f"| {r['p50_s']} s | {r['p90_s']} s | {ratio:.2f}x | {r['load_at_start']} |"
+            f"| {i // 2 + 1} | {r['ipam']} | {r['pods']} | {r['all_running_s']} s "
+            f"| {r['pods_per_s']} | {r['p50_s']} s | {r['p90_s']} s | {ratio:.2f}x "
+            f"| {r['load_at_start']} |"
         )
     return "\n".join(lines)
 

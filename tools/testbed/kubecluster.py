@@ -1,4 +1,4 @@
-"""A real local Kubernetes cluster on this machine: control plane, controllers, nodes with kubelets. Does I/O.
+"""A real local Kubernetes cluster: control plane, controllers, nodes with kubelets. Does I/O.
 
     etcd + kube-apiserver        host netns, loopback (tools/testbed/controlplane.py), with
                                  ServiceAccount admission, the Node authorizer, NodeRestriction
@@ -217,7 +217,7 @@ class LocalCluster:
             raise RuntimeError(f"delete pod {namespace}/{name}: HTTP {status}: {reply}")
 
     def ping(self, pod: dict[str, Any], address: str) -> bool:
-        """One ping from inside ``pod``'s network namespace (entered through one of its processes)."""
+        """One ping from ``pod``'s network namespace (entered through one of its processes)."""
         node = self.node(pod["spec"]["nodeName"])
         pid = node.pod_pid(pod["metadata"]["uid"])
         if pid is None:

@@ -1,11 +1,11 @@
-"""One simulated Kubernetes node: containerd + kubelet in a node netns and its own mount namespace. Does I/O.
+"""One simulated Kubernetes node: containerd + kubelet in a netns and a mount namespace. Does I/O.
 
 A node is a network namespace on the underlay (tools/testbed/netns.py) plus a private
 mount namespace, held open by a ``sleep`` process, in which the node's containerd and
 kubelet run. Inside it the node has its own
 
     /run                 tmpfs (containerd's state and sockets, pod netns files, locks)
-    /opt/cni/bin         the CNI plugins (Debian's reference plugins linked in, ours by the installer)
+    /opt/cni/bin         CNI plugins (Debian's reference plugins linked, ours by the installer)
     /etc/cni/net.d       the CNI configuration (our conflist, the installer's credentials)
     /var/lib/cni         libcni's result cache, host-local's leases
     /var/lib/kubelet     kubelet's root (pod volumes, its certificates)
@@ -184,7 +184,7 @@ class KubeNode:
     # ------------------------------------------------------------ pieces
 
     def _link_reference_plugins(self) -> None:
-        """Debian's reference plugins in the node's /opt/cni/bin, as a node's OS packages put them."""
+        """Debian's reference plugins in the node's /opt/cni/bin, as the OS packages put them."""
         target = self.workdir / "opt-cni-bin"
         for plugin in sorted(paths.REFERENCE_PLUGINS.iterdir()):
             link = target / plugin.name

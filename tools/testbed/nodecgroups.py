@@ -1,4 +1,4 @@
-"""A simulated node's cgroups (v1): made, tracked, emptied, removed; and the leftovers of dead runs. Does I/O.
+"""A simulated node's cgroups (v1): made, tracked, emptied, removed; dead runs' too. Does I/O.
 
 Every node has one cgroup root, named after its network namespace
 (``sn<pid>x<tag>-node<i>``, the pid being the test process's), in every mounted v1

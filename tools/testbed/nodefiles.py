@@ -1,4 +1,4 @@
-"""The files a simulated node's daemons read: containerd's config, kubelet's config, kubeconfigs. No I/O.
+"""A simulated node's daemons' files: containerd's and kubelet's configs, kubeconfigs. No I/O.
 
 Paths in them are the node's own (its mount namespace binds them to its work
 directory, tools/testbed/kubenode.py), so every node's files read the same.

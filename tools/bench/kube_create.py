@@ -81,7 +81,11 @@ def run_once(cluster: LocalCluster, ipam: str, pods: int, per: int) -> dict[str,
     running_at: dict[str, float] = {}
     while len(running_at) < pods:
         now = time.monotonic() - start
-        for pod in cluster.pods(NS):
+        try:
+            pods_now = cluster.pods(NS)
+        except OSError:  # an API server too busy to answer this poll: poll again
+            pods_now = []
+        for pod in pods_now:
             if pod["metadata"]["uid"] not in running_at and workloads.running(pod):
                 running_at[pod["metadata"]["uid"]] = now
         if now > 1800:

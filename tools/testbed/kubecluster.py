@@ -245,13 +245,17 @@ class LocalCluster:
     def wait_for(
         self, predicate: Callable[[], bool], what: str, timeout: float, every: float = 1.0
     ) -> float:
-        """Poll ``predicate`` until true; returns the seconds it took, or raises naming ``what``."""
-        start = time.monotonic()
+        """Poll ``predicate`` until true; returns the seconds it took, or raises naming ``what``.
+        A poll the API server does not answer in time (a busy machine) counts as not yet."""
+        start, last = time.monotonic(), ""
         while time.monotonic() - start < timeout:
-            if predicate():
-                return time.monotonic() - start
+            try:
+                if predicate():
+                    return time.monotonic() - start
+            except OSError as e:  # TimeoutError and URLError are OSErrors
+                last = f"; last poll: {type(e).__name__}: {e}"
             time.sleep(every)
-        raise TimeoutError(f"{what}: not reached within {timeout:.0f} s ({self.diagnosis()})")
+        raise TimeoutError(f"{what}: not reached within {timeout:.0f} s ({self.diagnosis()}{last})")
 
     def diagnosis(self) -> str:
         """A short state of the nodes and daemons, for failure messages."""

@@ -23,11 +23,12 @@ what *this node* did even when the API can no longer tell (docs/ipam.md, DEL and
   had succeeded come with their cached ``prevResult``: the marker tells those DELs the
   sandbox failed, so they release too (multi-NIC is all-or-nothing, docs/ipam.md).
 
-Writes are atomic (temp file + rename): a SIGKILL leaves the old note or the new one.
-The notes are hints, never the truth about ownership: every release is still a
-compare-and-swap on the record's pod UID. Lost notes (a wiped disk) make DEL fall
-back to the endpoint, which is safe but may release a live pod's address on a re-sent
-DEL under spec >= 0.4.0 (never a duplicate: the DEL's sandbox is going away).
+The directory is made where missing; anything else at its path is ``files.Unusable`` (code
+7 naming ``ipam.state_dir``). Writes are atomic (temp file + rename): a SIGKILL leaves the
+old note or the new one. The notes are hints, never the truth about ownership: every
+release is still a compare-and-swap on the record's pod UID. Lost notes (a wiped disk)
+make DEL fall back to the endpoint, which is safe but may release a live pod's address on
+a re-sent DEL under spec >= 0.4.0 (never a duplicate: the DEL's sandbox is going away).
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
+from spidernet.protocol import files
+
 State = Literal["adding", "attached", "kept"]
 DEFAULT_STATE_DIR = "/var/lib/cni/spidernet"
+MAX_NOTE = 1 << 16  # bytes: a note is ~200; a larger file there is no note of ours
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Notes:
         return _load(self._path(container_id, ifname))
 
     def write(self, note: Attachment) -> None:
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        files.directory(self.dir, 0o700)
         path = self._path(note.container_id, note.ifname)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -87,7 +91,7 @@ class Notes:
 
     def mark_failed(self, container_id: str) -> None:
         """One of this sandbox's ADDs failed (markers older than a day are swept here)."""
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        files.directory(self.dir, 0o700)
         with open(self._marker(container_id), "w", encoding="utf-8"):
             pass
         self._sweep_markers(time.time() - 86400)
@@ -125,10 +129,8 @@ class Notes:
             pass
 
     def all(self) -> Iterator[Attachment]:
-        try:
-            names = sorted(os.listdir(self.dir))
-        except FileNotFoundError:
-            return
+        files.directory(self.dir, 0o700)  # anything else there is Unusable, named
+        names = sorted(os.listdir(self.dir))
         for name in names:
             if name.endswith(".json"):
                 note = _load(os.path.join(self.dir, name))
@@ -146,8 +148,7 @@ def _unlink_if_older(path: str, cutoff: float) -> None:
 
 def _load(path: str) -> Attachment | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        raw = json.loads(files.read_bytes(path, MAX_NOTE))
         return Attachment(
             container_id=str(raw["container_id"]),
             ifname=str(raw["ifname"]),

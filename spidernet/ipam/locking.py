@@ -17,6 +17,9 @@ costs ~30 ms per plugin exec (every pod start pays it), and it waits by polling 
 50 ms, so a burst of ADDs on one node would sleep in 50 ms steps. Here the wait is a
 blocking ``flock`` bounded by an interval timer: the kernel wakes the next waiter the
 moment the holder releases (or dies: a SIGKILLed holder never wedges the node).
+The directory and the lock files are checked as ``protocol.files`` checks any configured
+path: a regular file where the directory should be, or a directory or FIFO where a lock
+file should be, is ``files.Unusable`` naming it (code 7 naming ``ipam.lock_dir``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import fcntl
 import os
 import signal
 from types import FrameType, TracebackType
+
+from spidernet.protocol import files
 
 
 class LockTimeout(TimeoutError):
@@ -37,7 +42,7 @@ def _expired(signum: int, frame: FrameType | None) -> None:
 
 class NodeLock:
     def __init__(self, lock_dir: str, name: str) -> None:
-        os.makedirs(lock_dir, exist_ok=True)
+        files.directory(lock_dir)
         self.path = os.path.join(lock_dir, f"{name}.lock")
         self.fd = -1
         self.waited = False
@@ -52,7 +57,7 @@ class NodeLock:
 
     def acquire(self, timeout: float) -> None:
         """Take the lock; ``waited`` tells whether another process held it. Raises LockTimeout."""
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.fd = files.open_regular(self.path, os.O_RDWR | os.O_CREAT, mode=0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return

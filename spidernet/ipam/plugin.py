@@ -1,10 +1,12 @@
 """Wiring of the spiderpool IPAM: config -> logger -> API client -> verb. Does I/O.
 
-Error codes (documented contract): 3 pod unknown/terminating or UID mismatch;
-4 CNI_ARGS without the pod's namespace/name; 7 bad config or malformed pod/namespace
-annotation (the field named); 11 API unreachable or conflict budget spent;
-50 STATUS not ready; 100 candidate pools exhausted; 101 no candidate pool may serve the
-pod (each refused pool listed with its reason); 102 CHECK found the allocation missing.
+Error codes (documented contract): 3 pod unknown/terminating or UID mismatch; 4 CNI_ARGS
+without the pod's namespace/name; 7 bad config or malformed pod/namespace annotation (the
+field named), a kubeconfig, token or certificate that is not a regular file, a
+``lock_dir`` or ``state_dir`` that is not a directory; 11 API unreachable or conflict
+budget spent; 50 STATUS not ready; 100 candidate pools exhausted; 101 no candidate pool
+may serve the pod (each refused pool listed with its reason); 102 CHECK found the
+allocation missing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
-from spidernet.protocol import errors, logs, skel, versions
+from spidernet.protocol import errors, files, logs, skel, versions
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
@@ -45,16 +47,29 @@ def _setup(
     }
     logs.setup("spiderpool", ipam.log, context)
     try:
-        creds = kubeconfig.load(ipam.kubeconfig)
-    except (OSError, ValueError) as e:
-        raise errors.InvalidConfig("ipam.kubeconfig", f"{ipam.kubeconfig}: {e}") from e
-    return ipam, Store(Client(creds, Deadline(budget(ipam))), ipam.lock_dir)
+        client = Client(kubeconfig.load(ipam.kubeconfig), Deadline(budget(ipam)))
+    except (OSError, ValueError) as e:  # the files it names, their content, TLS material
+        text = str(e)
+        where = text if text.startswith(ipam.kubeconfig) else f"{ipam.kubeconfig}: {text}"
+        raise errors.InvalidConfig("ipam.kubeconfig", where) from e
+    return ipam, Store(client, ipam.lock_dir)
 
 
-def _run(store: Store, action: Callable[[], T]) -> T:
-    """The one translation point from API errors to CNI codes."""
+def _node_dir(ipam: config.IpamConf, path: str) -> str:
+    """The config key of the node directory ``path`` is in."""
+    for key, directory in (("lock_dir", ipam.lock_dir), ("state_dir", ipam.state_dir)):
+        if path == directory or path.startswith(directory.rstrip("/") + "/"):
+            return f"ipam.{key}"
+    return "ipam"
+
+
+def _run(ipam: config.IpamConf, store: Store, action: Callable[[], T]) -> T:
+    """The one translation point from API errors, and node directories that are not
+    what their key says, to CNI codes."""
     try:
         return action()
+    except files.Unusable as e:
+        raise errors.InvalidConfig(_node_dir(ipam, e.path), str(e)) from e
     except kerr.Unavailable as e:
         raise errors.TryAgainLater(f"Kubernetes API unreachable: {e.message}") from e
     except kerr.Denied as e:
@@ -78,7 +93,7 @@ def cmd_add(cmd: CmdArgs, conf: NetConf) -> Result:
     from spidernet.ipam import adding
 
     ipam, store = _setup(cmd, conf, lambda c: c.allocation_timeout)
-    return _run(store, lambda: adding.add(cmd, ipam, store))
+    return _run(ipam, store, lambda: adding.add(cmd, ipam, store))
 
 
 def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
@@ -89,14 +104,18 @@ def cmd_del(cmd: CmdArgs, conf: NetConf) -> None:
     # results only of ADDs that succeeded (verdicts rule 8).
     sent_prev = "prevResult" in conf.raw
     spec_040 = versions.at_least(conf.cni_version, "0.4.0")
-    _run(store, lambda: releasing.delete(cmd, ipam, store, sent_prev=sent_prev, spec_040=spec_040))
+    _run(
+        ipam,
+        store,
+        lambda: releasing.delete(cmd, ipam, store, sent_prev=sent_prev, spec_040=spec_040),
+    )
 
 
 def cmd_check(cmd: CmdArgs, conf: NetConf) -> None:
     from spidernet.ipam import checking
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
-    _run(store, lambda: checking.check(cmd, ipam, conf, store))
+    _run(ipam, store, lambda: checking.check(cmd, ipam, conf, store))
 
 
 def cmd_status(cmd: CmdArgs, conf: NetConf) -> None:
@@ -104,7 +123,7 @@ def cmd_status(cmd: CmdArgs, conf: NetConf) -> None:
 
     ipam, store = _setup(cmd, conf, lambda c: min(c.release_timeout, 5.0))
     try:
-        _run(store, lambda: checking.status(ipam, store))
+        _run(ipam, store, lambda: checking.status(ipam, store))
     except errors.TryAgainLater as e:  # STATUS speaks 50, not 11
         raise errors.PluginNotAvailable(e.msg) from e
 
@@ -113,7 +132,7 @@ def cmd_gc(cmd: CmdArgs, conf: NetConf) -> None:
     from spidernet.ipam import releasing
 
     ipam, store = _setup(cmd, conf, lambda c: c.release_timeout)
-    _run(store, lambda: releasing.gc(ipam, conf, store))
+    _run(ipam, store, lambda: releasing.gc(ipam, conf, store))
 
 
 PLUGIN = skel.Plugin(

@@ -6,14 +6,14 @@ or Failed). A pod that is not alive gets no new address, and its DEL releases.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from spidernet.protocol import errors
+from spidernet.protocol import errors, files
 
 # Kubernetes' own rules for these names (apimachinery validation): a pod name is a
 # DNS-1123 subdomain, a namespace a DNS-1123 label. CNI_ARGS comes from the runtime,
@@ -114,8 +114,8 @@ def local_node_name(kubeconfig: str) -> str:
     """The installer's ``nodename`` file next to the kubeconfig, else the hostname
     (docs/ipam.md)."""
     try:
-        name = (Path(kubeconfig).parent / "nodename").read_text().strip()
-    except OSError:
+        name = files.read_text(os.path.join(os.path.dirname(kubeconfig), "nodename"), 256).strip()
+    except (OSError, ValueError):  # absent, not a regular file (never waited on), not UTF-8
         name = ""
     return name or socket.gethostname()
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from spidernet.k8s import errors
 from spidernet.k8s.kubeconfig import Credentials
+from spidernet.protocol import files
 
 MAX_REQUEST_TIMEOUT = 10.0
 
@@ -46,9 +47,12 @@ def _ssl_context(creds: Credentials) -> ssl.SSLContext:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     else:
-        ctx = ssl.create_default_context(cafile=creds.ca_file or None, cadata=creds.ca_data or None)
+        with files.checked(creds.ca_file) as ca_file:
+            ctx = ssl.create_default_context(cafile=ca_file, cadata=creds.ca_data or None)
     if creds.cert_file:
-        ctx.load_cert_chain(creds.cert_file, creds.key_file or None)
+        # ssl opens these by path: files.checked hands it the regular files it checked.
+        with files.checked(creds.cert_file) as cert, files.checked(creds.key_file) as key:
+            ctx.load_cert_chain(cert or "", key)
     elif creds.cert_data:
         # ssl wants files: write them to a private temp dir for the moment of loading.
         with tempfile.TemporaryDirectory(

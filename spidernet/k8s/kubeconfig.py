@@ -9,7 +9,9 @@ parsed with PyYAML only when needed, to keep the plugin's start fast.
 
 Every way a kubeconfig can be wrong (not JSON or YAML, nested too deeply, a field of the
 wrong type, undecodable base64) is a ``KubeconfigError`` saying what and where, so the
-IPAM answers code 7 naming ``ipam.kubeconfig`` rather than 999.
+IPAM answers code 7 naming ``ipam.kubeconfig`` rather than 999. The kubeconfig and its
+token file are read through ``protocol.files``: a FIFO, a device or a directory there is
+an ``OSError`` naming it (the same code 7), never a hang.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any
+
+from spidernet.protocol import files
 
 
 class KubeconfigError(ValueError):
@@ -56,13 +60,17 @@ def _parse_yaml(text: str, path: str) -> object:
         raise KubeconfigError(f"{path}: not valid YAML: {e}") from e
 
 
+def _read(path: str) -> str:
+    """The text of a file the kubeconfig involves: a regular file of at most
+    ``files.MAX_FILE`` bytes (a FIFO would block the exec for good), in UTF-8."""
+    try:
+        return files.read_text(path)
+    except UnicodeDecodeError as e:
+        raise KubeconfigError(f"{path}: not UTF-8 text: {e}") from e
+
+
 def _load(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        try:
-            text = f.read()
-        except UnicodeDecodeError as e:
-            raise KubeconfigError(f"{path}: not UTF-8 text: {e}") from e
-    data = _parse(text, path)
+    data = _parse(_read(path), path)
     if not isinstance(data, dict):
         raise KubeconfigError(f"{path}: not a kubeconfig mapping")
     return data
@@ -122,8 +130,7 @@ def _token(user: dict[str, Any], base: str, path: str) -> str:
     token = _text(user, "token", "user", path)
     token_file = _text(user, "tokenFile", "user", path)
     if not token and token_file:
-        with open(_resolve(base, token_file), encoding="utf-8") as f:
-            token = f.read().strip()
+        token = _read(_resolve(base, token_file)).strip()
     return token
 
 

@@ -16,7 +16,10 @@ context: a warning found while reading the config (an unknown key, a DEL's unrea
 prevResult) lands in the plugin's log, not on a stderr nobody keeps. Records still held
 when the exec ends (the plugin never set up: a DEL that does not read its config, an
 error before the config was read) go to stderr from ``flush``, as do all records when
-the log file cannot be opened: a read-only /var/log must not stop pods from starting.
+the log file cannot be opened (a read-only /var/log must not stop pods from starting),
+with a warning saying why. The log file must be a regular file: a FIFO,
+device or directory at its path is not opened (``protocol.files``), since writing into a
+FIFO nobody reads would block the exec for good.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spidernet.protocol import errors
+from spidernet.protocol import errors, files
 from spidernet.types.netconf import Fields
 
 LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "panic")  # upstream's set
@@ -200,8 +203,10 @@ def _move(src: str, dst: str) -> None:
 
 
 def _open(path: str) -> int:
+    """The log file, created if missing; a FIFO, device or directory there is refused
+    (``files.Unusable``) rather than opened: writing to a FIFO nobody reads blocks."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    return files.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 
 
 def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> Logger:
@@ -211,10 +216,13 @@ def setup(plugin: str, options: LogOptions, context: Mapping[str, str]) -> Logge
     LOG.level = _LEVELNO[_PY_LEVEL.get(options.level, options.level.upper())]
     LOG.context = {k: v for k, v in context.items() if v}
     LOG.max_bytes, LOG.max_count = options.max_size_mb * _MB, options.max_count
+    problem = None
     try:
         LOG.fd, LOG.path = _open(options.path), options.path
-    except OSError:
-        LOG.fd = 2  # stderr, never stdout
+    except OSError as e:
+        LOG.fd, problem = 2, e  # stderr, never stdout
     LOG.configured = True
     LOG.replay()
+    if problem is not None:
+        LOG.warning("log file %s unusable, logging to stderr: %s", options.path, problem)
     return LOG

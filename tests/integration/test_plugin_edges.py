@@ -9,11 +9,22 @@
 | a misspelt key                              | each         | one warning naming it, in its log   |
 | stdin nested 100000 levels deep             | each         | 6                                   |
 | ipam.kubeconfig is YAML that does not parse | spiderpool   | 7, details "field: ipam.kubeconfig" |
+| the log file is a FIFO nobody reads         | each         | no hang; the verb's usual answer;   |
+|                                             |              | stderr says the log is unusable     |
+| the kubeconfig, its token file, CA file or  | spiderpool   | 7 naming ipam.kubeconfig and the    |
+| client certificate is a FIFO                |              | FIFO, at once (no hang)             |
+| lock_dir is a regular file (ADD)            | spiderpool   | 7 naming ipam.lock_dir              |
+| state_dir is a regular file (GC; ADD with   | spiderpool   | 7 naming ipam.state_dir; the ADD    |
+| a live API)                                 |              | leaves no record in the pool        |
+
+Every exec here has ``BUDGET`` seconds (the plugins' budgets are 1 s): a hang fails the
+test instead of holding up the suite.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,9 @@ BAD_PREVS = {
 }
 
 
+BUDGET = 30  # s per exec: far above what any verb here takes, even on a busy machine
+
+
 def exec_plugin(
     plugin: str,
     command: str,
@@ -39,7 +53,9 @@ def exec_plugin(
     node: netns.Netns,
     env: dict[str, str],
 ) -> cni.ExecResult:
-    return cni.exec_plugin(paths.BUNDLE_BIN / plugin, command, conf, env=env, node=node)
+    return cni.exec_plugin(
+        paths.BUNDLE_BIN / plugin, command, conf, env=env, node=node, timeout=BUDGET
+    )
 
 
 def warnings(log: Path) -> list[str]:
@@ -218,3 +234,97 @@ def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_ipam_kubeconfig(
     err = exec_plugin("spiderpool", "ADD", conf, node=node, env=env).json()
     assert (err["code"], err["details"]) == (7, "field: ipam.kubeconfig"), err
     assert "not valid YAML" in err["msg"]
+
+
+# ---------------------------------------------------------------- configured paths
+
+POD_ENV = {
+    "CNI_CONTAINERID": "c1",
+    "CNI_NETNS": "/var/run/netns/absent",
+    "CNI_IFNAME": "eth0",
+    "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+}
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_a_log_file_that_is_a_fifo_never_blocks_the_exec(
+    node: netns.Netns, tmp_path: Path, plugin: str
+) -> None:
+    conf = configs(tmp_path, unreachable_kubeconfig(tmp_path))[plugin]
+    os.mkfifo(tmp_path / f"{plugin}.log")  # nobody reads it
+    result = exec_plugin(
+        plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=POD_ENV
+    )
+    assert result.returncode == 0 or result.json()["code"] == 11, result.stdout  # IPAM: no API
+    assert f"{plugin}.log: is a FIFO, not a regular file" in result.stderr
+
+
+def kubeconfig_naming(tmp_path: Path, which: str, path: str) -> str:
+    """A kubeconfig whose ``which`` (a file it names) is ``path``."""
+    cluster: dict[str, Any] = {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}
+    user: dict[str, Any] = {"token": "t"}
+    if which == "certificate-authority":
+        cluster = {"server": cluster["server"], which: path}
+    elif which == "tokenFile":
+        user = {which: path}
+    elif which == "client-certificate":
+        (tmp_path / "key.pem").write_text("")
+        user = {which: path, "client-key": str(tmp_path / "key.pem")}
+    kc = tmp_path / "named.kubeconfig"
+    kc.write_text(
+        json.dumps(
+            {
+                "current-context": "c",
+                "clusters": [{"name": "k", "cluster": cluster}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            }
+        )
+    )
+    return str(kc)
+
+
+@pytest.mark.parametrize(
+    "which", ["kubeconfig", "tokenFile", "certificate-authority", "client-certificate"]
+)
+def test_a_kubeconfig_file_that_is_a_fifo_is_code_7_at_once(
+    node: netns.Netns, tmp_path: Path, which: str
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody writes it
+    kc = str(fifo) if which == "kubeconfig" else kubeconfig_naming(tmp_path, which, str(fifo))
+    conf = {"cniVersion": "1.0.0", "name": "n", **configs(tmp_path, kc)["spiderpool"]}
+    err = exec_plugin("spiderpool", "ADD", conf, node=node, env=POD_ENV).json()
+    assert (err["code"], err["details"]) == (7, "field: ipam.kubeconfig"), err
+    assert f"{fifo}: is a FIFO, not a regular file" in err["msg"]
+
+
+@pytest.mark.parametrize(("key", "verb"), [("lock_dir", "ADD"), ("state_dir", "GC")])
+def test_a_node_directory_that_is_a_regular_file_is_code_7_naming_its_key(
+    node: netns.Netns, tmp_path: Path, key: str, verb: str
+) -> None:
+    conf = {
+        "cniVersion": "1.1.0",
+        "name": "n",
+        **configs(tmp_path, unreachable_kubeconfig(tmp_path))["spiderpool"],
+    }
+    (tmp_path / "a-file").write_text("")
+    conf["ipam"][key] = str(tmp_path / "a-file")
+    conf["cni.dev/valid-attachments"] = []  # what a GC needs
+    err = exec_plugin("spiderpool", verb, conf, node=node, env=POD_ENV).json()
+    assert (err["code"], err["details"]) == (7, f"field: ipam.{key}"), err
+    assert f"{tmp_path / 'a-file'}: is a regular file, not a directory" in err["msg"]
+
+
+def test_an_add_whose_state_dir_is_a_regular_file_is_code_7_and_leaves_no_record(
+    make_env: Any,
+) -> None:
+    e: CoordinatorEnv = make_env("10.178.0.2/24")
+    pool = e.pool("p", "10.178.0.0/24", ["10.178.0.10"], gateway="10.178.0.1")
+    (e.config.dir / "a-file").write_text("")
+    rt = e.runtime(e.conflist([pool], state_dir=str(e.config.dir / "a-file")))
+    ref, pod = e.pod("a")
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(ref.container_id, pod.path, pod=ref)
+    assert (failure.value.code, failure.value.error["details"]) == (7, "field: ipam.state_dir")
+    assert e.cluster.records(pool) == {}

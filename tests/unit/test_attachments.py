@@ -4,7 +4,8 @@ Case matrix:
     notes     write/read round trip; a re-write replaces atomically (no temp file left);
               remove is idempotent; all() lists every note, skips unreadable ones; a very
               long container ID still makes a short unique file name; ':' separates
-              container and interface so "a.b"+"c" and "a"+"b.c" never share a file
+              container and interface so "a.b"+"c" and "a"+"b.c" never share a file;
+              a state dir that is a regular file is files.Unusable on write
     identity  none when CNI_ARGS name no pod; valid names pass; a name, namespace or UID
               that Kubernetes would refuse (upper case, '/', '?', CR/LF, too long, empty
               half) is code 4 naming the key
@@ -18,7 +19,7 @@ import pytest
 
 from spidernet.ipam import pods
 from spidernet.ipam.attachments import Attachment, Notes
-from spidernet.protocol import errors
+from spidernet.protocol import errors, files
 
 
 def note(cid: str = "c1", ifname: str = "eth0", **kw: object) -> Attachment:
@@ -96,3 +97,13 @@ def test_identity_refuses_what_kubernetes_would_with_code_4(args: dict[str, str]
     with pytest.raises(errors.InvalidEnv) as e:
         pods.identity(args)
     assert e.value.code == 4 and key in e.value.msg
+
+
+def test_a_state_dir_that_is_a_regular_file_is_unusable_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("")
+    notes = Notes(str(tmp_path / "state"))
+    with pytest.raises(files.Unusable, match="is a regular file, not a directory"):
+        notes.write(note())
+    with pytest.raises(files.Unusable):
+        notes.mark_failed("c1")
+    assert notes.read("c1", "eth0") is None  # a note it cannot read is no note

@@ -6,18 +6,21 @@ certificate-authority-data; insecure-skip-tls-verify; a single context without
 current-context; errors: no server, missing context; and every malformed file is a
 KubeconfigError naming the file: YAML or JSON that does not parse, nesting
 too deep for either parser, not UTF-8, not a mapping, a section or field of the wrong
-type, base64 that does not decode.
+type, base64 that does not decode; a kubeconfig or token file that is a FIFO is refused
+at once (files.Unusable), never waited on.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from spidernet.k8s import kubeconfig
+from spidernet.protocol import files
 
 
 def write(
@@ -157,3 +160,20 @@ def test_a_kubeconfig_that_is_not_utf8_is_a_kubeconfig_error(tmp_path: Path) -> 
     (tmp_path / "kc").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(kubeconfig.KubeconfigError, match="not UTF-8"):
         kubeconfig.load(str(tmp_path / "kc"))
+
+
+@pytest.mark.parametrize("which", ["kubeconfig", "tokenFile"])
+def test_a_kubeconfig_or_token_file_that_is_a_fifo_is_refused_at_once(
+    tmp_path: Path, which: str
+) -> None:
+    """Nobody writes the FIFO: opening it to read would block the exec for good."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    kc = tmp_path / "kc"
+    if which == "kubeconfig":
+        kc = fifo
+    else:
+        write(kc, {"server": "https://s"}, {"tokenFile": str(fifo)})
+    with pytest.raises(files.Unusable) as e:
+        kubeconfig.load(str(kc))
+    assert str(e.value) == f"{fifo}: is a FIFO, not a regular file"

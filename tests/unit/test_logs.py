@@ -13,13 +13,15 @@ Case matrix:
                     size keeps the configured count of files, also when another exec
                     rotated the file first; a second setup replaces the
                     file (no duplicate lines); the module-level LOG reaches the file;
-                    path under a regular file or in a read-only place -> JSON to stderr;
-                    never anything on stdout
+                    path under a regular file or in a read-only place, or that is a
+                    directory or a FIFO (never opened) -> JSON to stderr after a warning
+                    saying why; never anything on stdout
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +209,7 @@ def test_the_module_level_log_reaches_the_file(tmp_path: Path) -> None:
     assert read_lines(path)[0]["msg"] == "from a module"
 
 
-def test_unwritable_path_falls_back_to_stderr(
+def test_unwritable_path_falls_back_to_stderr_saying_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     regular = tmp_path / "a-file"
@@ -216,15 +218,27 @@ def test_unwritable_path_falls_back_to_stderr(
     log.error("still logged")
     out, err = capsys.readouterr()
     assert out == ""
-    (line,) = [json.loads(x) for x in err.splitlines()]
+    why, line = [json.loads(x) for x in err.splitlines()]
+    assert why["msg"].startswith(f"log file {regular / 'sub' / 'ifacer.log'} unusable")
     assert (line["msg"], line["plugin"], line["containerID"]) == ("still logged", "ifacer", "ctr-1")
 
 
-def test_path_that_is_a_directory_falls_back_to_stderr(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("what", ["directory", "FIFO"])
+def test_a_log_path_that_is_no_regular_file_falls_back_to_stderr_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str
 ) -> None:
-    log = logs.setup("ifacer", logs.LogOptions(path=str(tmp_path)), {})
-    log.warning("dir, not file")
+    path = tmp_path / "log"
+    if what == "FIFO":
+        os.mkfifo(path)  # nobody reads it: opening it to write would block for good
+    else:
+        path.mkdir()
+    log = logs.setup("ifacer", logs.LogOptions(path=str(path)), {})
+    log.warning("not a file")
     out, err = capsys.readouterr()
     assert out == ""
-    assert json.loads(err)["msg"] == "dir, not file"
+    why, line = [json.loads(x)["msg"] for x in err.splitlines()]
+    assert (
+        why
+        == f"log file {path} unusable, logging to stderr: {path}: is a {what}, not a regular file"
+    )
+    assert line == "not a file"

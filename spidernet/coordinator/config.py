@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from spidernet.protocol import errors, logs
-from spidernet.types.netconf import Fields, NetConf
+from spidernet.types import netconf
+from spidernet.types.netconf import SPEC_KEYS, Fields, NetConf
 
 Mode = Literal["auto", "underlay", "overlay", "disable"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -150,10 +151,9 @@ def _veth_link_address(f: Fields) -> ipaddress.IPv4Address | None:
 
 
 def _veth_mtu(f: Fields) -> int:
-    mtu = f.int("vethMTU", 0)
-    if "vethMTU" in f.data and mtu <= 0:
-        raise errors.InvalidConfig("vethMTU", f"must be greater than 0, got {mtu}")
-    return mtu or DEFAULT_VETH_MTU
+    # The kernel's bounds for a veth (ETH_MIN_MTU, ETH_MAX_MTU): outside them it answers
+    # EINVAL when the veth is made, half way through an ADD.
+    return f.int("vethMTU", DEFAULT_VETH_MTU, lo=68, hi=65535)
 
 
 def _host_rule_table(f: Fields) -> int:
@@ -253,8 +253,8 @@ def parse(conf: NetConf) -> CoordinatorConf:
         tune_pod_routes=f.bool("tunePodRoutes", True),
         pod_default_route_nic=f.str("podDefaultRouteNic"),
         host_rule_table=_host_rule_table(f),
-        pod_rp_filter=f.int("podRPFilter", -1, hi=2),
-        tx_queue_len=f.int("txQueueLen", 0, lo=0),
+        pod_rp_filter=f.int("podRPFilter", -1, lo=-(2**31), hi=2),
+        tx_queue_len=f.int("txQueueLen", 0, lo=0, hi=2**32 - 1),  # the kernel's u32
         pod_mac_prefix=_mac_prefix(f),
         veth_link_address=_veth_link_address(f),
         veth_mtu=_veth_mtu(f),
@@ -263,3 +263,33 @@ def parse(conf: NetConf) -> CoordinatorConf:
         detect_options=_detect_options(f),
         log=_log_options(f),
     )
+
+
+def parse_for_delete(conf: NetConf) -> tuple[CoordinatorConf, list[str]]:
+    """The config a DEL works with: ``parse``, but a top-level key that does not parse
+    takes its default instead of failing the DEL; returns the problems, one per key.
+
+    A DEL must undo what an ADD did, and a runtime stops a chain's DEL at the first
+    plugin that fails, so the IPAM's release behind us would never run: a value refused
+    at ADD (say a ``vethMTU`` the kernel would not take, refused before any work) must
+    not also leak the pod's address at DEL. What DEL needs (the host veth, named after
+    the container ID) does not depend on the keys that can fail this way."""
+    try:
+        return parse(conf), []
+    except errors.InvalidConfig as first:
+        problem = first
+    raw, problems = dict(conf.raw), []
+    while True:
+        key = re.split(r"[.\[]", problem.field)[0]
+        if key not in raw or key in SPEC_KEYS:
+            raise problem
+        del raw[key]
+        problems.append(problem.msg)
+        attempt = netconf.parse(raw, conf.cni_version, tolerate_bad_prev_result=True)
+        try:
+            c = parse(attempt)
+        except errors.InvalidConfig as e:
+            problem = e
+            continue
+        conf.reads.objects[:] = attempt.reads.objects  # unknown keys: of the config used
+        return c, problems

@@ -36,7 +36,12 @@ CHECK_FAILED = 113
 
 
 def _setup(cmd: CmdArgs, conf: NetConf) -> config.CoordinatorConf:
-    c = config.parse(conf)
+    """The config (a DEL's leniently: ``config.parse_for_delete``), then the log."""
+    problems: list[str] = []
+    if cmd.command == "DEL":
+        c, problems = config.parse_for_delete(conf)
+    else:
+        c = config.parse(conf)
     context = {
         "command": cmd.command,
         "containerID": cmd.container_id,
@@ -47,6 +52,8 @@ def _setup(cmd: CmdArgs, conf: NetConf) -> config.CoordinatorConf:
         ),
     }
     logs.setup("coordinator", c.log, context)
+    for problem in problems:
+        logs.LOG.warning("DEL goes on with a default for a key that does not parse: %s", problem)
     return c
 
 

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from spidernet.protocol import errors
+from spidernet.types import bounds
 
 FIELD = "bond.options"
 MAX_ARP_TARGETS = 16  # BOND_MAX_ARP_TARGETS in the kernel
@@ -151,12 +152,12 @@ def _number(key: str, value: str, hi: int) -> int:
     named = _NAMED.get(key, {})
     if value in named:
         return named[value]
-    if not re.fullmatch(r"\d+", value):
+    number = bounds.parse_int(value)
+    if number is None or value.startswith(("-", "+")):
         choices = f" or one of {', '.join(named)}" if named else ""
-        raise errors.InvalidConfig(FIELD, f"{key}={value!r}: want an integer{choices}")
-    number = int(value)
+        raise errors.InvalidConfig(FIELD, f"{key}={bounds.show(value)}: want an integer{choices}")
     if number > hi:
-        raise errors.InvalidConfig(FIELD, f"{key}={number} is above its maximum {hi}")
+        raise errors.InvalidConfig(FIELD, f"{key}={bounds.show(value)} is above its maximum {hi}")
     return number
 
 

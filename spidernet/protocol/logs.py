@@ -38,6 +38,9 @@ from spidernet.types.netconf import Fields
 LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "panic")  # upstream's set
 _PY_LEVEL = {"warn": "WARNING", "fatal": "CRITICAL", "panic": "CRITICAL"}
 _MB = 1024 * 1024
+# Bounds of the size (MB) and count options: a rotation renames every kept file, so a
+# count of 10**12 would keep an exec renaming for good.
+MAX_SIZE_MB, MAX_COUNT = 10240, 100
 
 
 # The coordinator's ``logOptions`` object (docs/coordinator.md), which ifacer shares: our
@@ -74,8 +77,8 @@ class LogOptions:
             "count": "log_file_max_count",
         }
         k.update(keys or {})
-        size = f.int(k["size"], 0, lo=0, numeric_string=True)
-        count = f.int(k["count"], 0, lo=0, numeric_string=True)
+        size = f.int(k["size"], 0, lo=0, hi=MAX_SIZE_MB, numeric_string=True)
+        count = f.int(k["count"], 0, lo=0, hi=MAX_COUNT, numeric_string=True)
         options = cls(
             path=f.str(k["path"], default_path) or default_path,
             level=f.str(k["level"], "info").lower() or "info",

@@ -18,6 +18,7 @@ import ipaddress
 from typing import Any
 
 from spidernet.protocol import errors, versions
+from spidernet.types import bounds
 from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
 
 
@@ -51,13 +52,14 @@ class _Reader:
             raise errors.InvalidConfig(f"{self.path}.{key}", "must be a string")
         return value
 
-    def int(self, key: builtins.str) -> builtins.int | None:
+    def int(
+        self, key: builtins.str, lo: builtins.int = 0, hi: builtins.int = bounds.UINT32[1]
+    ) -> builtins.int | None:
+        """An integer in [lo, hi]: a result's numbers are all unsigned 32-bit or less."""
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise errors.InvalidConfig(f"{self.path}.{key}", "must be an integer")
-        return value
+        return bounds.integer(value, f"{self.path}.{key}", lo, hi)
 
     def list(self, key: builtins.str) -> builtins.list[Any]:
         value = self.data.get(key)
@@ -134,7 +136,7 @@ def _read_route(data: object, path: str) -> Route:
         advmss=r.int("advmss") or 0,
         priority=r.int("priority") or 0,
         table=r.int("table"),
-        scope=r.int("scope"),
+        scope=r.int("scope", hi=255),
     )
 
 

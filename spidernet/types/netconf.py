@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.protocol import errors
-from spidernet.types import convert
+from spidernet.types import bounds, convert
 from spidernet.types.results import Result
 
 _NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
@@ -145,7 +145,9 @@ class Fields:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise errors.InvalidConfig(self.path(key), f"must be a list of objects, got {value!r}")
+            raise errors.InvalidConfig(
+                self.path(key), f"must be a list of objects, got {bounds.show(value)}"
+            )
         return tuple(
             Fields(item, f"{self.path(key)}[{i}]", reads=self.reads) for i, item in enumerate(value)
         )
@@ -159,9 +161,13 @@ class Fields:
                 raise errors.InvalidConfig(self.path(key), "is required")
             return default
         if not isinstance(value, str):
-            raise errors.InvalidConfig(self.path(key), f"must be a string, got {value!r}")
+            raise errors.InvalidConfig(
+                self.path(key), f"must be a string, got {bounds.show(value)}"
+            )
         if choices and value not in choices:
-            raise errors.InvalidConfig(self.path(key), f"{value!r} is not one of {list(choices)}")
+            raise errors.InvalidConfig(
+                self.path(key), f"{bounds.show(value)} is not one of {list(choices)}"
+            )
         return value
 
     def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
@@ -169,7 +175,9 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise errors.InvalidConfig(self.path(key), f"must be true or false, got {value!r}")
+            raise errors.InvalidConfig(
+                self.path(key), f"must be true or false, got {bounds.show(value)}"
+            )
         return value
 
     def int(
@@ -181,18 +189,19 @@ class Fields:
         hi: builtins.int | None = None,
         numeric_string: builtins.bool = False,
     ) -> builtins.int:
-        """An integer in [lo, hi]; with ``numeric_string`` "100" is accepted as 100 (log options,
+        """An integer in [lo, hi] (a bound not given: a 64-bit integer's), checked by
+        ``bounds.integer``; with ``numeric_string`` "100" is accepted as 100 (log options,
         README.md)."""
         value = self._get(key)
         if value is None:
             return default
-        if numeric_string and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise errors.InvalidConfig(self.path(key), f"must be an integer, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise errors.InvalidConfig(self.path(key), f"{value} is outside [{lo}, {hi}]")
-        return value
+        return bounds.integer(
+            value,
+            self.path(key),
+            bounds.INT64[0] if lo is None else lo,
+            bounds.INT64[1] if hi is None else hi,
+            numeric_string=numeric_string,
+        )
 
     def strs(
         self, key: builtins.str, *, required: builtins.bool = False, min_items: builtins.int = 0
@@ -201,11 +210,13 @@ class Fields:
         if value is None:
             value = []
         if not isinstance(value, list):
-            raise errors.InvalidConfig(self.path(key), f"must be a list of strings, got {value!r}")
+            raise errors.InvalidConfig(
+                self.path(key), f"must be a list of strings, got {bounds.show(value)}"
+            )
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item:
                 raise errors.InvalidConfig(
-                    f"{self.path(key)}[{i}]", f"must be a non-empty string, got {item!r}"
+                    f"{self.path(key)}[{i}]", f"must be a non-empty string, got {bounds.show(item)}"
                 )
         if (required or min_items) and len(value) < max(min_items, 1):
             raise errors.InvalidConfig(

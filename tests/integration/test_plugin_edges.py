@@ -16,6 +16,10 @@
 | lock_dir is a regular file (ADD)            | spiderpool   | 7 naming ipam.lock_dir              |
 | state_dir is a regular file (GC; ADD with   | spiderpool   | 7 naming ipam.state_dir; the ADD    |
 | a live API)                                 |              | leaves no record in the pool        |
+| a 5000-digit numeric string (log size; a    | each; ifacer | ADD: 7 naming the key, a short      |
+| bond option)                                |              | message; the coordinator's DEL: 0   |
+| vethMTU 70000, txQueueLen 2**32 (chain ADD) | coordinator  | 7 naming the key; the node as it    |
+|                                             |              | was; the chain's DEL frees the IP   |
 
 Every exec here has ``BUDGET`` seconds (the plugins' budgets are 1 s): a hang fails the
 test instead of holding up the suite.
@@ -30,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.coordinator_env import CoordinatorEnv
+from tests.integration.coordinator_env import CoordinatorEnv, host_state
 from tools.testbed import cni, netns, paths
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
@@ -328,3 +332,56 @@ def test_an_add_whose_state_dir_is_a_regular_file_is_code_7_and_leaves_no_record
         rt.add(ref.container_id, pod.path, pod=ref)
     assert (failure.value.code, failure.value.error["details"]) == (7, "field: ipam.state_dir")
     assert e.cluster.records(pool) == {}
+
+
+# ---------------------------------------------------------------- numbers
+
+HUGE = "9" * 5000  # past Python's 4300-digit limit for int(): it used to be a 999
+LOG_SIZE = {
+    "ifacer": ("logOptions", "logMaxSize"),
+    "coordinator": ("logOptions", "logMaxSize"),
+    "spiderpool": ("ipam", "log_file_max_size"),
+}
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_a_huge_numeric_string_is_code_7_naming_the_key(
+    node: netns.Netns, tmp_path: Path, plugin: str
+) -> None:
+    conf = configs(tmp_path, unreachable_kubeconfig(tmp_path))[plugin]
+    section, key = LOG_SIZE[plugin]
+    conf[section][key] = HUGE
+    conf = {"cniVersion": "1.0.0", "name": "n", **conf}
+    err = exec_plugin(plugin, "ADD", conf, node=node, env=POD_ENV).json()
+    assert (err["code"], err["details"]) == (7, f"field: {section}.{key}"), err
+    assert len(err["msg"]) < 200
+    if plugin == "coordinator":  # its DEL goes on with the default (docs/coordinator.md)
+        assert exec_plugin(plugin, "DEL", conf, node=node, env=POD_ENV).returncode == 0
+
+
+def test_a_bond_option_of_5000_digits_is_code_7_naming_bond_options(
+    node: netns.Netns, tmp_path: Path
+) -> None:
+    conf = configs(tmp_path, "")["ifacer"]
+    conf.update(interfaces=["ens1", "ens2"], bond={"mode": 1, "options": f"miimon={HUGE}"})
+    err = exec_plugin(
+        "ifacer", "ADD", {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=POD_ENV
+    ).json()
+    assert (err["code"], err["details"]) == (7, "field: bond.options"), err
+
+
+@pytest.mark.parametrize(("key", "value"), [("vethMTU", 70000), ("txQueueLen", 2**32)])
+def test_a_number_the_kernel_would_refuse_is_code_7_before_any_netlink_work(
+    make_env: Any, key: str, value: int
+) -> None:
+    e: CoordinatorEnv = make_env("10.179.0.2/24")
+    pool = e.pool("p", "10.179.0.0/24", ["10.179.0.10"], gateway="10.179.0.1")
+    rt = e.runtime(e.conflist([pool], coordinator={key: value}))
+    ref, pod = e.pod("a")
+    before = host_state(e.node, shared_rule_table="500")
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(ref.container_id, pod.path, pod=ref)
+    assert (failure.value.code, failure.value.error["details"]) == (7, f"field: {key}")
+    assert host_state(e.node, shared_rule_table="500") == before
+    rt.delete(ref.container_id, pod.path, pod=ref)
+    assert e.cluster.holders(pool) == {}

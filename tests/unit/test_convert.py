@@ -18,9 +18,11 @@ Case matrix:
                garbage / prefix > 32 / not a string / netmask instead of prefix length,
                ips[].version missing / wrong family / not a string, interface index out
                of range / negative / not an int / bool, bad gateway, route dst missing /
-               not CIDR / netmask form, bad route gw, non-int route mtu or table,
-               interface name missing, non-string mac or mtu, non-string nameserver,
-               search not a list; the path prefix is the caller's
+               not CIDR / netmask form, bad route gw, non-int route mtu or table, a route
+               number beyond its unsigned range (table 2**32, scope 256, mtu -1), an
+               interface mtu of 300 digits, interface name missing, non-string mac or
+               mtu, non-string nameserver, search not a list; the path prefix is the
+               caller's
 """
 
 from __future__ import annotations
@@ -386,6 +388,25 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
     ("route-gw-bad", "1.0.0", _set(("routes", 1, "gw"), "nope"), "prevResult.routes[1].gw"),
     ("route-mtu-string", "1.1.0", _set(("routes", 0, "mtu"), "1450"), "prevResult.routes[0].mtu"),
     ("route-table-float", "1.1.0", _set(("routes", 0, "table"), 1.5), "prevResult.routes[0].table"),
+    (
+        "route-table-beyond-32-bits",
+        "1.1.0",
+        _set(("routes", 0, "table"), 2**32),
+        "prevResult.routes[0].table",
+    ),
+    (
+        "route-scope-beyond-8-bits",
+        "1.1.0",
+        _set(("routes", 0, "scope"), 256),
+        "prevResult.routes[0].scope",
+    ),
+    ("route-mtu-negative", "1.1.0", _set(("routes", 0, "mtu"), -1), "prevResult.routes[0].mtu"),
+    (
+        "iface-mtu-huge",
+        "1.1.0",
+        _set(("interfaces", 0, "mtu"), 10**300),
+        "prevResult.interfaces[0].mtu",
+    ),
     ("iface-not-object", "1.0.0", _set(("interfaces", 0), "eth0"), "prevResult.interfaces[0]"),
     (
         "iface-name-missing",

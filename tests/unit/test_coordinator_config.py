@@ -13,17 +13,20 @@ Case matrix (every refusal is InvalidConfig, code 7, naming the key):
     tunePodRoutes           default true                            "yes"
     hostRuleTable           default 500, 0 -> 500                   253/254/255, -1
     podRPFilter             default -1, 0..2, negative              3
-    txQueueLen              default 0, positive                     -1
+    txQueueLen              default 0, up to 2**32-1                -1, 2**32
     podMACPrefix            "0a:1b", "0A-1B"                        multicast bit, 3 bytes, "zz:00"
     vethLinkAddress         IPv4                                    IPv6, garbage
-    vethMTU                 default 1500, positive                  0, negative
+    vethMTU                 default 1500, 68-65535 (a veth's)       0, 67, 65536, 2**40
     detectIPConflict/       default false, true                     "true"
     detectGateway
     detectOptions           default 3 / "100ms" / "0s"; Go          retries -1, 11, "3"; timeout
                             durations ("1.5s", "250ms", "1m",       "0s", "100", "1x", "11s", 5;
                             "1m30s", "500us"); retries 0 -> 3;      interval "-1s", "bad"; not
                             "" -> default                           an object
-    logOptions              default level debug, file; keys mapped  bad level, bad size
+    logOptions              default level debug, file; keys mapped  bad level, bad size,
+                                                                    5000-digit size, count 10**12
+    parse_for_delete        a config that parses: as parse; keys that do not parse take their
+                            defaults (one problem each, the others kept, unknown keys as before)
 """
 
 from __future__ import annotations
@@ -164,9 +167,11 @@ def test_pod_rp_filter_above_2_is_refused() -> None:
     assert refused_field(podRPFilter=3) == "podRPFilter"
 
 
-def test_tx_queue_len_must_not_be_negative() -> None:
+def test_tx_queue_len_is_the_kernels_unsigned_32_bits() -> None:
     assert parse(txQueueLen=2000).tx_queue_len == 2000
+    assert parse(txQueueLen=2**32 - 1).tx_queue_len == 2**32 - 1
     assert refused_field(txQueueLen=-1) == "txQueueLen"
+    assert refused_field(txQueueLen=2**32) == "txQueueLen"
 
 
 @pytest.mark.parametrize(
@@ -192,9 +197,10 @@ def test_veth_link_address_must_be_ipv4() -> None:
     assert refused_field(vethLinkAddress="x") == "vethLinkAddress"
 
 
-@pytest.mark.parametrize("bad", [0, -1, "9000"])
-def test_veth_mtu_must_be_a_positive_integer(bad: object) -> None:
+@pytest.mark.parametrize("bad", [0, -1, 67, 65536, 2**40, "9000"])
+def test_veth_mtu_must_be_one_the_kernel_takes_for_a_veth(bad: object) -> None:
     assert parse(vethMTU=9000).veth_mtu == 9000
+    assert (parse(vethMTU=68).veth_mtu, parse(vethMTU=65535).veth_mtu) == (68, 65535)
     assert refused_field(vethMTU=bad) == "vethMTU"
 
 
@@ -231,6 +237,8 @@ def test_log_options_use_upstreams_key_names() -> None:
     [
         ({"logLevel": "loud"}, "logOptions.logLevel"),
         ({"logMaxSize": "big"}, "logOptions.logMaxSize"),
+        ({"logMaxSize": "9" * 5000}, "logOptions.logMaxSize"),
+        ({"logMaxCount": 10**12}, "logOptions.logMaxCount"),
         ("debug", "logOptions"),
     ],
 )
@@ -299,3 +307,29 @@ def test_malformed_durations_are_none(text: str) -> None:
 )
 def test_bad_detect_options_are_refused_naming_the_key(options: object, field: str) -> None:
     assert refused_field(detectOptions=options) == field
+
+
+def test_a_del_goes_on_with_defaults_for_the_keys_that_do_not_parse() -> None:
+    """A runtime stops a chain's DEL at the first plugin that fails: a key refused at ADD
+    must not also stop the IPAM's release behind the coordinator."""
+    conf = netconf.parse(
+        {
+            "cniVersion": "1.0.0",
+            "name": "n",
+            "type": "coordinator",
+            "vethMTU": 70000,
+            "detectOptions": {"retries": "x"},
+            "hostRuleTable": 600,
+            "misspelt": 1,
+        },
+        "1.0.0",
+    )
+    c, problems = config.parse_for_delete(conf)
+    assert (c.veth_mtu, c.detect_options.retries, c.host_rule_table) == (1500, 3, 600)
+    assert [p.split(":")[1].strip() for p in problems] == ["vethMTU", "detectOptions.retries"]
+    assert conf.unknown_keys() == ["misspelt"]  # the keys after a bad one are not "unknown"
+
+
+def test_a_del_of_a_config_that_parses_has_no_problems() -> None:
+    conf = netconf.parse({"cniVersion": "1.0.0", "name": "n", "hostRuleTable": 600}, "1.0.0")
+    assert config.parse_for_delete(conf) == (config.parse(conf), [])

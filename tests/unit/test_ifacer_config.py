@@ -149,6 +149,9 @@ def test_an_empty_options_string_sets_nothing() -> None:
         ("xmit_hash_policy=layer5", "layer3+4"),  # the error lists the known names
         ("miimon=1;miimon=2", "twice"),
         ("resend_igmp=256", "255"),
+        ("miimon=" + "9" * 5000, "maximum"),  # Python's int() refuses 4300 digits: was 999
+        ("miimon=-1", "'-1'"),
+        ("miimon=\u0661", "want an integer"),  # an Arabic-Indic one: not an ASCII digit
         ("primary=e3", "'e3'"),
         ("ad_actor_system=zz:aa", "'zz:aa'"),
         ("arp_ip_target=10.0.0.300", "'10.0.0.300'"),

@@ -38,7 +38,8 @@ fi
 # The bundled glibc comes from this machine: its package version is an input too.
 sum=$(cd "$here" && { find spidernet plugins -name '*.py' -print0 | sort -z | xargs -0 -r cat;
                       cat tools/requirements.lock tools/build_bundles.sh installer/bundleset.py \
-                          tools/bundle/launcher.c tools/bundle/pyi_rth_child_env.py tools/bundle/seal.py;
+                          tools/bundle/launcher.c tools/bundle/pyi_rth_child_env.py tools/bundle/seal.py \
+                          tools/bundle/plugin.spec;
                       dpkg-query -W -f='${Version}' libc6; } | sha256sum | cut -c1-16)
 out=${1:-$cache/bundles/$sum}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$here/pyproject.toml")-$sum
@@ -62,10 +63,8 @@ else
     names+=("$name")
     stage "$name"
     step "freezing $name" --fix "check the PyInstaller output above; the next run starts $out afresh" -- \
-      "$py" -m PyInstaller --onedir --noconfirm --log-level WARN --name "$name" \
-      --distpath "$out" --workpath "$work/$name" --specpath "$work" \
-      --runtime-hook "$here/tools/bundle/pyi_rth_child_env.py" \
-      --paths "$here" "$here/$script"
+      "$py" -m PyInstaller --noconfirm --log-level WARN --distpath "$out" --workpath "$work/$name" \
+      "$here/tools/bundle/plugin.spec" -- "$name" "$here/$script"
     ln -sfn "../$name/$name" "$out/bin/$name"
   done
   stage "sealing"

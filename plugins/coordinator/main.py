@@ -2,8 +2,15 @@
 
 import sys
 
-from spidernet.coordinator import plugin
 from spidernet.protocol import skel
 
+
+def load() -> skel.Plugin:
+    """Imported once the verb is known to need it: a VERSION exec loads none of it."""
+    from spidernet.coordinator import plugin
+
+    return plugin.PLUGIN
+
+
 if __name__ == "__main__":
-    sys.exit(skel.run(plugin.PLUGIN))
+    sys.exit(skel.run_lazily("coordinator", load))

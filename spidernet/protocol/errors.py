@@ -23,7 +23,9 @@ Domain code raises these (or its own errors, translated once at the plugin bound
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing itself is not imported at run time: a VERSION exec needs this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CniError(Exception):

@@ -3,7 +3,8 @@
 Does I/O: reads the environment and stdin, writes exactly one JSON object (or nothing)
 to stdout, stats the netns path. Steps, in skel's order:
 
-1. CNI_COMMAND known (else 4); VERSION answers at once with our supported versions.
+1. VERSION answers at once with our supported versions, before the plugin's modules
+   (or anything else that costs) are imported; any other CNI_COMMAND must be known (else 4).
 2. Required CNI_* variables present and well-formed (else 4, all missing names listed).
 3. stdin readable (else 5) and a JSON object (else 6, also when nested too deeply to
    decode); ``cniVersion`` defaults to 0.1.0.
@@ -18,36 +19,58 @@ to stdout, stats the netns path. Steps, in skel's order:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import IO, Any
 
-from spidernet.protocol import env as cnienv
-from spidernet.protocol import errors, logs, versions
-from spidernet.types import convert, netconf
-from spidernet.types.results import Result
+from spidernet.protocol import errors, versions
 
-log = logs.LOG
+TYPE_CHECKING = False  # typing itself is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import IO, Any
 
-AddHandler = Callable[[cnienv.CmdArgs, netconf.NetConf], Result]
-Handler = Callable[[cnienv.CmdArgs, netconf.NetConf], None]
+    from spidernet.protocol import env as cnienv
+    from spidernet.protocol.logs import Logger
+    from spidernet.types import netconf
+    from spidernet.types.results import Result
+
+    AddHandler = Callable[[cnienv.CmdArgs, netconf.NetConf], Result]
+    Handler = Callable[[cnienv.CmdArgs, netconf.NetConf], None]
 
 
-@dataclass(frozen=True)
 class Plugin:
-    """A plugin's handlers. A missing check/status/gc handler answers success."""
+    """A plugin's handlers. A missing check/status/gc handler answers success;
+    ``known_args`` are the CNI_ARGS keys it reads (None: the Kubernetes ones).
 
-    name: str
-    add: AddHandler
-    delete: Handler
-    check: Handler | None = None
-    status: Handler | None = None
-    gc: Handler | None = None
-    known_args: frozenset[str] = cnienv.K8S_KEYS
+    A plain class rather than a dataclass: a VERSION exec imports this module and
+    nothing that costs (no dataclasses, typing or the plugin's own modules)."""
+
+    __slots__ = ("add", "check", "delete", "gc", "known_args", "name", "status")
+
+    def __init__(
+        self,
+        name: str,
+        add: AddHandler,
+        delete: Handler,
+        check: Handler | None = None,
+        status: Handler | None = None,
+        gc: Handler | None = None,
+        known_args: frozenset[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.add = add
+        self.delete = delete
+        self.check = check
+        self.status = status
+        self.gc = gc
+        self.known_args = known_args
+
+
+def _log() -> Logger:
+    from spidernet.protocol import logs
+
+    return logs.LOG
 
 
 def _read_config(stdin: IO[bytes]) -> dict[str, Any]:
@@ -90,14 +113,20 @@ def _check_netns(cmd: cnienv.CmdArgs) -> None:
 
 def _version_reply(stdin: IO[bytes]) -> dict[str, Any]:
     requested = versions.LATEST
-    with contextlib.suppress(Exception):
+    try:
         raw = json.loads(stdin.read() or b"{}")
-        if isinstance(raw, dict) and isinstance(raw.get("cniVersion"), str):
-            requested = raw["cniVersion"]
+    except Exception:  # unreadable or not JSON: the latest version answers
+        raw = None
+    if isinstance(raw, dict) and isinstance(raw.get("cniVersion"), str):
+        requested = raw["cniVersion"]
     return {"cniVersion": requested, "supportedVersions": list(versions.SUPPORTED)}
 
 
 def _dispatch(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[str, Any] | None:
+    import contextlib
+
+    from spidernet.types import convert
+
     with contextlib.redirect_stdout(sys.stderr):
         if cmd.command == "ADD":
             return convert.write(plugin.add(cmd, conf), conf.cni_version)
@@ -114,7 +143,7 @@ def _dispatch(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dic
 
 def _warn_unknown(plugin: Plugin, conf: netconf.NetConf) -> None:
     for key in conf.unknown_keys():
-        log.warning("config key %s is not one %s knows: ignored (misspelt?)", key, plugin.name)
+        _log().warning("config key %s is not one %s knows: ignored (misspelt?)", key, plugin.name)
 
 
 def _handle(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[str, Any] | None:
@@ -133,12 +162,15 @@ def _handle(plugin: Plugin, cmd: cnienv.CmdArgs, conf: netconf.NetConf) -> dict[
 
 
 def _invoke(
-    plugin: Plugin, environ: Mapping[str, str], stdin: IO[bytes], state: dict[str, str]
+    load: Callable[[], Plugin], environ: Mapping[str, str], stdin: IO[bytes], state: dict[str, str]
 ) -> dict[str, Any] | None:
+    """Everything but VERSION: the CNI_* variables, the config, then the plugin's handler."""
+    from spidernet.protocol import env as cnienv
+    from spidernet.types import netconf
+
     command = cnienv.command_of(environ)
-    if command == "VERSION":
-        return _version_reply(stdin)
-    cmd = cnienv.parse(environ, plugin.known_args)
+    plugin = load()
+    cmd = cnienv.parse(environ, plugin.known_args or cnienv.K8S_KEYS)
     raw = _read_config(stdin)
     version = _config_version(raw)
     versions.require(command, version)
@@ -146,7 +178,9 @@ def _invoke(
     # A DEL must clean up even if the runtime's cached prevResult no longer parses.
     conf = netconf.parse(raw, version, tolerate_bad_prev_result=command == "DEL")
     if conf.prev_result_problem:
-        log.warning("DEL: prevResult ignored, it cannot be parsed (%s)", conf.prev_result_problem)
+        _log().warning(
+            "DEL: prevResult ignored, it cannot be parsed (%s)", conf.prev_result_problem
+        )
     _check_netns(cmd)
     return _handle(plugin, cmd, conf)
 
@@ -159,20 +193,36 @@ def run(
     stdout: IO[str] | None = None,
 ) -> int:
     """Run one invocation; returns the process exit status (0 success, 1 error)."""
+    return run_lazily(plugin.name, lambda: plugin, environ=environ, stdin=stdin, stdout=stdout)
+
+
+def run_lazily(
+    name: str,
+    load: Callable[[], Plugin],
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[str] | None = None,
+) -> int:
+    """``run`` for a plugin whose modules ``load`` imports: not before VERSION has been
+    answered (it needs none of them), so a VERSION exec costs little more than the
+    interpreter's start (docs/performance.md, "What each verb imports")."""
     environ = os.environ if environ is None else environ
     stdin = sys.stdin.buffer if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     state = {"version": versions.LATEST}  # the version errors are reported in
-    if not log.configured:  # records from before the plugin's logs.setup() say whose they are
-        log.plugin = plugin.name
+    status = 0
     try:
-        reply = _invoke(plugin, environ, stdin, state)
-        status = 0
+        if environ.get("CNI_COMMAND") == "VERSION":
+            reply: dict[str, Any] | None = _version_reply(stdin)
+        else:
+            _named(name)  # records held before the plugin's logs.setup() say whose they are
+            reply = _invoke(load, environ, stdin, state)
     except errors.CniError as e:
-        log.error("%s failed: code %d: %s", environ.get("CNI_COMMAND", "?"), e.code, e.msg)
+        _named(name).error("%s failed: code %d: %s", environ.get("CNI_COMMAND", "?"), e.code, e.msg)
         reply, status = e.to_json(state["version"]), 1
     except Exception as e:  # the one translation point for the unexpected: code 999
-        log.exception("%s failed unexpectedly", environ.get("CNI_COMMAND", "?"))
+        _named(name).exception("%s failed unexpectedly", environ.get("CNI_COMMAND", "?"))
         reply = errors.CniError(f"internal error: {type(e).__name__}: {e}").to_json(
             state["version"]
         )
@@ -180,5 +230,14 @@ def run(
     if reply is not None:
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
-    log.flush()
+    if "spidernet.protocol.logs" in sys.modules:  # nothing to flush if nothing was logged
+        _log().flush()
     return status
+
+
+def _named(name: str) -> Logger:
+    """The logger, its records saying whose they are if the plugin never set it up."""
+    log = _log()
+    if not log.configured:
+        log.plugin = name
+    return log

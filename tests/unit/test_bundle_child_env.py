@@ -1,10 +1,16 @@
 """The bundles' runtime hook gives child processes the caller's LD_LIBRARY_PATH back
 (tools/bundle/pyi_rth_child_env.py). Runs the hook in a fresh interpreter per case.
 
-| caller had LD_LIBRARY_PATH | the bootloader left | a child sees |
+| caller had | the bootloader left | a child sees |
 |---|---|---|
-| unset | ``_internal`` only | unset |
-| ``/opt/lib`` | ``_internal:/opt/lib`` and ``_ORIG=/opt/lib`` | ``/opt/lib``, no ``_ORIG`` |
+| unset | ``_internal`` only (it restarted) | unset |
+| ``/opt/lib`` | ``_internal:/opt/lib``, ``_ORIG=/opt/lib`` (it restarted) | ``/opt/lib`` |
+| unset | nothing (the launcher spared it the restart) | unset |
+| ``/opt/lib`` | ``/opt/lib`` (no restart) | ``/opt/lib`` |
+| ``/opt/lib``, ``_ORIG=/x`` | the same (no restart) | the same |
+
+("caller had": its LD_LIBRARY_PATH; a child never sees ``LD_LIBRARY_PATH_ORIG`` the
+bootloader set.)
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import pytest
 from tools.testbed import paths
 
 HOOK = paths.REPO / "tools" / "bundle" / "pyi_rth_child_env.py"
-CHILD = (
-    "import os, runpy, subprocess, sys; runpy.run_path(sys.argv[1]); "
+CHILD = (  # sys._MEIPASS: the bundle's _internal/, which PyInstaller's bootloader sets
+    "import os, runpy, subprocess, sys; sys._MEIPASS = '/b/_internal'; "
+    "runpy.run_path(sys.argv[1]); "
     "print(subprocess.run(['env'], capture_output=True, text=True).stdout)"
 )
 
@@ -31,6 +38,12 @@ CHILD = (
         (
             {"LD_LIBRARY_PATH": "/b/_internal:/opt/lib", "LD_LIBRARY_PATH_ORIG": "/opt/lib"},
             {"LD_LIBRARY_PATH": "/opt/lib"},
+        ),
+        ({}, {}),
+        ({"LD_LIBRARY_PATH": "/opt/lib"}, {"LD_LIBRARY_PATH": "/opt/lib"}),
+        (
+            {"LD_LIBRARY_PATH": "/opt/lib", "LD_LIBRARY_PATH_ORIG": "/x"},
+            {"LD_LIBRARY_PATH": "/opt/lib", "LD_LIBRARY_PATH_ORIG": "/x"},
         ),
     ],
 )

@@ -11,9 +11,17 @@
  *         <bundle>/<plugin>.bin ARGS...
  *
  * where <plugin>.bin is PyInstaller's bootloader. Started through ld.so, the bootloader
- * finds itself from argv[0] (its /proc/self/exe is the loader) and restarts through
- * the same loader with LD_LIBRARY_PATH=<bundle>/_internal, where our libc lives too;
- * tools/bundle/pyi_rth_child_env.py gives child processes the host's value back.
+ * finds itself from argv[0] (its /proc/self/exe is the loader). On Linux a onedir
+ * bootloader would then set LD_LIBRARY_PATH=<bundle>/_internal and exec itself once
+ * more so that the setting takes effect: one more exec of the loader and bootloader
+ * per plugin exec, for nothing, since --library-path already makes every library
+ * (and every later dlopen) resolve in _internal/. So the launcher tells it that this
+ * is the restarted process (_PYI_PARENT_PROCESS_LEVEL=-1, believed only together with
+ * _PYI_ARCHIVE_FILE naming the bootloader's own path; anything else and it restarts
+ * as before) and gives it the plugin's name for the process name that it restores
+ * after a restart (else `ps` shows "ld-linux-x86-64"). The host's LD_LIBRARY_PATH is
+ * left as it was, for the plugin's child processes; tools/bundle/pyi_rth_child_env.py
+ * undoes the bootloader's setting should it restart after all.
  *
  * <bundle> is found from /proc/self/exe, which the kernel resolves through every
  * symlink (/opt/cni/bin/x -> .spidernet/current/x/x -> the version directory), so one
@@ -72,6 +80,10 @@ int main(int argc, char **argv) {
         snprintf(loader, sizeof loader, "%s/" LOADER, libdir) >= (int)sizeof loader ||
         snprintf(program, sizeof program, "%s/%s.bin", self, name) >= (int)sizeof program)
         return fail("path too long:", self, ENAMETOOLONG);
+
+    if (setenv("_PYI_ARCHIVE_FILE", program, 1) != 0 || setenv("_PYI_PARENT_PROCESS_LEVEL", "-1", 1) != 0 ||
+        setenv("_PYI_LINUX_PROCESS_NAME", name, 1) != 0)
+        return fail("cannot set the environment for", name, errno);
 
     char **args = calloc((size_t)argc + 4, sizeof *args);
     if (!args) return fail("out of memory for", name, ENOMEM);

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from spidernet.coordinator import modes, plumbing, tuning
 from spidernet.coordinator.config import CoordinatorConf
+from spidernet.coordinator.failures import PodStateError
 from spidernet.netlink.routing import MAIN_TABLE, Handle, Link
 from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
@@ -69,7 +70,7 @@ def _each(step: Callable[..., None], calls: list[tuple[object, ...]]) -> None:
 def _nic(pod: Handle, ifname: str) -> Link:
     nic = pod.link(ifname)
     if nic is None:
-        raise modes.PodStateError(
+        raise PodStateError(
             f"{ifname} does not exist in the pod: the main plugin must create it first"
         )
     return nic
@@ -120,7 +121,7 @@ def read_facts(host: Handle, pod: Handle, conf: CoordinatorConf, ifname: str) ->
     addresses = plumbing.usable_addresses(pod, nic.index)
     fams = modes.families(addresses)
     if not fams:
-        raise modes.PodStateError(f"{ifname} has no usable IP address in the pod")
+        raise PodStateError(f"{ifname} has no usable IP address in the pod")
     place = _placement(pod, conf, ifname, addresses)
     if conf.tune_pod_routes and (not place.first or place.mode == "overlay"):
         tuning.check_default_nic(pod, conf, ifname)
@@ -136,7 +137,7 @@ def _overlay_ends(host: Handle, pod: Handle, conf: CoordinatorConf) -> tuple[Lin
     pod_end = pod.link(conf.pod_default_cni_nic)
     host_end = host.link_by_index(pod_end.peer_index) if pod_end and pod_end.peer_index else None
     if pod_end is None or host_end is None:
-        raise modes.PodStateError(
+        raise PodStateError(
             f"overlay mode: the host peer of the pod's {conf.pod_default_cni_nic} was not found"
         )
     return host_end, pod_end
@@ -155,7 +156,7 @@ def _underlay_ends(
         return veth.host, veth.pod
     host_end, pod_end = host.link(name), pod.link(modes.POD_VETH)
     if host_end is None or pod_end is None:
-        raise modes.PodStateError(
+        raise PodStateError(
             f"host veth {name} or pod {modes.POD_VETH} missing: was the first NIC's ADD undone?"
         )
     return host_end, pod_end
@@ -232,7 +233,7 @@ def add(
     cmd: CmdArgs, conf: CoordinatorConf, prev: Result, host: Handle, pod: Handle, facts: Facts
 ) -> Result:
     """Steps 5-21 once the facts are read and the probes passed."""
-    pod.set_link(facts.nic.index, state="up")
+    pod.set_link(facts.nic.index, up=True)
     undo = Undo()
     try:
         if facts.place.mode == "underlay":

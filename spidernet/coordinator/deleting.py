@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from spidernet.coordinator import modes, plumbing
 from spidernet.coordinator.config import CoordinatorConf
+from spidernet.coordinator.failures import CheckFailed, NetnsUnusable
 from spidernet.netlink import namespaces, routing
 from spidernet.netlink.routing import Handle, Link
 from spidernet.protocol import logs
@@ -37,14 +38,6 @@ from spidernet.types.results import Result
 
 Address = modes.Address
 log = logs.LOG
-
-
-class CheckFailed(Exception):
-    """CHECK found state that ADD should have left (code 113 at the boundary)."""
-
-
-class NetnsUnusable(Exception):
-    """The pod's netns cannot be opened, or (CHECK) is gone (code 8 at the boundary)."""
 
 
 @dataclass(frozen=True)

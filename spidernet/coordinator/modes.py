@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from spidernet.coordinator.failures import PodStateError
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -32,10 +34,6 @@ _RESERVED_TABLES = range(253, 256)  # default, main, local
 _NOT_HOST_NIC = re.compile(
     r"^(docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|veth.*|lo|cali.*|flannel.*|kube-ipvs.*|cni.*|vx-submariner|cilium.*)$"
 )
-
-
-class PodStateError(Exception):
-    """The pod is not in a state the coordinator can work with (code 112 at the boundary)."""
 
 
 @dataclass(frozen=True)

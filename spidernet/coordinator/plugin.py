@@ -58,27 +58,30 @@ def _setup(cmd: CmdArgs, conf: NetConf) -> config.CoordinatorConf:
 
 
 def _translated(action: Callable[[], T]) -> T:
-    """The one translation point from domain errors to CNI codes."""
-    from spidernet.coordinator import deleting, modes, probes
-    from spidernet.netlink import routing
+    """The one translation point from the coordinator's errors (``failures``) and the
+    netlink package's to CNI codes."""
+    from spidernet.coordinator import failures as f
+    from spidernet.netlink.records import NetlinkFailure
 
     try:
         return action()
-    except probes.IPConflict as e:
+    except f.IPConflict as e:
         raise errors.PluginError(
             IP_CONFLICT, f"IP conflict: {e.ip} on {e.ifname} is already used by MAC {e.mac}"
         ) from e
-    except probes.GatewayUnreachable as e:
+    except f.GatewayUnreachable as e:
         raise errors.PluginError(GATEWAY_UNREACHABLE, str(e)) from e
-    except probes.ProbeFailure as e:
+    except f.ProbeFailure as e:
         raise errors.CniError(f"probing failed: {e}") from e
-    except modes.PodStateError as e:
+    except f.PodStateError as e:
         raise errors.PluginError(POD_STATE, str(e)) from e
-    except deleting.CheckFailed as e:
+    except f.NotAPodNic as e:
+        raise errors.InvalidConfig("podDefaultRouteNic", str(e)) from e
+    except f.CheckFailed as e:
         raise errors.PluginError(CHECK_FAILED, str(e)) from e
-    except deleting.NetnsUnusable as e:
+    except f.NetnsUnusable as e:
         raise errors.InvalidNetNS(str(e)) from e
-    except routing.NetlinkFailure as e:
+    except NetlinkFailure as e:
         raise errors.CniError(f"netlink: {e}") from e
 
 
@@ -107,12 +110,13 @@ def _for_nic(prev: Result, index: int | None, ifname: str) -> bool:
 
 
 def _open_pod(netns: str) -> routing.Handle:
+    from spidernet.coordinator.failures import NetnsUnusable
     from spidernet.netlink import routing
 
     try:
         return routing.open_handle(netns)
     except OSError as e:
-        raise errors.InvalidNetNS(f"cannot open the pod's netns {netns}: {e}") from e
+        raise NetnsUnusable(f"cannot open the pod's netns {netns}: {e}") from e
 
 
 def cmd_add(cmd: CmdArgs, conf: NetConf) -> Result:

@@ -99,10 +99,10 @@ def _finish_veth(host: Handle, pod: Handle, host_name: str, *, fresh: bool) -> V
     host_end, pod_end = host.link(host_name), pod.link(modes.POD_VETH)
     assert host_end is not None and pod_end is not None
     if fresh:
-        host.set_link(host_end.index, address=modes.random_mac(os.urandom(5)))
-        pod.set_link(pod_end.index, address=modes.random_mac(os.urandom(5)))
-    host.set_link(host_end.index, state="up")
-    pod.set_link(pod_end.index, state="up")
+        host.set_link(host_end.index, mac=modes.random_mac(os.urandom(5)))
+        pod.set_link(pod_end.index, mac=modes.random_mac(os.urandom(5)))
+    host.set_link(host_end.index, up=True)
+    pod.set_link(pod_end.index, up=True)
     host_end, pod_end = host.link(host_name), pod.link(modes.POD_VETH)
     assert host_end is not None and pod_end is not None
     return Veth(host_end, pod_end, fresh)
@@ -128,13 +128,13 @@ def rewrite_mac(
     if 6 in fams:
         namespaces.write_sysctl(pod.path, f"net/ipv6/conf/{link.name}/ndisc_notify", 1)
     try:
-        pod.set_link(link.index, address=mac)
+        pod.set_link(link.index, mac=mac)
     except routing.NetlinkFailure as e:
         if e.code != errno.EBUSY:
             raise
-        pod.set_link(link.index, state="down")  # drivers without live MAC change
-        pod.set_link(link.index, address=mac)
-        pod.set_link(link.index, state="up")
+        pod.set_link(link.index, up=False)  # drivers without live MAC change
+        pod.set_link(link.index, mac=mac)
+        pod.set_link(link.index, up=True)
     return mac
 
 

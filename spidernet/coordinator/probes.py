@@ -63,6 +63,7 @@ from ipaddress import (
 )
 
 from spidernet.coordinator import frames
+from spidernet.coordinator.failures import GatewayUnreachable, IPConflict, ProbeFailure
 from spidernet.netlink import namespaces
 
 Address = IPv4Address | IPv6Address
@@ -75,24 +76,6 @@ _IFREQ_FLAGS = struct.Struct(
     "16sH22x"
 )  # struct ifreq: name, then a 24-byte union led by short flags
 _ARPHRD_ETHER = 1
-
-
-class ProbeFailure(Exception):
-    """A probe could not run or found a problem; the coordinator fails ADD with it."""
-
-
-class IPConflict(ProbeFailure):
-    def __init__(self, ip: str, mac: str, ifname: str) -> None:
-        super().__init__(f"IP {ip} on {ifname} is already in use by {mac}")
-        self.ip, self.mac, self.ifname = ip, mac, ifname
-
-
-class GatewayUnreachable(ProbeFailure):
-    def __init__(self, gateway: str, ifname: str, *, tries: int = 3, timeout: float = 0.1) -> None:
-        kind = "ARP reply" if ip_address(gateway).version == 4 else "neighbour advertisement"
-        wait = f"{tries} probes of {timeout * 1000:g} ms"
-        super().__init__(f"gateway {gateway} is unreachable from {ifname}: no {kind} to {wait}")
-        self.gateway, self.ifname = gateway, ifname
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ through its own table so that replies leave by the NIC they came in on:
 - the NIC that loses: its main-table routes are copied into the NIC's table and its
   default routes moved there (deleted from main), and ``from <its addresses> lookup
   <table>`` rules send its traffic there;
-- a ``podDefaultRouteNic`` that names no link of the pod is refused (code 7) before the
-  coordinator changes anything; a NIC attached later cannot be named by an earlier NAD.
+- a ``podDefaultRouteNic`` that names no link of the pod is refused (``NotAPodNic``,
+  code 7) before the coordinator changes anything; a NIC attached later cannot be named
+  by an earlier NAD.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import ipaddress
 
 from spidernet.coordinator import modes, plumbing
 from spidernet.coordinator.config import CoordinatorConf
+from spidernet.coordinator.failures import NotAPodNic
 from spidernet.netlink.routing import MAIN_TABLE, Handle, Link, Route, Rule
-from spidernet.protocol import errors
 
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/64")
 
@@ -29,7 +30,7 @@ def check_default_nic(pod: Handle, conf: CoordinatorConf, ifname: str) -> None:
     """Refuse a ``podDefaultRouteNic`` that is not a link of the pod, before any change."""
     name = conf.pod_default_route_nic
     if name and name != ifname and pod.link(name) is None:
-        raise errors.InvalidConfig("podDefaultRouteNic", f"{name!r} is not an interface of the pod")
+        raise NotAPodNic(name)
 
 
 def _default_owner(pod: Handle, ifname: str) -> Link | None:

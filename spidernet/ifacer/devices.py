@@ -17,8 +17,12 @@ another parent or id under the VLAN's name, is an error, not silently used. Two 
 ADDs on a node race to create the same bond or VLAN: the loser sees EEXIST and reuses
 what the winner made, checked the same way.
 
-Kernel refusals are code 120, except those of the bond's options (at creation, or a
-sysfs option write) when options were given: code 7 naming ``bond.options``.
+Errors are this module's own, without CNI codes (spidernet/ifacer/plugin.py maps them,
+docs/ifacer.md lists the codes): ``Refused`` when the host or the kernel refuses what
+the config asks for (the config field named; also a refused bond option, at creation or
+as a sysfs write, when options were given), ``ChangeRefused`` for any other kernel
+refusal of a change (after the undo), ``CheckFailed`` when CHECK finds a device
+missing, down or of the wrong kind.
 """
 
 from __future__ import annotations
@@ -28,13 +32,27 @@ from collections.abc import Callable
 
 from spidernet.ifacer.config import Bond, IfacerConf
 from spidernet.netlink.links import Links
-from spidernet.netlink.routing import Link, NetlinkFailure
-from spidernet.protocol import errors, logs
+from spidernet.netlink.records import Link, NetlinkFailure
+from spidernet.protocol import logs
 
 log = logs.LOG
 
-KERNEL_REFUSED = 120  # a device operation failed in the kernel (errno in the message)
-DEVICE_MISSING = 121  # CHECK: a device is missing, down, or not what the config says
+
+class Refused(Exception):
+    """The host contradicts the config, or the kernel refused a bond option it names."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ChangeRefused(Exception):
+    """The kernel refused a device change (what and its errno in the message); undone."""
+
+
+class CheckFailed(Exception):
+    """CHECK: a device is missing, down, or not what the config says."""
 
 
 class Undo:
@@ -69,7 +87,7 @@ def ensure(c: IfacerConf, links: Links) -> None:
             _ensure_vlan(c, parent, links, undo)
     except NetlinkFailure as e:
         undo.run()
-        raise errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}") from e
+        raise ChangeRefused(str(e)) from e
     except BaseException:
         undo.run()
         raise
@@ -78,7 +96,7 @@ def ensure(c: IfacerConf, links: Links) -> None:
 def _existing(links: Links, name: str, field: str) -> Link:
     link = links.get(name)
     if link is None:
-        raise errors.InvalidConfig(field, f"interface {name!r} does not exist on this node")
+        raise Refused(field, f"interface {name!r} does not exist on this node")
     return link
 
 
@@ -133,7 +151,7 @@ def _create_bond(bond: Bond, slaves: list[Link], links: Links) -> bool:
         if e.code == errno.EEXIST:
             return False
         if _has_options(bond) and e.code in _OPTION_REFUSALS:
-            raise errors.InvalidConfig("bond.options", f"the kernel refused it: {e}") from e
+            raise Refused("bond.options", f"the kernel refused it: {e}") from e
         raise
     return True
 
@@ -155,16 +173,14 @@ def _write_option(links: Links, bond: Link, knob: str, value: str) -> None:
         links.bond_sysfs(bond, knob, value)
     except NetlinkFailure as e:
         if e.code in _OPTION_REFUSALS:
-            raise errors.InvalidConfig(
-                "bond.options", f"the kernel refused {knob}={value}: {e}"
-            ) from e
+            raise Refused("bond.options", f"the kernel refused {knob}={value}: {e}") from e
         raise
 
 
 def _reuse_bond(c: IfacerConf, bond: Bond, current: Link, links: Links, undo: Undo) -> Link:
     if current.kind != "bond":
         kind = current.kind or "a plain device"
-        raise errors.InvalidConfig(
+        raise Refused(
             "bond.name", f"{bond.name!r} already exists on this node as {kind}, not a bond"
         )
     _warn_on_other_slaves(c, current, links)
@@ -183,7 +199,7 @@ def _free_slaves(c: IfacerConf, bond: Bond, links: Links) -> list[Link] | None:
             owner = links.name_of(slave.master)
             if owner == bond.name:
                 return None
-            raise errors.InvalidConfig(
+            raise Refused(
                 f"interfaces[{i}]",
                 f"{slave.name} is already enslaved to {owner}, cannot put it in bond {bond.name}",
             )
@@ -234,7 +250,7 @@ def _ensure_vlan(c: IfacerConf, parent: Link, links: Links, undo: Undo) -> Link:
                 raise
         current = _existing(links, c.vlan_name, "vlanID")
     if current.kind != "vlan" or current.peer_index != parent.index or current.vlan_id != c.vlan_id:
-        raise errors.InvalidConfig(
+        raise Refused(
             "vlanID",
             f"{c.vlan_name!r} exists but is not VLAN {c.vlan_id} on {parent.name} "
             f"({_describe(current, links)})",
@@ -246,7 +262,7 @@ def _same_id_guard(c: IfacerConf, links: Links) -> None:
     """Upstream's rule: one VLAN device per id on a node, whatever its parent."""
     for link in links.all():
         if link.kind == "vlan" and link.vlan_id == c.vlan_id and link.name != c.vlan_name:
-            raise errors.InvalidConfig(
+            raise Refused(
                 "vlanID",
                 f"VLAN id {c.vlan_id} is already used on this node by {link.name} "
                 f"(parent {links.name_of(link.peer_index)}); one device per VLAN id",
@@ -272,7 +288,7 @@ def verify(c: IfacerConf, links: Links) -> None:
     for name, kind, vlan_id in expected:
         link = links.get(name)
         if link is None or not link.up:
-            raise errors.PluginError(DEVICE_MISSING, f"{name} is {'down' if link else 'missing'}")
+            raise CheckFailed(f"{name} is {'down' if link else 'missing'}")
         if kind and (link.kind, link.vlan_id) != (kind, vlan_id):
             what = "a bond" if kind == "bond" else f"VLAN {vlan_id}"
-            raise errors.PluginError(DEVICE_MISSING, f"{name} is not {what}")
+            raise CheckFailed(f"{name} is not {what}")

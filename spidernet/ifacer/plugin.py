@@ -3,17 +3,30 @@
 ADD makes the VLAN/bond devices and passes ``prevResult`` through (upstream drops it;
 ifacer is usually first, but nothing forces that). DEL never removes host devices:
 other pods on the node use them. CHECK verifies they exist, are up and are what the
-config says (code 121 otherwise). Error codes: 7 bad config or a host device that
-contradicts it (the field named); 120 the kernel refused a device change.
+config says.
+
+Error codes (documented contract, docs/ifacer.md), all set in ``_translated``, the one
+place that turns ``devices``' errors into CNI codes:
+  7    bad config, or a host device that contradicts it, or a bond option the kernel
+       refuses (the field named)
+  120  the kernel refused a device change (what, and its errno, in the message)
+  121  CHECK: a device is missing, down, or not what the config says
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from spidernet.ifacer import config
-from spidernet.protocol import logs, skel
+from spidernet.protocol import errors, logs, skel
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
+
+T = TypeVar("T")
+KERNEL_REFUSED = 120
+CHECK_FAILED = 121
 
 
 def _setup(cmd: CmdArgs, conf: NetConf) -> config.IfacerConf:
@@ -26,6 +39,20 @@ def _setup(cmd: CmdArgs, conf: NetConf) -> config.IfacerConf:
     return c
 
 
+def _translated(action: Callable[[], T]) -> T:
+    """The one translation point from ``devices``' errors to CNI codes."""
+    from spidernet.ifacer import devices
+
+    try:
+        return action()
+    except devices.Refused as e:
+        raise errors.InvalidConfig(e.field, e.problem) from e
+    except devices.ChangeRefused as e:
+        raise errors.PluginError(KERNEL_REFUSED, f"the kernel refused a device change: {e}") from e
+    except devices.CheckFailed as e:
+        raise errors.PluginError(CHECK_FAILED, str(e)) from e
+
+
 def add(cmd: CmdArgs, conf: NetConf) -> Result:
     c = _setup(cmd, conf)
     if c.vlan_id or c.bond:
@@ -33,7 +60,7 @@ def add(cmd: CmdArgs, conf: NetConf) -> Result:
         from spidernet.netlink.links import Links
 
         with Links() as links:
-            devices.ensure(c, links)
+            _translated(lambda: devices.ensure(c, links))
     return conf.prev_result or Result()
 
 
@@ -48,7 +75,7 @@ def check(cmd: CmdArgs, conf: NetConf) -> None:
     from spidernet.netlink.links import Links
 
     with Links() as links:
-        devices.verify(c, links)
+        _translated(lambda: devices.verify(c, links))
 
 
 PLUGIN = skel.Plugin(name="ifacer", add=add, delete=delete, check=check)

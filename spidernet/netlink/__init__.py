@@ -1,2 +1,3 @@
-"""The only importers of pyroute2 (docs/design.md, "Layering"): link, route, rule and neighbour
-work for ifacer and coordinator, errno-aware so that repeated and racing ADDs converge."""
+"""rtnetlink for ifacer and coordinator, through a small codec of our own (``messages``
+over ``rtnl``; docs/performance.md says why not pyroute2): links, routes, rules and
+neighbours, errno-aware so that repeated and racing ADDs converge."""

@@ -101,8 +101,13 @@ BOND_MODES: dict[int, tuple[str, dict[str, Any]]] = {
         {"mode": "broadcast", "arp_interval": 250, "arp_ip_target": ["10.0.0.1", "10.0.0.2"]},
     ),
     4: (
-        "lacp_rate=fast;xmit_hash_policy=layer2+3;miimon=100",
-        {"mode": "802.3ad", "ad_lacp_rate": "fast", "xmit_hash_policy": "layer2+3"},
+        "lacp_rate=fast;xmit_hash_policy=layer2+3;miimon=100;ad_actor_system=02:00:00:00:00:2a",
+        {
+            "mode": "802.3ad",
+            "ad_lacp_rate": "fast",
+            "xmit_hash_policy": "layer2+3",
+            "ad_actor_system": "02:00:00:00:00:2a",
+        },
     ),
     5: ("tlb_dynamic_lb=0;miimon=100", {"mode": "balance-tlb", "tlb_dynamic_lb": 0}),
     6: ("miimon=100;downdelay=300", {"mode": "balance-alb", "downdelay": 300}),

@@ -68,11 +68,23 @@ def offenders(files: list[Path], banned: tuple[str, ...]) -> dict[str, list[str]
     return found
 
 
-def test_only_the_netlink_package_imports_pyroute2() -> None:
-    files = [
-        p for p in modules("spidernet") + modules("plugins") if "spidernet/netlink" not in str(p)
-    ]
+def test_no_shipped_module_imports_pyroute2() -> None:
+    files = modules("spidernet") + modules("plugins") + modules("gc") + modules("installer")
     assert offenders(files, ("pyroute2",)) == {}
+
+
+@pytest.mark.parametrize("module", ["messages", "records"])
+def test_the_netlink_codec_imports_no_io_layer(module: str) -> None:
+    path = paths.REPO / "spidernet" / "netlink" / f"{module}.py"
+    banned = IO_LAYERS + ("spidernet.netlink.rtnl", "spidernet.netlink.namespaces", "ctypes")
+    found = offenders([path], banned)
+    pure = ("spidernet.netlink.records", "spidernet.netlink.messages")  # "import" names the package
+    bad = [
+        n
+        for n in found.get(str(path.relative_to(paths.REPO)), [])
+        if n != "spidernet.netlink" and not n.startswith(pure)
+    ]
+    assert bad == []
 
 
 @pytest.mark.parametrize("package", ["ipmath", "alloc", "types"])
@@ -212,3 +224,45 @@ def test_the_admission_rules_and_the_nad_rendering_import_no_io_layer(path: Path
     into a plugin package is its config parser (pure too: it reads a config, no netlink)."""
     found = offenders([path], IO_LAYERS).get(str(path.relative_to(paths.REPO)), [])
     assert [n for n in found if n not in PARSERS] == []
+
+
+# ---------------------------------------------------------------- one error vocabulary per layer
+
+# The coordinator's and ifacer's device, probe and netlink code raises its own errors
+# (spidernet/coordinator/failures.py, spidernet/ifacer/devices.py, NetlinkFailure); only
+# the config readers (which name the offending field, as the protocol layer does) and
+# each plugin's wiring module may use the CNI error classes.
+PROTOCOL_SIDE = {"plugin.py", "config.py", "bondopts.py", "__init__.py"}
+DEVICE_CODE = [
+    p
+    for p in modules("spidernet", "netlink")
+    + modules("spidernet", "coordinator")
+    + modules("spidernet", "ifacer")
+    if p.name not in PROTOCOL_SIDE
+]
+
+
+@pytest.mark.parametrize("path", DEVICE_CODE, ids=lambda p: str(p.relative_to(paths.REPO)))
+def test_device_and_netlink_code_raises_no_cni_error(path: Path) -> None:
+    assert offenders([path], ("spidernet.protocol.errors",)) == {}
+
+
+def _translating_functions(path: Path) -> set[str]:
+    """Functions with an ``except`` clause that raises a CNI error: where codes are mapped."""
+    found = set()
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        for handler in (n for n in ast.walk(fn) if isinstance(n, ast.ExceptHandler)):
+            for node in ast.walk(handler):
+                call = node.exc if isinstance(node, ast.Raise) else None
+                func = call.func if isinstance(call, ast.Call) else None
+                if isinstance(func, ast.Attribute) and ast.unparse(func).startswith("errors."):
+                    found.add(fn.name)
+    return found
+
+
+@pytest.mark.parametrize("plugin", ["coordinator", "ifacer"])
+def test_each_plugin_maps_errors_to_codes_in_one_place(plugin: str) -> None:
+    path = paths.REPO / "spidernet" / plugin / "plugin.py"
+    assert _translating_functions(path) == {"_translated"}

@@ -16,7 +16,6 @@ failed ADD.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 from spidernet.coordinator import modes, plumbing, tuning
 from spidernet.coordinator.config import CoordinatorConf
@@ -24,13 +23,14 @@ from spidernet.coordinator.failures import PodStateError
 from spidernet.netlink.routing import MAIN_TABLE, Handle, Link
 from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
+from spidernet.types.record import field, record, replace
 from spidernet.types.results import Result
 
 Address = modes.Address
 log = logs.LOG
 
 
-@dataclass
+@record
 class Facts:
     """What ADD reads before changing anything."""
 
@@ -46,7 +46,7 @@ class Facts:
         return [a.ip for a in self.addresses]
 
 
-@dataclass
+@record
 class Undo:
     steps: list[Callable[[], None]] = field(default_factory=list)
 

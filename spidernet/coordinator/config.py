@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Literal
 
 from spidernet.protocol import errors, logs
 from spidernet.types import netconf
 from spidernet.types.netconf import SPEC_KEYS, Fields, NetConf
+from spidernet.types.record import record
 
-Mode = Literal["auto", "underlay", "overlay", "disable"]
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Mode = Literal["auto", "underlay", "overlay", "disable"]
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -52,13 +56,13 @@ DEFAULT_VETH_MTU = 1500
 _MAC_PREFIX = re.compile(r"^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$")
 
 
-@dataclass(frozen=True)
+@record
 class PolicyRoute:
     dst: Network
     gw: Address
 
 
-@dataclass(frozen=True)
+@record
 class DetectOptions:
     """Probe timing (seconds). Defaults: 3 tries of ~100 ms, which is also what
     upstream's newest probes do, back to back (docs/coordinator.md)."""
@@ -68,7 +72,7 @@ class DetectOptions:
     interval: float = 0.0
 
 
-@dataclass(frozen=True)
+@record
 class CoordinatorConf:
     mode: Mode = "auto"
     pod_default_cni_nic: str = "eth0"

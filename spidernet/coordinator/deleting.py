@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from spidernet.coordinator import modes, plumbing
 from spidernet.coordinator.config import CoordinatorConf
@@ -34,13 +33,14 @@ from spidernet.netlink import namespaces, routing
 from spidernet.netlink.routing import Handle, Link
 from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
+from spidernet.types.record import record
 from spidernet.types.results import Result
 
 Address = modes.Address
 log = logs.LOG
 
 
-@dataclass(frozen=True)
+@record
 class PodState:
     has_veth0: bool
     ips: list[Address]  # usable addresses of the NIC being deleted or checked

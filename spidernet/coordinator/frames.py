@@ -13,8 +13,9 @@ MAC addresses are 6-byte ``bytes`` here; ``format_mac`` renders them for message
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+
+from spidernet.types.record import record
 
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -40,7 +41,7 @@ _ND_BODY = struct.Struct("!4x16s")  # NS and NA alike: 4 bytes of flags/reserved
 _ND_MIN = _ICMPV6.size + _ND_BODY.size
 
 
-@dataclass(frozen=True)
+@record
 class Arp:
     op: int
     sender_mac: bytes
@@ -49,7 +50,7 @@ class Arp:
     target_ip: IPv4Address
 
 
-@dataclass(frozen=True)
+@record
 class Advertisement:
     """A Neighbour Advertisement: ``target`` is the address the sender claims."""
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 from spidernet.coordinator.failures import PodStateError
+from spidernet.types.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Literal
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -36,7 +39,7 @@ _NOT_HOST_NIC = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record
 class Placement:
     mode: Literal["underlay", "overlay"]
     first: bool  # the NIC that creates veth0 (underlay) or the first extra NIC (overlay)

@@ -17,7 +17,6 @@ The coordinator reads only its CNI config: no API server, no agent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
 
 from spidernet.coordinator import config
 from spidernet.protocol import errors, logs, skel
@@ -25,10 +24,13 @@ from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
 
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from spidernet.netlink import routing
 
-T = TypeVar("T")
+    T = TypeVar("T")
 IP_CONFLICT = 110
 GATEWAY_UNREACHABLE = 111
 POD_STATE = 112

@@ -14,13 +14,13 @@ import errno
 import ipaddress
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from spidernet.coordinator import modes
 from spidernet.coordinator.config import CoordinatorConf
 from spidernet.netlink import namespaces, routing
 from spidernet.netlink.routing import Handle, Link, Route, Rule
 from spidernet.protocol import logs
+from spidernet.types.record import record
 
 Address = modes.Address
 Interface = modes.Interface
@@ -73,7 +73,7 @@ def tables_in_use(
 # ---------------------------------------------------------------- veth (underlay, first NIC)
 
 
-@dataclass(frozen=True)
+@record
 class Veth:
     host: Link
     pod: Link

@@ -52,7 +52,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from ipaddress import (
     IPv4Address,
     IPv4Interface,
@@ -65,6 +64,7 @@ from ipaddress import (
 from spidernet.coordinator import frames
 from spidernet.coordinator.failures import GatewayUnreachable, IPConflict, ProbeFailure
 from spidernet.netlink import namespaces
+from spidernet.types.record import record
 
 Address = IPv4Address | IPv6Address
 Interface = IPv4Interface | IPv6Interface
@@ -78,7 +78,7 @@ _IFREQ_FLAGS = struct.Struct(
 _ARPHRD_ETHER = 1
 
 
-@dataclass(frozen=True)
+@record
 class _Family:
     """What differs between ARP and NDP: the ethertype, a solicitation and a claim."""
 
@@ -110,7 +110,7 @@ _NDP = _Family(
 )
 
 
-@dataclass(frozen=True)
+@record
 class _Link:
     sock: socket.socket
     ifname: str
@@ -155,7 +155,7 @@ def probe(
             sock.close()
 
 
-@dataclass(frozen=True)
+@record
 class _Timing:
     tries: int
     timeout: float
@@ -166,7 +166,7 @@ class _Timing:
         return self.timeout + (self.interval if attempt < self.tries - 1 else 0.0)
 
 
-@dataclass(frozen=True)
+@record
 class _Plan:
     """One family's work: addresses to check for conflicts, then (gateway, our source) pairs."""
 

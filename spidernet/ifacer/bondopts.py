@@ -22,10 +22,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
 
 from spidernet.protocol import errors
 from spidernet.types import bounds
+from spidernet.types.record import field, record
 
 FIELD = "bond.options"
 MAX_ARP_TARGETS = 16  # BOND_MAX_ARP_TARGETS in the kernel
@@ -90,7 +90,7 @@ KEYS = frozenset({*_SIMPLE, *_ALIASES, *_LINK_KEYS, *_OTHER_KEYS})
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
-@dataclass(frozen=True)
+@record
 class BondOptions:
     """``attrs``: netlink IFLA_BOND_* -> value, set when the bond is created.
     ``primary``/``active_slave``: interface names. ``peer_notif_delay``: ms, via sysfs

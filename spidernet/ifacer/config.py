@@ -17,11 +17,11 @@ One interface with a ``bond`` section keeps upstream's reading: the bond is igno
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from spidernet.ifacer import bondopts
 from spidernet.protocol import errors, logs
 from spidernet.types.netconf import Fields, NetConf
+from spidernet.types.record import field, record
 
 DEFAULT_BOND_NAME = "sp_bond0"
 DEFAULT_LOG = "/var/log/spidernet/ifacer.log"
@@ -30,14 +30,14 @@ PRIMARY_MODES = (1, 5, 6)  # active-backup, balance-tlb, balance-alb: the modes 
 _BAD_NAME = re.compile(r"[/\s:]")
 
 
-@dataclass(frozen=True)
+@record
 class Bond:
     name: str = DEFAULT_BOND_NAME
     mode: int = 0
     options: bondopts.BondOptions = field(default_factory=bondopts.BondOptions)
 
 
-@dataclass(frozen=True)
+@record
 class IfacerConf:
     interfaces: tuple[str, ...]
     vlan_id: int = 0

@@ -16,7 +16,6 @@ place that turns ``devices``' errors into CNI codes:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
 from spidernet.ifacer import config
 from spidernet.protocol import errors, logs, skel
@@ -24,7 +23,11 @@ from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 KERNEL_REFUSED = 120
 CHECK_FAILED = 121
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+
+from spidernet.types.record import record
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,7 +32,7 @@ class NetlinkFailure(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
+@record
 class Link:
     index: int
     name: str
@@ -53,7 +54,7 @@ class Link:
         return self.flags & want == want
 
 
-@dataclass(frozen=True)
+@record
 class Route:
     dst: Network
     table: int
@@ -68,7 +69,7 @@ class Route:
         return self.dst.prefixlen == 0
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     family: int
     priority: int
@@ -77,7 +78,7 @@ class Rule:
     fwmark: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Neighbour:
     index: int
     ip: Address
@@ -85,7 +86,7 @@ class Neighbour:
     state: int
 
 
-@dataclass(frozen=True)
+@record
 class AddressEntry:
     index: int
     address: Interface

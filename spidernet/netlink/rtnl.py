@@ -14,9 +14,9 @@ was being read, so the answer may be inconsistent) is asked again, up to
 
 from __future__ import annotations
 
+import _socket  # the socket module is this plus enums: 10 M instructions (~2 ms) per exec
 import errno
 import os
-import socket
 
 from spidernet.netlink import messages as m
 
@@ -38,8 +38,8 @@ class Socket:
     """Use as a context manager, or call ``close``."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE
+        self.sock = _socket.socket(
+            _socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE
         )
         self.sock.bind((0, 0))
         self.seq = 0

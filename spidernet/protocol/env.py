@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from spidernet.protocol import errors
+from spidernet.types.record import field, record
 
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC")
 
@@ -34,7 +34,7 @@ K8S_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class CmdArgs:
     command: str
     container_id: str = ""

@@ -29,11 +29,14 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from spidernet.protocol import errors, files
 from spidernet.types.netconf import Fields
+from spidernet.types.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 LEVELS = ("debug", "info", "warn", "warning", "error", "fatal", "panic")  # upstream's set
 _PY_LEVEL = {"warn": "WARNING", "fatal": "CRITICAL", "panic": "CRITICAL"}
@@ -53,7 +56,7 @@ LOG_OPTIONS_KEYS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class LogOptions:
     path: str
     level: str = "info"

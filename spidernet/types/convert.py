@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import builtins
 import ipaddress
-from typing import Any
 
 from spidernet.protocol import errors, versions
 from spidernet.types import bounds
 from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
+
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _has_ip_version(version: str) -> bool:

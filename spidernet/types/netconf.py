@@ -21,12 +21,15 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from spidernet.protocol import errors
 from spidernet.types import bounds, convert
+from spidernet.types.record import field, record
 from spidernet.types.results import Result
+
+TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
 
@@ -70,7 +73,7 @@ class Reads:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class NetConf:
     cni_version: str
     name: str

@@ -7,10 +7,10 @@ parsed with ``ipaddress`` where a plugin needs their value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from spidernet.types.record import field, record
 
 
-@dataclass(frozen=True)
+@record
 class Interface:
     name: str
     mac: str = ""
@@ -20,7 +20,7 @@ class Interface:
     pci_id: str = ""  # 1.1.0
 
 
-@dataclass(frozen=True)
+@record
 class IPConfig:
     address: str  # CIDR: the IP with its subnet's prefix length
     gateway: str = ""
@@ -31,7 +31,7 @@ class IPConfig:
         return 6 if ":" in self.address else 4
 
 
-@dataclass(frozen=True)
+@record
 class Route:
     dst: str
     gw: str = ""
@@ -42,7 +42,7 @@ class Route:
     scope: int | None = None  # 1.1.0
 
 
-@dataclass(frozen=True)
+@record
 class DNS:
     nameservers: tuple[str, ...] = ()
     domain: str = ""
@@ -53,7 +53,7 @@ class DNS:
         return not (self.nameservers or self.domain or self.search or self.options)
 
 
-@dataclass(frozen=True)
+@record
 class Result:
     interfaces: tuple[Interface, ...] = ()
     ips: tuple[IPConfig, ...] = ()

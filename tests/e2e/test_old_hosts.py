@@ -271,7 +271,7 @@ def test_the_example_macvlan_chain_runs_through_libcni_with_every_plugin_in_bull
 ) -> None:
     """ifacer -> Debian's macvlan -> spiderpool -> coordinator, the example NAD's config as
     shipped, our three plugins chrooted into bullseye: the coordinator runs bullseye's
-    nsenter and iptables-restore, which only start if our libc stays out of their way."""
+    iptables and iptables-restore, which only start if our libc stays out of their way."""
     h = installed("bullseye")
     examples = manifests.listed(manifests.MANIFESTS / "examples")
     for obj in examples:

@@ -16,13 +16,17 @@ coordinator uses runs through our codec, then both readers dump the kernel:
 | everything added again, deleted twice      | no error (EEXIST / gone tolerated), state as once |
 | ``route_source`` towards a node address    | the source pyroute2's ``route get`` reports       |
 | a missing link, a bad request              | None; NetlinkFailure naming the step, errno kept  |
+| a command run in the node's namespace      | sees the node's links and our stdin; a failure is |
+| (``namespaces.run``, how iptables runs)    | OSError with status and stderr; a hang is killed  |
 """
 
 from __future__ import annotations
 
 import errno
 import ipaddress
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,6 +95,11 @@ def our_routes(h: routing.Handle) -> set[tuple[Any, ...]]:
     }
 
 
+def permanent(h: routing.Handle) -> list[tuple[Any, ...]]:
+    """Our neighbour entries (the kernel's own ones change state on their own)."""
+    return sorted((i, str(ip), mac) for i, ip, mac, state in h.neighbours() if state & 0x80)
+
+
 def setup_everything(host: routing.Handle, pod: routing.Handle) -> int:
     """Every write the coordinator makes; returns the host veth's index."""
     if host.link("vethtest") is None:
@@ -120,8 +129,7 @@ def test_what_our_codec_writes_is_what_pyroute2_reads_back(
     node, pod_ns = node_pod
     with namespaces.entered(node.path):
         host = routing.open_handle()
-    ipr = oracle(node.path)
-    with host, routing.open_handle(pod_ns.path) as pod:
+    with host, oracle(node.path) as ipr, routing.open_handle(pod_ns.path) as pod:
         index = setup_everything(host, pod)
         (theirs,) = ipr.get_links(index)
         ours = host.link_by_index(index)
@@ -165,7 +173,6 @@ def test_what_our_codec_writes_is_what_pyroute2_reads_back(
         )
         (get,) = ipr.route("get", dst="192.168.60.9")
         assert str(host.route_source(IP("192.168.60.9"))) == get.get_attr("RTA_PREFSRC")
-    ipr.close()
 
 
 def test_repeating_every_write_and_deleting_twice_converges_without_errors(
@@ -174,12 +181,11 @@ def test_repeating_every_write_and_deleting_twice_converges_without_errors(
     node, pod_ns = node_pod
     with namespaces.entered(node.path):
         host = routing.open_handle()
-    ipr = oracle(node.path)
-    with host, routing.open_handle(pod_ns.path) as pod:
+    with host, oracle(node.path) as ipr, routing.open_handle(pod_ns.path) as pod:
         index = setup_everything(host, pod)
-        before = (our_routes(host), host.rules(4), host.rules(6), host.neighbours())
+        before = (our_routes(host), host.rules(4), host.rules(6), permanent(host))
         assert setup_everything(host, pod) == index
-        assert (our_routes(host), host.rules(4), host.rules(6), host.neighbours()) == before
+        assert (our_routes(host), host.rules(4), host.rules(6), permanent(host)) == before
         route = Route(NET("10.9.0.5/32"), 500, oif=index)
         for _ in range(2):
             host.delete_route(route)
@@ -188,7 +194,6 @@ def test_repeating_every_write_and_deleting_twice_converges_without_errors(
         assert host.delete_link("vethtest") and not host.delete_link("vethtest")
         assert host.link("vethtest") is None and host.link_by_index(index) is None
         assert pod.link("veth0") is None  # the pair went together
-    ipr.close()
 
 
 def test_a_refusal_names_the_step_and_keeps_the_errno(
@@ -201,3 +206,20 @@ def test_a_refusal_names_the_step_and_keeps_the_errno(
         host.add_route(Route(NET("10.9.0.0/24"), 254, oif=424242))
     assert refused.value.code == errno.ENODEV
     assert str(refused.value).startswith("adding route 10.9.0.0/24 table 254: ")
+
+
+def test_a_command_run_in_a_namespace_sees_that_namespace_and_its_failures_are_named(
+    node_pod: tuple[netns.Netns, netns.Netns], tmp_path: Path
+) -> None:
+    node, _ = node_pod
+    out = tmp_path / "links"
+    namespaces.run(
+        node.path, ["sh", "-c", f"cat > {out}; ip -o link show ens1 >> {out}"], stdin="in\n"
+    )
+    assert out.read_text().startswith("in\n") and ": ens1@" in out.read_text()
+    with pytest.raises(OSError, match=r"failed \(3\): boom"):
+        namespaces.run(node.path, ["sh", "-c", "echo boom >&2; exit 3"])
+    started = time.monotonic()
+    with pytest.raises(namespaces.CommandTimeout):
+        namespaces.run(node.path, ["sleep", "30"], timeout=0.3)
+    assert time.monotonic() - started < 5  # killed, not waited for

@@ -30,13 +30,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from spidernet.protocol import errors, versions
 from spidernet.types import convert
+from spidernet.types.record import replace
 from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
 
 OLD_VERSIONS = ("0.3.0", "0.3.1", "0.4.0")

@@ -15,13 +15,13 @@ Case matrix:
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spidernet.protocol import versions
 from spidernet.types import convert
+from spidernet.types.record import replace
 from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
 
 PROFILE = settings(max_examples=60, deadline=None)

@@ -37,6 +37,7 @@ IO_LAYERS = (
     "pyroute2",
     "kubernetes",
     "socket",
+    "_socket",
     "subprocess",
     "ssl",
 )

@@ -5,7 +5,7 @@ bundled loader with ``--library-path``, and tells it not to restart itself, so t
 caller's ``LD_LIBRARY_PATH`` reaches this process untouched and there is nothing to do.
 Should the bootloader restart after all, it sets ``LD_LIBRARY_PATH`` to the bundle's
 ``_internal/`` (keeping the caller's value in ``LD_LIBRARY_PATH_ORIG``), and a host
-program the plugin runs (the coordinator runs ``nsenter`` and ``iptables-restore``)
+program the plugin runs (the coordinator runs ``iptables`` and ``iptables-restore``)
 would load our glibc with the host's older loader and fail to start. So the setting
 is undone when it starts with ``_internal/``; the loader read the variable when this
 process started, so changing it now only affects child processes. No I/O.

@@ -54,6 +54,18 @@ def node_pod() -> Iterator[tuple[netns.Netns, netns.Netns]]:
         pod.delete()
 
 
+@pytest.fixture
+def handles(
+    node_pod: tuple[netns.Netns, netns.Netns],
+) -> Iterator[tuple[routing.Handle, routing.Handle, Any]]:
+    """(node, pod) through our codec, and pyroute2's socket in the node."""
+    node, pod_ns = node_pod
+    with namespaces.entered(node.path):
+        host = routing.open_handle()
+    with host, oracle(node.path) as ipr, routing.open_handle(pod_ns.path) as pod:
+        yield host, pod, ipr
+
+
 def oracle(path: str) -> Any:
     """pyroute2's socket in the namespace at ``path``."""
     with namespaces.entered(path):
@@ -124,85 +136,77 @@ def setup_everything(host: routing.Handle, pod: routing.Handle) -> int:
 
 
 def test_what_our_codec_writes_is_what_pyroute2_reads_back(
-    node_pod: tuple[netns.Netns, netns.Netns],
+    handles: tuple[routing.Handle, routing.Handle, Any],
 ) -> None:
-    node, pod_ns = node_pod
-    with namespaces.entered(node.path):
-        host = routing.open_handle()
-    with host, oracle(node.path) as ipr, routing.open_handle(pod_ns.path) as pod:
-        index = setup_everything(host, pod)
-        (theirs,) = ipr.get_links(index)
-        ours = host.link_by_index(index)
-        assert ours is not None and (ours.name, ours.mac, ours.mtu) == (
-            theirs.get_attr("IFLA_IFNAME"),
-            theirs.get_attr("IFLA_ADDRESS"),
-            theirs.get_attr("IFLA_MTU"),
-        )
-        assert (ours.flags, ours.kind, theirs.get_attr("IFLA_TXQLEN")) == (
-            theirs["flags"],
-            "veth",
-            700,
-        )
-        peer = pod.link("veth0")
-        assert peer is not None and (peer.mtu, peer.peer_index) == (1400, index)
+    host, pod, ipr = handles
+    index = setup_everything(host, pod)
+    (theirs,) = ipr.get_links(index)
+    ours = host.link_by_index(index)
+    assert ours is not None and (ours.name, ours.mac, ours.mtu) == (
+        theirs.get_attr("IFLA_IFNAME"),
+        theirs.get_attr("IFLA_ADDRESS"),
+        theirs.get_attr("IFLA_MTU"),
+    )
+    assert (ours.flags, ours.kind, theirs.get_attr("IFLA_TXQLEN")) == (
+        theirs["flags"],
+        "veth",
+        700,
+    )
+    peer = pod.link("veth0")
+    assert peer is not None and (peer.mtu, peer.peer_index) == (1400, index)
 
-        assert sorted((i, str(a), s) for i, a, s in host.addresses()) == sorted(
-            (m["index"], f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}", m["scope"])
-            for m in ipr.get_addr()
-        )
-        assert our_routes(host) == oracle_routes(ipr)
-        table_500 = [m for m in ipr.get_routes(table=500) if m.get_attr("RTA_TABLE") == 500]
-        assert {(m["family"], m["proto"], m["type"], m["scope"]) for m in table_500} == {
-            (2, 4, 1, 253),
-            (10, 4, 1, 0),  # IPv6 keeps no scope
+    assert sorted((i, str(a), s) for i, a, s in host.addresses()) == sorted(
+        (m["index"], f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}", m["scope"])
+        for m in ipr.get_addr()
+    )
+    assert our_routes(host) == oracle_routes(ipr)
+    table_500 = [m for m in ipr.get_routes(table=500) if m.get_attr("RTA_TABLE") == 500]
+    assert {(m["family"], m["proto"], m["type"], m["scope"]) for m in table_500} == {
+        (2, 4, 1, 253),
+        (10, 4, 1, 0),  # IPv6 keeps no scope
+    }
+    for family in (4, 6):
+        assert {(r.priority, r.table, str(r.src), r.fwmark) for r in host.rules(family)} == {
+            (
+                m.get_attr("FRA_PRIORITY") or 0,
+                m.get_attr("FRA_TABLE") or m["table"],
+                f"{m.get_attr('FRA_SRC')}/{m['src_len']}" if m.get_attr("FRA_SRC") else "None",
+                m.get_attr("FRA_FWMARK") or 0,
+            )
+            for m in ipr.get_rules(family=2 if family == 4 else 10)
         }
-        for family in (4, 6):
-            assert {(r.priority, r.table, str(r.src), r.fwmark) for r in host.rules(family)} == {
-                (
-                    m.get_attr("FRA_PRIORITY") or 0,
-                    m.get_attr("FRA_TABLE") or m["table"],
-                    f"{m.get_attr('FRA_SRC')}/{m['src_len']}" if m.get_attr("FRA_SRC") else "None",
-                    m.get_attr("FRA_FWMARK") or 0,
-                )
-                for m in ipr.get_rules(family=2 if family == 4 else 10)
-            }
-        assert sorted((i, str(a), mac, st) for i, a, mac, st in host.neighbours()) == sorted(
-            (m["ifindex"], m.get_attr("NDA_DST"), m.get_attr("NDA_LLADDR") or "", m["state"])
-            for m in ipr.get_neighbours()
-            if m.get_attr("NDA_DST")
-        )
-        (get,) = ipr.route("get", dst="192.168.60.9")
-        assert str(host.route_source(IP("192.168.60.9"))) == get.get_attr("RTA_PREFSRC")
+    assert sorted((i, str(a), mac, st) for i, a, mac, st in host.neighbours()) == sorted(
+        (m["ifindex"], m.get_attr("NDA_DST"), m.get_attr("NDA_LLADDR") or "", m["state"])
+        for m in ipr.get_neighbours()
+        if m.get_attr("NDA_DST")
+    )
+    (get,) = ipr.route("get", dst="192.168.60.9")
+    assert str(host.route_source(IP("192.168.60.9"))) == get.get_attr("RTA_PREFSRC")
 
 
 def test_repeating_every_write_and_deleting_twice_converges_without_errors(
-    node_pod: tuple[netns.Netns, netns.Netns],
+    handles: tuple[routing.Handle, routing.Handle, Any],
 ) -> None:
-    node, pod_ns = node_pod
-    with namespaces.entered(node.path):
-        host = routing.open_handle()
-    with host, oracle(node.path) as ipr, routing.open_handle(pod_ns.path) as pod:
-        index = setup_everything(host, pod)
-        before = (our_routes(host), host.rules(4), host.rules(6), permanent(host))
-        assert setup_everything(host, pod) == index
-        assert (our_routes(host), host.rules(4), host.rules(6), permanent(host)) == before
-        route = Route(NET("10.9.0.5/32"), 500, oif=index)
-        for _ in range(2):
-            host.delete_route(route)
-            host.delete_neighbour(index, IP("10.9.0.5"))
-        assert not [m for m in ipr.get_routes(table=500) if m.get_attr("RTA_DST") == "10.9.0.5"]
-        assert host.delete_link("vethtest") and not host.delete_link("vethtest")
-        assert host.link("vethtest") is None and host.link_by_index(index) is None
-        assert pod.link("veth0") is None  # the pair went together
+    host, pod, ipr = handles
+    index = setup_everything(host, pod)
+    before = (our_routes(host), host.rules(4), host.rules(6), permanent(host))
+    assert setup_everything(host, pod) == index
+    assert (our_routes(host), host.rules(4), host.rules(6), permanent(host)) == before
+    route = Route(NET("10.9.0.5/32"), 500, oif=index)
+    for _ in range(2):
+        host.delete_route(route)
+        host.delete_neighbour(index, IP("10.9.0.5"))
+    assert not [m for m in ipr.get_routes(table=500) if m.get_attr("RTA_DST") == "10.9.0.5"]
+    assert host.delete_link("vethtest") and not host.delete_link("vethtest")
+    assert host.link("vethtest") is None and host.link_by_index(index) is None
+    assert pod.link("veth0") is None  # the pair went together
 
 
 def test_a_refusal_names_the_step_and_keeps_the_errno(
-    node_pod: tuple[netns.Netns, netns.Netns],
+    handles: tuple[routing.Handle, routing.Handle, Any],
 ) -> None:
-    node, _ = node_pod
-    with namespaces.entered(node.path):
-        host = routing.open_handle()
-    with host, pytest.raises(NetlinkFailure) as refused:
+    host, _, _ = handles
+    with pytest.raises(NetlinkFailure) as refused:
         host.add_route(Route(NET("10.9.0.0/24"), 254, oif=424242))
     assert refused.value.code == errno.ENODEV
     assert str(refused.value).startswith("adding route 10.9.0.0/24 table 254: ")

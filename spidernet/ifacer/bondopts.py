@@ -93,8 +93,8 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 @record
 class BondOptions:
     """``attrs``: netlink IFLA_BOND_* -> value, set when the bond is created.
-    ``primary``/``active_slave``: interface names. ``peer_notif_delay``: ms, via sysfs
-    (pyroute2 0.9 has no attribute for it)."""
+    ``primary``/``active_slave``: interface names. ``peer_notif_delay``: ms, written
+    through sysfs (docs/ifacer.md says why)."""
 
     attrs: dict[str, object] = field(default_factory=dict)
     primary: str = ""

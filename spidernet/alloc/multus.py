@@ -20,13 +20,13 @@ Differentially tested against Go's decoder (tests/unit/test_multus_decoding.py).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from spidernet.protocol import errors
+from spidernet.types import bounds
 
 ANNO_DEFAULT = "v1.multus-cni.io/default-network"
 ANNO_NETWORKS = "k8s.v1.cni.cncf.io/networks"
@@ -67,8 +67,8 @@ def _reject_constant(name: str) -> Any:
 
 def _array(raw: str, where: str) -> list[Any]:
     try:
-        data = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_Object)
-    except (ValueError, RecursionError) as e:
+        data = bounds.json_document(raw, parse_constant=_reject_constant, object_pairs_hook=_Object)
+    except bounds.BadJson as e:
         raise errors.InvalidConfig(where, f"not valid JSON: {e}") from None
     if not isinstance(data, list) or isinstance(data, _Object):
         raise errors.InvalidConfig(where, "must be a JSON array of network selections")

@@ -15,7 +15,6 @@ Malformed annotations raise InvalidConfig naming the annotation (code 7).
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from spidernet.alloc import multus
 from spidernet.alloc.pools import Pool
 from spidernet.protocol import errors
+from spidernet.types import bounds
 
 ANNO_IPPOOLS = "ipam.spidernet.io/ippools"
 ANNO_IPPOOL = "ipam.spidernet.io/ippool"
@@ -47,8 +47,8 @@ class Candidates:
 
 def _json(raw: str, where: str) -> Any:
     try:
-        return json.loads(raw)
-    except ValueError as e:
+        return bounds.json_document(raw)
+    except bounds.BadJson as e:
         raise errors.InvalidConfig(where, f"not valid JSON: {e}") from None
 
 

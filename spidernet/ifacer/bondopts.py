@@ -20,7 +20,6 @@ they must be among the bond's ``interfaces``.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 
 from spidernet.protocol import errors
@@ -173,8 +172,8 @@ def _arp_targets(value: str) -> list[str]:
     """A JSON array (upstream's form) or a comma-separated list (sysfs's habit)."""
     if value.startswith("["):
         try:
-            raw = json.loads(value)
-        except ValueError as e:
+            raw = bounds.json_document(value)
+        except bounds.BadJson as e:
             raise errors.InvalidConfig(
                 FIELD, f"arp_ip_target {value!r} is not a JSON array: {e}"
             ) from e

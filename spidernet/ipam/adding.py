@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
 from spidernet.protocol.env import CmdArgs
+from spidernet.types import bounds
 from spidernet.types.results import Result
 
 log = logs.LOG
@@ -390,12 +390,12 @@ def _annotation_routes(ctx: planning.Context) -> list[dict[str, str]]:
         return []
     where = f"pod annotation {selection.ANNO_ROUTES}"
     try:
-        routes = json.loads(raw)
+        routes = bounds.json_document(raw)
         parsed = [
             (ipaddress.ip_network(r["dst"], strict=False), ipaddress.ip_address(r["gw"]))
             for r in routes
         ]
-    except (ValueError, KeyError, TypeError, RecursionError) as e:
+    except (ValueError, KeyError, TypeError) as e:  # BadJson is a ValueError
         raise errors.InvalidConfig(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None
     return [{"dst": str(dst), "gw": str(gw)} for dst, gw in parsed]
 

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 from spidernet.protocol import files
+from spidernet.types import bounds
 
 State = Literal["adding", "attached", "kept"]
 DEFAULT_STATE_DIR = "/var/lib/cni/spidernet"
@@ -148,7 +149,7 @@ def _unlink_if_older(path: str, cutoff: float) -> None:
 
 def _load(path: str) -> Attachment | None:
     try:
-        raw = json.loads(files.read_bytes(path, MAX_NOTE))
+        raw = bounds.json_document(files.read_bytes(path, MAX_NOTE))
         return Attachment(
             container_id=str(raw["container_id"]),
             ifname=str(raw["ifname"]),

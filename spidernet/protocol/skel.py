@@ -6,8 +6,9 @@ to stdout, stats the netns path. Steps, in skel's order:
 1. VERSION answers at once with our supported versions, before the plugin's modules
    (or anything else that costs) are imported; any other CNI_COMMAND must be known (else 4).
 2. Required CNI_* variables present and well-formed (else 4, all missing names listed).
-3. stdin readable (else 5) and a JSON object (else 6, also when nested too deeply to
-   decode); ``cniVersion`` defaults to 0.1.0.
+3. stdin readable (else 5) and a JSON object (else 6, also when over ``MAX_STDIN``
+   bytes, not UTF-8, nested more than 64 levels deep or holding a lone surrogate escape:
+   ``types.bounds.json_document``); ``cniVersion`` defaults to 0.1.0.
 4. Version supported and allowing the verb: CHECK >= 0.4.0, STATUS/GC >= 1.1.0 (else 1).
 5. Network config keys (else 7, the field named; a DEL tolerates a prevResult that does
    not parse, logs it and goes on without one); ADD/CHECK/DEL refuse the plugin's own
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 
     AddHandler = Callable[[cnienv.CmdArgs, netconf.NetConf], Result]
     Handler = Callable[[cnienv.CmdArgs, netconf.NetConf], None]
+
+# The network config on stdin: a conflist entry, a prevResult of at most
+# types.convert.MAX_ITEMS entries per list and the runtime's arguments stay far below this.
+MAX_STDIN = 4 << 20
 
 
 class Plugin:
@@ -74,18 +79,18 @@ def _log() -> Logger:
 
 
 def _read_config(stdin: IO[bytes]) -> dict[str, Any]:
+    from spidernet.types import bounds
+
     try:
-        data = stdin.read()
+        data = stdin.read(MAX_STDIN + 1)
     except OSError as e:
         raise errors.IOFailure(f"reading network config from stdin: {e}") from e
+    if len(data) > MAX_STDIN:
+        raise errors.DecodingFailure(f"network config on stdin is over {MAX_STDIN} bytes")
     try:
-        raw = json.loads(data)
-    except ValueError as e:
-        raise errors.DecodingFailure(f"network config on stdin is not JSON: {e}") from e
-    except RecursionError as e:  # the C decoder's guard against deep nesting ([[[[...]]]])
-        raise errors.DecodingFailure(
-            "network config on stdin is nested too deeply to decode"
-        ) from e
+        raw = bounds.json_document(data)
+    except bounds.BadJson as e:
+        raise errors.DecodingFailure(f"network config on stdin is not JSON we take: {e}") from e
     if not isinstance(raw, dict):
         raise errors.DecodingFailure("network config on stdin must be a JSON object")
     return raw

@@ -8,7 +8,8 @@ Version differences that matter (the CNI spec's changelog):
   an older version drops them.
 Versions before 0.3.0 are refused earlier (``protocol.versions``), so they never get here.
 
-Malformed input raises InvalidConfig naming the field by its path (``prevResult.ips[0].address``).
+Malformed input raises InvalidConfig naming the field by its path (``prevResult.ips[0].address``),
+also a list of more than ``MAX_ITEMS`` entries and a number outside its range.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
 TYPE_CHECKING = False  # typing is not imported at run time (docs/performance.md)
 if TYPE_CHECKING:
     from typing import Any
+
+# Entries per list of a result (interfaces, ips, routes, DNS lists): a pod has a few; tens
+# of thousands would keep every plugin of the chain busy for seconds.
+MAX_ITEMS = 1024
 
 
 def _has_ip_version(version: str) -> bool:
@@ -70,6 +75,10 @@ class _Reader:
             return []
         if not isinstance(value, list):
             raise errors.InvalidConfig(f"{self.path}.{key}", "must be a list")
+        if len(value) > MAX_ITEMS:
+            raise errors.InvalidConfig(
+                f"{self.path}.{key}", f"has {len(value)} entries, more than the {MAX_ITEMS} taken"
+            )
         return value
 
     def strs(self, key: builtins.str) -> tuple[builtins.str, ...]:

@@ -20,6 +20,9 @@
 | bond option)                                |              | message; the coordinator's DEL: 0   |
 | vethMTU 70000, txQueueLen 2**32 (chain ADD) | coordinator  | 7 naming the key; the node as it    |
 |                                             |              | was; the chain's DEL frees the IP   |
+| a pod annotation 5000 levels deep (ADD)     | spiderpool   | 7 naming the annotation; no record  |
+| a prevResult of 50000 addresses             | coordinator  | 7 naming prevResult.ips             |
+| a lone surrogate escape ("\ud800") in stdin | each         | 6                                   |
 
 Every exec here has ``BUDGET`` seconds (the plugins' budgets are 1 s): a hang fails the
 test instead of holding up the suite.
@@ -35,7 +38,9 @@ from typing import Any
 import pytest
 
 from tests.integration.coordinator_env import CoordinatorEnv, host_state
+from tests.integration.ipam_scenarios import Scenario
 from tools.testbed import cni, netns, paths
+from tools.testbed.cluster import Cluster
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
 
@@ -385,3 +390,64 @@ def test_a_number_the_kernel_would_refuse_is_code_7_before_any_netlink_work(
     assert host_state(e.node, shared_rule_table="500") == before
     rt.delete(ref.container_id, pod.path, pod=ref)
     assert e.cluster.holders(pool) == {}
+
+
+# ---------------------------------------------------------------- depth, size, encoding
+
+
+def test_a_pod_annotation_nested_thousands_deep_is_code_7_naming_it(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path
+) -> None:
+    sc = Scenario(cluster, api_underlay, tmp_path)
+    pool = sc.name("p")
+    cluster.pool(pool, "10.180.0.0/24", ["10.180.0.10"])
+    node = sc.node(0)
+    deep = "[" * 5000 + "]" * 5000  # the decoder's own guard would be a RecursionError
+    ref, pod = sc.pod("a", node, annotations={"ipam.spidernet.io/ippool": deep})
+    rt = node.runtime(default_ipv4_ippool=[pool])
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(ref.container_id, pod.path, pod=ref)
+    error = failure.value.error
+    assert (error["code"], error["details"]) == (
+        7,
+        "field: pod annotation ipam.spidernet.io/ippool",
+    ), error
+    assert "nested more than 64 levels deep" in error["msg"]
+    rt.delete(ref.container_id, pod.path, pod=ref)
+    assert cluster.records(pool) == {}
+
+
+def test_a_prev_result_of_50000_addresses_is_code_7_naming_the_list(
+    node: netns.Netns, tmp_path: Path
+) -> None:
+    ips = [{"address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}/8"} for i in range(50_000)]
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0"}], "ips": ips}
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "n",
+        **configs(tmp_path, "")["coordinator"],
+        "prevResult": prev,
+    }
+    err = exec_plugin("coordinator", "ADD", conf, node=node, env=POD_ENV).json()
+    assert (err["code"], err["details"]) == (7, "field: prevResult.ips"), err
+    assert "50000 entries, more than the 1024 taken" in err["msg"]
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_a_lone_surrogate_escape_in_stdin_is_code_6(
+    node: netns.Netns, tmp_path: Path, plugin: str
+) -> None:
+    """JSON's "\\ud800" decodes into a string no UTF-8 consumer can hold: the log path
+    (each plugin) or an interface name (ifacer) failed where it was first encoded, as a
+    UnicodeEncodeError (999)."""
+    conf = configs(tmp_path, unreachable_kubeconfig(tmp_path))[plugin]
+    section, key = (
+        ("ipam", "log_file_path") if plugin == "spiderpool" else ("logOptions", "logFile")
+    )
+    conf[section][key] = str(tmp_path / "log\ud800")
+    if plugin == "ifacer":
+        conf["interfaces"] = ["ens\udfff"]
+    conf = {"cniVersion": "1.0.0", "name": "n", **conf}  # json.dumps writes "\\ud800"
+    result = exec_plugin(plugin, "ADD", conf, node=node, env=POD_ENV)
+    assert (result.returncode, result.json()["code"]) == (1, 6), result.stdout
+    assert "surrogate" in result.json()["msg"]

@@ -11,6 +11,11 @@
 |           |                                                          | the message short         |
 |           | anything JSON holds (hypothesis)                         | an int or InvalidConfig   |
 | show      | deep lists, long strings, huge ints                      | at most ~80 characters    |
+| json_     | JSON within bounds (str or UTF-8 bytes, surrogate pairs) | what json.loads gives     |
+| document  | not UTF-8 (also CESU surrogate bytes), deeper than 64    | BadJson saying why        |
+|           | (objects or lists, up to 100000), a lone surrogate       |                           |
+|           | escape, not JSON                                         |                           |
+|           | 1000 lists side by side; 64 deep; object_pairs_hook      | decoded (depth is nesting)|
 """
 
 from __future__ import annotations
@@ -88,3 +93,38 @@ def test_show_quotes_anything_briefly() -> None:
     for value in (deep, "x" * 10_000, 10**4000, {str(i): i for i in range(1000)}):
         assert len(bounds.show(value)) <= 80
     assert bounds.show("abc") == "'abc'" and bounds.show(json.loads("[1, 2]")) == "[1, 2]"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [('{"a": [1, {"b": null}]}', {"a": [1, {"b": None}]}), ('"\\ud83d\\ude00"', "\U0001f600")],
+)
+def test_json_within_bounds_decodes_as_json_loads_does(text: str, value: object) -> None:
+    assert bounds.json_document(text) == value
+    assert bounds.json_document(text.encode()) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (b"\xff{}", "not UTF-8"),
+        (b'"\xed\xa0\x80"', "not UTF-8"),  # a surrogate as CESU bytes: json.loads takes it
+        ("[" * 65 + "]" * 65, "nested more than 64 levels deep"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels deep"),
+        ('{"a":' * 65 + "1" + "}" * 65, "nested more than 64 levels deep"),
+        ('"\\ud800"', "surrogate"),
+        ('["x\\udfffy"]', "surrogate"),
+        ("{", "Expecting"),
+    ],
+)
+def test_json_beyond_bounds_is_bad_json_saying_why(text: str | bytes, why: str) -> None:
+    with pytest.raises(bounds.BadJson, match=why):
+        bounds.json_document(text)
+
+
+def test_depth_counts_nesting_not_brackets_and_passes_the_hooks_options() -> None:
+    wide = json.dumps([[i] for i in range(1000)])  # 1001 brackets, 2 levels
+    assert len(bounds.json_document(wide)) == 1000
+    assert bounds.json_document("[" * 64 + "]" * 64) is not None
+    pairs = bounds.json_document('{"a": 1, "a": 2}', object_pairs_hook=list)
+    assert pairs == [("a", 1), ("a", 2)]

@@ -20,7 +20,8 @@ Case matrix:
                of range / negative / not an int / bool, bad gateway, route dst missing /
                not CIDR / netmask form, bad route gw, non-int route mtu or table, a route
                number beyond its unsigned range (table 2**32, scope 256, mtu -1), an
-               interface mtu of 300 digits, interface name missing, non-string mac or
+               interface mtu of 300 digits, a list of more than 1024 entries (routes,
+               nameservers), interface name missing, non-string mac or
                mtu, non-string nameserver, search not a list; the path prefix is the
                caller's
 """
@@ -401,6 +402,18 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
         "prevResult.routes[0].scope",
     ),
     ("route-mtu-negative", "1.1.0", _set(("routes", 0, "mtu"), -1), "prevResult.routes[0].mtu"),
+    (
+        "too-many-routes",
+        "1.0.0",
+        _set(("routes",), [{"dst": "10.0.0.0/8"}] * 1025),
+        "prevResult.routes",
+    ),
+    (
+        "too-many-nameservers",
+        "1.0.0",
+        _set(("dns", "nameservers"), ["10.96.0.10"] * 1025),
+        "prevResult.dns.nameservers",
+    ),
     (
         "iface-mtu-huge",
         "1.1.0",

@@ -12,7 +12,8 @@ Case matrix:
                  empty / non-object items / mixed named and unnamed / duplicate interface /
                  interface not a string (regression: crashed with TypeError) / cleangateway
                  not a bool / ipv4 not a list / empty or non-string name / duplicate name;
-                 ippool bad JSON / not an object / duplicate; namespace v4 and v6 bad JSON and
+                 ippool bad JSON / nested 5000 deep (was a RecursionError) / not an object /
+                 duplicate; ippools nested 70 deep; namespace v4 and v6 bad JSON and
                  not a list; ippools for another NIC still validated as a whole
     expand       literals kept as given; globs (*, ?, [..]) expanded sorted, in place;
                  duplicates dropped (first wins); a glob matching nothing adds nothing
@@ -242,6 +243,8 @@ def test_candidates_names_by_family() -> None:
             "net9",
         ),
         ({ANNO_IPPOOL: "{"}, None, SRC_IPPOOL, "eth0"),
+        ({ANNO_IPPOOL: "[" * 5000 + "]" * 5000}, None, SRC_IPPOOL, "eth0"),  # was 999
+        ({ANNO_IPPOOLS: "[" * 70 + "]" * 70}, None, SRC_IPPOOLS, "eth0"),
         ({ANNO_IPPOOL: ["a"]}, None, SRC_IPPOOL, "eth0"),
         ({ANNO_IPPOOL: {"ipv4": ["a", "a"]}}, None, f"{SRC_IPPOOL}.ipv4", "eth0"),
         ({ANNO_IPPOOL: {"ipv6": {"a": 1}}}, None, f"{SRC_IPPOOL}.ipv6", "eth0"),

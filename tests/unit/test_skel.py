@@ -14,7 +14,9 @@ Case matrix (code expected on stdout; "-" = nothing on stdout, exit 0):
                      unknown key with IgnoreUnknown=1/true/True             ok
     stdin            read() raises OSError                                  5
                      not JSON, invalid UTF-8, array, string, number,        6
-                     nested deeper than the decoder's recursion guard
+                     nested deeper than the decoder's recursion guard or
+                     than 64 levels, a lone surrogate (escape or CESU
+                     bytes), more than MAX_STDIN bytes
     cniVersion       "0.2.0", "0.1.0", "2.0.0", "1.0", missing (= 0.1.0)    1
                      not a string (null included)                           7
     verb vs version  CHECK @0.3.0/0.3.1, STATUS/GC @0.4.0/1.0.0             1
@@ -309,6 +311,10 @@ DEEP = 100_000  # far past the decoder's recursion guard (it used to be a Recurs
         + b"1"
         + b"}" * DEEP
         + b"}",
+        b'{"cniVersion": "1.1.0", "name": "n", "x": ' + b"[" * 64 + b"]" * 64 + b"}",
+        b'{"cniVersion": "1.1.0", "name": "n", "x": "\\ud800"}',
+        b'{"cniVersion": "1.1.0", "name": "n", "x": "\xed\xa0\x80"}',
+        b'{"cniVersion": "1.1.0", "name": "n", "x": "' + b"x" * skel.MAX_STDIN + b'"}',
     ],
     ids=[
         "empty",
@@ -321,6 +327,10 @@ DEEP = 100_000  # far past the decoder's recursion guard (it used to be a Recurs
         "number",
         "deep-array",
         "deep-object",
+        "65-deep",
+        "lone-surrogate-escape",
+        "cesu-surrogate-bytes",
+        "over-4-MiB",
     ],
 )
 def test_undecodable_or_non_object_stdin_is_code_6(stdin: bytes) -> None:

@@ -1,9 +1,13 @@
 """CNI_* environment variables -> CmdArgs, validated as libcni's skel does. No I/O.
 
-Rules (reference/peers-and-cni-spec.md §5.1):
+Rules (README, "Input rules"), all checked before any side effect:
 - required variables per command; missing ones are listed together, code 4;
-- CNI_CONTAINERID matches ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$``; CNI_IFNAME is at most 15 bytes
-  (IFNAMSIZ - 1), not "." or "..", and has no "/", ":" or whitespace, code 4;
+- CNI_CONTAINERID matches ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`` and has at most
+  ``MAX_CONTAINER_ID`` characters; CNI_IFNAME is 1-15 bytes (IFNAMSIZ - 1) of printable
+  ASCII, not "." or "..", without "/" or ":", code 4. Stricter than libcni, which takes
+  any bytes but those: a name is stored in the SpiderEndpoint, the node's notes and the
+  logs, and bytes that are not UTF-8 (Python reads them as lone surrogates) do not
+  survive the API server, so no DEL could find the address such an ADD allocated;
 - CNI_ARGS is ``K=V;K=V``; unknown keys are an error unless ``IgnoreUnknown`` is true.
 """
 
@@ -27,6 +31,10 @@ _REQUIRED = {
 }
 
 _CONTAINER_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
+# containerd allows 76 characters, CRI-O and podman write 64 hex digits; an ID goes into
+# the node's note names, the SpiderEndpoint and every log line of the exec.
+MAX_CONTAINER_ID = 256
+_PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII without the space
 
 # The Kubernetes keys kubelet and Multus pass; plugins may accept more.
 K8S_KEYS = frozenset(
@@ -45,17 +53,40 @@ class CmdArgs:
     netns_override: bool = False
 
 
+def _shown(value: str) -> str:
+    """An environment value for a message: the bytes a non-UTF-8 value came as."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # os.environ keeps undecodable bytes as lone surrogates
+        return repr(value.encode("utf-8", "surrogateescape"))
+    return repr(value)
+
+
 def _check_ifname(name: str) -> None:
     problem = ""
     # The kernel's IFNAMSIZ limit and libcni's len() count bytes, not characters.
     if len(name.encode("utf-8", "surrogateescape")) > 15:
         problem = "is longer than 15 bytes"
+    elif not _PRINTABLE.fullmatch(name):
+        problem = "must be printable ASCII, without spaces"
     elif name in (".", ".."):
         problem = "may not be '.' or '..'"
-    elif any(c in name for c in "/:") or any(c.isspace() for c in name):
-        problem = "may not contain '/', ':' or whitespace"
+    elif any(c in name for c in "/:"):
+        problem = "may not contain '/' or ':'"
     if problem:
-        raise errors.InvalidEnv(f"CNI_IFNAME {name!r} {problem}")
+        raise errors.InvalidEnv(f"CNI_IFNAME {_shown(name)} {problem}")
+
+
+def _check_container_id(container_id: str) -> None:
+    # fullmatch: with match(), "$" also matches before a trailing newline ("abc\n" passed).
+    if not _CONTAINER_ID.fullmatch(container_id):
+        raise errors.InvalidEnv(
+            f"CNI_CONTAINERID {_shown(container_id)[:80]} must match {_CONTAINER_ID.pattern}"
+        )
+    if len(container_id) > MAX_CONTAINER_ID:
+        raise errors.InvalidEnv(
+            f"CNI_CONTAINERID is {len(container_id)} characters, more than {MAX_CONTAINER_ID}"
+        )
 
 
 def parse_cni_args(raw: str, known: frozenset[str] = K8S_KEYS) -> dict[str, str]:
@@ -94,11 +125,8 @@ def parse(env: Mapping[str, str], known_args: frozenset[str] = K8S_KEYS) -> CmdA
     if missing:
         raise errors.InvalidEnv(f"required env variables [{', '.join(missing)}] missing")
     container_id = env.get("CNI_CONTAINERID", "")
-    # fullmatch: with match(), "$" also matches before a trailing newline ("abc\n" passed).
-    if container_id and not _CONTAINER_ID.fullmatch(container_id):
-        raise errors.InvalidEnv(
-            f"CNI_CONTAINERID {container_id!r} must match {_CONTAINER_ID.pattern}"
-        )
+    if container_id:
+        _check_container_id(container_id)
     ifname = env.get("CNI_IFNAME", "")
     if ifname:
         _check_ifname(ifname)

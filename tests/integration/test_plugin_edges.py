@@ -22,7 +22,8 @@
 |                                             |              | was; the chain's DEL frees the IP   |
 | a pod annotation 5000 levels deep (ADD)     | spiderpool   | 7 naming the annotation; no record  |
 | a prevResult of 50000 addresses             | coordinator  | 7 naming prevResult.ips             |
-| a lone surrogate escape ("\ud800") in stdin | each         | 6                                   |
+| a lone surrogate escape (\\ud800) in stdin  | each         | 6                                   |
+| CNI_IFNAME with a byte that is not UTF-8    | spiderpool   | 4; no record, no endpoint           |
 
 Every exec here has ``BUDGET`` seconds (the plugins' budgets are 1 s): a hang fails the
 test instead of holding up the suite.
@@ -451,3 +452,30 @@ def test_a_lone_surrogate_escape_in_stdin_is_code_6(
     result = exec_plugin(plugin, "ADD", conf, node=node, env=POD_ENV)
     assert (result.returncode, result.json()["code"]) == (1, 6), result.stdout
     assert "surrogate" in result.json()["msg"]
+
+
+def test_an_ifname_that_is_not_utf8_is_code_4_before_anything_is_allocated(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path
+) -> None:
+    """It used to be allocated, stored mangled in the SpiderEndpoint (the API server keeps
+    UTF-8 only), and then no DEL could find it: a leak only the GC might catch."""
+    sc = Scenario(cluster, api_underlay, tmp_path)
+    pool = sc.name("p")
+    cluster.pool(pool, "10.181.0.0/24", ["10.181.0.10"])
+    node = sc.node(0)
+    ref, pod = sc.pod("a", node)
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "n",
+        "type": "macvlan",
+        "ipam": node.config.ipam(default_ipv4_ippool=[pool]),
+    }
+    env = {
+        "CNI_CONTAINERID": ref.container_id,
+        "CNI_NETNS": pod.path,
+        "CNI_IFNAME": "eth\udcff",  # subprocess passes the byte 0xff
+        "CNI_ARGS": ref.cni_args(),
+    }
+    err = exec_plugin("spiderpool", "ADD", conf, node=node.netns, env=env).json()
+    assert err["code"] == 4 and "CNI_IFNAME b'eth\\xff' must be printable ASCII" in err["msg"]
+    assert cluster.records(pool) == {} and cluster.endpoint(sc.ns, "a") is None

@@ -7,9 +7,11 @@ Case matrix (code expected on stdout; "-" = nothing on stdout, exit 0):
     required env     ADD, CHECK: CONTAINERID NETNS IFNAME PATH, all listed  4
                      DEL: CONTAINERID IFNAME PATH (NETNS optional)          4
                      STATUS, GC: PATH                                       4
-    CNI_CONTAINERID  leading "-"/"_"/".", "/", space, trailing newline     4
+    CNI_CONTAINERID  leading "-"/"_"/".", "/", space, trailing newline,    4
+                     a byte that is not UTF-8, 257 characters; 256 ok
     CNI_IFNAME       >15 bytes (ASCII and multi-byte), ".", "..", "/",      4
-                     ":", space, tab, newline; 15 chars ok
+                     ":", space, tab, newline, DEL (0x7f), UTF-8 that is
+                     not ASCII, a byte that is not UTF-8; 15 chars ok
     CNI_ARGS         unknown key, malformed item, "=v"                      4
                      unknown key with IgnoreUnknown=1/true/True             ok
     stdin            read() raises OSError                                  5
@@ -216,14 +218,15 @@ def test_status_and_gc_need_only_cni_path(command: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "container_id", ["-abc", "_abc", ".abc", "a/b", "a b", "abc\n", "ab:c", "ab;c"]
+    "container_id",
+    ["-abc", "_abc", ".abc", "a/b", "a b", "abc\n", "ab:c", "ab;c", "ab\udcff", "f" * 257],
 )
 def test_bad_container_id_is_code_4(container_id: str) -> None:
     status, out, _ = invoke(env_for("ADD", CNI_CONTAINERID=container_id), config())
     assert "CNI_CONTAINERID" in assert_error(status, out, 4)["msg"]
 
 
-@pytest.mark.parametrize("container_id", ["a", "0", "abc_def.1-2", "f" * 64])
+@pytest.mark.parametrize("container_id", ["a", "0", "abc_def.1-2", "f" * 64, "f" * 256])
 def test_good_container_ids_are_accepted(container_id: str) -> None:
     status, _, fake = invoke(env_for("ADD", CNI_CONTAINERID=container_id), config())
     assert status == 0
@@ -242,8 +245,24 @@ def test_good_container_ids_are_accepted(container_id: str) -> None:
         "eth 0",
         "eth\t0",
         "eth0\n",
+        "é" * 7,  # valid UTF-8, 14 bytes, but not ASCII
+        "eth\udcff",  # the byte 0xff, as os.environ decodes it
+        "eth\x7f",
     ],
-    ids=["16-chars", "16-bytes", "dot", "dotdot", "slash", "colon", "space", "tab", "newline"],
+    ids=[
+        "16-chars",
+        "16-bytes",
+        "dot",
+        "dotdot",
+        "slash",
+        "colon",
+        "space",
+        "tab",
+        "newline",
+        "utf8",
+        "not-utf8",
+        "del-char",
+    ],
 )
 @pytest.mark.parametrize("command", ["ADD", "DEL"])
 def test_bad_ifname_is_code_4(command: str, ifname: str) -> None:
@@ -252,7 +271,7 @@ def test_bad_ifname_is_code_4(command: str, ifname: str) -> None:
     assert fake.calls == []
 
 
-@pytest.mark.parametrize("ifname", ["a" * 15, "eth0.100", "net1", "é" * 7])
+@pytest.mark.parametrize("ifname", ["a" * 15, "eth0.100", "net1", "e~!@#$%^&*()_+"])
 def test_good_ifnames_are_accepted(ifname: str) -> None:
     status, _, fake = invoke(env_for("ADD", CNI_IFNAME=ifname), config())
     assert status == 0

@@ -1,5 +1,6 @@
-"""Keep the plugins' kubeconfig, token, CA and nodename on the host in step with the
-installer's service account. Does I/O (through ``hostfs``; what to write is ``kubeconfig``'s).
+"""Keep the plugins' kubeconfig, token, CA, nodename and cluster IPAM config on the host in
+step with the installer's service account and the ConfigMap spidernet-ipam. Does I/O
+(through ``hostfs``; what to write is ``kubeconfig``'s).
 
 Each ``sync`` reads the sources (the projected token and CA that kubelet refreshes, the
 API server from the environment, NODE_NAME), renders the files and rewrites the ones
@@ -10,12 +11,15 @@ good credentials; so does a write that fails (full disk, read-only mount).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from installer import hostfs, kubeconfig
 from installer.kubeconfig import CredentialError
 from installer.settings import Settings
+from spidernet.ipam import cluster
+from spidernet.protocol import errors
 
 log = logging.getLogger("installer")
 
@@ -29,9 +33,42 @@ def read_sources(settings: Settings) -> kubeconfig.Sources:
     server = settings.api_server or kubeconfig.server_url(
         settings.service_host, settings.service_port
     )
+    try:
+        ipam_config = cluster_ipam(hostfs.read_or_none(Path(settings.ipam_config)))
+    except OSError as e:
+        raise CredentialError(
+            f"cannot read the cluster IPAM config {settings.ipam_config}: {e}"
+        ) from e
     return kubeconfig.Sources(
-        token=token, ca=ca, server=server, node=settings.node_name, owner=settings.identity
+        token=token,
+        ca=ca,
+        server=server,
+        node=settings.node_name,
+        owner=settings.identity,
+        ipam_config=ipam_config,
     )
+
+
+def cluster_ipam(source: bytes | None) -> bytes:
+    """The cluster IPAM config for the plugins, from the ConfigMap's file (None: there is none).
+
+    Checked with the plugins' own parser, strictly (an unknown key is a typo here, where
+    the plugins would only log it), and written with every key, so that the file on a node
+    shows what applies there."""
+    where = "the cluster IPAM config (ConfigMap spidernet-ipam)"
+    try:
+        data = json.loads(source or b"{}")
+    except ValueError as e:
+        raise CredentialError(f"{where} is not JSON: {e}") from None
+    known = cluster.to_json(cluster.ClusterConf())
+    unknown = sorted(set(data) - set(known)) if isinstance(data, dict) else []
+    if unknown:
+        raise CredentialError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    try:
+        conf = cluster.parse(data, "cluster-ipam.json")
+    except errors.CniError as e:
+        raise CredentialError(f"{where}: {e.msg}") from None
+    return (json.dumps(cluster.to_json(conf), indent=2, sort_keys=True) + "\n").encode()
 
 
 class Renewer:

@@ -6,6 +6,9 @@ Written into ``<conf>/spiderpool.d/`` (the IPAM's default kubeconfig path, docs/
     token                  0600  the installer's projected service-account token, copied as is
     ca.crt                 0644  the cluster CA
     nodename               0644  this node's name (NODE_NAME, from the downward API)
+    cluster-ipam.json      0644  the cluster IPAM config (docs/ipam.md, "Who sets what"): the
+                                 ConfigMap spidernet-ipam as mounted, checked, every key spelled
+                                 out (``credentials`` checks and renders it)
     .owner                 0644  which installer wrote them (its pod UID)
 
 Decision (docs/install.md, "Credentials"): the kubeconfig points at the token *file*
@@ -34,10 +37,18 @@ KUBECONFIG = "spiderpool.kubeconfig"
 TOKEN = "token"
 CA = "ca.crt"
 NODENAME = "nodename"
+CLUSTER_IPAM = "cluster-ipam.json"
 OWNER = ".owner"
 # Written in this order: the kubeconfig names the others, so it goes last.
-ORDER = (CA, TOKEN, NODENAME, KUBECONFIG)
-MODES = {KUBECONFIG: 0o600, TOKEN: 0o600, CA: 0o644, NODENAME: 0o644, OWNER: 0o644}
+ORDER = (CA, TOKEN, NODENAME, CLUSTER_IPAM, KUBECONFIG)
+MODES = {
+    KUBECONFIG: 0o600,
+    TOKEN: 0o600,
+    CA: 0o644,
+    NODENAME: 0o644,
+    CLUSTER_IPAM: 0o644,
+    OWNER: 0o644,
+}
 _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -52,6 +63,7 @@ class Sources:
     server: str
     node: str
     owner: str  # this installer: its pod UID
+    ipam_config: bytes = b"{}\n"  # the cluster IPAM config, checked and rendered
 
 
 def server_url(host: str, port: str) -> str:
@@ -103,6 +115,7 @@ def files(src: Sources) -> dict[str, bytes]:
         CA: src.ca,
         TOKEN: token,
         NODENAME: src.node.encode() + b"\n",
+        CLUSTER_IPAM: src.ipam_config,
         KUBECONFIG: render(src.server),
     }
 

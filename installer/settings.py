@@ -7,6 +7,8 @@ Variable, default: meaning.
 - SPIDERNET_CNI_CONF_DIR, /host/etc/cni/net.d: the host's CNI conf dir, as mounted
 - SPIDERNET_TOKEN_FILE, /var/run/secrets/kubernetes.io/serviceaccount/token: token to copy
 - SPIDERNET_CA_FILE, (same dir)/ca.crt: cluster CA to copy
+- SPIDERNET_IPAM_CONFIG_SOURCE, /etc/spidernet/ipam/cluster-ipam.json: the ConfigMap
+  spidernet-ipam's file, as mounted (absent: the defaults)
 - SPIDERNET_API_SERVER, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT: server
   for the plugins
 - NODE_NAME, (required): this node, from the downward API
@@ -42,6 +44,7 @@ class Settings:
     cni_conf_dir: str = "/host/etc/cni/net.d"
     token_file: str = f"{SA_DIR}/token"
     ca_file: str = f"{SA_DIR}/ca.crt"
+    ipam_config: str = "/etc/spidernet/ipam/cluster-ipam.json"
     api_server: str = ""
     service_host: str = ""
     service_port: str = ""
@@ -88,6 +91,7 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         cni_conf_dir=env.get("SPIDERNET_CNI_CONF_DIR") or d.cni_conf_dir,
         token_file=env.get("SPIDERNET_TOKEN_FILE") or d.token_file,
         ca_file=env.get("SPIDERNET_CA_FILE") or d.ca_file,
+        ipam_config=env.get("SPIDERNET_IPAM_CONFIG_SOURCE") or d.ipam_config,
         api_server=env.get("SPIDERNET_API_SERVER", "").rstrip("/"),
         service_host=env.get("KUBERNETES_SERVICE_HOST", ""),
         service_port=env.get("KUBERNETES_SERVICE_PORT", ""),

@@ -111,7 +111,7 @@ def run_pods(cluster: Cluster, underlay: netns.Underlay, work: Path, with_vlan: 
         )
         pods.append(
             (
-                cni.Runtime(conflist(config, with_vlan=with_vlan), node=node),
+                cni.Runtime(conflist(config, with_vlan=with_vlan), node=node, extra_env=config.env),
                 ref,
                 underlay.add_pod(name),
             )

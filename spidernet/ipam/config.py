@@ -1,38 +1,57 @@
-"""The ``ipam`` section of a spiderpool network config. No I/O.
+"""The ``ipam`` section of a spiderpool network config, under the cluster's rules. No I/O.
 
-Upstream keys, with upstream's defaults except where noted:
-- ``default_ipv4_ippool`` / ``default_ipv6_ippool``: pool names or globs (selection rule 4)
-- ``clean_gateway``: no default route for this interface
-- ``log_level`` (default info; upstream's code says debug, its docs info), ``log_file_path``,
-  ``log_file_max_size`` (MB), ``log_file_max_count``; ints or numeric strings.
-  ``log_file_max_age`` is accepted and ignored: rotation is by size only.
-- ``ipam_unix_socket_path``: accepted and ignored (there is no agent).
-- ``match_master_subnet`` (SR-IOV): not supported; true -> code 2.
-Ours:
-- ``kubeconfig`` (default /etc/cni/net.d/spiderpool.d/spiderpool.kubeconfig)
-- ``lock_dir`` (default /run/spidernet/ipam): per-node lock files, one per pool
-- ``allocation_timeout`` (s, default 30): budget for ADD incl. conflict retries, then code 11
-- ``release_timeout`` (s, default 30): budget for DEL and CHECK (the GC verb: at most 5),
-  then code 11
-- ``state_dir`` (default /var/lib/cni/spidernet): the node's notes on each attachment
-- ``failed_add_cooldown`` (s, default 30; 0 turns it off): an address released after a
-  failed ADD is not handed out again before this, doubling per consecutive failure (I5)
-- ``multus_namespace`` (default kube-system): Multus's namespace, where a ``multusName``
-  entry or a default-network annotation without a namespace points (as upstream, whose
-  agent namespace plays this part)
+A NAD is written by its namespace's users; the cluster administrator's settings come
+from the cluster IPAM config (``cluster``). Every key a NAD's ``ipam`` section can carry
+is in ``KEYS`` with what a NAD may do with it (docs/ipam.md, "Who sets what"):
+
+- ``network``: a preference of this network that reaches no further than the pools'
+  own rules let it (default pools, ``clean_gateway``, ``log_level``);
+- ``bounded``: the network may ask, up to the cluster's ceiling (timeouts, cool-down);
+  a larger value is clamped, with a warning in the log;
+- ``cluster``: the cluster's alone (credentials, locks, the node's notes, Multus's
+  namespace). A NAD may spell the cluster's value; another value refuses the ADD with
+  code 7 naming the key (the user learns their setting does not apply), and every
+  other verb goes on with the cluster's value (a DEL must clean up);
+- ``cluster-log``: the host's log file, the cluster's alone; a NAD's value is ignored
+  with a warning (upstream's NADs may carry these keys, and they widen nothing);
+- ``ignored``: accepted and unused, as upstream's (``ipam_unix_socket_path``,
+  ``log_file_max_age``); ``match_master_subnet: true`` is code 2 (SR-IOV, not built).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
 
-from spidernet.ipam import attachments
+from spidernet.ipam import cluster as clusterconf
+from spidernet.ipam.cluster import ClusterConf
 from spidernet.protocol import errors, logs
-from spidernet.types.netconf import NetConf
+from spidernet.types.netconf import Fields, NetConf
 
-DEFAULT_KUBECONFIG = "/etc/cni/net.d/spiderpool.d/spiderpool.kubeconfig"
-DEFAULT_LOCK_DIR = "/run/spidernet/ipam"
-DEFAULT_LOG = "/var/log/spidernet/spiderpool.log"
+Rule = Literal["network", "bounded", "cluster", "cluster-log", "ignored"]
+KEYS: dict[str, Rule] = {
+    "type": "network",
+    "default_ipv4_ippool": "network",
+    "default_ipv6_ippool": "network",
+    "clean_gateway": "network",
+    "log_level": "network",
+    "match_master_subnet": "ignored",
+    "ipam_unix_socket_path": "ignored",
+    "log_file_max_age": "ignored",
+    "allocation_timeout": "bounded",
+    "release_timeout": "bounded",
+    "failed_add_cooldown": "bounded",
+    "kubeconfig": "cluster",
+    "lock_dir": "cluster",
+    "state_dir": "cluster",
+    "multus_namespace": "cluster",
+    "log_file_path": "cluster-log",
+    "log_file_max_size": "cluster-log",
+    "log_file_max_count": "cluster-log",
+}
+DEFAULT_TIMEOUT = 30  # s, allocation_timeout and release_timeout when a NAD sets none
+DEFAULT_COOLDOWN = 30  # s, failed_add_cooldown when a NAD sets none
 
 
 @dataclass(frozen=True)
@@ -46,12 +65,16 @@ class IpamConf:
     allocation_timeout: float
     release_timeout: float
     log: logs.LogOptions
-    state_dir: str = attachments.DEFAULT_STATE_DIR
-    failed_add_cooldown: float = 30.0
+    state_dir: str = clusterconf.DEFAULT_STATE_DIR
+    failed_add_cooldown: float = DEFAULT_COOLDOWN
     multus_namespace: str = "kube-system"
+    cluster: ClusterConf = field(default_factory=ClusterConf)
 
 
-def parse(conf: NetConf) -> IpamConf:
+def parse(conf: NetConf, cluster: ClusterConf | None = None, *, adding: bool = False) -> IpamConf:
+    """``cluster``: the cluster IPAM config (None: its defaults). ``adding``: an ADD, which
+    refuses a ``cluster`` key the NAD set to another value."""
+    cluster = cluster or ClusterConf()
     f = conf.fields("ipam")  # tracked reads: unknown keys of the section are logged
     if f.bool("match_master_subnet"):
         raise errors.UnsupportedField(
@@ -59,22 +82,102 @@ def parse(conf: NetConf) -> IpamConf:
         )
     f.str("ipam_unix_socket_path")
     f.int("log_file_max_age", 0, numeric_string=True)
+    own = _Cluster(f, cluster, adding)
+    timeouts = (DEFAULT_TIMEOUT, 1, 600)
     return IpamConf(
         network=conf.name,
         default_v4=f.strs("default_ipv4_ippool"),
         default_v6=f.strs("default_ipv6_ippool"),
         clean_gateway=f.bool("clean_gateway"),
-        kubeconfig=f.str("kubeconfig", DEFAULT_KUBECONFIG) or DEFAULT_KUBECONFIG,
-        lock_dir=f.str("lock_dir", DEFAULT_LOCK_DIR) or DEFAULT_LOCK_DIR,
-        allocation_timeout=float(
-            f.int("allocation_timeout", 30, lo=1, hi=600, numeric_string=True)
+        kubeconfig=own.value("kubeconfig", cluster.kubeconfig),
+        lock_dir=own.value("lock_dir", cluster.lock_dir),
+        allocation_timeout=own.bounded(
+            "allocation_timeout", timeouts, cluster.max_allocation_timeout
         ),
-        release_timeout=float(f.int("release_timeout", 30, lo=1, hi=600, numeric_string=True)),
-        log=logs.LogOptions.from_fields(f, DEFAULT_LOG),
-        state_dir=f.str("state_dir", attachments.DEFAULT_STATE_DIR)
-        or attachments.DEFAULT_STATE_DIR,
-        failed_add_cooldown=float(
-            f.int("failed_add_cooldown", 30, lo=0, hi=3600, numeric_string=True)
+        release_timeout=own.bounded("release_timeout", timeouts, cluster.max_release_timeout),
+        log=_log(f, cluster, adding),
+        state_dir=own.value("state_dir", cluster.state_dir),
+        failed_add_cooldown=own.bounded(
+            "failed_add_cooldown", (DEFAULT_COOLDOWN, 0, 3600), cluster.max_failed_add_cooldown
         ),
-        multus_namespace=f.str("multus_namespace", "kube-system") or "kube-system",
+        multus_namespace=own.value("multus_namespace", cluster.multus_namespace),
+        cluster=cluster,
     )
+
+
+class _Cluster:
+    """Reads of ``cluster`` and ``bounded`` keys under the cluster's rules (module docstring)."""
+
+    def __init__(self, f: Fields, cluster: ClusterConf, adding: bool) -> None:
+        self.f, self.cluster, self.adding = f, cluster, adding
+
+    def value(self, key: str, value: str) -> str:
+        """The cluster's ``value``; a NAD naming another is refused on ADD, overruled elsewhere."""
+        asked = self.f.str(key)
+        if asked and asked != value:
+            why = (
+                f"{asked!r}: set by the cluster administrator in {self.cluster.where} "
+                f"({value!r}); a network may not change it"
+            )
+            if self.adding:
+                raise errors.InvalidConfig(self.f.path(key), why)
+            logs.LOG.warning("%s %s; the cluster's value applies", self.f.path(key), why)
+        return value
+
+    def bounded(self, key: str, valid: tuple[int, int, int], ceiling: int) -> float:
+        """The NAD's value (``valid``: default, lowest, highest), at most ``ceiling``."""
+        default, lo, hi = valid
+        asked = self.f.int(key, min(default, ceiling), lo=lo, hi=hi, numeric_string=True)
+        if asked > ceiling:
+            logs.LOG.warning(
+                "%s %d is above the cluster's ceiling max_%s %d (%s): %d applies",
+                self.f.path(key),
+                asked,
+                key,
+                ceiling,
+                self.cluster.where,
+                ceiling,
+            )
+        return float(min(asked, ceiling))
+
+
+def _log(f: Fields, cluster: ClusterConf, adding: bool) -> logs.LogOptions:
+    """The log level is the network's; where and how large the log is, the cluster's (a NAD
+    spelling the cluster's own value is not warned about). On ADD a NAD's values are still
+    checked (a malformed one is code 7, as before); other verbs never fail on them, so a
+    DEL always gets to release."""
+    reads: dict[str, tuple[Callable[[], object], object]] = {
+        "log_file_path": (lambda: f.str("log_file_path"), cluster.log_file_path),
+        "log_file_max_size": (
+            lambda: f.int("log_file_max_size", 0, lo=0, hi=logs.MAX_SIZE_MB, numeric_string=True),
+            cluster.log_file_max_size,
+        ),
+        "log_file_max_count": (
+            lambda: f.int("log_file_max_count", 0, lo=0, hi=logs.MAX_COUNT, numeric_string=True),
+            cluster.log_file_max_count,
+        ),
+    }
+    for key, (read, value) in reads.items():
+        f.ignore(key)
+        if f.data.get(key) is None:
+            continue
+        try:
+            asked: object = read()
+        except errors.InvalidConfig:
+            if adding:
+                raise
+            asked = None
+        if asked != value:
+            logs.LOG.warning(
+                "%s is the cluster's (%s): the network's value is ignored",
+                f.path(key),
+                cluster.where,
+            )
+    options = logs.LogOptions(
+        path=cluster.log_file_path,
+        level=f.str("log_level", "info").lower() or "info",
+        max_size_mb=cluster.log_file_max_size,
+        max_count=cluster.log_file_max_count,
+    )
+    options.validate_level(f.path("log_level"))
+    return options

@@ -11,10 +11,11 @@ allocation missing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
-from spidernet.ipam import config
+from spidernet.ipam import cluster, config
 from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
@@ -33,7 +34,9 @@ KNOWN_ARGS = frozenset(
 def _setup(
     cmd: CmdArgs, conf: NetConf, budget: Callable[[config.IpamConf], float]
 ) -> tuple[config.IpamConf, Store]:
-    ipam = config.parse(conf)
+    ipam = config.parse(
+        conf, cluster.load(cluster.path_from(os.environ)), adding=cmd.command == "ADD"
+    )
     context = {
         "command": cmd.command,
         "containerID": cmd.container_id,
@@ -51,16 +54,21 @@ def _setup(
     except (OSError, ValueError) as e:  # the files it names, their content, TLS material
         text = str(e)
         where = text if text.startswith(ipam.kubeconfig) else f"{ipam.kubeconfig}: {text}"
-        raise errors.InvalidConfig("ipam.kubeconfig", where) from e
+        raise errors.InvalidConfig(_cluster_key(ipam, "kubeconfig"), where) from e
     return ipam, Store(client, ipam.lock_dir)
 
 
+def _cluster_key(ipam: config.IpamConf, key: str) -> str:
+    """A key of the cluster IPAM config, named as where the administrator sets it."""
+    return f"{ipam.cluster.source or cluster.DEFAULT_PATH}.{key}"
+
+
 def _node_dir(ipam: config.IpamConf, path: str) -> str:
-    """The config key of the node directory ``path`` is in."""
+    """The cluster IPAM config's key of the node directory ``path`` is in."""
     for key, directory in (("lock_dir", ipam.lock_dir), ("state_dir", ipam.state_dir)):
         if path == directory or path.startswith(directory.rstrip("/") + "/"):
-            return f"ipam.{key}"
-    return "ipam"
+            return _cluster_key(ipam, key)
+    return _cluster_key(ipam, "state_dir")
 
 
 def _run(ipam: config.IpamConf, store: Store, action: Callable[[], T]) -> T:
@@ -70,6 +78,10 @@ def _run(ipam: config.IpamConf, store: Store, action: Callable[[], T]) -> T:
         return action()
     except files.Unusable as e:
         raise errors.InvalidConfig(_node_dir(ipam, e.path), str(e)) from e
+    except kerr.BudgetSpent as e:
+        raise errors.TryAgainLater(
+            f"{e.message} (the network's allocation_timeout / release_timeout)"
+        ) from e
     except kerr.Unavailable as e:
         raise errors.TryAgainLater(f"Kubernetes API unreachable: {e.message}") from e
     except kerr.Denied as e:

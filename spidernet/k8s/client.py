@@ -122,7 +122,11 @@ class Client:
     def _once(
         self, method: str, path: str, body: bytes | None, content_type: str, accept: str
     ) -> tuple[int, Any]:
-        timeout = min(MAX_REQUEST_TIMEOUT, max(self.deadline.remaining(), 0.05))
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise errors.BudgetSpent(0, f"time budget spent: {method} {path} not sent")
+        # Each request ends (answered or given up) by the deadline, never after it.
+        timeout = min(MAX_REQUEST_TIMEOUT, remaining)
         try:
             sock = self._connect(timeout)
             sock.sendall(self._head(method, path, body, content_type, accept) + (body or b""))
@@ -152,16 +156,19 @@ class Client:
         body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))
-        delay = 0.05
+        delay, failed = 0.05, None
         while True:
             try:
                 status, data = self._once(method, path, payload, content_type, accept)
                 if status < 300:
                     return data
                 raise errors.from_response(status, data)
-            except errors.Unavailable:
+            except errors.BudgetSpent as e:
+                raise failed or e from None  # the failure that spent the budget, if any
+            except errors.Unavailable as e:
                 if self.deadline.remaining() < delay:
                     raise
+                failed = e
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 1.0)
 

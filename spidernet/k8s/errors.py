@@ -2,6 +2,7 @@
 
 ApiError
 ├── Unavailable      connection refused/reset, timeout, 5xx, 429: retry, then CNI code 11
+│   └── BudgetSpent  the invocation's deadline passed: no request is sent after it
 ├── NotFound         404 naming the object (a 404 naming none: the resource is not
 │                    served yet, e.g. CRDs just after an apiserver start: Unavailable)
 ├── Conflict         409 reason Conflict: stale resourceVersion, re-read and retry
@@ -25,6 +26,11 @@ class ApiError(Exception):
 
 class Unavailable(ApiError):
     pass
+
+
+class BudgetSpent(Unavailable):
+    """The deadline passed. No request starts after it, so an ADD's writes all happen
+    within its budget: the GC relies on that (docs/gc.md, "The allocation budget")."""
 
 
 class NotFound(ApiError):

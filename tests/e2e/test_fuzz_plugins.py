@@ -201,19 +201,23 @@ GOOD_VALUES: dict[str, Any] = {
 def fixed(plugin: str, world: World) -> dict[str, Any]:
     """The part of a config the fuzzer leaves alone: where the plugin writes files."""
     log = str(world.tmp / f"{plugin}.log")
-    if plugin == "spiderpool":
-        return {
-            "ipam": {
-                "type": "spiderpool",
-                "kubeconfig": world.kubeconfig,
-                "log_file_path": log,
-                "lock_dir": str(world.tmp / "locks"),
-                "state_dir": str(world.tmp / "state"),
-                "allocation_timeout": 1,
-                "release_timeout": 1,
-            }
-        }
+    if plugin == "spiderpool":  # its paths are the cluster's: see cluster_env
+        return {"ipam": {"type": "spiderpool", "allocation_timeout": 1, "release_timeout": 1}}
     return {"logOptions": {"logFile": log}}
+
+
+def cluster_env(world: World) -> dict[str, str]:
+    """The IPAM's cluster IPAM config: where it writes files, which the fuzzer leaves alone."""
+    path = world.tmp / "cluster-ipam.json"
+    if not path.exists():
+        cluster = {
+            "kubeconfig": world.kubeconfig,
+            "log_file_path": str(world.tmp / "spiderpool.log"),
+            "lock_dir": str(world.tmp / "locks"),
+            "state_dir": str(world.tmp / "state"),
+        }
+        path.write_text(json.dumps(cluster))
+    return {"SPIDERNET_IPAM_CONFIG": str(path)}
 
 
 @st.composite
@@ -329,7 +333,7 @@ def exec_in_node(
     world: World, plugin: str, env: dict[str, str], stdin: bytes
 ) -> subprocess.CompletedProcess[bytes]:
     argv = ["nsenter", f"--net={world.node.path}", str(paths.BUNDLE_BIN / plugin)]
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **cluster_env(world), **env}
     return subprocess.run(argv, input=stdin, capture_output=True, env=full_env, timeout=60)
 
 

@@ -81,7 +81,7 @@ class CoordinatorEnv:
         return {"cniVersion": version, "name": network, "plugins": [main, coord]}
 
     def runtime(self, conflist: dict[str, Any]) -> cni.Runtime:
-        return cni.Runtime(conflist, node=self.node)
+        return cni.Runtime(conflist, node=self.node, extra_env=self.config.env)
 
     def pod(self, name: str) -> tuple[cni.PodRef, netns.Netns]:
         obj = self.cluster.pod(self.ns, name, self.node_name)

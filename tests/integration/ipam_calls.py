@@ -7,6 +7,7 @@ reach the loopback API server; every directory the plugin writes is under ``root
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,19 @@ class Plugin:
     root: Path
 
     def ipam(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "type": "spiderpool",
+        return {"type": "spiderpool", "log_level": "debug", **extra}
+
+    def cluster_env(self) -> dict[str, str]:
+        """The cluster IPAM config naming this kubeconfig and ``root``'s directories."""
+        path = self.root / "cluster-ipam.json"
+        cluster = {
             "kubeconfig": str(self.kubeconfig),
             "lock_dir": str(self.root / "locks"),
             "state_dir": str(self.root / "state"),
             "log_file_path": str(self.root / "spiderpool.log"),
-            "log_level": "debug",
-            **extra,
         }
+        path.write_text(json.dumps(cluster))
+        return {"SPIDERNET_IPAM_CONFIG": str(path)}
 
     def call(
         self,
@@ -51,9 +56,9 @@ class Plugin:
         }
         if prev is not None:
             conf["prevResult"] = prev
-        env = {}
+        env = self.cluster_env()
         if pod is not None:
-            env = {
+            env |= {
                 "CNI_CONTAINERID": pod.container_id,
                 "CNI_NETNS": f"/var/run/netns/{pod.container_id}",
                 "CNI_IFNAME": ifname,

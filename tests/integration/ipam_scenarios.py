@@ -24,7 +24,9 @@ class SimNode:
         version = ipam.pop("version", "1.0.0")
         env = ipam.pop("env", {})
         return cni.Runtime(
-            macvlan_conflist(self.config, version=version, **ipam), node=self.netns, extra_env=env
+            macvlan_conflist(self.config, version=version, **ipam),
+            node=self.netns,
+            extra_env={**self.config.env, **env},
         )
 
 

@@ -34,6 +34,10 @@ incomplete or mixed directory.
 |                  | (small tmpfs)                               | still served, no staging left  |
 | bad input        | token missing / empty, CA a directory       | CredentialError, host          |
 |                  |                                             | credentials untouched          |
+| cluster IPAM     | none / the ConfigMap's keys / a wrong type, | the defaults / those values,   |
+| config           | unknown key, relative path                  | every key written /            |
+|                  |                                             | CredentialError, the node's    |
+|                  |                                             | file untouched                 |
 | daemon           | token appears after start                   | retries with backoff, then     |
 |                  |                                             | ready                          |
 | daemon           | SIGTERM, default / with                     | everything stays / links,      |
@@ -62,6 +66,7 @@ from installer import credentials, hostfs, installing, layout, service
 from installer.installing import InstallError
 from installer.kubeconfig import CredentialError
 from installer.settings import Settings
+from spidernet.ipam import cluster
 from tests.integration import fake_bundles
 from tools.testbed import paths
 
@@ -112,6 +117,7 @@ class Node:
             cni_conf_dir=str(self.conf_dir),
             token_file=str(self.root / "sa" / "token"),
             ca_file=str(self.root / "sa" / "ca.crt"),
+            ipam_config=str(self.root / "ipam" / "cluster-ipam.json"),
             api_server="https://127.0.0.1:6443",
             node_name="node-1",
             identity="installer-a",
@@ -131,6 +137,7 @@ class Node:
             "SPIDERNET_CNI_CONF_DIR": s.cni_conf_dir,
             "SPIDERNET_TOKEN_FILE": s.token_file,
             "SPIDERNET_CA_FILE": s.ca_file,
+            "SPIDERNET_IPAM_CONFIG_SOURCE": s.ipam_config,
             "SPIDERNET_API_SERVER": s.api_server,
             "NODE_NAME": s.node_name,
             "POD_UID": s.identity,
@@ -201,6 +208,7 @@ def test_a_fresh_install_links_each_plugin_through_current_and_writes_the_creden
     assert sorted(p.name for p in node.conf.iterdir()) == [
         ".owner",
         "ca.crt",
+        "cluster-ipam.json",
         "nodename",
         "spiderpool.kubeconfig",
         "token",
@@ -504,6 +512,31 @@ def test_a_missing_or_empty_token_or_an_unreadable_ca_leaves_the_credentials_unt
         hostfs.remove(sa / name)
         (sa / name).write_bytes(saved)
         assert {p.name: p.read_bytes() for p in installed.conf.iterdir()} == before, name
+
+
+def test_the_cluster_ipam_config_reaches_the_node_checked_and_a_bad_one_changes_nothing(
+    installed: Node,
+) -> None:
+    s = installed.settings("1.0-a")
+    on_node = installed.conf / "cluster-ipam.json"
+    credentials.Renewer(s).sync()
+    assert json.loads(on_node.read_text()) == cluster.to_json(cluster.ClusterConf())  # no ConfigMap
+    source = Path(s.ipam_config)
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(json.dumps({"max_failed_add_cooldown": 10, "multus_namespace": "multus"}))
+    assert credentials.Renewer(s).sync() == ("cluster-ipam.json",)
+    written = cluster.load(str(on_node))
+    assert (written.max_failed_add_cooldown, written.multus_namespace) == (10, "multus")
+    before = on_node.read_bytes()
+    for bad, message in [
+        ({"max_failed_add_cooldown": "x"}, "must be an integer"),
+        ({"max_failed_add_cooldwn": 10}, r"unknown key\(s\) \['max_failed_add_cooldwn'\]"),
+        ({"state_dir": "var/lib"}, "not an absolute path"),
+    ]:
+        source.write_text(json.dumps(bad))
+        with pytest.raises(CredentialError, match=message):
+            credentials.Renewer(s).sync()
+        assert on_node.read_bytes() == before, bad
 
 
 # ------------------------------------------------------------------ the daemon

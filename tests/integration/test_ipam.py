@@ -133,7 +133,8 @@ def test_unreachable_api_server_is_code_11(sc: Scenario) -> None:
     cfg = json.loads(Path(node.config.kubeconfig).read_text())
     cfg["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
     dead.write_text(json.dumps(cfg))
-    rt = node.runtime(default_ipv4_ippool=["any"], kubeconfig=str(dead), allocation_timeout=2)
+    node.config.write_cluster(kubeconfig=str(dead))  # the node's credentials: the cluster's
+    rt = node.runtime(default_ipv4_ippool=["any"], allocation_timeout=2)
     ref, pod = sc.pod("a", node)
     with pytest.raises(cni.CniFailure) as failure:
         add_ip(rt, ref, pod)
@@ -266,7 +267,7 @@ def test_del_after_an_add_that_failed_later_in_the_chain_releases_the_ip_into_co
     conflist["plugins"].append(
         {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.no_such_knob": "1"}}
     )
-    rt = cni.Runtime(conflist, node=node.netns)
+    rt = cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
     ref, pod = sc.pod("a", node)
     with pytest.raises(cni.CniFailure):
         rt.add(ref.container_id, pod.path, pod=ref)
@@ -302,7 +303,9 @@ def _exec_ipam(node: SimNode, command: str, **extra: object) -> cni.ExecResult:
         "ipam": node.config.ipam(**extra.pop("ipam", {})),
         **extra,
     }
-    return cni.exec_plugin(paths.BUNDLE_BIN / "spiderpool", command, conf, node=node.netns)
+    return cni.exec_plugin(
+        paths.BUNDLE_BIN / "spiderpool", command, conf, env=node.config.env, node=node.netns
+    )
 
 
 def test_gc_verb_releases_only_this_nodes_stale_attachments(sc: Scenario) -> None:

@@ -52,7 +52,11 @@ def sc(
 
 def nic(node: SimNode, name: str, **ipam: Any) -> cni.Runtime:
     """The runtime of one NIC's network (Multus runs one conflist per NIC)."""
-    return cni.Runtime(macvlan_conflist(node.config, name=name, **ipam), node=node.netns)
+    return cni.Runtime(
+        macvlan_conflist(node.config, name=name, **ipam),
+        node=node.netns,
+        extra_env=node.config.env,
+    )
 
 
 def addresses(result: dict[str, Any]) -> list[str]:

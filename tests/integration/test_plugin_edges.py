@@ -8,14 +8,16 @@
 | ADD / CHECK with that prevResult            | coordinator  | 7 naming the prevResult field       |
 | a misspelt key                              | each         | one warning naming it, in its log   |
 | stdin nested 100000 levels deep             | each         | 6                                   |
-| ipam.kubeconfig is YAML that does not parse | spiderpool   | 7, details "field: ipam.kubeconfig" |
+| the cluster IPAM config's kubeconfig is     | spiderpool   | 7, details "field: <cluster IPAM    |
+| YAML that does not parse                    |              | config>.kubeconfig"                 |
 | the log file is a FIFO nobody reads         | each         | no hang; the verb's usual answer;   |
 |                                             |              | stderr says the log is unusable     |
-| the kubeconfig, its token file, CA file or  | spiderpool   | 7 naming ipam.kubeconfig and the    |
-| client certificate is a FIFO                |              | FIFO, at once (no hang)             |
-| lock_dir is a regular file (ADD)            | spiderpool   | 7 naming ipam.lock_dir              |
-| state_dir is a regular file (GC; ADD with   | spiderpool   | 7 naming ipam.state_dir; the ADD    |
-| a live API)                                 |              | leaves no record in the pool        |
+| the kubeconfig, its token file, CA file or  | spiderpool   | 7 naming <cluster IPAM config>.     |
+| client certificate is a FIFO                |              | kubeconfig and the FIFO, at once    |
+| lock_dir is a regular file (ADD)            | spiderpool   | 7 naming <cluster IPAM config>.     |
+|                                             |              | lock_dir                            |
+| state_dir is a regular file (GC; ADD with   | spiderpool   | 7 naming <cluster IPAM config>.     |
+| a live API)                                 |              | state_dir; the ADD leaves no record |
 | a 5000-digit numeric string (log size; a    | each; ifacer | ADD: 7 naming the key, a short      |
 | bond option)                                |              | message; the coordinator's DEL: 0   |
 | vethMTU 70000, txQueueLen 2**32 (chain ADD) | coordinator  | 7 naming the key; the node as it    |
@@ -68,6 +70,11 @@ def exec_plugin(
     )
 
 
+def cluster_env(tmp_path: Path) -> dict[str, str]:
+    """Points the IPAM at the cluster IPAM config ``configs`` wrote."""
+    return {"SPIDERNET_IPAM_CONFIG": str(tmp_path / "cluster-ipam.json")}
+
+
 def warnings(log: Path) -> list[str]:
     return [
         x["msg"] for x in map(json.loads, log.read_text().splitlines()) if x["level"] == "WARNING"
@@ -89,6 +96,7 @@ def test_a_del_whose_prev_result_does_not_parse_still_cleans_up_in_every_plugin(
         "CNI_NETNS": pod.path,
         "CNI_IFNAME": "eth0",
         "CNI_ARGS": ref.cni_args(),
+        **e.config.env,
     }
     head = {"cniVersion": "0.4.0", "name": conflist["name"], "prevResult": BAD_PREVS[bad]}
     ifacer = {
@@ -166,17 +174,19 @@ def unreachable_kubeconfig(tmp_path: Path) -> str:
 
 
 def configs(tmp_path: Path, kubeconfig: str) -> dict[str, dict[str, Any]]:
-    """A config per plugin that reads everything and logs to tmp_path/<plugin>.log."""
+    """A config per plugin that reads everything and logs to tmp_path/<plugin>.log.
+
+    The IPAM's host paths are the cluster's: written to the cluster IPAM config that
+    ``cluster_env`` names."""
     log = {k: str(tmp_path / f"{k}.log") for k in PLUGINS}
-    ipam = {
-        "type": "spiderpool",
+    cluster = {
         "kubeconfig": kubeconfig,
         "log_file_path": log["spiderpool"],
-        "release_timeout": 1,
-        "allocation_timeout": 1,
         "lock_dir": str(tmp_path / "locks"),
         "state_dir": str(tmp_path / "state"),
     }
+    (tmp_path / "cluster-ipam.json").write_text(json.dumps(cluster))
+    ipam = {"type": "spiderpool", "release_timeout": 1, "allocation_timeout": 1}
     return {
         "ifacer": {
             "type": "ifacer",
@@ -209,6 +219,7 @@ def test_a_misspelt_key_is_one_warning_naming_it_in_the_plugins_log(
         "CNI_NETNS": "/var/run/netns/absent",
         "CNI_IFNAME": "eth0",
         "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+        **cluster_env(tmp_path),
     }
     result = exec_plugin(
         plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=env
@@ -229,7 +240,7 @@ def test_stdin_nested_too_deeply_is_code_6(node: netns.Netns, plugin: str) -> No
     assert (result.returncode, result.json()["code"]) == (1, 6), result.stdout
 
 
-def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_ipam_kubeconfig(
+def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_the_kubeconfig_key(
     node: netns.Netns, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.kubeconfig"
@@ -240,9 +251,11 @@ def test_a_yaml_kubeconfig_that_does_not_parse_is_code_7_naming_ipam_kubeconfig(
         "CNI_NETNS": "/var/run/netns/absent",
         "CNI_IFNAME": "eth0",
         "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+        **cluster_env(tmp_path),
     }
     err = exec_plugin("spiderpool", "ADD", conf, node=node, env=env).json()
-    assert (err["code"], err["details"]) == (7, "field: ipam.kubeconfig"), err
+    field = f"{tmp_path / 'cluster-ipam.json'}.kubeconfig"
+    assert (err["code"], err["details"]) == (7, f"field: {field}"), err
     assert "not valid YAML" in err["msg"]
 
 
@@ -256,14 +269,25 @@ POD_ENV = {
 }
 
 
+def pod_env(tmp_path: Path) -> dict[str, str]:
+    """POD_ENV, and the cluster IPAM config ``configs`` wrote (the IPAM's paths)."""
+    return {**POD_ENV, **cluster_env(tmp_path)}
+
+
+def cluster_key(tmp_path: Path, key: str) -> str:
+    """How an error names a key of the cluster IPAM config ``configs`` wrote."""
+    return f"field: {tmp_path / 'cluster-ipam.json'}.{key}"
+
+
 @pytest.mark.parametrize("plugin", PLUGINS)
 def test_a_log_file_that_is_a_fifo_never_blocks_the_exec(
     node: netns.Netns, tmp_path: Path, plugin: str
 ) -> None:
     conf = configs(tmp_path, unreachable_kubeconfig(tmp_path))[plugin]
     os.mkfifo(tmp_path / f"{plugin}.log")  # nobody reads it
+    env = pod_env(tmp_path)
     result = exec_plugin(
-        plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=POD_ENV
+        plugin, VERB[plugin], {"cniVersion": "1.0.0", "name": "n", **conf}, node=node, env=env
     )
     assert result.returncode == 0 or result.json()["code"] == 11, result.stdout  # IPAM: no API
     assert f"{plugin}.log: is a FIFO, not a regular file" in result.stderr
@@ -304,8 +328,8 @@ def test_a_kubeconfig_file_that_is_a_fifo_is_code_7_at_once(
     os.mkfifo(fifo)  # nobody writes it
     kc = str(fifo) if which == "kubeconfig" else kubeconfig_naming(tmp_path, which, str(fifo))
     conf = {"cniVersion": "1.0.0", "name": "n", **configs(tmp_path, kc)["spiderpool"]}
-    err = exec_plugin("spiderpool", "ADD", conf, node=node, env=POD_ENV).json()
-    assert (err["code"], err["details"]) == (7, "field: ipam.kubeconfig"), err
+    err = exec_plugin("spiderpool", "ADD", conf, node=node, env=pod_env(tmp_path)).json()
+    assert (err["code"], err["details"]) == (7, cluster_key(tmp_path, "kubeconfig")), err
     assert f"{fifo}: is a FIFO, not a regular file" in err["msg"]
 
 
@@ -319,10 +343,13 @@ def test_a_node_directory_that_is_a_regular_file_is_code_7_naming_its_key(
         **configs(tmp_path, unreachable_kubeconfig(tmp_path))["spiderpool"],
     }
     (tmp_path / "a-file").write_text("")
-    conf["ipam"][key] = str(tmp_path / "a-file")
+    cluster = tmp_path / "cluster-ipam.json"
+    cluster.write_text(
+        json.dumps({**json.loads(cluster.read_text()), key: str(tmp_path / "a-file")})
+    )
     conf["cni.dev/valid-attachments"] = []  # what a GC needs
-    err = exec_plugin("spiderpool", verb, conf, node=node, env=POD_ENV).json()
-    assert (err["code"], err["details"]) == (7, f"field: ipam.{key}"), err
+    err = exec_plugin("spiderpool", verb, conf, node=node, env=pod_env(tmp_path)).json()
+    assert (err["code"], err["details"]) == (7, cluster_key(tmp_path, key)), err
     assert f"{tmp_path / 'a-file'}: is a regular file, not a directory" in err["msg"]
 
 
@@ -332,11 +359,13 @@ def test_an_add_whose_state_dir_is_a_regular_file_is_code_7_and_leaves_no_record
     e: CoordinatorEnv = make_env("10.178.0.2/24")
     pool = e.pool("p", "10.178.0.0/24", ["10.178.0.10"], gateway="10.178.0.1")
     (e.config.dir / "a-file").write_text("")
-    rt = e.runtime(e.conflist([pool], state_dir=str(e.config.dir / "a-file")))
+    e.config.write_cluster(state_dir=str(e.config.dir / "a-file"))
+    rt = e.runtime(e.conflist([pool]))
     ref, pod = e.pod("a")
     with pytest.raises(cni.CniFailure) as failure:
         rt.add(ref.container_id, pod.path, pod=ref)
-    assert (failure.value.code, failure.value.error["details"]) == (7, "field: ipam.state_dir")
+    field = f"field: {e.config.cluster_file}.state_dir"
+    assert (failure.value.code, failure.value.error["details"]) == (7, field)
     assert e.cluster.records(pool) == {}
 
 
@@ -358,7 +387,7 @@ def test_a_huge_numeric_string_is_code_7_naming_the_key(
     section, key = LOG_SIZE[plugin]
     conf[section][key] = HUGE
     conf = {"cniVersion": "1.0.0", "name": "n", **conf}
-    err = exec_plugin(plugin, "ADD", conf, node=node, env=POD_ENV).json()
+    err = exec_plugin(plugin, "ADD", conf, node=node, env=pod_env(tmp_path)).json()
     assert (err["code"], err["details"]) == (7, f"field: {section}.{key}"), err
     assert len(err["msg"]) < 200
     if plugin == "coordinator":  # its DEL goes on with the default (docs/coordinator.md)

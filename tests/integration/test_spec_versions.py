@@ -88,6 +88,7 @@ def exec_in_node(
         "CNI_NETNS": pod.path,
         "CNI_IFNAME": "eth0",
         "CNI_ARGS": ref.cni_args(),
+        **e.config.env,
     }
     return cni.exec_plugin(paths.BUNDLE_BIN / plugin, command, conf, env=env, node=e.node)
 

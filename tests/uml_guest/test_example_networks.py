@@ -62,7 +62,7 @@ def run(
     sc: Scenario, node: SimNode, name: str
 ) -> tuple[str, list[str], cni.Runtime, cni.PodRef, netns.Netns]:
     conflist, pools = network(sc.cluster, name, node)
-    rt = cni.Runtime(conflist, node=node.netns)
+    rt = cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
     ref, pod = sc.pod("a", node)
     result = rt.add(ref.container_id, pod.path, pod=ref)
     return str(result["ips"][0]["address"]), pools, rt, ref, pod

@@ -48,7 +48,7 @@ def chain(node: SimNode, ifacer: dict[str, Any], master: str, pool: str) -> cni.
             },
         ],
     }
-    return cni.Runtime(conflist, node=node.netns)
+    return cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
 
 
 def link(node: SimNode, name: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ and who may rewrite them (installer/settings.py, layout.py, kubeconfig.py).
 |            | unmarked version, a foreign name         |                                         |
 | cleanup    | a retiree past the grace period          | removed                                 |
 | server URL | IPv4, IPv6, missing, bad port            | https URL, brackets, CredentialError    |
-| files      | good sources                             | five files, token without newline,      |
+| files      | good sources                             | six files, token without newline,       |
 |            |                                          | kubeconfig names the token file         |
 | files      | empty / two-word token, no PEM, bad node | CredentialError naming it               |
 |            | name, http server                        |                                         |
@@ -204,7 +204,14 @@ def test_a_missing_or_bad_service_environment_is_refused(host: str, port: str, n
 
 def test_the_files_hold_the_token_verbatim_and_a_kubeconfig_that_names_the_token_file() -> None:
     files = kubeconfig.files(sources())
-    assert set(files) == {".owner", "ca.crt", "token", "nodename", "spiderpool.kubeconfig"}
+    assert set(files) == {
+        ".owner",
+        "ca.crt",
+        "token",
+        "nodename",
+        "cluster-ipam.json",
+        "spiderpool.kubeconfig",
+    }
     assert files["token"] == b"eyJhbGc.x.y"  # no newline: the Python client would send it
     assert files["nodename"] == b"node-1\n"
     config = json.loads(files["spiderpool.kubeconfig"])
@@ -239,7 +246,7 @@ def test_the_first_pass_takes_over_and_writes_every_stale_file_kubeconfig_last()
     on_disk = {**dict.fromkeys(wanted), "ca.crt": PEM, ".owner": b"someone-else\n"}
     decision = kubeconfig.decide(wanted, on_disk, first_pass=True)
     assert decision == kubeconfig.Decision(
-        (".owner", "token", "nodename", "spiderpool.kubeconfig"), False
+        (".owner", "token", "nodename", "cluster-ipam.json", "spiderpool.kubeconfig"), False
     )
 
 

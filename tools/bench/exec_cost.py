@@ -132,7 +132,8 @@ def _ipam_candidates(
             }
         else:
             exe = next(b for b in bench.bundles if b.label == label).exe("spiderpool")
-            ipam = node.ipam(default_ipv4_ippool=[pool])
+            # the paths in the NAD too: bundles from before the cluster IPAM config read them there
+            ipam = node.ipam(default_ipv4_ippool=[pool], **node.paths())
         out.append((label, exe, ipam, node))
     return out
 
@@ -142,11 +143,12 @@ def section_ipam(bench: exec_table.Bench, api: Api) -> None:
     tail = measure.LogTail()
     owner: dict[str, str] = {}  # container ID -> candidate label
     for i in range(bench.runs + 1):
-        for label, exe, ipam, _ in candidates:
+        for label, exe, ipam, node in candidates:
             name, cid = f"ipam-{label}-{i}", plugins.container_id()
             owner[cid] = label
             uid = api.new_pod(name)
-            env = cni_env("ADD", cid, "/var/run/netns/none", CNI_ARGS=pod_args(name, uid, cid))
+            args = pod_args(name, uid, cid)
+            env = cni_env("ADD", cid, "/var/run/netns/none", CNI_ARGS=args, **node.env)
             added = bench.row("ipam", "ADD", label).add(
                 execs.run([str(exe)], _ipam_conf(ipam), env)
             )
@@ -271,7 +273,10 @@ def section_ifacer(bench: exec_table.Bench, node: Node, work: Path) -> None:
 # ---------------------------------------------------------------- chain
 
 
-def _chain_conflist(api: Api, b: exec_table.Bundle, k: int, work: Path) -> Path:
+def _chain_conflist(
+    api: Api, b: exec_table.Bundle, k: int, work: Path
+) -> tuple[Path, dict[str, str]]:
+    """The chain's conflist for bundle ``b``, and what the runtime adds to the plugins' env."""
     pool = f"bench-chain-{k}"
     api.cluster.pool(pool, f"10.201.{k}.0/24", [f"10.201.{k}.1-10.201.{k}.250"])
     node = api.node_config(f"chain-{b.label}")
@@ -286,7 +291,7 @@ def _chain_conflist(api: Api, b: exec_table.Bundle, k: int, work: Path) -> Path:
             "type": "macvlan",
             "master": "ens1",
             "mode": "bridge",
-            "ipam": node.ipam(default_ipv4_ippool=[pool], log_level="info"),
+            "ipam": node.ipam(default_ipv4_ippool=[pool], log_level="info", **node.paths()),
         },
         {
             "type": "coordinator",
@@ -296,7 +301,7 @@ def _chain_conflist(api: Api, b: exec_table.Bundle, k: int, work: Path) -> Path:
     ]
     path = work / f"chain-{b.label}.conflist"
     path.write_text(json.dumps({"cniVersion": "1.0.0", "name": "bench", "plugins": chain}))
-    return path
+    return path, node.env
 
 
 def section_chain(bench: exec_table.Bench, api: Api, node: Node, work: Path) -> None:
@@ -305,11 +310,12 @@ def section_chain(bench: exec_table.Bench, api: Api, node: Node, work: Path) -> 
         for b in bench.bundles:
             name, cid = f"chain-{b.label}-{i}", plugins.container_id()
             uid, pod = api.new_pod(name), node.underlay.add_pod(secrets.token_hex(3))
-            env = {"PATH": ENV_PATH, "CNI_PATH": f"{b.bin}:{paths.REFERENCE_PLUGINS}"}
+            conflist, extra = conflists[b.label]
+            env = {"PATH": ENV_PATH, "CNI_PATH": f"{b.bin}:{paths.REFERENCE_PLUGINS}", **extra}
             argv = [
                 str(paths.CNIRUN),
                 "-conf",
-                str(conflists[b.label]),
+                str(conflist),
                 "-id",
                 cid,
                 "-netns",

@@ -220,6 +220,7 @@ class IpamRuntime:
             "CNI_IFNAME": "eth0",
             "CNI_PATH": self.plugin.cni_path(),
             "CNI_ARGS": _pod_args(ns, pod, uid, cid),
+            **node.config.env,  # where our IPAM finds the cluster's settings (others ignore it)
         }
         prefix = self.wrap(verb, cid) if self.wrap else []
         run = execs.run([*prefix, str(self.plugin.binary)], json.dumps(conf).encode(), env)
@@ -288,7 +289,11 @@ class ChainRuntime:
             _pod_args(ns, pod, uid, cid),
             verb.lower(),
         ]
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CNI_PATH": self.plugin.cni_path()}
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "CNI_PATH": self.plugin.cni_path(),
+            **node.config.env,
+        }
         return _outcome(verb, execs.run(argv, b"", env), error_rc=2)
 
 

@@ -219,34 +219,57 @@ class Cluster:
 
 @dataclass
 class NodeConfig:
-    """The per-node directory the installer would write: kubeconfig, nodename, locks, attachment
-    notes, log."""
+    """The per-node directory the installer would write: kubeconfig, nodename, the cluster
+    IPAM config, locks, attachment notes, log.
+
+    The host paths and every other cluster-level IPAM setting live in the node's cluster
+    IPAM config (docs/ipam.md, "Who sets what"), never in a NAD; ``env`` points the
+    plugin at it, as a runtime's environment would. ``ipam()`` is the NAD's part only.
+    """
 
     name: str
     dir: Path
 
     @classmethod
-    def create(cls, cp: ControlPlane, name: str, base: Path) -> NodeConfig:
+    def create(cls, cp: ControlPlane, name: str, base: Path, **cluster: Any) -> NodeConfig:
         d = base / name
         d.mkdir(parents=True, exist_ok=True)
         shutil.copy(cp.kubeconfig, d / "spiderpool.kubeconfig")
         (d / "nodename").write_text(name + "\n")
-        return cls(name, d)
+        node = cls(name, d)
+        node.write_cluster(**cluster)
+        return node
 
     @property
     def kubeconfig(self) -> str:
         return str(self.dir / "spiderpool.kubeconfig")
 
-    def ipam(self, **extra: Any) -> dict[str, Any]:
+    @property
+    def cluster_file(self) -> Path:
+        return self.dir / "cluster-ipam.json"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a runtime on this node puts in every plugin's environment."""
+        return {"SPIDERNET_IPAM_CONFIG": str(self.cluster_file)}
+
+    def paths(self) -> dict[str, str]:
+        """The node's host paths, as its cluster IPAM config names them. A NAD may spell them
+        too (the plugin accepts the cluster's own values): bundles from before the cluster
+        IPAM config read them only there, so a before/after comparison passes both."""
         return {
-            "type": "spiderpool",
             "kubeconfig": self.kubeconfig,
             "lock_dir": str(self.dir / "locks"),
             "state_dir": str(self.dir / "state"),
             "log_file_path": str(self.dir / "spiderpool.log"),
-            "log_level": "debug",
-            **extra,
         }
+
+    def write_cluster(self, **keys: Any) -> None:
+        """The node's cluster IPAM config: its paths, plus ``keys`` (e.g. ceilings)."""
+        self.cluster_file.write_text(json.dumps({**self.paths(), **keys}))
+
+    def ipam(self, **extra: Any) -> dict[str, Any]:
+        return {"type": "spiderpool", "log_level": "debug", **extra}
 
 
 def macvlan_conflist(

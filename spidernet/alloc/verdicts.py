@@ -26,13 +26,17 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
    failed in this IPAM, ran out of time, or was killed before its answer): release at
    once, without cool-down. The addresses reached no interface, so nothing implicates
    them; with IPs = pods a cooling address is a pod that cannot start meanwhile.
-8. The pod lives and this sandbox's ADD failed after this IPAM answered: release with
-   cool-down (I5), so its retry gets another address and nobody gets this one at once
-   (a later plugin, the coordinator's conflict probe, may have failed on it). Failed
-   means: another NIC's ADD of this sandbox failed (Multus then DELs every NIC, those
-   that succeeded with their cached result); or, spec >= 0.4.0, no ``prevResult`` (a
-   runtime caches results only of ADDs that succeeded); or, spec 0.3.x (never a
-   ``prevResult`` on DEL), the sandbox lived less than ``FAILED_ADD_WINDOW``.
+8. The pod lives and this sandbox failed: this NIC's ADD failed after this IPAM
+   answered (spec >= 0.4.0: no ``prevResult``, as a runtime caches results only of ADDs
+   that succeeded; spec 0.3.x, which never sends one: the sandbox lived less than
+   ``FAILED_ADD_WINDOW``), or another NIC's ADD of the sandbox failed (Multus then DELs
+   every NIC, those that succeeded with their cached result). Release (multi-NIC is
+   all-or-nothing), into cool-down (I5) when the failure may implicate the address:
+   this NIC's own failure (a later plugin, the coordinator's conflict probe, may have
+   failed on it), or another NIC's failure after its IPAM answered. Another NIC's
+   failure *in this IPAM* (a pool exhausted, the API unreachable: code 11) implicates
+   no address: release at once. A StatefulSet pod keeps its fixed addresses when only
+   another NIC failed: they wait for the pod's next sandbox.
 9. Otherwise keep: sandbox re-creation keeps the pod's addresses (docs/ipam.md, DEL).
 """
 
@@ -65,7 +69,10 @@ class Facts:
     pod_uid: str = ""  # "" when the pod is gone
     pod_alive: bool = False
     interface_requested: bool = True  # the pod's Multus annotation still lists this interface
-    sandbox_failed: bool = False  # an ADD of this sandbox (any NIC) failed
+    # an ADD of this sandbox (any NIC) failed: "ipam" in this IPAM (before any answer),
+    # "chain" after its IPAM answered (so its address may be implicated); "" none
+    sandbox_failed: str = ""
+    stateful: bool = False  # the endpoint is a StatefulSet pod's (its addresses are fixed)
     stateful_place: str | None = (
         None  # StatefulSet endpoint: "" it keeps its place, else why not; None: not one
     )
@@ -144,26 +151,35 @@ def decide(f: Facts) -> Verdict:
             uid,
             use_detail=ours,
         )
-    failed = _failed_add(f)
+    failed, own, implicated = _failed_add(f)
+    if failed and not own and ours and f.stateful:
+        return Verdict(
+            Action.KEEP,
+            f"StatefulSet pod alive, {failed}: its fixed addresses wait for its next sandbox",
+            uid,
+        )
     if failed:
+        how = "into cool-down" if implicated else "at once: nothing implicates its addresses"
         return Verdict(
             Action.RELEASE,
-            f"pod alive but {failed}: release into cool-down",
+            f"pod alive but {failed}: release {how}",
             uid,
-            cooldown=True,
+            cooldown=implicated,
             use_detail=ours,
         )
     return Verdict(Action.KEEP, "pod alive: sandbox re-creation keeps its addresses", uid)
 
 
-def _failed_add(f: Facts) -> str:
-    if f.sandbox_failed:
-        return "an ADD of this sandbox failed"
+def _failed_add(f: Facts) -> tuple[str, bool, bool]:
+    """(why the sandbox failed, whether this NIC's own ADD did, whether its address may be
+    implicated); ("", False, False) when it did not fail."""
     if f.spec_040 and not f.sent_prev_result:
-        return "no prevResult: the runtime recorded no successful ADD"
+        return "no prevResult: the runtime recorded no successful ADD", True, True
     if not f.spec_040 and f.note_state == "attached" and f.now - f.note_since < FAILED_ADD_WINDOW:
-        return (
-            f"the sandbox lived {f.now - f.note_since:.0f} s (< {FAILED_ADD_WINDOW:.0f} s): "
-            "taken as a failed ADD"
-        )
-    return ""
+        lived = f"the sandbox lived {f.now - f.note_since:.0f} s (< {FAILED_ADD_WINDOW:.0f} s)"
+        return f"{lived}: taken as a failed ADD", True, True
+    if f.sandbox_failed == "ipam":
+        return "another NIC's ADD of this sandbox failed in this IPAM", False, False
+    if f.sandbox_failed:
+        return "another NIC's ADD of this sandbox failed after its IPAM answered", False, True
+    return "", False, False

@@ -159,20 +159,20 @@ def _add_endpoint(c: Census, ep: dict[str, Any]) -> None:
     for d in endpoints.details(ep):
         for pool, ip in endpoints.addresses(d):
             c.named.setdefault((pool, canonical(ip)), set()).add((key, uid))
-            _check_recorded(c, key, uid, pool, ip, endpoints.stateful(ep))
+            _check_recorded(c, key, uid, pool, ip, endpoints.inherited_from(d))
 
 
-def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, stateful: bool) -> None:
-    """I1 read back: the address an endpoint names is recorded in its pool for its UID."""
+def _check_recorded(c: Census, key: str, uid: str, pool: str, ip: str, inherited: str) -> None:
+    """I1 read back: the address an endpoint names is recorded in its pool for its UID (or, for
+    a detail a StatefulSet successor took over and has not claimed, for the UID it names)."""
     state = c.pools.get(pool)
     if state is not None and not state.readable:
         return  # already reported as unreadable
     record = None if state is None else state.by_address.get(canonical(ip))
     if record is not None and record.holds_for(uid):
         return
-    if record is not None and stateful and record.pod == key and not record.cooling:
-        # a StatefulSet pod taking its predecessor's over: the record moves to its UID at its ADD
-        return
+    if record is not None and inherited and record.holds_for(inherited):
+        return  # taken over: the record moves to the endpoint's UID at its NIC's ADD
     if state is None:
         why = f"its pool {pool} does not exist"
     elif record is None:

@@ -3,12 +3,15 @@
 Under the pod's node lock (locking: no DEL or ADD of the same pod interleaves):
 1. The pod must exist, be alive, have the UID in K8S_POD_UID, and, when the runtime
    sent no UID, be bound to this node (I4: a late ADD on an old node is refused).
-2. A same-name endpoint of another UID is stale (the pod was re-created): it goes
-   first, then its records (the order every release keeps, I1).
+2. A same-name endpoint of another UID is a predecessor's only if the API's live pod,
+   read after it, is still this ADD's; then it goes first, then its records (the
+   order every release keeps, I1), or a StatefulSet pod takes it over; otherwise the
+   ADD is late and refused (succession).
 3. The endpoint already holds this interface: its addresses are confirmed in their
    pools under the pool lock (re-recorded if a record went missing and the address is
-   free) before the ADD answers from it (I1); an address someone else holds by now is
-   dropped and a new one allocated.
+   free; moved from the predecessor a take-over named, once this NIC's own config
+   still allows them) before the ADD answers from it (I1); an address someone else
+   holds by now is dropped and a new one allocated.
 4. Otherwise: candidate pools by the selection rules, filtered with reasons and
    ordered; the node's note on the attachment (attachments) names them *before* the
    first pool write; per family the first pool with a free address wins (one CAS).
@@ -31,7 +34,7 @@ from typing import Any
 
 from spidernet.alloc import choosing, selection
 from spidernet.alloc.pools import Pool, Record
-from spidernet.ipam import endpoints, planning, pods
+from spidernet.ipam import endpoints, planning, pods, succession
 from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
@@ -68,8 +71,9 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
             result = _add(cmd, conf, store, who)
         except (errors.CniError, kerr.ApiError):
             # The runtime tears this sandbox down now, every NIC: mark it, so that the DELs
-            # of its NICs that did succeed release them too (attachments; all-or-nothing).
-            Notes(conf.state_dir).mark_failed(cmd.container_id)
+            # of its NICs that did succeed release them too (attachments; all-or-nothing),
+            # at once: a failure here implicates none of their addresses.
+            Notes(conf.state_dir).mark_failed(cmd.container_id, "ipam")
             raise
         Notes(conf.state_dir).succeeded(cmd.container_id)
         return result
@@ -78,10 +82,13 @@ def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
 def _add(cmd: CmdArgs, conf: IpamConf, store: Store, who: pods.Identity) -> Result:
     """decide -> write pool -> write endpoint -> answer (the module docstring's steps)."""
     pod, node = require_pod(who, store, conf)
+    failpoint("after-pod-read")
     ctx = planning.Context(cmd, conf, store, pod, node, Notes(conf.state_dir))
-    existing = _current_endpoint(ctx)
-    ctx.claimed = endpoints.claimed_elsewhere(existing, cmd.ifname)
+    existing = succession.current_endpoint(ctx)
     held = endpoints.detail_for(existing, cmd.ifname)
+    if held is not None and endpoints.inherited_from(held):
+        existing, held = succession.revalidate(ctx, existing, held)
+    ctx.claimed = endpoints.claimed_elsewhere(existing, cmd.ifname)
     if held is not None and _still_recorded(ctx, held):
         return _answer_again(ctx, held, existing)
     allocations, clean_gateway = allocate_all(ctx)
@@ -120,83 +127,15 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
     return pod, pod.node or here
 
 
-def _current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
-    """The pod's endpoint. One of an older pod of the same name is released first, or, for a
-    StatefulSet pod, taken over (docs/ipam.md: the re-created pod keeps its addresses)."""
-    store, pod = ctx.store, ctx.pod
-    for _ in range(5):
-        existing = store.endpoint(pod.namespace, pod.name)
-        if existing is None or endpoints.uid(existing) == pod.uid:
-            return existing
-        try:
-            if pod.stateful and endpoints.stateful(existing):
-                return _take_over(ctx, existing)
-            log.info(
-                "releasing the stale endpoint of %s (uid %s)", pod.key, endpoints.uid(existing)
-            )
-            release_endpoint(store, existing)
-        except kerr.Conflict:
-            continue  # it changed meanwhile (its own pod's DEL elsewhere): look again
-    raise errors.TryAgainLater(f"endpoint {pod.key} of an older pod kept changing")
-
-
-def _take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any] | None:
-    """A StatefulSet pod's successor takes its endpoint: the endpoint first (new UID and node,
-    interfaces whose pools the pod's annotations no longer name dropped), then the dropped
-    interfaces' records go. The kept ones move to the new UID as each NIC's ADD confirms
-    them (``_confirm``): a crash anywhere leaves what the next ADD finishes."""
-    old_uid = endpoints.uid(existing)
-    outdated = [d for d in endpoints.details(existing) if _outdated(ctx, d)]
-    dropped = [str(d.get("interface", "")) for d in outdated]
-    log.info(
-        "StatefulSet pod %s (uid %s) takes over the endpoint of uid %s%s",
-        ctx.pod.key,
-        ctx.pod.uid,
-        old_uid,
-        f", dropping {dropped} (pools changed)" if dropped else "",
-    )
-    new = endpoints.taken_over(existing, ctx.pod, ctx.node, dropped)
-    if new is None:
-        ctx.store.delete_endpoint(existing)
-    else:
-        new = ctx.store.replace_endpoint(new)
-    for pool, ips in endpoints.by_pool(outdated).items():
-        release_uid(ctx.store, pool, old_uid, ips)
-    return new
-
-
-def _outdated(ctx: planning.Context, detail: endpoints.Detail) -> bool:
-    """The pod's annotations (or defaults) no longer name this detail's pools for its interface."""
-    cands = planning.candidates(ctx, str(detail.get("interface", "")))
-    known = (
-        sorted(s.name for s in ctx.store.pool_summaries())
-        if any(selection.is_glob(n) for n in cands.v4 + cands.v6)
-        else []
-    )
-    for family in (4, 6):
-        names = set(selection.expand(cands.names(family), known))
-        pool = detail.get(f"ipv{family}Pool")
-        if (pool or "") not in names and (pool or names):
-            return True
-    return False
-
-
-def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | None = None) -> None:
-    """The endpoint goes first (preconditions: Conflict if it changed), then the records it
-    named."""
-    store.delete_endpoint(obj)
-    owner = endpoints.uid(obj)
-    for pool, ips in endpoints.by_pool(endpoints.details(obj)).items():
-        release_uid(store, pool, owner, ips, cooldown=cooldown)
-
-
 # ------------------------------------------------------------------ answering again
 
 
 def _still_recorded(ctx: planning.Context, detail: endpoints.Detail) -> bool:
-    """I1 before answering from the endpoint: every address it names is recorded for this pod."""
+    """I1 before answering from the endpoint: every address it names is recorded for this pod
+    (an inherited detail's records move from the predecessor it names)."""
+    predecessor = endpoints.inherited_from(detail)
     for pool_name, ip in endpoints.addresses(detail):
-        if not _confirm(ctx, pool_name, ip):
+        if not _confirm(ctx, pool_name, ip, predecessor):
             log.error(
                 "%s of %s %s: its pool %s no longer records it for this pod; allocating anew",
                 ip,
@@ -208,8 +147,9 @@ def _still_recorded(ctx: planning.Context, detail: endpoints.Detail) -> bool:
     return True
 
 
-def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
-    """The record of ``ip`` holds it for the pod, re-written if it went missing while still free."""
+def _confirm(ctx: planning.Context, pool_name: str, ip: str, predecessor: str) -> bool:
+    """The record of ``ip`` holds it for the pod: moved from ``predecessor`` (a StatefulSet
+    take-over), or re-written if it went missing while still free."""
     now = time.time()
     reserved = _reserved(ctx)
 
@@ -217,14 +157,9 @@ def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
         record = pool.records.get(ip)
         if record is not None and record.holds_for(ctx.pod.uid):
             return None, True
-        if (
-            record is not None
-            and ctx.pod.stateful
-            and record.pod == ctx.pod.key
-            and not record.cooling
-        ):
-            # The name now belongs to this pod: a record of another UID under it is its
-            # dead predecessor's, and a StatefulSet pod keeps its predecessor's addresses.
+        if predecessor and record is not None and record.holds_for(predecessor):
+            # Exactly the UID the take-over named, never "any other UID of this name": a
+            # record of a successor's is not this pod's to take (succession).
             log.info(
                 "%s in %s moves from uid %s to %s (StatefulSet)",
                 ip,
@@ -251,8 +186,8 @@ def _confirm(ctx: planning.Context, pool_name: str, ip: str) -> bool:
 def _answer_again(
     ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None
 ) -> Result:
-    if endpoints.container_of(detail) != ctx.cmd.container_id:
-        detail = {**detail, "containerID": ctx.cmd.container_id}  # this sandbox holds it now
+    if endpoints.container_of(detail) != ctx.cmd.container_id or endpoints.inherited_from(detail):
+        detail = endpoints.claimed(detail, ctx.cmd.container_id)  # this sandbox holds it now
         _write_endpoint(ctx, detail, existing)
     _note(ctx, "attached", detail)
     return endpoints.result(detail)

@@ -18,17 +18,22 @@ what *this node* did even when the API can no longer tell (docs/ipam.md, DEL and
   (Multus < v4) after a force delete, whose endpoint is gone or now a successor's,
   still knows whose records to release.
 
-- a sandbox marker ``<containerID>.failed``: one of the sandbox's ADDs failed (ours, or
-  one a DEL found failed). Multus undoes every NIC after a failed one, and the NICs that
-  had succeeded come with their cached ``prevResult``: the marker tells those DELs the
-  sandbox failed, so they release too (multi-NIC is all-or-nothing, docs/ipam.md).
+- a sandbox marker ``<containerID>.failed``: one of the sandbox's ADDs failed, and how:
+  ``ipam`` (it failed in this IPAM, before any answer: no address is implicated) or
+  ``chain`` (a DEL found it failed after the IPAM answered: its address may be). Multus
+  undoes every NIC after a failed one, and the NICs that had succeeded come with their
+  cached ``prevResult``: the marker tells those DELs the sandbox failed, so they
+  release too (multi-NIC is all-or-nothing, docs/ipam.md), into cool-down only for
+  ``chain`` (verdicts rule 8). An empty marker (written before the kinds) reads as
+  ``chain``.
 
-The directory is made where missing; anything else at its path is ``files.Unusable`` (code
-7 naming ``ipam.state_dir``). Writes are atomic (temp file + rename): a SIGKILL leaves the
-old note or the new one. The notes are hints, never the truth about ownership: every
-release is still a compare-and-swap on the record's pod UID. Lost notes (a wiped disk)
-make DEL fall back to the endpoint, which is safe but may release a live pod's address on
-a re-sent DEL under spec >= 0.4.0 (never a duplicate: the DEL's sandbox is going away).
+The directory is made where missing; anything else at its path is ``files.Unusable``
+(code 7 naming the cluster IPAM config's ``state_dir``). Writes are atomic (temp file +
+rename): a SIGKILL leaves the old note or the new one. The notes are hints, never the
+truth about ownership: every release is still a compare-and-swap on the record's pod
+UID. Lost notes (a wiped disk) make DEL fall back to the endpoint, which is safe but may
+release a live pod's address on a re-sent DEL under spec >= 0.4.0 (never a duplicate:
+the DEL's sandbox is going away).
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ from spidernet.protocol import files
 from spidernet.types import bounds
 
 State = Literal["adding", "attached", "kept"]
-DEFAULT_STATE_DIR = "/var/lib/cni/spidernet"
 MAX_NOTE = 1 << 16  # bytes: a note is ~200; a larger file there is no note of ours
+Failure = Literal["ipam", "chain"]
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,13 @@ class Notes:
             json.dump({**asdict(note), "pools": list(note.pools)}, f, separators=(",", ":"))
         os.replace(tmp, path)
 
-    def mark_failed(self, container_id: str) -> None:
-        """One of this sandbox's ADDs failed (markers older than a day are swept here)."""
+    def mark_failed(self, container_id: str, kind: Failure) -> None:
+        """One of this sandbox's ADDs failed (markers older than a day are swept here);
+        ``chain`` is never turned back into ``ipam``."""
         files.directory(self.dir, 0o700)
-        with open(self._marker(container_id), "w", encoding="utf-8"):
-            pass
+        if self.failed(container_id) != "chain":
+            with open(self._marker(container_id), "w", encoding="utf-8") as f:
+                f.write(kind)
         self._sweep_markers(time.time() - 86400)
 
     def _sweep_markers(self, cutoff: float) -> None:
@@ -112,8 +119,15 @@ class Notes:
         except FileNotFoundError:
             pass
 
-    def failed(self, container_id: str) -> bool:
-        return os.path.exists(self._marker(container_id))
+    def failed(self, container_id: str) -> Failure | Literal[""]:
+        """How an ADD of this sandbox failed; "" when none did."""
+        try:
+            text = files.read_bytes(self._marker(container_id), 64)  # never blocks (files)
+        except FileNotFoundError:
+            return ""
+        except OSError:
+            return "chain"  # there, but not a marker we wrote: taken as the cautious kind
+        return "ipam" if text.strip() == b"ipam" else "chain"
 
     def _marker(self, container_id: str) -> str:
         name = (

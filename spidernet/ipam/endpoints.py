@@ -14,6 +14,12 @@ now. A pod's next sandbox takes its interfaces over one ADD at a time (Multus se
 one per NIC), so a DEL of the old sandbox for a NIC not yet taken over must still be
 told apart from one for a NIC already taken over (docs/ipam.md, DEL and I3).
 
+``inheritedFrom`` (ours) marks a detail a StatefulSet pod's successor took over from its
+predecessor and that this NIC's own ADD has not claimed yet: it names the predecessor's
+UID, whose records of these addresses move to the successor's UID at that ADD, and it
+belongs to no sandbox (no ``containerID``), so no DEL of the old sandbox can take it
+for its own (docs/ipam.md, "StatefulSet take-over").
+
 The CNI result is always derived from a detail, so a repeated ADD answers exactly
 what the first one did (default route = gateway unless cleanGateway; then the routes).
 """
@@ -29,6 +35,7 @@ from spidernet.types.results import IPConfig, Result, Route
 
 Detail = dict[str, Any]
 NODE_LABEL = "spiderpool.spidernet.io/node"  # lets a node list its endpoints cheaply (GC)
+INHERITED = "inheritedFrom"
 
 
 def current(obj: dict[str, Any] | None) -> dict[str, Any]:
@@ -40,8 +47,24 @@ def uid(obj: dict[str, Any] | None) -> str:
 
 
 def container_of(detail: Detail | None) -> str | None:
-    """The sandbox holding this detail, None when there is no detail."""
+    """The sandbox holding this detail ("" for an inherited one), None when there is no detail."""
     return None if detail is None else str(detail.get("containerID", ""))
+
+
+def inherited_from(detail: Detail | None) -> str:
+    """The predecessor's UID of a detail taken over and not claimed yet; "" otherwise."""
+    return str((detail or {}).get(INHERITED, ""))
+
+
+def owners(detail: Detail, endpoint_uid: str) -> set[str]:
+    """Whose records of this detail's addresses the endpoint answers for: its own UID's,
+    and its predecessor's while the detail is inherited."""
+    return {endpoint_uid, inherited_from(detail)} - {""}
+
+
+def claimed(detail: Detail, container_id: str) -> Detail:
+    """``detail`` as held by this sandbox: its containerID, no predecessor any more."""
+    return {**{k: v for k, v in detail.items() if k != INHERITED}, "containerID": container_id}
 
 
 def details(obj: dict[str, Any] | None) -> list[Detail]:
@@ -86,10 +109,16 @@ def taken_over(
     obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str]
 ) -> dict[str, Any] | None:
     """A StatefulSet endpoint passed to the pod's successor (new UID), without ``dropped``
-    interfaces; None when nothing is left (the endpoint goes)."""
+    interfaces; None when nothing is left (the endpoint goes). Every detail kept is
+    inherited: no sandbox holds it, and it names the UID its records are under (a detail
+    already inherited and never claimed keeps the predecessor it names)."""
     out = copy.deepcopy(obj)
     cur = out["status"]["current"]
-    cur["ips"] = [d for d in details(obj) if d.get("interface") not in dropped]
+    cur["ips"] = [
+        {INHERITED: uid(obj), **{k: v for k, v in d.items() if k != "containerID"}}
+        for d in details(obj)
+        if d.get("interface") not in dropped
+    ]
     cur.pop("containerID", None)
     cur.update(uid=pod.uid, node=node)
     out["metadata"].setdefault("labels", {})[NODE_LABEL] = node

@@ -76,6 +76,7 @@ def settle(
             pod_alive=bool(pod and pod.alive),
             interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
             stateful_place=_stateful_place(store, ep, pod),
+            stateful=endpoints.stateful(ep),
             sandbox_failed=notes.failed(container_id),
             sent_prev_result=sent_prev,
             spec_040=spec_040,
@@ -145,8 +146,8 @@ def _carry_out(
         )
         notes.write(kept.moved("kept"))
     else:
-        if v.cooldown:
-            notes.mark_failed(container_id)  # the sandbox's other NICs release too (all-or-nothing)
+        if v.cooldown:  # the sandbox's other NICs release too (all-or-nothing)
+            notes.mark_failed(container_id, "chain")
         released = _release(store, conf, v, note, ep, ifname)
         notes.remove(container_id, ifname)
         log.info("released %s of %s %s (%s)", released, who.key, ifname, v.reason)
@@ -256,6 +257,8 @@ def _stale(
     for ep in store.endpoints_on(node):
         meta = ep["metadata"]
         for d in endpoints.details(ep):
+            if endpoints.inherited_from(d):
+                continue  # taken over, held by no sandbox yet: its NIC's ADD decides
             key = (endpoints.container_of(d) or "", str(d.get("interface", "")))
             if d.get("network") == conf.network and key not in valid and key not in out:
                 out[key] = (pods.Identity(meta["namespace"], meta["name"], endpoints.uid(ep)), *key)

@@ -219,15 +219,18 @@ class Store:
 
 
 def failpoint(name: str) -> None:
-    """Crash tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here.
+    """Crash and stall tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here;
+    ``<name>:stop`` SIGSTOPs it (a stalled process, resumed by the test's SIGCONT).
 
-    Points: before-pool-write, after-pool-write (store), after-endpoint-write (ADD,
-    before its answer), after-endpoint-release (DEL, between the endpoint and the pools).
+    Points: after-pod-read (ADD, the pod read alive), before-pool-write, after-pool-write
+    (store), after-endpoint-write (ADD, before its answer), after-endpoint-release (DEL,
+    between the endpoint and the pools).
     """
-    if os.environ.get("SPIDERNET_FAILPOINT") == name:
+    point, _, how = os.environ.get("SPIDERNET_FAILPOINT", "").partition(":")
+    if point == name:
         import signal
 
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGSTOP if how == "stop" else signal.SIGKILL)
 
 
 def release_uid(

@@ -32,6 +32,21 @@ Invariants are read back from the API after each step (tools/testbed/invariants.
 |      | net1                                               | untouched                           |
 | 9    | endpoint changed under DELs (409 on its            | every DEL succeeds (never 999);     |
 |      | precondition)                                      | nothing left                        |
+| 10a  | an ADD stalled after reading its pod alive; the    | code 3; the successor's endpoint    |
+|      | pod deleted and re-created elsewhere, the          | and record untouched; nobody else   |
+|      | successor ADDed                                    | gets its address                    |
+| 10b  | the same for a StatefulSet pod's next sandbox      | the same, after the old node's DELs |
+|      |                                                    | too                                 |
+| 11   | StatefulSet successor on a node its pool's         | an address from the pool that       |
+|      | nodeName excludes / with labels its podAffinity no | serves it there / code 101 naming   |
+|      | longer matches                                     | podAffinity; the old record gone    |
+| 12   | take-over by eth0's ADD; net1's pool is its own    | net1 keeps its address; the other   |
+|      | NAD's default; another pod ADDs net1 in between    | pod gets another                    |
+| 13   | no UID: the old node's DELs after a take-over, no  | the successor's endpoint and        |
+|      | cached result                                      | inherited net1 stay; its net1 ADD   |
+|      |                                                    | claims the same address             |
+| 14   | net1's ADD fails with code 11; the runtime DELs    | eth0: kept (StatefulSet) / free,    |
+|      | both NICs (eth0 with its cached result)            | not cooling (plain pod)             |
 """
 
 from __future__ import annotations
@@ -48,7 +63,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.ipam_exec import Runtime, exec_ipam
+from tests.integration.ipam_exec import Runtime, Stalled, exec_ipam
 from tests.integration.ipam_scenarios import Scenario
 from tools.testbed import cni, invariants, netns
 from tools.testbed.cluster import Cluster, NodeConfig
@@ -96,6 +111,11 @@ def env(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> Env:
 
 def holders_of(env: Env, pool: str) -> dict[str, str]:
     return {ip: r["podUid"] for ip, r in env.cluster.holders(pool).items()}
+
+
+def endpoint_uid(env: Env, name: str) -> str:
+    ep = env.cluster.endpoint(env.ns, name)
+    return str(ep["status"]["current"]["uid"]) if ep else ""
 
 
 # ------------------------------------------------------------------- case 1
@@ -415,3 +435,188 @@ def test_dels_whose_endpoint_changes_under_them_succeed_and_leave_nothing(env: E
     changed = (node.dir / "spiderpool.log").read_text().count("changed under this DEL")
     print(f"\n{len(refs)} DELs, {changed} re-decided after the endpoint changed under them")
     assert holders_of(env, pool) == {} and env.cluster.endpoints(env.ns) == []
+
+
+# ------------------------------------------------------------------ successors and take-overs
+
+
+def test_a_late_add_of_a_deleted_pod_never_touches_its_live_successors_address(env: Env) -> None:
+    pool = env.pool("p", "10.211.0.0/24", ["10.211.0.10-10.211.0.40"])
+    old, new = env.node(0), env.node(1)
+    ipam = {"default_ipv4_ippool": [pool]}
+    first = env.pod("a", old)
+    late = Stalled(old, "ADD", first, "c-late", at="after-pod-read", ipam=ipam)  # read it alive
+    env.cluster.delete_pod(env.ns, "a")
+    second = env.pod("a", new)
+    got = Runtime(new, ipam=ipam).add(second, "c-new")
+    assert got.ok, got
+    answer = late.resume()
+    assert answer.code == 3 and "no longer the live pod" in str(answer.result), answer
+    assert holders_of(env, pool) == {got.ips()[0]: second.uid}
+    assert endpoint_uid(env, "a") == second.uid
+    env.check(pool)
+    third = env.pod("b", new)
+    assert Runtime(new, ipam=ipam).add(third, "c-b").ips() != got.ips()
+
+
+def test_a_late_add_of_a_deleted_statefulset_pod_never_takes_its_successors_address(
+    env: Env,
+) -> None:
+    pool = env.pool("p", "10.211.1.0/24", ["10.211.1.10-10.211.1.40"])
+    old, new = env.node(0), env.node(1)
+    ipam = {"default_ipv4_ippool": [pool]}
+    sts = env.cluster.statefulset(env.ns, "db", replicas=1)
+    first = env.pod("db-0", old, owner=sts)
+    on_old = Runtime(old, ipam=ipam)
+    assert on_old.add(first, "c-1").ok
+    late = Stalled(old, "ADD", first, "c-2", at="after-pod-read", ipam=ipam)  # its next sandbox
+    env.cluster.delete_pod(env.ns, "db-0")
+    second = env.pod("db-0", new, owner=sts)
+    got = Runtime(new, ipam=ipam).add(second, "c-3")  # takes its predecessor's address over
+    assert got.ok, got
+    answer = late.resume()
+    assert answer.code == 3, answer
+    for cid in ("c-2", "c-1"):  # the old node's runtime tears both sandboxes down
+        assert on_old.delete(first, cid).ok
+    assert holders_of(env, pool) == {got.ips()[0]: second.uid}
+    assert endpoint_uid(env, "db-0") == second.uid
+    env.check(pool)
+    third = env.pod("other", new)
+    assert Runtime(new, ipam=ipam).add(third, "c-o").ips() != got.ips()
+
+
+@pytest.mark.parametrize("change", ["node", "labels"])
+def test_a_statefulset_successor_keeps_its_address_only_where_the_pool_would_give_it_one(
+    env: Env, change: str
+) -> None:
+    """Moved to a node the pool's nodeName excludes, or with labels its podAffinity no longer
+    matches: judged as a fresh pod there would be (a new address from the pool that serves
+    it, or the ADD refused naming the rule), and the old record goes."""
+    here = env.pool(
+        "here", "10.212.0.0/24", ["10.212.0.10-10.212.0.20"], nodeName=[f"{env.ns}-node0"]
+    )
+    there = env.pool(
+        "there", "10.212.1.0/24", ["10.212.1.10-10.212.1.20"], nodeName=[f"{env.ns}-node1"]
+    )
+    vault = env.pool(
+        "vault",
+        "10.212.2.0/24",
+        ["10.212.2.10-10.212.2.20"],
+        podAffinity={"matchLabels": {"app": "db"}},
+    )
+    pools = [here, there] if change == "node" else [vault]
+    anno = {"ipam.spidernet.io/ippool": json.dumps({"ipv4": pools})}
+    sts = env.cluster.statefulset(env.ns, "db", replicas=1)
+    n0, n1 = env.node(0), env.node(1)
+    first = env.pod("db-0", n0, owner=sts, annotations=anno, labels={"app": "db"})
+    before = Runtime(n0).add(first, "c-1")
+    assert before.ok, before
+    env.cluster.delete_pod(env.ns, "db-0")
+    node, labels = (n1, {"app": "db"}) if change == "node" else (n0, {"app": "web"})
+    second = env.pod("db-0", node, owner=sts, annotations=anno, labels=labels)
+    after = Runtime(node).add(second, "c-2")
+    if change == "node":
+        assert after.ok and after.ips()[0].startswith("10.212.1."), after
+        assert holders_of(env, here) == {} and holders_of(env, there) == {
+            after.ips()[0]: second.uid
+        }
+    else:
+        assert after.code == 101 and f"{vault}: podAffinity" in str(after.result), after
+        assert holders_of(env, vault) == {}
+    env.check(*pools)
+
+
+def test_a_statefulset_take_over_judges_each_nic_by_its_own_networks_config(env: Env) -> None:
+    pa = env.pool("pa", "10.213.0.0/24", ["10.213.0.10-10.213.0.20"])
+    pb = env.pool("pb", "10.213.1.0/24", ["10.213.1.10-10.213.1.20"])
+    n0, n1 = env.node(0), env.node(1)
+    anno = {NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])}
+    sts = env.cluster.statefulset(env.ns, "db", replicas=1)
+
+    def nics(node: NodeConfig) -> tuple[Runtime, Runtime]:
+        return (
+            Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pa]}),
+            Runtime(node, network="net-b", ipam={"default_ipv4_ippool": [pb]}),
+        )
+
+    first = env.pod("db-0", n0, owner=sts, annotations=anno)
+    eth0, net1 = nics(n0)
+    fixed = {nic: rt.add(first, "c-1", nic).ips() for nic, rt in (("eth0", eth0), ("net1", net1))}
+    env.cluster.delete_pod(env.ns, "db-0")
+    second = env.pod("db-0", n1, owner=sts, annotations=anno)
+    eth0, net1 = nics(n1)
+    assert eth0.add(second, "c-2", "eth0").ips() == fixed["eth0"]  # takes the endpoint over
+    other = env.pod("other", n1, annotations=anno)  # a pod of the same network meanwhile
+    assert net1.add(other, "c-o", "net1").ips() != fixed["net1"]
+    assert net1.add(second, "c-2", "net1").ips() == fixed["net1"]
+    env.check(pa, pb)
+
+
+def test_a_del_without_a_uid_from_the_old_node_leaves_a_taken_over_endpoint_alone(
+    env: Env,
+) -> None:
+    pa = env.pool("pa", "10.214.0.0/24", ["10.214.0.10-10.214.0.20"])
+    pb = env.pool("pb", "10.214.1.0/24", ["10.214.1.10-10.214.1.20"])
+    n0, n1 = env.node(0), env.node(1)
+    anno = {NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])}
+    sts = env.cluster.statefulset(env.ns, "db", replicas=1)
+    runtimes = {
+        (node.name, nic): Runtime(node, network=net, ipam={"default_ipv4_ippool": [pool]})
+        for node in (n0, n1)
+        for nic, net, pool in (("eth0", "net-a", pa), ("net1", "net-b", pb))
+    }
+    first = env.pod("db-0", n0, owner=sts, annotations=anno)
+    fixed = {
+        nic: runtimes[(n0.name, nic)].add(first, "c-1", nic, with_uid=False).ips()[0]
+        for nic in ("eth0", "net1")
+    }
+    env.cluster.delete_pod(env.ns, "db-0")
+    second = env.pod("db-0", n1, owner=sts, annotations=anno)
+    assert runtimes[(n1.name, "eth0")].add(second, "c-2", "eth0", with_uid=False).ok
+    for nic in ("net1", "eth0"):  # the old node tears the dead sandbox down, nothing cached
+        runtimes[(n0.name, nic)].cache.clear()
+        assert runtimes[(n0.name, nic)].delete(first, "c-1", nic, with_uid=False).ok
+    ep = env.cluster.endpoint(env.ns, "db-0")
+    assert ep is not None and ep["status"]["current"]["uid"] == second.uid
+    assert sorted(d["interface"] for d in ep["status"]["current"]["ips"]) == ["eth0", "net1"]
+    assert holders_of(env, pb) == {fixed["net1"]: first.uid}  # still inherited: not moved yet
+    got = runtimes[(n1.name, "net1")].add(second, "c-2", "net1", with_uid=False)
+    assert got.ips() == [fixed["net1"]] and holders_of(env, pb) == {fixed["net1"]: second.uid}
+    env.check(pa, pb)
+
+
+@pytest.mark.parametrize("stateful", [True, False], ids=["statefulset", "plain"])
+def test_a_transient_failure_on_one_nic_never_cools_another_nics_address(
+    env: Env, stateful: bool
+) -> None:
+    """net1's ADD gives up on a lock (code 11) and the runtime tears the sandbox down: eth0's
+    address is implicated by nothing. A StatefulSet pod keeps it for its next sandbox; a
+    plain pod releases it at once (multi-NIC is all-or-nothing), never into cool-down."""
+    pa = env.pool("pa", "10.215.0.0/24", ["10.215.0.10-10.215.0.20"])
+    pb = env.pool("pb", "10.215.1.0/24", ["10.215.1.10-10.215.1.20"])
+    node = env.node(0)
+    anno = {NETWORKS: json.dumps([{"name": "net-b", "interface": "net1"}])}
+    owner = {"owner": env.cluster.statefulset(env.ns, "db", replicas=1)} if stateful else {}
+    ref = env.pod("db-0", node, annotations=anno, **owner)
+    eth0 = Runtime(node, network="net-a", ipam={"default_ipv4_ippool": [pa]})
+    net1 = Runtime(
+        node, network="net-b", ipam={"default_ipv4_ippool": [pb], "allocation_timeout": 1}
+    )
+    fixed = eth0.add(ref, "c-1", "eth0").ips()[0]
+    (node.dir / "locks").mkdir(exist_ok=True)
+    held = os.open(node.dir / "locks" / f"{pb}.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # another ADD on this node holds net1's pool
+    try:
+        failed = net1.add(ref, "c-1", "net1")
+    finally:
+        os.close(held)
+    assert failed.code == 11, failed
+    for nic, rt in (("net1", net1), ("eth0", eth0)):  # the runtime undoes every NIC
+        assert rt.delete(ref, "c-1", nic).ok
+    records = env.cluster.records(pa)
+    if stateful:
+        assert holders_of(env, pa) == {fixed: ref.uid}
+        assert eth0.add(ref, "c-2", "eth0").ips() == [fixed]
+    else:
+        assert records == {}, records  # released, not cooling
+    env.check(pa, pb)

@@ -105,5 +105,5 @@ def test_a_state_dir_that_is_a_regular_file_is_unusable_not_a_crash(tmp_path: Pa
     with pytest.raises(files.Unusable, match="is a regular file, not a directory"):
         notes.write(note())
     with pytest.raises(files.Unusable):
-        notes.mark_failed("c1")
+        notes.mark_failed("c1", "ipam")
     assert notes.read("c1", "eth0") is None  # a note it cannot read is no note

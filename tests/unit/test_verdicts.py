@@ -17,7 +17,10 @@ Case matrix (rule numbers as in the module docstring):
 | 7    | pod alive, note "adding" (this IPAM never answered), also when | release, no cool-down    |
 |      | another NIC of the sandbox failed                              |                          |
 | 8    | pod alive, prevResult, but another NIC's ADD of the sandbox    | release into cool-down   |
-|      | failed                                                         |                          |
+|      | failed after its IPAM answered                                 |                          |
+| 8    | the same, but it failed in this IPAM (pool full, code 11)      | release at once          |
+| 8    | the same, a StatefulSet pod's endpoint, either kind            | keep (fixed addresses)   |
+| 8    | a StatefulSet pod, 0.4.0+, no prevResult (its own NIC failed)  | release into cool-down   |
 | 8    | pod alive, 0.4.0+, no prevResult, no note                      | release into cool-down   |
 | 8    | pod alive, 0.3.x, sandbox 5 s old / 10 min old                 | cool-down / keep         |
 | 9    | pod alive, prevResult                                          | keep                     |
@@ -103,11 +106,23 @@ def facts(**kw: object) -> Facts:
             False,
         ),
         (
-            {**ALIVE, "note_state": "adding", "note_uid": UID, "sandbox_failed": True},
+            {**ALIVE, "note_state": "adding", "note_uid": UID, "sandbox_failed": "chain"},
             Action.RELEASE,
             False,
         ),
-        ({**ALIVE, "sent_prev_result": True, "sandbox_failed": True}, Action.RELEASE, True),
+        ({**ALIVE, "sent_prev_result": True, "sandbox_failed": "chain"}, Action.RELEASE, True),
+        ({**ALIVE, "sent_prev_result": True, "sandbox_failed": "ipam"}, Action.RELEASE, False),
+        (
+            {**ALIVE, "sent_prev_result": True, "sandbox_failed": "ipam", "stateful": True},
+            Action.KEEP,
+            False,
+        ),
+        (
+            {**ALIVE, "sent_prev_result": True, "sandbox_failed": "chain", "stateful": True},
+            Action.KEEP,
+            False,
+        ),
+        ({**ALIVE, "stateful": True}, Action.RELEASE, True),
         ({**ALIVE}, Action.RELEASE, True),
         (
             {**ALIVE, "spec_040": False, "note_state": "attached", "note_since": 995.0},
@@ -156,7 +171,8 @@ fact_strategy = st.builds(
     collecting=st.booleans(),
     interface_requested=st.booleans(),
     stateful_place=st.sampled_from([None, "", "its StatefulSet is gone"]),
-    sandbox_failed=st.booleans(),
+    sandbox_failed=st.sampled_from(["", "ipam", "chain"]),
+    stateful=st.booleans(),
     now=st.just(1000.0),
 )
 

@@ -5,7 +5,8 @@ Used after every round of the fault suite, by the safety tests and by the benchm
 own bookkeeping):
 - one holder per address: no address is held by records of two pools (pools in a test
   are disjoint), and no two endpoints of different pod UIDs name one address;
-- I1: every address an endpoint names is recorded in its pool for the endpoint's UID;
+- I1: every address an endpoint names is recorded in its pool for the endpoint's UID
+  (a detail a StatefulSet successor took over and has not claimed: for the UID it names);
 - every holding record's pod UID is alive, or releasable: no live pod has that UID.
 """
 
@@ -53,7 +54,9 @@ class Snapshot:
                     if d.get(fam):
                         ip = d[fam].split("/")[0]
                         named[ip].add(cur.get("uid", ""))
-                        if holders.get((d.get(f"{fam}Pool", ""), ip)) != cur.get("uid"):
+                        # a detail taken over and not claimed yet: under the UID it names
+                        owner = d.get("inheritedFrom") or cur.get("uid")
+                        if holders.get((d.get(f"{fam}Pool", ""), ip)) != owner:
                             out.append(
                                 f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in "
                                 f"{d.get(f'{fam}Pool')},"

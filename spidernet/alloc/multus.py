@@ -121,18 +121,54 @@ def _from_text(item: str, where: str) -> Selection:
     return Selection(namespace, name, interface)
 
 
-def still_requested(annotations: Mapping[str, str], ifname: str) -> bool:
+@dataclass(frozen=True)
+class Setup:
+    """Multus's own configuration, as the cluster administrator gave it (the cluster IPAM
+    config: its ``multusNamespace``, ``defaultNetworks`` and ``systemNamespaces``).
+
+    Multus attaches, in this order: the cluster network as eth0; then, to every pod
+    outside the system namespaces, each default network; then the pod's annotation
+    networks. A NIC without a requested name is ``net<i>``, ``i`` its position in that
+    whole list, so with two default networks the annotation's first network is net3.
+    """
+
+    namespace: str = "kube-system"
+    default_networks: tuple[str, ...] = ()
+    system_namespaces: tuple[str, ...] = ("kube-system",)
+
+    def defaults_for(self, pod_namespace: str) -> tuple[str, ...]:
+        """The default networks ("ns/name", net1 first) a pod of this namespace gets."""
+        if pod_namespace in self.system_namespaces:
+            return ()
+        return tuple(n if "/" in n else f"{self.namespace}/{n}" for n in self.default_networks)
+
+
+def nic_networks(
+    annotations: Mapping[str, str], pod_namespace: str, setup: Setup
+) -> dict[str, str]:
+    """ifname -> the NAD ("ns/name") Multus attaches as that NIC, eth0 left out: the default
+    networks, then the annotation's (a malformed annotation is code 7 naming it)."""
+    defaults = setup.defaults_for(pod_namespace)
+    out = {f"net{i + 1}": key for i, key in enumerate(defaults)}
+    raw = annotations.get(ANNO_NETWORKS, "").strip()
+    chosen = parse(raw, pod_namespace, f"pod annotation {ANNO_NETWORKS}") if raw else []
+    for i, sel in enumerate(chosen):
+        out[sel.interface or f"net{len(defaults) + i + 1}"] = sel.key
+    return out
+
+
+def still_requested(
+    annotations: Mapping[str, str], ifname: str, pod_namespace: str, setup: Setup
+) -> bool:
     """Does the pod still ask Multus for ``ifname``? False only when it clearly does not.
 
-    Multus names additional NICs by ``interface`` or by position (``net<index+1>``); eth0
-    is the cluster network, always there. A pod with no networks annotation, or one we
-    cannot read, counts as still asking (we cannot tell an unplug from a sandbox rebuild).
+    eth0 (the cluster network) and the default networks are always there. A pod with no
+    networks annotation, or one we cannot read, counts as still asking (we cannot tell
+    an unplug from a sandbox rebuild).
     """
-    raw = annotations.get(ANNO_NETWORKS, "").strip()
-    if ifname == "eth0" or not raw:
+    if ifname == "eth0" or not annotations.get(ANNO_NETWORKS, "").strip():
         return True
     try:
-        chosen = parse(raw, "", ANNO_NETWORKS)
+        return ifname in nic_networks(annotations, pod_namespace, setup)
     except errors.InvalidConfig:
         return True
-    return any((sel.interface or f"net{i + 1}") == ifname for i, sel in enumerate(chosen))

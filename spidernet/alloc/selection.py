@@ -269,26 +269,24 @@ def network_of(
     pod_annotations: Mapping[str, str],
     namespace: str,
     fallback: str,
-    multus_namespace: str,
+    setup: multus.Setup,
 ) -> str:
     """The NAD ("ns/name") Multus used for ``ifname``, decoded as Multus decodes it (I6).
 
     eth0: ``v1.multus-cni.io/default-network`` (its first selection; namespace defaults to
-    Multus's), else the cluster network, taken as ``<multus_namespace>/<fallback>`` (the CNI
-    network name). Other NICs: their entry of ``k8s.v1.cni.cncf.io/networks`` by
-    ``interface``, else by position (``net<index+1>``, as Multus names them).
+    Multus's), else the cluster network, taken as ``<Multus's namespace>/<fallback>`` (the
+    CNI network name: eth0's config is the administrator's cluster network). Other NICs:
+    Multus's default networks first, then the entries of ``k8s.v1.cni.cncf.io/networks``
+    by ``interface``, else by position after them (``multus.Setup``). A NIC none of these
+    names is "": it matches no ``multusName`` (its network name is the NAD author's to
+    choose, never evidence of which NAD it is).
     """
     if ifname == "eth0":
         raw = pod_annotations.get(multus.ANNO_DEFAULT, "").strip()
         chosen = (
-            multus.parse(raw, multus_namespace, f"pod annotation {multus.ANNO_DEFAULT}")
+            multus.parse(raw, setup.namespace, f"pod annotation {multus.ANNO_DEFAULT}")
             if raw
             else []
         )
-        return chosen[0].key if chosen else f"{multus_namespace}/{fallback}"
-    raw = pod_annotations.get(multus.ANNO_NETWORKS, "").strip()
-    chosen = multus.parse(raw, namespace, f"pod annotation {multus.ANNO_NETWORKS}") if raw else []
-    for i, sel in enumerate(chosen):
-        if (sel.interface or f"net{i + 1}") == ifname:
-            return sel.key
-    return f"{multus_namespace}/{fallback}"
+        return chosen[0].key if chosen else f"{setup.namespace}/{fallback}"
+    return multus.nic_networks(pod_annotations, namespace, setup).get(ifname, "")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from spidernet.alloc import multus
 from spidernet.ipam import cluster as clusterconf
 from spidernet.ipam.cluster import ClusterConf
 from spidernet.protocol import errors, logs
@@ -69,6 +70,14 @@ class IpamConf:
     failed_add_cooldown: float = DEFAULT_COOLDOWN
     multus_namespace: str = "kube-system"
     cluster: ClusterConf = field(default_factory=ClusterConf)
+
+    @property
+    def multus(self) -> multus.Setup:
+        """Multus's own configuration, from the cluster IPAM config."""
+        c = self.cluster
+        return multus.Setup(
+            self.multus_namespace, c.multus_default_networks, c.multus_system_namespaces
+        )
 
 
 def parse(conf: NetConf, cluster: ClusterConf | None = None, *, adding: bool = False) -> IpamConf:

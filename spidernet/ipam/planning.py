@@ -96,7 +96,7 @@ def pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
             ctx.pod.annotations,
             ctx.pod.namespace,
             ctx.conf.network,
-            ctx.conf.multus_namespace,
+            ctx.conf.multus,
         )
     return selection.PodView(
         namespace=ctx.pod.namespace,
@@ -105,7 +105,7 @@ def pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
         node_labels=(node_obj or {}).get("metadata", {}).get("labels") or {},
         ns_labels=(ns_obj or {}).get("metadata", {}).get("labels") or {},
         network=network,
-        multus_namespace=ctx.conf.multus_namespace,
+        multus_namespace=ctx.conf.multus.namespace,
     )
 
 

@@ -74,7 +74,9 @@ def settle(
             detail_container=endpoints.container_of(detail),
             pod_uid=pod.uid if pod else "",
             pod_alive=bool(pod and pod.alive),
-            interface_requested=multus.still_requested(pod.annotations if pod else {}, ifname),
+            interface_requested=multus.still_requested(
+                pod.annotations if pod else {}, ifname, who.namespace, conf.multus
+            ),
             stateful_place=_stateful_place(store, ep, pod),
             stateful=endpoints.stateful(ep),
             sandbox_failed=notes.failed(container_id),

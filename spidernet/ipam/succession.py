@@ -86,7 +86,9 @@ def take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any]
     gone = [
         d
         for d in endpoints.details(existing)
-        if not multus.still_requested(ctx.pod.annotations, str(d.get("interface", "")))
+        if not multus.still_requested(
+            ctx.pod.annotations, str(d.get("interface", "")), ctx.pod.namespace, ctx.conf.multus
+        )
     ]
     dropped = [str(d.get("interface", "")) for d in gone]
     log.info(

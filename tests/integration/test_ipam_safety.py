@@ -47,6 +47,9 @@ Invariants are read back from the API after each step (tools/testbed/invariants.
 |      |                                                    | claims the same address             |
 | 14   | net1's ADD fails with code 11; the runtime DELs    | eth0: kept (StatefulSet) / free,    |
 |      | both NICs (eth0 with its cached result)            | not cooling (plain pod)             |
+| 15   | Multus's default network (cluster IPAM config) is  | net1: code 101 naming multusName;   |
+|      | net1; the annotation's network is net2; a pool     | net2: the address, kept across a    |
+|      | with its multusName                                | sandbox rebuild                     |
 """
 
 from __future__ import annotations
@@ -620,3 +623,32 @@ def test_a_transient_failure_on_one_nic_never_cools_another_nics_address(
     else:
         assert records == {}, records  # released, not cooling
     env.check(pa, pb)
+
+
+# ------------------------------------------------------------------- case 15
+
+
+def test_multus_default_networks_shift_the_annotations_nics_and_their_pools_follow(
+    env: Env,
+) -> None:
+    """Multus's default network (the cluster IPAM config) is net1, so the annotation's first
+    network is net2: its pool serves net2, never the default network's NIC, and a sandbox
+    rebuild keeps net2's address (it is still asked for)."""
+    secure = env.pool(
+        "secure",
+        "10.216.0.0/24",
+        ["10.216.0.10-10.216.0.20"],
+        multusName=[f"{env.ns}/secure-net"],
+    )
+    node = env.node(0)
+    node.write_cluster(multus_default_networks=["monitor"])
+    ref = env.pod("a", node, annotations={NETWORKS: "secure-net"})
+    ipam = {"default_ipv4_ippool": [secure]}
+    wrong = Runtime(node, network="monitor", ipam=ipam).add(ref, "c-1", "net1")
+    assert wrong.code == 101 and "multusName" in str(wrong.result), wrong
+    right = Runtime(node, network="secure-net", ipam=ipam)
+    got = right.add(ref, "c-1", "net2")
+    assert got.ok, got
+    assert right.delete(ref, "c-1", "net2").ok  # the sandbox is rebuilt: net2 is kept
+    assert right.add(ref, "c-2", "net2").ips() == got.ips()
+    env.check(secure)

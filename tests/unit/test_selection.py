@@ -29,8 +29,10 @@ Case matrix:
     network_of   eth0: default-network "ns/name", bare name (Multus's namespace), JSON form,
                  none -> <multus ns>/<CNI network>; net<n>: JSON list and comma forms,
                  "interface" / "@if" naming, namespace default (the pod's), not listed / no
-                 annotation -> fallback; eth0 ignores the networks annotation; what Multus
-                 refuses (bad JSON, wrong types, bad names) is code 7
+                 annotation -> "" (no multusName matches); eth0 ignores the networks
+                 annotation; Multus's default networks are net1..netN, the annotation's after
+                 them, none in a system namespace; what Multus refuses (bad JSON, wrong
+                 types, bad names) is code 7
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spidernet.alloc import selection
+from spidernet.alloc import multus, selection
 from spidernet.alloc.pools import Pool
 from spidernet.alloc.selection import (
     ANNO_IPPOOL,
@@ -570,21 +572,47 @@ COMMA_NETS = "kube-system/macvlan-a, sriov-b@vf1 ,ipvlan-c"
         ("eth0", {NETWORKS: COMMA_NETS}, "multus-ns/conf-net"),
         ("net1", {NETWORKS: JSON_NETS}, "kube-system/macvlan-a"),
         ("vf1", {NETWORKS: JSON_NETS}, "pod-ns/sriov-b"),
-        ("net2", {NETWORKS: JSON_NETS}, "multus-ns/conf-net"),
+        ("net2", {NETWORKS: JSON_NETS}, ""),
         ("net3", {NETWORKS: JSON_NETS}, "pod-ns/ipvlan-c"),
         ("net1", {NETWORKS: COMMA_NETS}, "kube-system/macvlan-a"),
         ("vf1", {NETWORKS: COMMA_NETS}, "pod-ns/sriov-b"),
         ("net3", {NETWORKS: COMMA_NETS}, "pod-ns/ipvlan-c"),
         ("net1", {NETWORKS: "ipvlan-c"}, "pod-ns/ipvlan-c"),
-        ("net4", {NETWORKS: COMMA_NETS}, "multus-ns/conf-net"),
-        ("net1", {NETWORKS: "   "}, "multus-ns/conf-net"),
-        ("net1", {}, "multus-ns/conf-net"),
+        ("net4", {NETWORKS: COMMA_NETS}, ""),
+        ("net1", {NETWORKS: "   "}, ""),
+        ("net1", {}, ""),
     ],
 )
 def test_network_of_finds_the_nad_multus_used_for_the_interface(
     ifname: str, annotations: dict[str, str], expected: str
 ) -> None:
-    assert selection.network_of(ifname, annotations, "pod-ns", "conf-net", "multus-ns") == expected
+    got = selection.network_of(ifname, annotations, "pod-ns", "conf-net", multus.Setup("multus-ns"))
+    assert got == expected
+
+
+WITH_DEFAULTS = multus.Setup("multus-ns", ("monitor", "team/storage"), ("kube-system",))
+
+
+@pytest.mark.parametrize(
+    ("ifname", "namespace", "expected"),
+    [
+        ("net1", "pod-ns", "multus-ns/monitor"),  # Multus's default networks come first
+        ("net2", "pod-ns", "team/storage"),
+        ("net3", "pod-ns", "kube-system/macvlan-a"),  # then the annotation's, after them
+        ("vf1", "pod-ns", "pod-ns/sriov-b"),
+        ("net5", "pod-ns", "pod-ns/ipvlan-c"),
+        ("net4", "pod-ns", ""),
+        ("net1", "kube-system", "kube-system/macvlan-a"),  # a system namespace gets none
+        ("net3", "kube-system", "kube-system/ipvlan-c"),
+    ],
+)
+def test_multus_default_networks_take_the_first_nic_names(
+    ifname: str, namespace: str, expected: str
+) -> None:
+    annotations = {NETWORKS: JSON_NETS}
+    assert selection.network_of(ifname, annotations, namespace, "conf", WITH_DEFAULTS) == expected
+    still = multus.still_requested(annotations, ifname, namespace, WITH_DEFAULTS)
+    assert still == (expected != "")
 
 
 @pytest.mark.parametrize(
@@ -592,7 +620,7 @@ def test_network_of_finds_the_nad_multus_used_for_the_interface(
 )
 def test_network_of_refuses_an_annotation_multus_would_refuse_with_code_7(raw: str) -> None:
     with pytest.raises(errors.InvalidConfig) as e:
-        selection.network_of("net1", {NETWORKS: raw}, "pod-ns", "conf-net", "multus-ns")
+        selection.network_of("net1", {NETWORKS: raw}, "pod-ns", "conf-net", multus.Setup())
     assert NETWORKS in e.value.msg
 
 

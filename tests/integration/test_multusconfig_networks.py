@@ -38,7 +38,7 @@ def test_the_dual_stack_macvlan_example_addresses_the_pod_from_both_pools(sc: Sc
     conflist, pools = smc_networks.network(sc.cluster, "smc-macvlan-ens1", node)
     try:
         assert [p["type"] for p in conflist["plugins"]] == ["macvlan", "coordinator"]
-        rt = cni.Runtime(conflist, node=node.netns)
+        rt = cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
         ref, pod = sc.pod("a", node)
         result = rt.add(ref.container_id, pod.path, pod=ref)
         got = sorted(str(ip["address"]) for ip in result["ips"])
@@ -57,7 +57,7 @@ def test_the_tuned_example_runs_its_chained_plugin_and_the_coordinators_keys(sc:
     conflist, pools = smc_networks.network(sc.cluster, "smc-macvlan-tuned", node)
     try:
         assert [p["type"] for p in conflist["plugins"]] == ["macvlan", "tuning", "coordinator"]
-        rt = cni.Runtime(conflist, node=node.netns)
+        rt = cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
         ref, pod = sc.pod("a", node)
         result = rt.add(ref.container_id, pod.path, pod=ref)
         assert str(result["ips"][0]["address"]).startswith("172.31.30.1")

@@ -41,7 +41,7 @@ def run_and_release(
     """ADD through the rendered chain, then DEL; the pod's address (and the pod netns)."""
     conflist, pools = smc_networks.network(sc.cluster, name, node)
     assert [p["type"] for p in conflist["plugins"]] == chain
-    rt = cni.Runtime(conflist, node=node.netns)
+    rt = cni.Runtime(conflist, node=node.netns, extra_env=node.config.env)
     ref, pod = sc.pod("a", node)
     result = rt.add(ref.container_id, pod.path, pod=ref)
     address = str(result["ips"][0]["address"])

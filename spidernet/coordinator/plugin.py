@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from spidernet.netlink import routing
 
     T = TypeVar("T")
+
 IP_CONFLICT = 110
 GATEWAY_UNREACHABLE = 111
 POD_STATE = 112

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import TypeVar
 
     T = TypeVar("T")
+
 KERNEL_REFUSED = 120
 CHECK_FAILED = 121
 

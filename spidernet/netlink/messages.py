@@ -108,9 +108,8 @@ HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _ATTR = struct.Struct("=HH")  # rtattr: length, type
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBi")  # family, prefixlen, flags, scope, index
-_RTMSG = struct.Struct(
-    "=BBBBBBBBI"
-)  # family, dst_len, src_len, tos, table, proto, scope, type, flags
+# rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+_RTMSG = struct.Struct("=BBBBBBBBI")
 _RULE = _RTMSG  # fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action, flags
 _NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 _NEXTHOP = struct.Struct("=HBBi")  # rtnexthop: length, flags, hops, ifindex

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
 
 
@@ -122,7 +123,7 @@ def _records(obj: Mapping[str, Any]) -> dict[str, Record]:
 
 def _parse_addresses(spec: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        subnet = ipaddress.ip_network(spec.get("subnet", ""), strict=True)
+        subnet = addresses.network(spec.get("subnet", ""), strict=True)
     except ValueError as e:
         raise _Broken(f"spec.subnet: {e}") from None
     family = spec.get("ipVersion") or subnet.version

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from spidernet.ipmath import addresses
 from spidernet.protocol import errors, logs
 from spidernet.types import netconf
 from spidernet.types.netconf import SPEC_KEYS, Fields, NetConf
@@ -103,7 +104,7 @@ def _cidrs(f: Fields, key: str) -> tuple[Network, ...]:
     out = []
     for i, text in enumerate(f.strs(key)):
         try:
-            out.append(ipaddress.ip_network(text, strict=False))
+            out.append(addresses.network(text, strict=False))
         except ValueError as e:
             raise errors.InvalidConfig(f"{f.path(key)}[{i}]", f"{text!r} is not a CIDR: {e}") from e
     return tuple(out)
@@ -112,13 +113,13 @@ def _cidrs(f: Fields, key: str) -> tuple[Network, ...]:
 def _policy_route(r: Fields) -> PolicyRoute:
     dst_text, gw_text = r.str("dst", required=True), r.str("gw", required=True)
     try:
-        dst = ipaddress.ip_network(dst_text, strict=False)  # a bare IP reads as /32 or /128
+        dst = addresses.network(dst_text, strict=False)  # a bare IP reads as /32 or /128
     except ValueError as e:
-        raise errors.InvalidConfig(r.path("dst"), f"{dst_text!r} is not an IP or CIDR") from e
+        raise errors.InvalidConfig(r.path("dst"), f"{dst_text!r} is not an IP or CIDR: {e}") from e
     try:
-        gw = ipaddress.ip_address(gw_text)
+        gw = addresses.address(gw_text)
     except ValueError as e:
-        raise errors.InvalidConfig(r.path("gw"), f"{gw_text!r} is not an IP address") from e
+        raise errors.InvalidConfig(r.path("gw"), f"{gw_text!r} is not an IP address: {e}") from e
     if dst.version != gw.version:
         raise errors.InvalidConfig(r.prefix, f"dst {dst} and gw {gw} are of different IP families")
     return PolicyRoute(dst, gw)

@@ -38,6 +38,7 @@ from spidernet.ipam import endpoints, planning, pods, succession
 from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
+from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import errors, logs
@@ -327,8 +328,7 @@ def _annotation_routes(ctx: planning.Context) -> list[dict[str, str]]:
     try:
         routes = bounds.json_document(raw)
         parsed = [
-            (ipaddress.ip_network(r["dst"], strict=False), ipaddress.ip_address(r["gw"]))
-            for r in routes
+            (addresses.network(r["dst"], strict=False), addresses.address(r["gw"])) for r in routes
         ]
     except (ValueError, KeyError, TypeError) as e:  # BadJson is a ValueError
         raise errors.InvalidConfig(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None

@@ -14,6 +14,8 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from spidernet.ipmath import addresses
+
 Interval = tuple[int, int]  # inclusive
 
 
@@ -26,8 +28,8 @@ class RangeError(ValueError):
 
 
 def parse_ip(text: str) -> tuple[int, int]:
-    """``"10.0.0.1"`` -> ``(4, 167772161)``; raises ValueError."""
-    addr = ipaddress.ip_address(text)
+    """``"10.0.0.1"`` -> ``(4, 167772161)``; raises ValueError (also for a zone index)."""
+    addr = addresses.address(text)
     return addr.version, int(addr)
 
 
@@ -40,7 +42,7 @@ def _parse_item(index: int, text: str, family: int, allow_cidr: bool) -> Interva
         if "/" in text:
             if not allow_cidr:
                 raise ValueError("a CIDR is not allowed here")
-            net = ipaddress.ip_network(text, strict=False)
+            net = addresses.network(text, strict=False)
             bounds: list[tuple[int, int]] = [
                 (net.version, int(net.network_address)),
                 (net.version, int(net.broadcast_address)),

@@ -15,8 +15,8 @@ also a list of more than ``MAX_ITEMS`` entries and a number outside its range.
 from __future__ import annotations
 
 import builtins
-import ipaddress
 
+from spidernet.ipmath import addresses
 from spidernet.protocol import errors, versions
 from spidernet.types import bounds
 from spidernet.types.results import DNS, Interface, IPConfig, Result, Route
@@ -91,11 +91,13 @@ class _Reader:
 
 def _cidr(value: str, path: str) -> str:
     try:
-        ipaddress.ip_interface(value)
+        addresses.interface(value)
         # ip_interface also takes "a.b.c.d/255.255.255.0" and "/0.0.0.255"; the spec (and a Go
         # consumer's net.ParseCIDR) wants a prefix length, and we pass the text through as is.
         if not value.rpartition("/")[2].isdigit():
             raise ValueError
+    except addresses.ZoneIndex as e:
+        raise errors.InvalidConfig(path, str(e)) from None
     except ValueError:
         raise errors.InvalidConfig(path, f"{value!r} is not an address in CIDR form") from None
     return value
@@ -104,7 +106,9 @@ def _cidr(value: str, path: str) -> str:
 def _ip(value: str, path: str) -> str:
     if value:
         try:
-            ipaddress.ip_address(value)
+            addresses.address(value)
+        except addresses.ZoneIndex as e:
+            raise errors.InvalidConfig(path, str(e)) from None
         except ValueError:
             raise errors.InvalidConfig(path, f"{value!r} is not an IP address") from None
     return value

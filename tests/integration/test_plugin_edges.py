@@ -26,6 +26,10 @@
 | a prevResult of 50000 addresses             | coordinator  | 7 naming prevResult.ips             |
 | a lone surrogate escape (\\ud800) in stdin  | each         | 6                                   |
 | CNI_IFNAME with a byte that is not UTF-8    | spiderpool   | 4; no record, no endpoint           |
+| a zone index (%eth0) in hijackCIDR, a       | coordinator  | 7 naming the field                  |
+| policy route's gw, prevResult's gateway or  |              |                                     |
+| route dst                                   |              |                                     |
+| a zone index in the route annotation (ADD)  | spiderpool   | 7 naming it, not a dropped route    |
 
 Every exec here has ``BUDGET`` seconds (the plugins' budgets are 1 s): a hang fails the
 test instead of holding up the suite.
@@ -508,3 +512,58 @@ def test_an_ifname_that_is_not_utf8_is_code_4_before_anything_is_allocated(
     err = exec_plugin("spiderpool", "ADD", conf, node=node.netns, env=env).json()
     assert err["code"] == 4 and "CNI_IFNAME b'eth\\xff' must be printable ASCII" in err["msg"]
     assert cluster.records(pool) == {} and cluster.endpoint(sc.ns, "a") is None
+
+
+# ---------------------------------------------------------------- IPv6 zone indices
+
+ZONED = {
+    "hijackCIDR[0]": {"hijackCIDR": ["fd00:10::%eth0/64"]},
+    "policyRoutes[0].gw": {"policyRoutes": [{"dst": "fd00:20::/64", "gw": "fe80::1%eth0"}]},
+    "prevResult.ips[0].gateway": {
+        "prevResult": {
+            "cniVersion": "1.0.0",
+            "interfaces": [{"name": "eth0"}],
+            "ips": [{"address": "fd00:30::5/64", "gateway": "fe80::1%eth0", "interface": 0}],
+        }
+    },
+    "prevResult.routes[0].dst": {
+        "prevResult": {
+            "cniVersion": "1.0.0",
+            "ips": [{"address": "fd00:30::5/64"}],
+            "routes": [{"dst": "fe80::%eth0/64"}],
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("field", list(ZONED))
+def test_a_zone_index_in_a_coordinator_address_is_code_7_naming_it(
+    node: netns.Netns, tmp_path: Path, field: str
+) -> None:
+    conf = {"cniVersion": "1.0.0", "name": "n", **configs(tmp_path, "")["coordinator"]}
+    conf.update(ZONED[field])
+    err = exec_plugin("coordinator", "ADD", conf, node=node, env=POD_ENV).json()
+    assert (err["code"], err["details"]) == (7, f"field: {field}"), err
+    assert "zone index" in err["msg"]
+
+
+def test_a_zone_index_in_a_route_annotation_is_code_7_not_a_dropped_route(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path
+) -> None:
+    sc = Scenario(cluster, api_underlay, tmp_path)
+    pool = sc.name("p")
+    cluster.pool(pool, "fd00:182::/64", ["fd00:182::10"])
+    node = sc.node(0)
+    routes = json.dumps([{"dst": "fd00:99::/64", "gw": "fe80::1%eth0"}])
+    ref, pod = sc.pod("a", node, annotations={"ipam.spidernet.io/routes": routes})
+    rt = node.runtime(default_ipv6_ippool=[pool])
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(ref.container_id, pod.path, pod=ref)
+    error = failure.value.error
+    assert (error["code"], error["details"]) == (
+        7,
+        "field: pod annotation ipam.spidernet.io/routes",
+    ), error
+    assert "zone index" in error["msg"]
+    rt.delete(ref.container_id, pod.path, pod=ref)
+    assert cluster.records(pool) == {}

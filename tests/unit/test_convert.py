@@ -20,7 +20,8 @@ Case matrix:
                of range / negative / not an int / bool, bad gateway, route dst missing /
                not CIDR / netmask form, bad route gw, non-int route mtu or table, a route
                number beyond its unsigned range (table 2**32, scope 256, mtu -1), an
-               interface mtu of 300 digits, a list of more than 1024 entries (routes,
+               interface mtu of 300 digits, an IPv6 zone index in an address, gateway or
+               route gw, a list of more than 1024 entries (routes,
                nameservers), interface name missing, non-string mac or
                mtu, non-string nameserver, search not a list; the path prefix is the
                caller's
@@ -402,6 +403,19 @@ READ_ERRORS: list[tuple[str, str, Mutation, str]] = [
         "prevResult.routes[0].scope",
     ),
     ("route-mtu-negative", "1.1.0", _set(("routes", 0, "mtu"), -1), "prevResult.routes[0].mtu"),
+    (
+        "address-zoned",
+        "1.0.0",
+        _set(("ips", 1, "address"), "fe80::5%eth0/64"),
+        "prevResult.ips[1].address",
+    ),
+    (
+        "gateway-zoned",
+        "1.0.0",
+        _set(("ips", 1, "gateway"), "fe80::1%eth0"),
+        "prevResult.ips[1].gateway",
+    ),
+    ("route-gw-zoned", "1.0.0", _set(("routes", 1, "gw"), "fe80::1%2"), "prevResult.routes[1].gw"),
     (
         "too-many-routes",
         "1.0.0",

@@ -9,7 +9,8 @@ Case matrix (every refusal is InvalidConfig, code 7, naming the key):
     overlayPodCIDR/         v4 and v6 CIDRs, host bits dropped      "10.0.0.0/33", "x", [1]
     serviceCIDR/hijackCIDR  (all three joined in hijack_routes)
     policyRoutes            bare IP -> /32, CIDR                    dst/gw missing or bad,
-                                                                    families differ, not a list
+                                                                    families differ, not a list,
+                                                                    a zone index (also in CIDRs)
     tunePodRoutes           default true                            "yes"
     hostRuleTable           default 500, 0 -> 500                   253/254/255, -1
     podRPFilter             default -1, 0..2, negative              3
@@ -333,3 +334,17 @@ def test_a_del_goes_on_with_defaults_for_the_keys_that_do_not_parse() -> None:
 def test_a_del_of_a_config_that_parses_has_no_problems() -> None:
     conf = netconf.parse({"cniVersion": "1.0.0", "name": "n", "hostRuleTable": 600}, "1.0.0")
     assert config.parse_for_delete(conf) == (config.parse(conf), [])
+
+
+@pytest.mark.parametrize(
+    ("keys", "field"),
+    [
+        ({"hijackCIDR": ["fe80::%eth0/64"]}, "hijackCIDR[0]"),
+        ({"policyRoutes": [{"dst": "fd00::/64", "gw": "fe80::1%eth0"}]}, "policyRoutes[0].gw"),
+        ({"policyRoutes": [{"dst": "fe80::%2/64", "gw": "fe80::1"}]}, "policyRoutes[0].dst"),
+    ],
+)
+def test_an_ipv6_zone_index_is_refused_naming_the_field(keys: dict[str, Any], field: str) -> None:
+    with pytest.raises(errors.InvalidConfig, match="zone index") as e:
+        parse(**keys)
+    assert e.value.field == field

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
+from spidernet.protocol import errors
 
 
 @dataclass(frozen=True)
@@ -241,3 +242,28 @@ def _family(version: object, subnet: object) -> int:
         return ipaddress.ip_network(str(subnet), strict=False).version
     except ValueError:
         return 0
+
+
+def reserved_ranges(objs: Iterable[Mapping[str, Any]]) -> dict[int, RangeSet]:
+    """Union of these SpiderReservedIPs per family (terminating ones no longer count).
+
+    The family is each entry's own, as upstream's webhook infers ``spec.ipVersion``
+    from the first entry: users write reserved IPs without it, and an entry
+    of the other family than ``ipVersion`` says is still reserved in its own. An
+    object we cannot read is code 7 naming it (an ADD then fails: its addresses might
+    protect a router or a VIP, and handing them out would be an outage).
+    """
+    out = {4: RangeSet(4), 6: RangeSet(6)}
+    for obj in objs:
+        if obj.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        name = obj.get("metadata", {}).get("name", "")
+        for item in (obj.get("spec") or {}).get("ips") or []:
+            try:
+                family = parse_ip(str(item).split("-")[0].strip())[0]
+                out[family] = out[family].union(RangeSet.parse([item], family))
+            except (RangeError, ValueError) as e:
+                raise errors.InvalidConfig(
+                    f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}"
+                ) from None
+    return out

@@ -14,11 +14,14 @@ From the LISTs (pools, endpoints, pods, nodes, StatefulSets) this builds:
   record is released while another holder's endpoint names it (I1);
 - problems (reported as errors: a record without ``podUid``, an unreadable pool) and
   inconsistencies (reported, never fixed: an address held in two pools, an endpoint
-  naming an address its pool does not record for its UID, two endpoints naming one).
+  naming an address its pool does not record for its UID, two endpoints naming one);
+- the SpiderReservedIPs, so that a pool with no free address left (``full``: cooling
+  records count as taken) is known for what it is.
 """
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping
@@ -26,9 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import choosing
-from spidernet.alloc.pools import Pool, Record, parse_records
+from spidernet.alloc.pools import Pool, Record, parse_records, reserved_ranges
 from spidernet.gc import rules
 from spidernet.ipam import endpoints, pods
+from spidernet.ipmath.ranges import RangeSet
+from spidernet.protocol import errors
 
 HolderId = tuple[str, str]  # (pod "ns/name", pod UID)
 
@@ -83,9 +88,18 @@ class Census:
     inconsistencies: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0
     endpoints: int = 0
+    reserved: dict[int, RangeSet] | None = None  # None: not readable
 
     def holder(self, key: str, uid: str) -> HolderRecords:
         return self.holders.setdefault((key, uid), HolderRecords(key, uid))
+
+    def full(self, pool: str, now: float) -> bool:
+        """No address of the pool is free for an ADD now (False when that cannot be told)."""
+        state = self.pools.get(pool)
+        if state is None or not state.writable or self.reserved is None:
+            return False
+        p = state.pool
+        return choosing.free_count(p, self.reserved[p.family], now) == 0
 
 
 def canonical(ip: str) -> str:
@@ -95,8 +109,17 @@ def canonical(ip: str) -> str:
         return ip
 
 
-def take(pool_objs: list[dict[str, Any]], endpoint_objs: list[dict[str, Any]]) -> Census:
+def take(
+    pool_objs: list[dict[str, Any]],
+    endpoint_objs: list[dict[str, Any]],
+    reserved_objs: list[dict[str, Any]] | None = None,
+) -> Census:
     c = Census()
+    if reserved_objs is not None:
+        try:
+            c.reserved = reserved_ranges(reserved_objs)
+        except errors.InvalidConfig as e:
+            c.problems.append(Problem("SpiderReservedIPs", f"{e.msg}: no pool judged full"))
     for obj in pool_objs:
         _add_pool(c, obj)
     for ep in endpoint_objs:
@@ -317,4 +340,31 @@ def facts(world: World, h: HolderRecords) -> rules.Holder:
         statefulset=sts,
         sts_state=state,
         sts_detail=detail,
+        dead_since=dead_since(pod_obj, h.uid),
     )
+
+
+def dead_since(pod_obj: Mapping[str, Any] | None, uid: str) -> float | None:
+    """By when the API says the pod of ``uid`` was no longer alive, so that no ADD for it
+    could start after: a pod of its name with another UID was created after it was gone; a
+    terminating one was asked to go at ``deletionTimestamp - deletionGracePeriodSeconds``.
+    None when the objects do not tell (gone without a successor, finished)."""
+    meta = (pod_obj or {}).get("metadata") or {}
+    if not meta:
+        return None
+    if meta.get("uid") != uid:
+        return timestamp(meta.get("creationTimestamp"))
+    deleting = timestamp(meta.get("deletionTimestamp"))
+    if deleting is None:
+        return None
+    return deleting - float(meta.get("deletionGracePeriodSeconds") or 0)
+
+
+def timestamp(text: object) -> float | None:
+    """An API server's RFC 3339 time, None when absent or unreadable (never taken as old)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

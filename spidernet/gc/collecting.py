@@ -38,6 +38,7 @@ from typing import Any
 
 from spidernet.alloc import choosing
 from spidernet.alloc.pools import Pool, Record
+from spidernet.gc import census as census_mod
 from spidernet.gc import plan as planning
 from spidernet.gc import rules, suspects
 from spidernet.gc.census import Census, Entry, World, take
@@ -71,37 +72,38 @@ def run(
     progress: Progress = lambda _: None,
     clock: Callable[[], float] = time.time,
 ) -> Report:
-    now = clock()
-    report = Report(started=choosing.rfc3339(now), dry_run=opts.dry_run)
+    """One pass. ``clock`` (this machine's) dates the report only: every decision takes
+    its time from the API server (``server_now``)."""
+    report = Report(started=choosing.rfc3339(clock()), dry_run=opts.dry_run)
     started = time.monotonic()
     try:
-        _pass(transport, opts, Store(transport, lock_dir), report, progress, now)
+        _pass(transport, opts, Store(transport, lock_dir), report, progress)
     finally:
         report.seconds = time.monotonic() - started
     return report
 
 
 def _pass(
-    transport: Transport,
-    opts: Options,
-    store: Store,
-    report: Report,
-    progress: Progress,
-    now: float,
+    transport: Transport, opts: Options, store: Store, report: Report, progress: Progress
 ) -> None:
-    read = _read(transport, opts, report, progress)
-    if read is None:
-        return
-    census, world = read
-    report.inconsistencies = census.inconsistencies
-    for p in census.problems:
-        report.error(p.object, p.message, **({"ip": p.ip} if p.ip else {}))
     state = (
         _recall(transport, opts, report)
         if opts.knobs.min_age > 0
         else _State(suspects.Suspects(), None, False)
     )
-    plan = planning.make(census, world, state.memory, opts.knobs, now)
+    judged = _judge(transport, opts, report, progress, state.memory)
+    if judged is not None and judged[0].wait is not None and opts.knobs.min_age <= 0:
+        # Nothing is remembered between runs at --min-age 0, so a zombie too young for the
+        # allocation budget is waited for here (at most the budget), then judged afresh.
+        wait = min(judged[0].wait, opts.knobs.allocation_budget)
+        progress(f"waiting {wait:.0f} s: zombies may belong to ADDs still running")
+        report.waited = wait
+        time.sleep(wait)
+        report.reset_findings()
+        judged = _judge(transport, opts, report, progress, judged[0].suspects)
+    if judged is None:
+        return
+    plan, census = judged
     report.kept += plan.kept
     report.endpoints_kept += plan.endpoints_kept
     if opts.dry_run:
@@ -114,6 +116,49 @@ def _pass(
         for uid in released:
             plan.suspects.since.pop(uid, None)
         _remember(transport, opts, state, plan.suspects, report)
+
+
+def _judge(
+    transport: Transport,
+    opts: Options,
+    report: Report,
+    progress: Progress,
+    memory: suspects.Suspects,
+) -> tuple[planning.Plan, Census] | None:
+    """Read, take the API server's time, decide; None when a pass cannot decide anything."""
+    read = _read(transport, opts, report, progress)
+    if read is None:
+        return None
+    census, world = read
+    now = server_now(transport, opts, report)
+    if now is None:
+        return None
+    report.server_time = choosing.rfc3339(now)
+    report.inconsistencies = census.inconsistencies
+    for p in census.problems:
+        report.error(p.object, p.message, **({"ip": p.ip} if p.ip else {}))
+    return planning.make(census, world, memory, opts.knobs, now), census
+
+
+def server_now(transport: Transport, opts: Options, report: Report) -> float | None:
+    """The API server's clock, read after the LISTs: the creationTimestamp it gives a
+    ConfigMap in a dry-run create (nothing is stored; the GC's Role may create there). A
+    pass that cannot read it decides nothing: judging by this machine's clock let a skew
+    between CronJob runs release a terminating pod 2.3 s into its 30 s grace."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"generateName": f"{opts.state_name}-clock-"},
+    }
+    try:
+        obj = transport.request("POST", _state_path(opts, named=False) + "?dryRun=All", body)
+    except kerr.ApiError as e:
+        report.error("the API server's clock", f"{e}: nothing was judged")
+        return None
+    created = census_mod.timestamp(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
+    if created is None:
+        report.error("the API server's clock", "a dry-run create gave no creationTimestamp")
+    return created
 
 
 # ------------------------------------------------------------------ reading
@@ -131,6 +176,7 @@ def _read(
         ("pods", "/api/v1/pods"),
         ("nodes", "/api/v1/nodes"),
         ("statefulsets", "/apis/apps/v1/statefulsets"),
+        ("reserved", f"{GROUP}/spiderreservedips"),
     ):
         try:
             lists[what] = listing.list_all(transport, path, opts.page_size, progress)
@@ -138,13 +184,17 @@ def _read(
             lists[what] = None
             needed = what in ("pools", "endpoints", "pods")
             consequence = (
-                "nothing was judged" if needed else f"no verdict that needs the {what} was taken"
+                "nothing was judged"
+                if needed
+                else "no pool was judged full"
+                if what == "reserved"
+                else f"no verdict that needs the {what} was taken"
             )
             report.error(f"LIST {path}", f"{e}: {consequence}")
             if needed:
                 return None
     report.scanned = {what: len(items or []) for what, items in lists.items()}
-    census = take(lists["pools"] or [], lists["endpoints"] or [])
+    census = take(lists["pools"] or [], lists["endpoints"] or [], lists["reserved"])
     report.scanned.update(records=census.records, cooling=len(census.cooling))
     return census, World.of(lists["pods"] or [], lists["nodes"], lists["statefulsets"])
 
@@ -223,13 +273,20 @@ def _would(report: Report, plan: planning.Plan) -> None:
         report.would_release += [
             planning.entry_report(e, rel.verdict.reason, rel.verdict.detail) for e in rel.entries
         ]
-    report.cooling_dropped += [
-        planning.entry_report(e, "cooling-expired", _cooled_detail(e)) for e in plan.expired
-    ]
+    for e, new in plan.cooling_changes():
+        _report_cooling(report, e, new)
 
 
-def _cooled_detail(e: Entry) -> str:
-    return f"cooling record, its cool-down ended at {e.record.cooldown_until}"
+def _report_cooling(report: Report, e: Entry, new: Record | None) -> None:
+    if new is None:
+        detail = f"cooling record, its cool-down ended at {e.record.cooldown_until}"
+        report.cooling_dropped.append(planning.entry_report(e, "cooling-expired", detail))
+        return
+    detail = (
+        f"cooling until {e.record.cooldown_until} in a pool with no free address: free now, "
+        f"its {e.record.strikes} strike(s) kept"
+    )
+    report.cooling_reclaimed.append(planning.entry_report(e, "cooling-blocks-full-pool", detail))
 
 
 def _execute(
@@ -247,15 +304,15 @@ def _execute(
     for rel in ready:
         for e in rel.entries:
             targets[e.pool][e.ip] = (e.record.pod_uid, rel)
-    expired: dict[str, dict[str, Record]] = defaultdict(dict)
-    for e in plan.expired:
-        expired[e.pool][e.ip] = e.record
+    changes: dict[str, dict[str, tuple[Entry, Record | None]]] = defaultdict(dict)
+    for e, new in plan.cooling_changes():
+        changes[e.pool][e.ip] = (e, new)
     failed: set[str] = set()
     written: set[str] = set()
     events = _Events(transport, opts, report)
-    names = sorted(set(targets) | set(expired))
+    names = sorted(set(targets) | set(changes))
     for n, name in enumerate(names, 1):
-        mine, cooling = targets.get(name, {}), expired.get(name, {})
+        mine, cooling = targets.get(name, {}), changes.get(name, {})
         gone, cooled, ok = _release_in_pool(store, census, name, mine, cooling, report)
         if not ok:
             failed |= {uid for uid, _ in mine.values()}
@@ -269,10 +326,7 @@ def _execute(
             report.released.append(item)
             events.post(census.pools[name].obj, item)
         for ip in cooled:
-            e = Entry(name, ip, cooling[ip])
-            report.cooling_dropped.append(
-                planning.entry_report(e, "cooling-expired", _cooled_detail(e))
-            )
+            _report_cooling(report, *cooling[ip])
         progress(f"released in {n} of {len(names)} pools")
     return {rel.holder.uid for rel in ready} - failed, written
 
@@ -324,11 +378,11 @@ def _release_in_pool(
     census: Census,
     name: str,
     targets: dict[str, tuple[str, planning.Release]],
-    expired: dict[str, Record],
+    cooling: dict[str, tuple[Entry, Record | None]],
     report: Report,
 ) -> tuple[list[str], list[str], bool]:
-    """One compare-and-swap: drop each target still held for its UID, each expired record still as
-    read."""
+    """One compare-and-swap: drop each target still held for its UID; drop or reclaim each
+    cooling record still as read."""
 
     def decide(p: Pool) -> tuple[dict[str, Record] | None, tuple[list[str], list[str]]]:
         gone = sorted(
@@ -336,11 +390,12 @@ def _release_in_pool(
             for ip, (uid, _) in targets.items()
             if (r := p.records.get(ip)) is not None and r.holds_for(uid)
         )
-        cooled = sorted(ip for ip, rec in expired.items() if p.records.get(ip) == rec)
+        cooled = sorted(ip for ip, (e, _) in cooling.items() if p.records.get(ip) == e.record)
         if not gone and not cooled:
             return None, ([], [])
-        drop = set(gone) | set(cooled)
-        return {ip: r for ip, r in p.records.items() if ip not in drop}, (gone, cooled)
+        new = {ip: cooling[ip][1] for ip in cooled}
+        out = {ip: new.get(ip, r) for ip, r in p.records.items() if ip not in gone}
+        return {ip: r for ip, r in out.items() if r is not None}, (gone, cooled)
 
     try:
         gone, cooled = store.update_pool(name, decide, snapshot=census.pools[name].obj)

@@ -22,12 +22,15 @@ from typing import TextIO
 
 from spidernet.gc import collecting, rules
 from spidernet.gc.report import Report
+from spidernet.ipam import cluster
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
+from spidernet.protocol import errors
 from spidernet.smc import reconciling
 
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+IPAM_CONFIG = "/etc/spidernet/ipam/cluster-ipam.json"  # the ConfigMap spidernet-ipam, mounted
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,6 +97,18 @@ def add_pass_options(ap: argparse.ArgumentParser) -> None:
         help="never release terminating pods on NotReady nodes",
     )
     add(
+        "--not-ready-requires-node-gone",
+        action="store_true",
+        help="release a terminating pod on a NotReady node only once its Node object is deleted",
+    )
+    add(
+        "--ipam-config",
+        default=IPAM_CONFIG,
+        metavar="PATH",
+        help="the cluster IPAM config (its max_allocation_timeout bounds how long an ADD may "
+        "run; absent: the defaults)",
+    )
+    add(
         "--cooling-grace",
         type=_seconds,
         default=k.cooling_grace,
@@ -137,6 +152,8 @@ def _count(text: str) -> int:
 
 
 def options(args: argparse.Namespace) -> collecting.Options:
+    """The pass's options; code 7 (InvalidConfig) when the cluster IPAM config is unusable."""
+    ipam = cluster.load(args.ipam_config)
     knobs = rules.Knobs(
         min_age=args.min_age,
         terminating_delay=args.terminating_delay,
@@ -144,6 +161,9 @@ def options(args: argparse.Namespace) -> collecting.Options:
         terminating_on_ready=not args.keep_terminating_on_ready,
         terminating_on_not_ready=not args.keep_terminating_on_not_ready,
         cooling_grace=args.cooling_grace,
+        # + 1 s: the API's timestamps, which the GC's times come from, are whole seconds
+        allocation_budget=ipam.allocation_budget() + 1.0,
+        not_ready_needs_node_gone=args.not_ready_requires_node_gone,
     )
     return collecting.Options(
         knobs=knobs,
@@ -216,7 +236,14 @@ def run_pass(
 def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
     from spidernet.k8s.official import OfficialClient  # imports kubernetes (~0.4 s): only here
 
-    opts = options(args)
+    try:
+        opts = options(args)
+    except errors.CniError as e:
+        report = Report(started="", dry_run=args.dry_run)
+        report.error(f"cluster IPAM config {args.ipam_config}", f"{e.msg}: nothing was judged")
+        print(report.dumps(), file=out, flush=True)
+        print(report.summary(), file=err, flush=True)
+        return report
     locks = lock_dir()
     report = Report(started="", dry_run=opts.dry_run)
     try:

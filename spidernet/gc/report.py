@@ -2,7 +2,8 @@
 
 Format (docs/gc.md, "The report")::
 
-    {"dryRun": false, "started": "<RFC 3339>", "seconds": 1.2,
+    {"dryRun": false, "started": "<RFC 3339>", "serverTime": "<RFC 3339>", "seconds": 1.2,
+     "waited": 0.0,
      "scanned": {"pools", "records", "cooling", "endpoints", "pods", "nodes", "statefulsets"},
      "released":          [{"ip", "pool", "pod", "uid", "reason", "detail"}],
      "wouldRelease":      [...]                   (--dry-run: what a real pass would release)
@@ -10,6 +11,7 @@ Format (docs/gc.md, "The report")::
      "endpointsDeleted":  [{"endpoint", "uid", "reason", "detail"}],
      "endpointsKept":     [{"endpoint", "uid", "reason", "detail"}],
      "coolingDropped":    [{"ip", "pool", "pod", "uid", "reason", "detail"}],
+     "coolingReclaimed":  [{"ip", "pool", "pod", "uid", "reason", "detail"}],
      "counts":            [{"pool", "allocatedIPCount": [old, new], "totalIPCount": [old, new]}],
      "inconsistencies":   [{"kind", "ip", "detail", ...}],
      "networks":          [{"spiderMultusConfig", "networkAttachmentDefinition", "action",
@@ -17,6 +19,9 @@ Format (docs/gc.md, "The report")::
      "errors":            [{"object", "message", "ip"?}]}
 
 Any entry in ``errors`` means something could not be processed: the exit status is 1.
+``serverTime`` is the API server's clock the pass decided by (``started`` is the GC's own);
+``waited`` the seconds a ``--min-age 0`` pass waited for zombies too young for the
+allocation budget before judging them again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class Report:
     started: str
     dry_run: bool = False
     seconds: float = 0.0
+    server_time: str = ""
+    waited: float = 0.0
     scanned: dict[str, int] = field(default_factory=dict)
     released: list[Item] = field(default_factory=list)
     would_release: list[Item] = field(default_factory=list)
@@ -41,10 +48,15 @@ class Report:
     endpoints_deleted: list[Item] = field(default_factory=list)
     endpoints_kept: list[Item] = field(default_factory=list)
     cooling_dropped: list[Item] = field(default_factory=list)
+    cooling_reclaimed: list[Item] = field(default_factory=list)
     counts: list[Item] = field(default_factory=list)
     inconsistencies: list[Item] = field(default_factory=list)
     networks: list[Item] = field(default_factory=list)
     errors: list[Item] = field(default_factory=list)
+
+    def reset_findings(self) -> None:
+        """Forget what a judgement found (a pass that waits judges again from a fresh read)."""
+        self.scanned, self.inconsistencies, self.errors = {}, [], []
 
     def error(self, obj: str, message: str, **extra: str) -> None:
         self.errors.append({"object": obj, "message": message, **extra})
@@ -57,7 +69,9 @@ class Report:
         return {
             "dryRun": self.dry_run,
             "started": self.started,
+            "serverTime": self.server_time,
             "seconds": round(self.seconds, 3),
+            "waited": round(self.waited, 3),
             "scanned": self.scanned,
             "released": self.released,
             "wouldRelease": self.would_release,
@@ -65,6 +79,7 @@ class Report:
             "endpointsDeleted": self.endpoints_deleted,
             "endpointsKept": self.endpoints_kept,
             "coolingDropped": self.cooling_dropped,
+            "coolingReclaimed": self.cooling_reclaimed,
             "counts": self.counts,
             "inconsistencies": self.inconsistencies,
             "networks": self.networks,
@@ -87,8 +102,11 @@ class Report:
         lines.append(
             f"gc: {verb} {len(gone)} address(es){_by_reason(gone)}, deleted "
             f"{len(self.endpoints_deleted)} "
-            f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s)"
+            f"endpoint(s), dropped {len(self.cooling_dropped)} expired cooling record(s), "
+            f"freed {len(self.cooling_reclaimed)} cooling in full pools"
         )
+        if self.waited:
+            lines.append(f"gc: waited {self.waited:.0f} s for zombies too young to judge")
         lines.append(f"gc: kept {len(self.kept)} suspicious record(s){_by_reason(self.kept)}")
         if self.counts:
             lines.append(f"gc: refreshed the counts of {len(self.counts)} pool(s)")

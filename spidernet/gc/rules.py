@@ -16,7 +16,9 @@ pod of that name, its node and its StatefulSet, and ``decide`` says, in order:
 4. The pod finished (phase Succeeded or Failed): released.
 5. The pod is terminating and past ``deletionTimestamp + grace + delay``: released;
    on a NotReady (or deleted) node with its own delay ("the node broke down", docs/gc.md).
-   Before that: kept. Each of the two can be switched off.
+   Before that: kept. Each of the two can be switched off, and on a NotReady node the
+   release can wait for the Node object to be deleted (``not_ready_needs_node_gone``: a
+   partitioned node may still run the pod with its address on the wire).
 6. Otherwise the pod is alive with this UID (Pending or Running): never released.
    Without an endpoint that is an ADD in flight (or a crashed one its retry reuses):
    kept, and reported as suspicious.
@@ -24,7 +26,9 @@ Facts the GC could not read (a node list or a StatefulSet list refused) never le
 a release: the verdict is "kept, unknown".
 
 A zombie is released only once it has been one for ``min_age`` (the GC's memory of
-first sightings, ``suspects``); ``plan`` applies that, not this module.
+first sightings, ``suspects``) and its pod has been dead for longer than the IPAM's
+allocation budget (``Holder.dead_since`` from the API's own timestamps, or the first
+sighting): ``plan`` applies both, not this module.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ class Knobs:
     cooling_grace: float = (
         3600.0  # an expired cooling record is dropped this long after cooldownUntil
     )
+    # The longest an IPAM ADD may run (the cluster IPAM config's max_allocation_timeout, plus
+    # 1 s for the API's whole-second timestamps): no zombie dead for less is released.
+    allocation_budget: float = 61.0
+    not_ready_needs_node_gone: bool = False  # NotReady is not enough: the Node must be gone
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ class Holder:
     statefulset: str = ""  # the StatefulSet it belongs to ("" when it is not a StatefulSet pod)
     sts_state: StsState = "in-range"
     sts_detail: str = ""  # why it has no place, in words
+    # The API server's time by which the pod was surely not alive (no ADD of this UID can start
+    # after it): its successor's creationTimestamp, its deletion request; None: not known.
+    dead_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,13 @@ def terminating(pod: Pod, k: Knobs, now: float) -> Verdict:
     if not enabled:
         return Verdict(
             False, "terminating-rule-off", f"terminating{where}: this GC does not release such pods"
+        )
+    if pod.node_state is NodeState.NOT_READY and k.not_ready_needs_node_gone:
+        return Verdict(
+            False,
+            "node-not-gone",
+            f"terminating{where}: released once the Node object is deleted (a partitioned "
+            "node may still run it)",
         )
     deadline = pod.deleting_at + pod.grace + delay
     if now < deadline:

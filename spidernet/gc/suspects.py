@@ -1,16 +1,22 @@
 """The GC's memory between passes: when each zombie was first seen. No I/O.
 
 Pool records carry no timestamps (docs/ipam.md keeps them at upstream's size), yet the
-GC promises that a record younger than a minimum age is never touched (docs/gc.md). So a zombie is
-*confirmed* across passes: the first pass that judges a holder a zombie writes down
-the time; a later pass releases it only if it still is one and was first seen at least
-``min_age`` ago. A holder that is no longer a zombie (or is gone) is forgotten. With
-``min_age`` 0 nothing is remembered and a zombie goes in the pass that finds it.
+GC promises that a record younger than a minimum age is never touched (docs/gc.md). So a
+zombie is *confirmed* across passes: the first pass that judges a holder a zombie
+writes down the time; a later pass releases it only if it still is one and was first
+seen at least ``min_age`` ago. A holder that is no longer a zombie (or is gone) is
+forgotten. A first sighting is also the latest time by which the holder's pod was
+known dead (no ADD for it can start after), which the allocation budget counts from.
+Cooling records that keep a full pool full are remembered the same way, under
+``cooling/<pool>/<ip>/<cooldownUntil>``.
 
-Kept in a ConfigMap the GC owns (``collecting``), ``data["suspects"]`` a JSON object
-``{"<pod UID>": <first seen, epoch seconds>}``: a UID names one pod for ever, ~50
-bytes an entry, so ~18,000 fit in a ConfigMap's 1 MiB; past ``MAX_ENTRIES`` the newest
-are dropped (they are simply seen again, first, next pass) and the pass says so.
+Every time here is the API server's (docs/gc.md, "Clocks"), never the GC's own: CronJob
+runs land on nodes whose clocks differ. Kept in a ConfigMap the GC owns
+(``collecting``), ``data["seen"]`` a JSON object ``{"<pod UID>": <first seen, epoch
+seconds>}``; the ``suspects`` key of GCs that kept their own clock's times is ignored
+(those zombies are seen afresh once). A UID names one pod for ever, ~50 bytes an entry,
+so ~18,000 fit in a ConfigMap's 1 MiB; past ``MAX_ENTRIES`` the newest are dropped (they
+are simply seen again, first, next pass) and the pass says so.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MAX_ENTRIES = 15000
-KEY = "suspects"
+KEY = "seen"
 
 
 @dataclass

@@ -18,10 +18,10 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from spidernet.alloc import choosing
+from spidernet.alloc import choosing, pools
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
 from spidernet.ipam import endpoints, locking
-from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
+from spidernet.ipmath.ranges import RangeSet
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
@@ -268,25 +268,5 @@ def release_uid(
 
 
 def reserved_ranges(store: Store) -> dict[int, RangeSet]:
-    """Union of the SpiderReservedIPs per family (terminating ones no longer count).
-
-    The family is each entry's own, as upstream's webhook infers ``spec.ipVersion``
-    from the first entry: users write reserved IPs without it, and an entry
-    of the other family than ``ipVersion`` says is still reserved in its own. An
-    object we cannot read refuses the ADD (code 7): its addresses might protect a
-    router or a VIP, and handing them out would be an outage.
-    """
-    out = {4: RangeSet(4), 6: RangeSet(6)}
-    for obj in store.reserved():
-        if obj.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        name = obj.get("metadata", {}).get("name", "")
-        for item in (obj.get("spec") or {}).get("ips") or []:
-            try:
-                family = parse_ip(str(item).split("-")[0].strip())[0]
-                out[family] = out[family].union(RangeSet.parse([item], family))
-            except (RangeError, ValueError) as e:
-                raise errors.InvalidConfig(
-                    f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}"
-                ) from None
-    return out
+    """Union of the SpiderReservedIPs per family (``pools.reserved_ranges``)."""
+    return pools.reserved_ranges(store.reserved())

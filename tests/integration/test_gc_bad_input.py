@@ -41,6 +41,7 @@ GC_RULES = [
     {"apiGroups": [SP], "resources": ["spiderippools"], "verbs": ["get"]},
     {"apiGroups": [SP], "resources": ["spiderippools/status"], "verbs": ["update"]},
     {"apiGroups": [SP], "resources": ["spiderendpoints"], "verbs": ["delete"]},
+    {"apiGroups": [SP], "resources": ["spiderreservedips"], "verbs": ["list"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
     {"apiGroups": [SP], "resources": ["spidermultusconfigs"], "verbs": ["list", "get"]},
@@ -229,7 +230,7 @@ def test_the_installers_gc_role_runs_a_default_pass_without_errors(env: GcEnv) -
     first = env.gc("--min-age", "1", "--state-namespace", "kube-system", kubeconfig=config)
     assert first.rc == 0, first.report["errors"]
     assert first.about(pool, ip) == {"kept": ["min-age"]}
-    time.sleep(1.1)
+    time.sleep(2.1)  # past min-age and the allocation budget (2 s here) since the first sighting
     second = env.gc("--min-age", "1", "--state-namespace", "kube-system", kubeconfig=config)
     assert second.rc == 0, second.report["errors"]
     assert second.about(pool, ip) == {"released": ["pod-gone"]}

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gc_scenarios import GcEnv, gc_cluster  # noqa: F401 (a fixture)
+from tests.integration.gc_scenarios import GcEnv, gc_cluster, quick_budget  # noqa: F401
 from tools.testbed import invariants, paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.cni import PodRef
@@ -67,6 +67,8 @@ class GcLoop:
             str(min_age),
             "--state-namespace",
             env.ns,
+            "--ipam-config",
+            quick_budget(env.base),
         ]
         self.out = env.base / "gc-loop.json"  # a file, not a pipe: nobody reads it before the end
         with open(self.out, "w") as out:
@@ -180,7 +182,7 @@ def run_race(env: GcEnv, cycles: int) -> None:
             for f in [ex.submit(race.cycle, n) for n in range(cycles)]:
                 f.result()
         race.check_live()
-        time.sleep(3.0)  # > min-age plus two passes: the last leaks are confirmed and released
+        time.sleep(4.0)  # > the allocation budget (2 s) plus two passes: the last leaks go
     finally:
         reports = loop.stop()
     race.check_live()

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gc_scenarios import GcEnv, Pass, gc_cluster  # noqa: F401 (a fixture)
+from tests.integration.gc_scenarios import GcEnv, Pass, gc_cluster, quick_budget  # noqa: F401
 from tools.testbed import paths
 from tools.testbed.cluster import Cluster
 
@@ -427,7 +427,7 @@ def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_n
     first = env.gc("--min-age", "2")
     assert first.about(pool, ip) == {"kept": ["min-age"]} and first.rc == 0
     state = env.cp.request("GET", f"/api/v1/namespaces/{env.ns}/configmaps/spidernet-gc-state")[1]
-    assert list(json.loads(state["data"]["suspects"])) != []
+    assert list(json.loads(state["data"]["seen"])) != []
     assert env.gc("--min-age", "2").about(pool, ip) == {"kept": ["min-age"]}
     time.sleep(2.1)
     dry = env.gc("--min-age", "2", "--dry-run")
@@ -441,7 +441,7 @@ def test_a_zombie_is_released_only_once_seen_for_min_age_and_a_dry_run_changes_n
     assert final.about(pool, ip) == {"released": ["pod-gone"]}
     assert ip not in env.holders(pool) and "z" not in env.endpoint_names()
     after = env.cp.request("GET", f"/api/v1/namespaces/{env.ns}/configmaps/spidernet-gc-state")[1]
-    assert json.loads(after["data"]["suspects"]) == {}  # forgotten once released
+    assert json.loads(after["data"]["seen"]) == {}  # forgotten once released
 
 
 @pytest.mark.parametrize("entry", [["gc/main.py"], ["-m", "spidernet.gc"]])
@@ -461,6 +461,8 @@ def test_the_entry_runs_one_pass_as_a_process_json_on_stdout_summary_on_stderr(
             "--min-age",
             "0",
             "--once",
+            "--ipam-config",
+            quick_budget(env.base),
         ],
         cwd=paths.REPO,
         capture_output=True,

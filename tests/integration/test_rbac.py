@@ -49,6 +49,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,7 @@ from installer.settings import Settings
 from spidernet.smc import reconciling
 from tests.integration import accounts
 from tests.integration.accounts import AuditedControlPlane
+from tests.integration.gc_scenarios import quick_budget
 from tests.integration.ipam_calls import Plugin
 from tools.testbed import crds, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster
@@ -268,6 +270,8 @@ def gc_pass(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
             str(kubeconfig),
             "--state-namespace",
             NS,
+            "--ipam-config",
+            quick_budget(Path(tempfile.mkdtemp())),
             *args,
         ],
         capture_output=True,
@@ -326,7 +330,7 @@ def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(
     assert first.returncode == 0, first.stdout + first.stderr
     audited.cp.request("PUT", reconciling.smc_path(ns, "kept"), changed(audited, ns, "kept"))
     audited.cp.request("DELETE", reconciling.smc_path(ns, "dropped"))
-    time.sleep(1.5)
+    time.sleep(2.5)  # past min-age and the allocation budget (2 s here)
     second = gc_pass(gc.kubeconfig, "--min-age", "1")  # confirmed: released
     assert second.returncode == 0, second.stdout + second.stderr
     assert audited.records(pool) == {} and audited.endpoint(ns, "zombie") is None
@@ -348,7 +352,7 @@ def test_a_request_outside_the_gc_roles_is_refused(audited: Cluster) -> None:
         ("GET", "/api/v1/pods?watch=true"),
         ("GET", "/api/v1/secrets"),
         ("GET", f"/api/v1/namespaces/{NS}/configmaps/other"),
-        ("GET", f"{GROUP}/spiderreservedips"),
+        ("POST", f"{GROUP}/spiderreservedips"),
     ]
     assert [r for r in refused if _allowed(audited, bearer, *r)] == []
 

@@ -23,6 +23,15 @@ Case matrix:
 | plan     | zombie with records in a broken pool                        | those kept             |
 |          |                                                             | "pool-broken"          |
 | plan     | cooling record expired 2 h ago / 10 min ago / not yet       | dropped / kept / kept  |
+| plan     | zombie gone, nothing says since when / re-created 10 s ago  | kept                   |
+|          | / first seen 20 s ago; budget 61 s, min-age 0               | "allocation-budget",   |
+|          |                                                             | wait 61 / 51 / 41 s    |
+|          |                                                             | (the longest of all)   |
+| plan     | zombie re-created 62 s ago (the successor's                 | released at once       |
+|          | creationTimestamp)                                          |                        |
+| plan     | cooling record in a pool with no free address, seen so now  | kept "min-age" /       |
+|          | / 30 s ago (min-age 20); reserved IPs unreadable            | reclaimed, strikes     |
+|          |                                                             | kept / never           |
 | suspects | encode, decode; garbage; more than MAX_ENTRIES              | round trip;            |
 |          |                                                             | ValueError; the oldest |
 |          |                                                             | kept                   |
@@ -229,13 +238,55 @@ def test_a_zombie_first_seen_now_is_kept_and_remembered_until_min_age() -> None:
     assert p.suspects.since == {"u1": NOW}
 
 
-@pytest.mark.parametrize(("seen", "min_age"), [(NOW - 200, 120.0), (None, 0.0)])
-def test_a_confirmed_zombie_is_released_endpoint_first(seen: float | None, min_age: float) -> None:
+@pytest.mark.parametrize(
+    ("seen", "min_age", "budget"), [(NOW - 200, 120.0, 61.0), (None, 0.0, 0.0)]
+)
+def test_a_confirmed_zombie_is_released_endpoint_first(
+    seen: float | None, min_age: float, budget: float
+) -> None:
     memory = suspects.Suspects({"u1": seen} if seen else {})
-    p = plan.make(zombie_census(), EMPTY, memory, rules.Knobs(min_age=min_age), NOW)
+    knobs = rules.Knobs(min_age=min_age, allocation_budget=budget)
+    p = plan.make(zombie_census(), EMPTY, memory, knobs, NOW)
     [release] = p.releases
     assert release.verdict.reason == "pod-gone" and release.holder.endpoint is not None
     assert sorted(e.ip for e in release.entries) == ["10.1.0.10", "10.1.0.11"] and p.kept == []
+
+
+def successor(created_ago: float) -> dict[str, Any]:
+    """The pod of the zombie's name, re-created (another UID) ``created_ago`` s before NOW."""
+    obj = pod_obj("ns/p", "u2", phase="Running")
+    obj["metadata"]["creationTimestamp"] = census_time(NOW - created_ago)
+    return obj
+
+
+def census_time(t: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("world", "memory", "waits"),
+    [
+        (EMPTY, {}, 61.0),  # gone, nothing tells since when: the whole budget from now
+        (World.of([successor(10)], [], []), {}, 51.0),  # re-created 10 s ago
+        (EMPTY, {"u1": NOW - 20}, 41.0),  # first seen dead 20 s ago (an earlier pass)
+    ],
+)
+def test_a_zombie_dead_for_less_than_the_allocation_budget_is_kept_and_waited_for(
+    world: World, memory: dict[str, float], waits: float
+) -> None:
+    knobs = rules.Knobs(min_age=0, allocation_budget=61.0)
+    p = plan.make(zombie_census(), world, suspects.Suspects(memory), knobs, NOW)
+    assert p.releases == [] and {k["reason"] for k in p.kept} == {"allocation-budget"}
+    assert p.wait == pytest.approx(waits) and p.suspects.since == {"u1": memory.get("u1", NOW)}
+
+
+def test_a_zombie_the_api_shows_dead_for_longer_than_the_budget_goes_at_once() -> None:
+    knobs = rules.Knobs(min_age=0, allocation_budget=61.0)
+    world = World.of([successor(62)], [], [])
+    p = plan.make(zombie_census(), world, suspects.Suspects(), knobs, NOW)
+    assert [r.verdict.reason for r in p.releases] == ["pod-uid-differs"] and p.wait is None
 
 
 def test_an_address_another_uids_endpoint_names_is_kept_the_rest_released() -> None:
@@ -244,14 +295,14 @@ def test_an_address_another_uids_endpoint_names_is_kept_the_rest_released() -> N
         [endpoint("ns/other", "u9", ("a", "10.1.0.11"))],
     )
     world = World.of([pod_obj("ns/other", "u9", phase="Running")], [node_obj("n1")], [])
-    p = plan.make(c, world, suspects.Suspects(), rules.Knobs(min_age=0), NOW)
+    p = plan.make(c, world, suspects.Suspects(), rules.Knobs(min_age=0, allocation_budget=0), NOW)
     assert [e.ip for e in p.releases[0].entries] == ["10.1.0.10"]
     assert [(k["ip"], k["reason"]) for k in p.kept] == [("10.1.0.11", "named-by-another-endpoint")]
 
 
 def test_records_in_a_broken_pool_are_kept() -> None:
     c = census.take([pool_obj("spec", {"10.1.0.10": rec("ns/p", "u1")}, ips=("10.2.0.1",))], [])
-    p = plan.make(c, EMPTY, suspects.Suspects(), rules.Knobs(min_age=0), NOW)
+    p = plan.make(c, EMPTY, suspects.Suspects(), rules.Knobs(min_age=0, allocation_budget=0), NOW)
     assert p.releases[0].entries == () and [k["reason"] for k in p.kept] == ["pool-broken"]
 
 
@@ -272,6 +323,31 @@ def test_a_cooling_record_is_dropped_only_long_after_its_cool_down() -> None:
         census.take([pool_obj("a", records)], []), EMPTY, suspects.Suspects(), rules.Knobs(), NOW
     )
     assert [e.ip for e in p.expired] == ["10.1.0.10"] and p.releases == [] and p.kept == []
+
+
+@pytest.mark.parametrize(("seen", "reclaimed"), [(None, False), (NOW - 30, True)])
+def test_a_cooling_record_in_a_full_pool_is_freed_once_seen_so_for_min_age(
+    seen: float | None, reclaimed: bool
+) -> None:
+    until = census_time(NOW + 500)
+    full = pool_obj(
+        "a",
+        {"10.1.0.10": rec("ns/p", "u1"), "10.1.0.11": rec("ns/q", "u2", cooldownUntil=until)},
+        ips=("10.1.0.10-10.1.0.11",),
+    )
+    c = census.take([full], [endpoint("ns/p", "u1", ("a", "10.1.0.10"))], [])
+    world = World.of([pod_obj("ns/p", "u1", phase="Running")], [node_obj("n1")], [])
+    key = f"cooling/a/10.1.0.11/{until}"
+    memory = suspects.Suspects({key: seen} if seen else {})
+    p = plan.make(c, world, memory, rules.Knobs(min_age=20), NOW)
+    assert [e.ip for e in p.reclaimed] == (["10.1.0.11"] if reclaimed else [])
+    assert p.suspects.since[key] == (seen or NOW)
+    if reclaimed:
+        [(entry, after)] = p.cooling_changes()
+        assert after is not None and after.cooldown_until == census_time(NOW)
+        assert after.strikes == entry.record.strikes
+    c.reserved = None  # the reserved IPs could not be read: fullness cannot be told
+    assert plan.make(c, world, memory, rules.Knobs(min_age=20), NOW).reclaimed == []
 
 
 def test_a_live_pod_and_its_endpoint_leave_no_trace_in_the_plan() -> None:

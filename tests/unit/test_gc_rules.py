@@ -19,6 +19,8 @@ Case matrix (rule numbers as in the module docstring; "h" = the holder's UID):
 |      | the other                          |                     |                                |
 | 5    | a rule switched off; node state    | -                   | kept                           |
 |      | unknown                            |                     |                                |
+| 5    | NotReady node / node gone, the     | -                   | node-not-gone (kept) /         |
+|      | Node must be gone                  |                     | pod-terminating-node-not-ready |
 | 1    | none / another UID / terminating   | has a place         | statefulset-in-range (kept)    |
 | 1    | none / another UID                 | gone / out of range | statefulset-gone /             |
 |      |                                    |                     | -out-of-range                  |
@@ -120,6 +122,18 @@ STS = {"statefulset": "web"}
             "terminating-rule-off",
         ),
         (holder(pod(**TERMINATING, node_state=NodeState.UNKNOWN)), Knobs(), False, "node-unknown"),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.NOT_READY)),
+            Knobs(not_ready_needs_node_gone=True),
+            False,
+            "node-not-gone",
+        ),
+        (
+            holder(pod(**TERMINATING, node_state=NodeState.GONE)),
+            Knobs(not_ready_needs_node_gone=True),
+            True,
+            "pod-terminating-node-not-ready",
+        ),
         (holder(None, **STS), Knobs(), False, "statefulset-in-range"),
         (holder(pod(uid="u-2"), **STS), Knobs(), False, "statefulset-in-range"),
         (holder(pod(**TERMINATING), **STS), Knobs(), False, "statefulset-in-range"),

@@ -16,12 +16,16 @@ from spidernet.cli.connecting import session
 from spidernet.cli.console import Console
 from spidernet.gc import command
 from spidernet.gc.report import Report
+from spidernet.protocol import errors
 
 COLUMNS = ("ACTION", "IP", "POOL", "OBJECT", "UID", "REASON")
 
 
 def gc(args: argparse.Namespace, console: Console) -> int:
-    opts = command.options(args)
+    try:
+        opts = command.options(args)
+    except errors.CniError as e:
+        raise failures.Config(f"cluster IPAM config {args.ipam_config}: {e.msg}") from e
     with session(args, budget=args.timeout) as s:
         report = command.run_pass(
             s.transport, opts, lock_dir=s.store.lock_dir, progress=console.progress
@@ -50,6 +54,7 @@ def rows(report: Report) -> list[list[Any]]:
         (verb, released),
         ("kept", report.kept),
         ("dropped cooling", report.cooling_dropped),
+        ("freed cooling", report.cooling_reclaimed),
     ):
         out += [
             [action, i["ip"], i["pool"], f"pod {i['pod']}", i["uid"], i["reason"]] for i in items

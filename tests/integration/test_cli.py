@@ -55,6 +55,7 @@ import pytest
 
 from spidernet.cli import console, main
 from tests.integration import accounts
+from tests.integration.gc_scenarios import quick_budget
 from tests.integration.ipam_calls import Plugin
 from tools.testbed import cni, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster, NodeConfig
@@ -352,12 +353,20 @@ def test_release_of_a_statefulset_address_needs_force(world: World) -> None:
 # ------------------------------------------------------------------ gc
 
 
-def test_gc_dry_run_then_a_pass_with_the_cronjobs_report(world: World) -> None:
-    """A pass is cluster-wide: only this test's zombie is looked at (others may be listed)."""
+def test_gc_dry_run_then_a_pass_with_the_cronjobs_report(world: World, tmp_path: Path) -> None:
+    """A pass is cluster-wide: only this test's zombie is looked at (others may be listed).
+    The GC is told an ADD takes at most 1 s, so the pass at --min-age 0 waits only that."""
     pool = world.pool("v4", "10.242.0.0/24", ["10.242.0.10-10.242.0.19"])
     ip = address(world.add(world.pod("zombie"), pool))
     world.cluster.delete_pod(world.ns, "zombie")
-    state = ["--state-namespace", world.ns, "--min-age", "0"]
+    state = [
+        "--state-namespace",
+        world.ns,
+        "--min-age",
+        "0",
+        "--ipam-config",
+        quick_budget(tmp_path),
+    ]
     _, out, _ = world.cli("gc", "--dry-run", *state)
     rows = [line.split() for line in out.splitlines()[1:] if f" {ip} " in line]
     assert [r[:6] for r in rows] == [["would", "release", ip, pool, "pod", f"{world.ns}/zombie"]]

@@ -161,7 +161,7 @@ class Network:
     def _runtime(self, conflist: dict[str, Any], node: Node, name: str) -> cni.Runtime:
         workdir = self.work / "cni" / name
         workdir.mkdir(parents=True, exist_ok=True)
-        return cni.Runtime(conflist, node=node.ns, workdir=workdir)
+        return cni.Runtime(conflist, node=node.ns, workdir=workdir, extra_env=node.config.env)
 
     def _pod(self, node: Node, name: str, conflist: dict[str, Any]) -> tuple[netns.Netns, str]:
         obj = self.cluster.pod(self.namespace, name, node.name)

@@ -1,6 +1,7 @@
 """``python -m installer``: the installer DaemonSet's entry point. Does I/O.
 
-    python -m installer              run until SIGTERM (the DaemonSet's container)
+    python -m installer              run until SIGTERM (the DaemonSet's container), serving
+                                     /metrics, /healthz, /readyz (installer/exporting.py)
     python -m installer --once       one pass; exit 0 when installed and credentials written
     python -m installer --uninstall  remove the bundles and credentials this installer manages
 
@@ -43,11 +44,32 @@ def main(argv: list[str]) -> int:
     svc = service.Service(conf)
     if args.once:
         return 0 if svc.run_pass() else 1
+    if conf.metrics_port is not None and not _serve(conf, svc):
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     svc.run(stop)
     return 0
+
+
+def _serve(conf: settings.Settings, svc: service.Service) -> bool:
+    """The metrics and probe endpoint (installer/exporting.py); False when it cannot listen."""
+    from installer import exporting  # prometheus_client: only the daemon needs it
+
+    exporter = exporting.Exporter(conf.outcomes_file, svc.alive, svc.ready)
+    try:
+        exporting.serve(exporter, conf.metrics_host, conf.metrics_port or 0)
+    except OSError as e:
+        logging.error(
+            "cannot serve metrics and probes on %s:%s: %s; set SPIDERNET_METRICS_ADDRESS to a "
+            "free port (and the probes' port with it) or to off",
+            conf.metrics_host or "*",
+            conf.metrics_port,
+            e,
+        )
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +49,25 @@ class Service:
         self.installed: installing.Installed | None = None
         self.backoff = Backoff(settings.backoff_max_seconds)
         self.yielded = False  # another installer has swapped in its version since ours
+        self.last_end: float | None = None  # monotonic time the last pass ended
+        self.last_ok = False
 
     def run_pass(self) -> bool:
         """One pass; True when both steps succeeded (and the readiness file is there)."""
         ok = self._bundles() & self._credentials()  # & not and: both steps run every pass
         self._ready(ok)
+        self.last_ok, self.last_end = ok, time.monotonic()
         return ok
+
+    def alive(self) -> bool:
+        """A pass ended, and recently: the loop is not stuck (the liveness probe's answer)."""
+        return (
+            self.last_end is not None
+            and time.monotonic() - self.last_end < self.settings.stall_seconds
+        )
+
+    def ready(self) -> bool:
+        return self.last_ok
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -20,6 +20,10 @@ Variable, default: meaning.
   credentials are fresh
 - SPIDERNET_SMOKE_TEST, true: run each staged plugin's VERSION before going live
 - SPIDERNET_UNINSTALL_ON_EXIT, false: on SIGTERM remove what this installer installed
+- SPIDERNET_METRICS_ADDRESS, :5719: where /metrics, /healthz and /readyz are served
+  (host:port, an empty host for every address; ``off`` serves nothing)
+- SPIDERNET_OUTCOMES, /host/run/spidernet/metrics/outcomes.jsonl: the plugins' outcome
+  record as mounted (spidernet/protocol/outcomes.py)
 
 The API server and node name are read leniently here (the bundles can be installed
 without them); the credentials step refuses when they are missing.
@@ -56,6 +60,14 @@ class Settings:
     ready_file: str = "/run/spidernet/installer-ready"
     smoke_test: bool = True
     uninstall_on_exit: bool = False
+    metrics_host: str = ""
+    metrics_port: int | None = 5719  # None: not served
+    outcomes_file: str = "/host/run/spidernet/metrics/outcomes.jsonl"
+
+    @property
+    def stall_seconds(self) -> float:
+        """No pass ended for this long: the service loop is stuck (the liveness probe fails)."""
+        return max(60.0, 3 * self.poll_seconds, 2 * self.backoff_max_seconds)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -82,9 +94,22 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not true or false")
 
 
+def _address(env: Mapping[str, str]) -> tuple[str, int | None]:
+    raw = env.get("SPIDERNET_METRICS_ADDRESS", "").strip()
+    if not raw:
+        return "", Settings.metrics_port
+    if raw == "off":
+        return "", None
+    host, sep, port = raw.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise SettingsError(f"SPIDERNET_METRICS_ADDRESS={raw!r} is not host:port, :port or off")
+    return host.strip("[]"), int(port)
+
+
 def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
     """``fallback_identity`` names this process when POD_UID is not set (hostname-pid)."""
     d = Settings()
+    metrics_host, metrics_port = _address(env)
     return Settings(
         bundles=env.get("SPIDERNET_BUNDLES") or d.bundles,
         cni_bin_dir=env.get("SPIDERNET_CNI_BIN_DIR") or d.cni_bin_dir,
@@ -105,4 +130,7 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         ready_file=env.get("SPIDERNET_READY_FILE") or d.ready_file,
         smoke_test=_flag(env, "SPIDERNET_SMOKE_TEST", d.smoke_test),
         uninstall_on_exit=_flag(env, "SPIDERNET_UNINSTALL_ON_EXIT", d.uninstall_on_exit),
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        outcomes_file=env.get("SPIDERNET_OUTCOMES") or d.outcomes_file,
     )

@@ -9,7 +9,8 @@
 #   layer 2  /opt/spidernet/bundles      the frozen plugins (tools/build_bundles.sh output,
 #                                        without bin/ and .complete, as the Containerfile)
 #            /opt/spidernet/venv         python3 -m venv --without-pip, made in the image's
-#                                        root; the pinned kubernetes client for the GC
+#                                        root; the pinned kubernetes client for the GC,
+#                                        prometheus_client for the installer's /metrics
 #            /opt/spidernet/{spidernet,installer,gc}   the sources, without bytecode
 #   config   ENV, WORKDIR and CMD read from the Containerfile's final stage
 #
@@ -91,9 +92,9 @@ done
 step "making the venv in the image root" --fix "check $root (delete it to start afresh)" -- \
   unshare --mount -- sh -c 'mount --bind "$1" "$2/opt/spidernet" && chroot "$2" /usr/bin/python3 -m venv --without-pip /opt/spidernet/venv' \
   sh "$app" "$root"
-step "installing the kubernetes client into it" --fix "check that PyPI is reachable (pip honours HTTPS_PROXY and PIP_INDEX_URL)" -- \
+step "installing the kubernetes and prometheus clients into it" --fix "check that PyPI is reachable (pip honours HTTPS_PROXY and PIP_INDEX_URL)" -- \
   "$py" -m pip --python "$app/venv/bin/python" install -q --no-cache-dir --no-warn-script-location \
-  -c "$here/tools/requirements.lock" kubernetes
+  -c "$here/tools/requirements.lock" kubernetes prometheus-client
 
 stage "image"
 step "writing the docker-archive" --in "$here" -- \

@@ -20,7 +20,7 @@ from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
-from spidernet.protocol import errors, files, logs, skel, versions
+from spidernet.protocol import errors, files, logs, outcomes, skel, versions
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
@@ -83,13 +83,18 @@ def _run(ipam: config.IpamConf, store: Store, action: Callable[[], T]) -> T:
             f"{e.message} (the network's allocation_timeout / release_timeout)"
         ) from e
     except kerr.Unavailable as e:
-        raise errors.TryAgainLater(f"Kubernetes API unreachable: {e.message}") from e
+        raise errors.TryAgainLater(
+            f"Kubernetes API {_server(store)} unreachable: {e.message}"
+        ) from e
     except kerr.Denied as e:
-        raise errors.CniError(f"Kubernetes API refused our credentials or RBAC: {e}") from e
+        raise errors.CniError(_denied(ipam, store, e)) from e
     except kerr.ApiError as e:
-        raise errors.CniError(f"Kubernetes API error: {e}") from e
+        raise errors.CniError(f"Kubernetes API {_server(store)} error: {e}") from e
     finally:
         s = store.stats
+        outcomes.note(
+            lock_wait=round(s.lock_wait, 6), conflicts=s.conflicts, writes=s.writes, pools=s.pools
+        )
         logs.LOG.debug(
             "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs: %s",
             store.client.requests,
@@ -99,6 +104,23 @@ def _run(ipam: config.IpamConf, store: Store, action: Callable[[], T]) -> T:
             "; ".join(store.client.history),
         )
         store.client.close()
+
+
+def _server(store: Store) -> str:
+    client = store.client
+    return client.creds.server if isinstance(client, Client) else "server"
+
+
+def _denied(ipam: config.IpamConf, store: Store, e: kerr.Denied) -> str:
+    """A 401 explained from the token (expired? revoked?), a 403 as the RBAC refusal."""
+    if e.status == 401 and isinstance(store.client, Client):
+        from spidernet.k8s import tokens
+
+        return tokens.explain_401(store.client.creds.token, ipam.kubeconfig, _server(store))
+    return (
+        f"Kubernetes API {_server(store)} refused the request (RBAC): {e}; the node's account "
+        "needs the ClusterRole spidernet-ipam of installer/manifests/rbac.yaml"
+    )
 
 
 def cmd_add(cmd: CmdArgs, conf: NetConf) -> Result:

@@ -15,7 +15,7 @@ import random
 import time
 import urllib.parse
 from collections.abc import Callable, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from spidernet.alloc import choosing, pools
@@ -48,6 +48,11 @@ class Stats:
     conflicts: int = 0
     writes: int = 0
     lock_wait: float = 0.0
+    pools: dict[str, list[int]] = field(default_factory=dict)  # name -> [writes, conflicts]
+
+    def count(self, pool: str, index: int) -> None:
+        """One write (0) or conflict (1) on ``pool``, for the exec's outcome record."""
+        self.pools.setdefault(pool, [0, 0])[index] += 1
 
 
 class Store:
@@ -197,6 +202,7 @@ class Store:
                 return outcome
             except kerr.Conflict:
                 self.stats.conflicts += 1
+                self.stats.count(name, 1)
                 if self.deadline.remaining() < delay:
                     raise errors.TryAgainLater(
                         f"pool {name}: still conflicting after {self.stats.conflicts} "
@@ -216,6 +222,7 @@ class Store:
         body = {**obj, "status": status}
         self.client.request("PUT", f"{GROUP}/spiderippools/{_q(pool.name)}/status", body)
         self.stats.writes += 1
+        self.stats.count(pool.name, 0)
 
 
 def failpoint(name: str) -> None:

@@ -180,6 +180,8 @@ def _invoke(
     version = _config_version(raw)
     versions.require(command, version)
     state["version"] = version
+    if isinstance(raw.get("name"), str):
+        state["network"] = raw["name"]
     # A DEL must clean up even if the runtime's cached prevResult no longer parses.
     conf = netconf.parse(raw, version, tolerate_bad_prev_result=command == "DEL")
     if conf.prev_result_problem:
@@ -216,28 +218,56 @@ def run_lazily(
     stdin = sys.stdin.buffer if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     state = {"version": versions.LATEST}  # the version errors are reported in
-    status = 0
+    verb = environ.get("CNI_COMMAND", "?")
+    started = 0.0 if verb == "VERSION" else _clock()
+    code = 0
     try:
-        if environ.get("CNI_COMMAND") == "VERSION":
+        if verb == "VERSION":
             reply: dict[str, Any] | None = _version_reply(stdin)
         else:
             _named(name)  # records held before the plugin's logs.setup() say whose they are
             reply = _invoke(load, environ, stdin, state)
     except errors.CniError as e:
-        _named(name).error("%s failed: code %d: %s", environ.get("CNI_COMMAND", "?"), e.code, e.msg)
-        reply, status = e.to_json(state["version"]), 1
+        _named(name).error("%s failed: code %d: %s", verb, e.code, e.msg)
+        reply, code = e.to_json(state["version"]), e.code
     except Exception as e:  # the one translation point for the unexpected: code 999
-        _named(name).exception("%s failed unexpectedly", environ.get("CNI_COMMAND", "?"))
-        reply = errors.CniError(f"internal error: {type(e).__name__}: {e}").to_json(
-            state["version"]
-        )
-        status = 1
+        _named(name).exception("%s failed unexpectedly", verb)
+        error = errors.CniError(f"internal error: {type(e).__name__}: {e}")
+        reply, code = error.to_json(state["version"]), error.code
     if reply is not None:
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
     if "spidernet.protocol.logs" in sys.modules:  # nothing to flush if nothing was logged
         _log().flush()
-    return status
+    if verb != "VERSION":  # the record is of pods' execs; VERSION is the runtime's probe
+        _record(name, verb, code, started, state, environ)
+    return 0 if code == 0 else 1
+
+
+def _clock() -> float:
+    import time  # a builtin module: nothing to load from disk
+
+    return time.monotonic()
+
+
+def _record(
+    name: str,
+    verb: str,
+    code: int,
+    started: float,
+    state: dict[str, str],
+    environ: Mapping[str, str],
+) -> None:
+    """This exec's outcome line (docs/metrics.md), after its answer is out."""
+    import time
+
+    from spidernet.protocol import outcomes
+
+    line: dict[str, object] = {"t": round(time.time(), 3), "plugin": name, "verb": verb}
+    line["code"] = code
+    line["seconds"] = round(_clock() - started, 6)
+    line["network"] = state.get("network", "")
+    outcomes.record(outcomes.path_of(environ), line)
 
 
 def _named(name: str) -> Logger:

@@ -1,6 +1,8 @@
 """ServiceAccounts, their tokens, and what the API server saw them do. Does I/O.
 
 - ``apply_rbac``: our installer/manifests/rbac.yaml, applied for real (server-side apply).
+- ``installer_pod``: a pod object of the installer's service account, for tokens to be
+  bound to (nothing runs it).
 - ``token``: a token from the TokenRequest API, optionally bound to a pod as kubelet's
   projected tokens are: deleting that pod revokes it, which is how an installer pod's
   token dies in a cluster.
@@ -67,6 +69,23 @@ def token(
     if status != 201:
         raise RuntimeError(f"TokenRequest for {namespace}/{name}: HTTP {status}: {reply}")
     return str(reply["status"]["token"])
+
+
+def installer_pod(cp: ControlPlane, name: str, node: str) -> dict[str, Any]:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "kube-system"},
+        "spec": {
+            "nodeName": node,
+            "serviceAccountName": "spidernet-node",
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "installer", "image": "spidernet:0.1.0"}],
+        },
+    }
+    status, reply = cp.request("POST", "/api/v1/namespaces/kube-system/pods", body)
+    assert status == 201, reply
+    return dict(reply)
 
 
 def whoami_status(cp: ControlPlane, bearer: str) -> int:

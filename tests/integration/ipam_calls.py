@@ -8,7 +8,8 @@ reach the loopback API server; every directory the plugin writes is under ``root
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,14 @@ class Plugin:
     binary: Path
     kubeconfig: Path
     root: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # more of the runtime's environment
 
     def ipam(self, **extra: Any) -> dict[str, Any]:
         return {"type": "spiderpool", "log_level": "debug", **extra}
 
     def cluster_env(self) -> dict[str, str]:
         """The cluster IPAM config naming this kubeconfig and ``root``'s directories."""
+        self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "cluster-ipam.json"
         cluster = {
             "kubeconfig": str(self.kubeconfig),
@@ -56,7 +59,7 @@ class Plugin:
         }
         if prev is not None:
             conf["prevResult"] = prev
-        env = self.cluster_env()
+        env = self.cluster_env() | dict(self.env)
         if pod is not None:
             env |= {
                 "CNI_CONTAINERID": pod.container_id,

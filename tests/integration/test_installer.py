@@ -144,6 +144,9 @@ class Node:
             "SPIDERNET_READY_FILE": s.ready_file,
             "SPIDERNET_POLL_SECONDS": "0.1",
             "SPIDERNET_BACKOFF_MAX_SECONDS": "0.4",
+            # Any free port on loopback: other runs of the suite share this machine.
+            "SPIDERNET_METRICS_ADDRESS": "127.0.0.1:0",
+            "SPIDERNET_OUTCOMES": str(self.root / "outcomes.jsonl"),
             **extra,
         }
 

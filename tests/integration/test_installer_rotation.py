@@ -37,23 +37,6 @@ from tools.testbed.cni import PodRef
 NS = "kube-system"
 
 
-def installer_pod(cluster: Cluster, name: str) -> dict[str, object]:
-    body = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "nodeName": "node-rot",
-            "serviceAccountName": "spidernet-node",
-            "automountServiceAccountToken": False,
-            "containers": [{"name": "installer", "image": "spidernet:0.1.0"}],
-        },
-    }
-    status, reply = cluster.cp.request("POST", f"/api/v1/namespaces/{NS}/pods", body)
-    assert status == 201, reply
-    return dict(reply)
-
-
 def wait_until(what: str, predicate: object, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
@@ -67,8 +50,8 @@ def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(
     accounts.apply_rbac(cluster.cp)
     tag = secrets.token_hex(3)
     pod_a, pod_b = (
-        installer_pod(cluster, f"installer-{tag}-a"),
-        installer_pod(cluster, f"installer-{tag}-b"),
+        accounts.installer_pod(cluster.cp, f"installer-{tag}-a", "node-rot"),
+        accounts.installer_pod(cluster.cp, f"installer-{tag}-b", "node-rot"),
     )
     token_a = accounts.token(cluster.cp, NS, "spidernet-node", pod=pod_a)
     sa = accounts.ProjectedDir(tmp_path / "sa")
@@ -90,6 +73,7 @@ def test_a_rotated_token_reaches_the_plugins_and_the_old_one_can_be_revoked(
         "POD_UID": str(pod_b["metadata"]["uid"]),  # type: ignore[index]
         "SPIDERNET_READY_FILE": str(tmp_path / "ready"),
         "SPIDERNET_POLL_SECONDS": "0.2",
+        "SPIDERNET_METRICS_ADDRESS": "127.0.0.1:0",  # other runs of the suite share the machine
     }
     daemon = subprocess.Popen(
         [sys.executable, "-m", "installer"],

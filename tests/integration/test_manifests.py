@@ -33,6 +33,7 @@ real API server (installer/manifests, docs/install.md).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import kubernetes_validate
@@ -40,6 +41,7 @@ import pytest
 import yaml
 
 from installer import settings
+from spidernet.protocol import outcomes
 from tools.testbed import crds, manifests
 from tools.testbed.cluster import Cluster
 
@@ -173,8 +175,14 @@ def test_the_installer_daemonset_has_what_spec_6_asks_for(objects: list[dict[str
     host = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     defaults = settings.Settings()
-    assert host == {"cni-bin": "/opt/cni/bin", "cni-conf": "/etc/cni/net.d"}
+    assert host == {
+        "cni-bin": "/opt/cni/bin",
+        "cni-conf": "/etc/cni/net.d",
+        "outcomes": os.path.dirname(outcomes.DEFAULT_PATH),
+    }
     assert (mounts["cni-bin"], mounts["cni-conf"]) == (defaults.cni_bin_dir, defaults.cni_conf_dir)
+    assert mounts["outcomes"] == os.path.dirname(defaults.outcomes_file)
+    assert defaults.outcomes_file.endswith(outcomes.DEFAULT_PATH)
     assert pod["tolerations"] == [{"operator": "Exists"}]
     assert pod["priorityClassName"] == "system-node-critical"
     assert ds["spec"]["updateStrategy"] == {
@@ -183,6 +191,10 @@ def test_the_installer_daemonset_has_what_spec_6_asks_for(objects: list[dict[str
     }
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert container["readinessProbe"]["exec"]["command"] == ["test", "-e", defaults.ready_file]
+    port = container["ports"][0]
+    assert (port["name"], port["containerPort"]) == ("metrics", defaults.metrics_port)
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert container["command"] == ["python3", "-m", "installer"]
     assert (
         pod["serviceAccountName"] == "spidernet-node"

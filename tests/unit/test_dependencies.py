@@ -26,6 +26,7 @@ IMPORT_NAME = {
     "kubernetes": "kubernetes",
     "pyyaml": "yaml",
     "urllib3": "urllib3",
+    "prometheus-client": "prometheus_client",
 }  # distribution -> top-level module
 OURS = {"spidernet", "installer"}  # the shipped packages (plugins/ and gc/ hold entry scripts)
 

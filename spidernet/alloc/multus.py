@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spidernet.protocol import errors
+from spidernet.alloc.failures import BadInput
 from spidernet.types import bounds
 
 ANNO_DEFAULT = "v1.multus-cni.io/default-network"
@@ -69,9 +69,9 @@ def _array(raw: str, where: str) -> list[Any]:
     try:
         data = bounds.json_document(raw, parse_constant=_reject_constant, object_pairs_hook=_Object)
     except bounds.BadJson as e:
-        raise errors.InvalidConfig(where, f"not valid JSON: {e}") from None
+        raise BadInput(where, f"not valid JSON: {e}") from None
     if not isinstance(data, list) or isinstance(data, _Object):
-        raise errors.InvalidConfig(where, "must be a JSON array of network selections")
+        raise BadInput(where, "must be a JSON array of network selections")
     return data
 
 
@@ -90,16 +90,14 @@ def _field_of(key: str) -> str:
 
 def _from_object(obj: Any, where: str, index: int) -> Selection:
     if not isinstance(obj, _Object):
-        raise errors.InvalidConfig(f"{where}[{index}]", "must be a JSON object")
+        raise BadInput(f"{where}[{index}]", "must be a JSON object")
     values = {"name": "", "namespace": "", "interface": ""}
     for key, value in obj:  # document order: the last occurrence of a field wins
         field = _field_of(key)
         if not field or value is None:
             continue  # unknown keys are ignored; Go: null leaves a string unchanged
         if not isinstance(value, str):
-            raise errors.InvalidConfig(
-                f"{where}[{index}].{key}", f"must be a string, got {value!r}"
-            )
+            raise BadInput(f"{where}[{index}].{key}", f"must be a string, got {value!r}")
         values[field] = value
     return Selection(values["namespace"], values["name"], values["interface"])
 
@@ -107,17 +105,17 @@ def _from_object(obj: Any, where: str, index: int) -> Selection:
 def _from_text(item: str, where: str) -> Selection:
     slash = item.split("/")
     if len(slash) > 2:
-        raise errors.InvalidConfig(where, f"{item!r}: invalid network object (failed at '/')")
+        raise BadInput(where, f"{item!r}: invalid network object (failed at '/')")
     namespace, rest = (slash[0].strip(), slash[1]) if len(slash) == 2 else ("", slash[0])
     at = rest.split("@")
     if len(at) > 2:
-        raise errors.InvalidConfig(where, f"{item!r}: invalid network object (failed at '@')")
+        raise BadInput(where, f"{item!r}: invalid network object (failed at '@')")
     name, interface = at[0].strip(), (at[1].strip() if len(at) == 2 else "")
     if not name:  # Multus would then look up a NetworkAttachmentDefinition named "" and fail
-        raise errors.InvalidConfig(where, f"{item!r}: no network name")
+        raise BadInput(where, f"{item!r}: no network name")
     for part in (namespace, name, interface):
         if part and not _LABEL.fullmatch(part):
-            raise errors.InvalidConfig(where, f"failed to parse network object {item!r}")
+            raise BadInput(where, f"failed to parse network object {item!r}")
     return Selection(namespace, name, interface)
 
 
@@ -170,5 +168,5 @@ def still_requested(
         return True
     try:
         return ifname in nic_networks(annotations, pod_namespace, setup)
-    except errors.InvalidConfig:
+    except BadInput:
         return True

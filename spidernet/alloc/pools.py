@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from spidernet.alloc.failures import BadInput
 from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
-from spidernet.protocol import errors
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def reserved_ranges(objs: Iterable[Mapping[str, Any]]) -> dict[int, RangeSet]:
     The family is each entry's own, as upstream's webhook infers ``spec.ipVersion``
     from the first entry: users write reserved IPs without it, and an entry
     of the other family than ``ipVersion`` says is still reserved in its own. An
-    object we cannot read is code 7 naming it (an ADD then fails: its addresses might
+    object we cannot read is ``BadInput`` naming it (code 7) (an ADD then fails: its addresses might
     protect a router or a VIP, and handing them out would be an outage).
     """
     out = {4: RangeSet(4), 6: RangeSet(6)}
@@ -263,7 +263,5 @@ def reserved_ranges(objs: Iterable[Mapping[str, Any]]) -> dict[int, RangeSet]:
                 family = parse_ip(str(item).split("-")[0].strip())[0]
                 out[family] = out[family].union(RangeSet.parse([item], family))
             except (RangeError, ValueError) as e:
-                raise errors.InvalidConfig(
-                    f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}"
-                ) from None
+                raise BadInput(f"SpiderReservedIP {name} spec.ips", f"{item!r}: {e}") from None
     return out

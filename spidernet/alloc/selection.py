@@ -9,7 +9,7 @@ Rules, the first that yields pools wins (docs/ipam.md, "Pool choice"):
 Names may be globs (expanded by the caller against the pool list, in place).
 Filters give a reason per refused pool; the user's order is kept, then a *stable* sort
 by affinity priority (upstream sorts unstably, losing the user's order: its quirk 2).
-Malformed annotations raise InvalidConfig naming the annotation (code 7).
+Malformed annotations raise ``failures.BadInput`` naming the annotation (code 7).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from spidernet.alloc import multus
+from spidernet.alloc.failures import BadInput
 from spidernet.alloc.pools import Pool
-from spidernet.protocol import errors
 from spidernet.types import bounds
 
 ANNO_IPPOOLS = "ipam.spidernet.io/ippools"
@@ -49,17 +49,17 @@ def _json(raw: str, where: str) -> Any:
     try:
         return bounds.json_document(raw)
     except bounds.BadJson as e:
-        raise errors.InvalidConfig(where, f"not valid JSON: {e}") from None
+        raise BadInput(where, f"not valid JSON: {e}") from None
 
 
 def _names(value: object, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise errors.InvalidConfig(where, f"must be a list of pool names, got {value!r}")
+        raise BadInput(where, f"must be a list of pool names, got {value!r}")
     dup = next((v for i, v in enumerate(value) if v in value[:i]), None)
     if dup is not None:
-        raise errors.InvalidConfig(where, f"duplicate IPPool {dup} specified in {value!r}")
+        raise BadInput(where, f"duplicate IPPool {dup} specified in {value!r}")
     return tuple(value)
 
 
@@ -67,28 +67,26 @@ def _from_ippools(raw: str, ifname: str) -> Candidates:
     where = f"pod annotation {ANNO_IPPOOLS}"
     items = _json(raw, where)
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        raise errors.InvalidConfig(where, "must be a non-empty JSON list of objects")
+        raise BadInput(where, "must be a non-empty JSON list of objects")
     if not all(isinstance(i.get("interface", ""), str) for i in items):
-        raise errors.InvalidConfig(where, "'interface' must be a string")
+        raise BadInput(where, "'interface' must be a string")
     named = [bool(i.get("interface")) for i in items]
     if any(named) and not all(named):
-        raise errors.InvalidConfig(where, "set 'interface' on every item or on none")
+        raise BadInput(where, "set 'interface' on every item or on none")
     keys = [i.get("interface") or str(n) for n, i in enumerate(items)]
     if len(set(keys)) != len(keys):
-        raise errors.InvalidConfig(where, f"duplicate interface in {keys}")
+        raise BadInput(where, f"duplicate interface in {keys}")
     # Unnamed items are NICs in order: item 0 is eth0, item n the (n+1)th NIC of the pod.
     wanted = ifname if any(named) else _unnamed_index(ifname, len(items))
     if wanted not in keys and any(named):
         # upstream's validateAndMutateMultipleNICAnnotations: naming NICs means naming this one
-        raise errors.InvalidConfig(where, f"interface {ifname} must be specified")
+        raise BadInput(where, f"interface {ifname} must be specified")
     if wanted not in keys:
         return Candidates(source=where)  # a NIC beyond the unnamed list: later rules decide
     item = items[keys.index(wanted)]
     cg = item.get("cleangateway")
     if cg is not None and not isinstance(cg, bool):
-        raise errors.InvalidConfig(
-            f"{where}[{keys.index(wanted)}].cleangateway", "must be true or false"
-        )
+        raise BadInput(f"{where}[{keys.index(wanted)}].cleangateway", "must be true or false")
     return Candidates(
         where,
         _names(item.get("ipv4"), f"{where}.ipv4"),
@@ -133,7 +131,7 @@ def candidates(
         where = f"pod annotation {ANNO_IPPOOL}"
         item = _json(pod_annotations[ANNO_IPPOOL], where)
         if not isinstance(item, dict):
-            raise errors.InvalidConfig(where, 'must be a JSON object like {"ipv4": ["pool"]}')
+            raise BadInput(where, 'must be a JSON object like {"ipv4": ["pool"]}')
         found = Candidates(
             where,
             _names(item.get("ipv4"), f"{where}.ipv4"),

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spidernet.alloc.failures import BadInput
 from spidernet.cli import failures
 from spidernet.cli.connecting import session
 from spidernet.cli.console import Console
 from spidernet.gc import command
 from spidernet.gc.report import Report
-from spidernet.protocol import errors
 
 COLUMNS = ("ACTION", "IP", "POOL", "OBJECT", "UID", "REASON")
 
@@ -24,8 +24,8 @@ COLUMNS = ("ACTION", "IP", "POOL", "OBJECT", "UID", "REASON")
 def gc(args: argparse.Namespace, console: Console) -> int:
     try:
         opts = command.options(args)
-    except errors.CniError as e:
-        raise failures.Config(f"cluster IPAM config {args.ipam_config}: {e.msg}") from e
+    except BadInput as e:
+        raise failures.Config(f"cluster IPAM config {args.ipam_config}: invalid config: {e}") from e
     with session(args, budget=args.timeout) as s:
         report = command.run_pass(
             s.transport, opts, lock_dir=s.store.lock_dir, progress=console.progress

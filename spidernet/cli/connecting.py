@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from spidernet.alloc.failures import Contended
 from spidernet.cli import failures
 from spidernet.gc.command import lock_dir
 from spidernet.ipam.store import Store
@@ -21,7 +22,6 @@ from spidernet.k8s import errors as kerr
 from spidernet.k8s import listing
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
-from spidernet.protocol import errors
 
 COMMAND_BUDGET = 120.0  # s: what one command may spend in all (a GC pass has its own --timeout)
 
@@ -65,8 +65,8 @@ def session(args: argparse.Namespace, budget: float = COMMAND_BUDGET) -> Iterato
         yield Session(transport, transport.server, locks)
     except kerr.ApiError as e:
         raise api_failure(e, transport.server) from None
-    except errors.TryAgainLater as e:  # the Store's conflict or lock budget spent
-        raise failures.Failure(f"{e.msg}: try again", code=failures.UNREACHABLE) from None
+    except Contended as e:  # the Store's conflict or lock budget spent
+        raise failures.Failure(f"{e}: try again", code=failures.UNREACHABLE) from None
     finally:
         transport.close()
         shutil.rmtree(locks, ignore_errors=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spidernet.alloc import choosing
+from spidernet.alloc.failures import BadInput
 from spidernet.alloc.pools import Pool
 from spidernet.cli import failures, holders, tables, usage
 from spidernet.cli.connecting import Session, session
@@ -21,7 +22,6 @@ from spidernet.cli.console import Console
 from spidernet.ipam import store as ipam_store
 from spidernet.ipam.endpoints import NODE_LABEL
 from spidernet.ipmath.ranges import RangeSet
-from spidernet.protocol import errors
 
 GROUP = ipam_store.GROUP
 POOL_COLUMNS = (
@@ -77,8 +77,8 @@ def pools(args: argparse.Namespace, console: Console) -> int:
 def _reserved(s: Session, console: Console) -> dict[int, RangeSet]:
     try:
         return ipam_store.reserved_ranges(s.store)
-    except errors.InvalidConfig as e:  # the IPAM refuses ADDs until it is fixed: say so
-        console.warn(f"{e.msg}: FREE ignores every reserved address until it is fixed")
+    except BadInput as e:  # the IPAM refuses ADDs until it is fixed: say so
+        console.warn(f"invalid config: {e}: FREE ignores every reserved address until it is fixed")
         return {}
 
 

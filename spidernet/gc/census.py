@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import choosing
+from spidernet.alloc.failures import BadInput
 from spidernet.alloc.pools import Pool, Record, parse_records, reserved_ranges
 from spidernet.gc import rules
 from spidernet.ipam import endpoints, pods
 from spidernet.ipmath.ranges import RangeSet
-from spidernet.protocol import errors
 
 HolderId = tuple[str, str]  # (pod "ns/name", pod UID)
 
@@ -118,8 +118,9 @@ def take(
     if reserved_objs is not None:
         try:
             c.reserved = reserved_ranges(reserved_objs)
-        except errors.InvalidConfig as e:
-            c.problems.append(Problem("SpiderReservedIPs", f"{e.msg}: no pool judged full"))
+        except BadInput as e:
+            why = f"invalid config: {e}: no pool judged full"
+            c.problems.append(Problem("SpiderReservedIPs", why))
     for obj in pool_objs:
         _add_pool(c, obj)
     for ep in endpoint_objs:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import choosing
+from spidernet.alloc.failures import IpamFailure
 from spidernet.alloc.pools import Pool, Record
 from spidernet.gc import census as census_mod
 from spidernet.gc import plan as planning
@@ -47,7 +48,6 @@ from spidernet.ipam.store import GROUP, INT64_MAX, Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import listing
 from spidernet.k8s.transport import Transport
-from spidernet.protocol import errors
 
 Progress = Callable[[str], None]
 EVENT_REASON = "ZombieIPReleased"
@@ -401,7 +401,7 @@ def _release_in_pool(
         gone, cooled = store.update_pool(name, decide, snapshot=census.pools[name].obj)
     except kerr.NotFound:
         return [], [], True  # the pool went: so did its records
-    except (kerr.ApiError, errors.CniError) as e:
+    except (kerr.ApiError, IpamFailure) as e:
         report.error(
             f"SpiderIPPool/{name}",
             f"records not released ({e}): {len(targets)} left for the next pass",
@@ -491,5 +491,5 @@ def _stale_counts(
             )
         except kerr.NotFound:
             pass
-        except (kerr.ApiError, errors.CniError) as e:
+        except (kerr.ApiError, IpamFailure) as e:
             report.error(f"SpiderIPPool/{name}", f"counts not refreshed ({e})")

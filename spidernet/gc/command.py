@@ -20,13 +20,13 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from spidernet.alloc.failures import BadInput
 from spidernet.gc import collecting, rules
 from spidernet.gc.report import Report
 from spidernet.ipam import cluster
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
 from spidernet.k8s.transport import Transport
-from spidernet.protocol import errors
 from spidernet.smc import reconciling
 
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -152,8 +152,8 @@ def _count(text: str) -> int:
 
 
 def options(args: argparse.Namespace) -> collecting.Options:
-    """The pass's options; code 7 (InvalidConfig) when the cluster IPAM config is unusable."""
-    ipam = cluster.load(args.ipam_config)
+    """The pass's options; ``BadInput`` when the cluster IPAM config is unusable."""
+    ipam = cluster.load_settings(args.ipam_config)
     knobs = rules.Knobs(
         min_age=args.min_age,
         terminating_delay=args.terminating_delay,
@@ -238,9 +238,11 @@ def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
 
     try:
         opts = options(args)
-    except errors.CniError as e:
+    except BadInput as e:
         report = Report(started="", dry_run=args.dry_run)
-        report.error(f"cluster IPAM config {args.ipam_config}", f"{e.msg}: nothing was judged")
+        report.error(
+            f"cluster IPAM config {args.ipam_config}", f"invalid config: {e}: nothing was judged"
+        )
         print(report.dumps(), file=out, flush=True)
         print(report.summary(), file=err, flush=True)
         return report

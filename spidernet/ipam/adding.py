@@ -33,6 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from spidernet.alloc import choosing, selection
+from spidernet.alloc.failures import (
+    BadArgs,
+    BadInput,
+    Contended,
+    Exhausted,
+    IpamFailure,
+    PodUnknown,
+    Refused,
+)
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, planning, pods, succession
 from spidernet.ipam.attachments import Attachment, Notes, State
@@ -41,15 +50,13 @@ from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
 from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
-from spidernet.protocol import errors, logs
+from spidernet.k8s.backoff import Backoff
+from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types import bounds
 from spidernet.types.results import Result
 
 log = logs.LOG
-
-POOL_EXHAUSTED = 100  # every usable candidate pool is full
-NO_MATCHING_POOL = planning.NO_MATCHING_POOL
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,11 @@ class Allocation:
 def add(cmd: CmdArgs, conf: IpamConf, store: Store) -> Result:
     who = pods.identity(cmd.args)
     if who is None:
-        raise errors.InvalidEnv("CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME")
+        raise BadArgs("CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME")
     with store.pod_lock(who.namespace, who.name):
         try:
             result = _add(cmd, conf, store, who)
-        except (errors.CniError, kerr.ApiError):
+        except (IpamFailure, kerr.ApiError):
             # The runtime tears this sandbox down now, every NIC: mark it, so that the DELs
             # of its NICs that did succeed release them too (attachments; all-or-nothing),
             # at once: a failure here implicates none of their addresses.
@@ -107,20 +114,16 @@ def require_pod(who: pods.Identity, store: Store, conf: IpamConf) -> tuple[pods.
     """The live pod this ADD is for, and the node it runs on."""
     obj = store.pod(who.namespace, who.name)
     if obj is None:
-        raise errors.UnknownContainer(f"pod {who.key} not found")
+        raise PodUnknown(f"pod {who.key} not found")
     pod = pods.info(obj)
     if who.uid and who.uid != pod.uid:
-        raise errors.UnknownContainer(
-            f"pod {who.key} has UID {pod.uid}, the sandbox is for {who.uid}"
-        )
+        raise PodUnknown(f"pod {who.key} has UID {pod.uid}, the sandbox is for {who.uid}")
     if not pod.alive:
-        raise errors.UnknownContainer(
-            f"pod {who.key} is terminating or finished: no address for it"
-        )
+        raise PodUnknown(f"pod {who.key} is terminating or finished: no address for it")
     here = pods.local_node_name(conf.kubeconfig)
     if not who.uid and pod.node and pod.node != here:
         # I4: without a UID we cannot tell this pod from a same-name successor bound elsewhere.
-        raise errors.UnknownContainer(
+        raise PodUnknown(
             f"pod {who.key} is bound to node {pod.node!r}, not to this node {here!r}, and "
             "CNI_ARGS carry no "
             "K8S_POD_UID: refused, it may be a re-created pod of the same name"
@@ -221,19 +224,13 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
         if isinstance(got, Allocation):
             return got
         reasons[pool.name] = got
-    code = (
-        POOL_EXHAUSTED
-        if any(r.startswith("exhausted") for r in reasons.values())
-        else NO_MATCHING_POOL
-    )
+    exhausted = any(r.startswith("exhausted") for r in reasons.values())
     detail = "; ".join(f"{n}: {r}" for n, r in reasons.items())
-    what = (
-        "all candidate pools are exhausted"
-        if code == POOL_EXHAUSTED
-        else "no candidate pool can serve it"
-    )
-    raise errors.PluginError(
-        code, f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})"
+    what = "all candidate pools are exhausted" if exhausted else "no candidate pool can serve it"
+    failure = Exhausted if exhausted else Refused
+    raise failure(
+        f"no IPv{plan.family} address for {ctx.pod.key} {ctx.cmd.ifname}: {what} ({detail})",
+        reasons,
     )
 
 
@@ -331,7 +328,7 @@ def _annotation_routes(ctx: planning.Context) -> list[dict[str, str]]:
             (addresses.network(r["dst"], strict=False), addresses.address(r["gw"])) for r in routes
         ]
     except (ValueError, KeyError, TypeError) as e:  # BadJson is a ValueError
-        raise errors.InvalidConfig(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None
+        raise BadInput(where, f'want [{{"dst": CIDR, "gw": IP}}]: {e}') from None
     return [{"dst": str(dst), "gw": str(gw)} for dst, gw in parsed]
 
 
@@ -369,7 +366,8 @@ def _write_endpoint(
 ) -> None:
     """Create or update (CAS) the pod's endpoint with this interface's detail."""
     pod = ctx.pod
-    for _ in range(5):
+    backoff = Backoff.conflicts(ctx.store.deadline)
+    while True:
         obj = endpoints.build(pod, ctx.node, detail, existing)
         try:
             if existing is None:
@@ -380,7 +378,6 @@ def _write_endpoint(
         except (kerr.Conflict, kerr.AlreadyExists, kerr.NotFound):
             existing = ctx.store.endpoint(pod.namespace, pod.name)
             if existing is not None and endpoints.uid(existing) != pod.uid:
-                raise errors.TryAgainLater(
-                    f"endpoint {pod.key} belongs to another pod UID"
-                ) from None
-    raise errors.TryAgainLater(f"endpoint {pod.key}: kept conflicting")
+                raise Contended(f"endpoint {pod.key} belongs to another pod UID") from None
+            if not backoff.again():
+                raise Contended(f"endpoint {pod.key}: kept conflicting") from None

@@ -11,15 +11,13 @@ from __future__ import annotations
 import time
 
 from spidernet.alloc import choosing, selection
+from spidernet.alloc.failures import AllocationMissing, NotReady
 from spidernet.alloc.pools import Pool
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, reserved_ranges
-from spidernet.protocol import errors
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
-
-ALLOCATION_MISSING = 102  # CHECK: the pool no longer records this container's address
 
 
 def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
@@ -28,9 +26,7 @@ def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
     ep = store.endpoint(who.namespace, who.name) if who else None
     detail = endpoints.detail_for(ep, cmd.ifname)
     if detail is None or endpoints.container_of(detail) != cmd.container_id:
-        raise errors.PluginError(
-            ALLOCATION_MISSING, f"no allocation recorded for {where} in this container"
-        )
+        raise AllocationMissing(f"no allocation recorded for {where} in this container")
     in_result = {
         ip.address.split("/")[0] for ip in (netconf.prev_result.ips if netconf.prev_result else ())
     }
@@ -38,11 +34,9 @@ def check(cmd: CmdArgs, conf: IpamConf, netconf: NetConf, store: Store) -> None:
         obj = store.pool(pool_name)
         record = Pool.parse(obj).records.get(ip) if obj else None
         if record is None or not record.holds_for(endpoints.uid(ep)):
-            raise errors.PluginError(
-                ALLOCATION_MISSING, f"pool {pool_name} no longer records {ip} for {where}"
-            )
+            raise AllocationMissing(f"pool {pool_name} no longer records {ip} for {where}")
         if netconf.prev_result is not None and ip not in in_result:
-            raise errors.PluginError(ALLOCATION_MISSING, f"{ip} of {where} is not in prevResult")
+            raise AllocationMissing(f"{ip} of {where} is not in prevResult")
 
 
 def status(conf: IpamConf, store: Store) -> None:
@@ -64,6 +58,4 @@ def status(conf: IpamConf, store: Store) -> None:
             continue
         if choosing.free_count(p, reserved[p.family], now) > 0:
             return
-    raise errors.PluginNotAvailable(
-        f"no free address in the candidate pools {sorted(wanted) or '(none)'}"
-    )
+    raise NotReady(f"no free address in the candidate pools {sorted(wanted) or '(none)'}")

@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from spidernet.alloc.failures import BadInput
 from spidernet.protocol import errors, files, logs
 from spidernet.types.netconf import Fields
 
@@ -84,6 +85,15 @@ def load(path: str) -> ClusterConf:
     except ValueError as e:
         raise errors.InvalidConfig(f"cluster IPAM config {path}", f"not JSON: {e}") from None
     return parse(data, path)
+
+
+def load_settings(path: str) -> ClusterConf:
+    """``load`` for the GC and the CLI, which are no CNI plugins: an unusable file is
+    ``failures.BadInput`` naming it (docs/design.md, "Errors")."""
+    try:
+        return load(path)
+    except errors.InvalidConfig as e:
+        raise BadInput(e.field, e.problem) from e
 
 
 def parse(data: object, source: str) -> ClusterConf:

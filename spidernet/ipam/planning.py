@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import selection
+from spidernet.alloc.failures import Refused
 from spidernet.alloc.pools import Pool
 from spidernet.ipam import pods
 from spidernet.ipam.attachments import Notes
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store
 from spidernet.ipmath.ranges import RangeSet
-from spidernet.protocol import errors
 from spidernet.protocol.env import CmdArgs
-
-NO_MATCHING_POOL = 101  # no candidate pool may serve this pod (each refused with a reason)
 
 
 @dataclass
@@ -61,8 +59,7 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
     v4 = tuple(s.name for s in summaries if s.default and s.family == 4)
     v6 = tuple(s.name for s in summaries if s.default and s.family == 6)
     if not (v4 or v6):
-        raise errors.PluginError(
-            NO_MATCHING_POOL,
+        raise Refused(
             "no pool for this pod: no ippool annotation, no namespace or CNI default pools, "
             "and no pool has spec.default",
         )

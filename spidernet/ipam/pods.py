@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spidernet.protocol import errors, files
+from spidernet.alloc.failures import BadArgs
+from spidernet.protocol import files
 
 # Kubernetes' own rules for these names (apimachinery validation): a pod name is a
 # DNS-1123 subdomain, a namespace a DNS-1123 label. CNI_ARGS comes from the runtime,
@@ -55,9 +56,7 @@ def identity(args: Mapping[str, str]) -> Identity | None:
         if key == "K8S_POD_UID" and not value:
             continue
         if not (value and len(value) <= limit and pattern.fullmatch(value)):
-            raise errors.InvalidEnv(
-                f"CNI_ARGS {key}={value!r} is not a valid Kubernetes {key[8:].lower()}"
-            )
+            raise BadArgs(f"CNI_ARGS {key}={value!r} is not a valid Kubernetes {key[8:].lower()}")
     return Identity(ns, name, uid)
 
 

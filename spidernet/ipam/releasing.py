@@ -19,13 +19,15 @@ from collections.abc import Set
 from typing import Any
 
 from spidernet.alloc import multus, verdicts
+from spidernet.alloc.failures import BadInput, Contended, IpamFailure, Unfinished
 from spidernet.alloc.verdicts import Action, Facts, Verdict
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store, failpoint, release_uid
 from spidernet.k8s import errors as kerr
-from spidernet.protocol import errors, logs
+from spidernet.k8s.backoff import Backoff
+from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 
@@ -57,7 +59,8 @@ def settle(
     """One interface's DEL (the caller holds the pod lock); re-decided when the endpoint changes
     under it."""
     notes = Notes(conf.state_dir)
-    for _ in range(5):
+    backoff = Backoff.conflicts(store.deadline)
+    while True:
         note = notes.read(container_id, ifname)
         pod_obj = store.pod(who.namespace, who.name)
         pod = pods.info(pod_obj) if pod_obj else None
@@ -99,8 +102,9 @@ def settle(
             _carry_out(store, conf, notes, verdict, note, ep, (who, container_id, ifname))
             return verdict
         except kerr.Conflict:
+            if not backoff.again():
+                raise Contended(f"endpoint {who.key} kept changing under this DEL") from None
             log.info("the endpoint of %s changed under this DEL: deciding again", who.key)
-    raise errors.TryAgainLater(f"endpoint {who.key} kept changing under this DEL")
 
 
 def _stateful_place(
@@ -210,9 +214,7 @@ def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[s
 def _valid_attachments(netconf: NetConf) -> set[tuple[str, str]]:
     raw: Any = netconf.raw.get("cni.dev/valid-attachments", netconf.raw.get("cni.dev/attachments"))
     if not isinstance(raw, list):
-        raise errors.InvalidConfig(
-            "cni.dev/valid-attachments", "GC needs the list of valid attachments"
-        )
+        raise BadInput("cni.dev/valid-attachments", "GC needs the list of valid attachments")
     return {
         (str(a.get("containerID", "")), str(a.get("ifname", "")))
         for a in raw
@@ -235,10 +237,10 @@ def gc(conf: IpamConf, netconf: NetConf, store: Store) -> None:
                 settle(
                     store, conf, who, cid, ifname, sent_prev=True, spec_040=True, collecting=True
                 )
-        except (errors.CniError, kerr.ApiError) as e:
+        except (IpamFailure, kerr.ApiError) as e:
             failures.append(f"{who.key} {cid} {ifname}: {e}")
     if failures:
-        raise errors.TryAgainLater(f"GC left {len(failures)} attachment(s): {'; '.join(failures)}")
+        raise Unfinished(f"GC left {len(failures)} attachment(s): {'; '.join(failures)}")
 
 
 def _stale(

@@ -2,8 +2,9 @@
 
 The write path for a pool (docs/ipam.md): under the per-node file lock for that pool,
 GET -> pure decision -> PUT status carrying the read resourceVersion; on 409 re-read
-and retry with jittered exponential backoff until the invocation's deadline, then
-``TryAgainLater`` (code 11). The lock is held only around read-choose-write. The
+and retry with jittered exponential backoff (``Backoff.conflicts``) until the
+invocation's deadline, then
+``failures.Contended`` (code 11). The lock is held only around read-choose-write. The
 kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a node
 (``locking``).
 """
@@ -11,7 +12,6 @@ kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a n
 from __future__ import annotations
 
 import os
-import random
 import time
 import urllib.parse
 from collections.abc import Callable, Set
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from spidernet.alloc import choosing, pools
+from spidernet.alloc.failures import Contended
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
 from spidernet.ipam import endpoints, locking
 from spidernet.ipmath.ranges import RangeSet
 from spidernet.k8s import errors as kerr
-from spidernet.k8s.client import Deadline
+from spidernet.k8s.backoff import Backoff, Deadline
 from spidernet.k8s.transport import Transport
-from spidernet.protocol import errors, logs
+from spidernet.protocol import logs
 
 log = logs.LOG
 
@@ -175,7 +176,7 @@ class Store:
         try:
             lock.acquire(timeout=budget)
         except locking.LockTimeout as e:
-            raise errors.TryAgainLater(f"{what}: node lock not acquired before the deadline") from e
+            raise Contended(f"{what}: node lock not acquired before the deadline") from e
         self.stats.lock_wait += time.monotonic() - started
         return lock
 
@@ -185,7 +186,7 @@ class Store:
         decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
         obj: dict[str, Any] | None,
     ) -> T:
-        delay = 0.01
+        backoff = Backoff.conflicts(self.deadline)
         while True:
             if obj is None:
                 obj = self.pool(name)
@@ -203,13 +204,11 @@ class Store:
             except kerr.Conflict:
                 self.stats.conflicts += 1
                 self.stats.count(name, 1)
-                if self.deadline.remaining() < delay:
-                    raise errors.TryAgainLater(
+                if not backoff.again():
+                    raise Contended(
                         f"pool {name}: still conflicting after {self.stats.conflicts} "
                         "retries, budget spent"
                     ) from None
-                time.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, 0.5)
                 obj = None
 
     def _put_status(self, obj: dict[str, Any], pool: Pool, records: dict[str, Record]) -> None:

@@ -30,10 +30,12 @@ from __future__ import annotations
 from typing import Any
 
 from spidernet.alloc import multus
+from spidernet.alloc.failures import Contended, PodUnknown
 from spidernet.ipam import endpoints, planning, pods
 from spidernet.ipam.store import Store, release_uid
 from spidernet.k8s import errors as kerr
-from spidernet.protocol import errors, logs
+from spidernet.k8s.backoff import Backoff
+from spidernet.protocol import logs
 
 log = logs.LOG
 
@@ -41,7 +43,8 @@ log = logs.LOG
 def current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
     """The pod's endpoint, once one of an older pod of its name is released or taken over."""
     store, pod = ctx.store, ctx.pod
-    for _ in range(5):
+    backoff = Backoff.conflicts(store.deadline)
+    while True:
         existing = store.endpoint(pod.namespace, pod.name)
         if existing is None or endpoints.uid(existing) == pod.uid:
             return existing
@@ -55,9 +58,9 @@ def current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
                 endpoints.uid(existing),
             )
             release_endpoint(store, existing)
-        except kerr.Conflict:
-            continue  # it changed meanwhile (its own pod's DEL elsewhere): look again
-    raise errors.TryAgainLater(f"endpoint {pod.key} of an older pod kept changing")
+        except kerr.Conflict:  # it changed meanwhile (its own pod's DEL elsewhere): look again
+            if not backoff.again():
+                raise Contended(f"endpoint {pod.key} of an older pod kept changing") from None
 
 
 def require_live(ctx: planning.Context, other: str) -> None:
@@ -74,7 +77,7 @@ def require_live(ctx: planning.Context, other: str) -> None:
         if live.uid != pod.uid
         else "terminating or finished"
     )
-    raise errors.UnknownContainer(
+    raise PodUnknown(
         f"pod {pod.key} (UID {pod.uid}) is no longer the live pod of its name (the API: {now}): "
         f"this ADD came late, and the endpoint of UID {other} is not its to release or take over"
     )
@@ -127,7 +130,7 @@ def revalidate(
         else:
             rest = ctx.store.replace_endpoint(rest)
     except kerr.Conflict:
-        raise errors.TryAgainLater(f"endpoint {ctx.pod.key} changed in its take-over") from None
+        raise Contended(f"endpoint {ctx.pod.key} changed in its take-over") from None
     release_details(ctx.store, [detail], ctx.pod.uid)
     return rest, None
 

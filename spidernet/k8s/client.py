@@ -7,7 +7,8 @@ safe by construction one layer up: a repeated pool PUT gets 409 and the re-read 
 the pod's own record, a repeated create gets AlreadyExists, a repeated delete NotFound.
 
 Transport failures (refused/reset connections, timeouts, 5xx, 429) are retried here
-with jittered exponential backoff until the caller's deadline, then raised as
+with jittered exponential backoff (``backoff.Backoff.transport``) until the caller's
+deadline, then raised as
 ``errors.Unavailable``; HTTP outcomes the caller must act on (404, 409, 422, 403) are
 raised at once as their class. Compare-and-swap retries on 409 live one layer up.
 """
@@ -16,29 +17,19 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import ssl
 import tempfile
-import time
 import urllib.parse
 from typing import Any
 
 from spidernet.k8s import errors
+from spidernet.k8s.backoff import Backoff
+from spidernet.k8s.backoff import Deadline as Deadline  # its home before backoff.py
 from spidernet.k8s.kubeconfig import Credentials
 from spidernet.protocol import files
 
 MAX_REQUEST_TIMEOUT = 10.0
-
-
-class Deadline:
-    """An absolute time budget shared by every call of one plugin invocation."""
-
-    def __init__(self, seconds: float) -> None:
-        self.at = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.at - time.monotonic())
 
 
 def _ssl_context(creds: Credentials) -> ssl.SSLContext:
@@ -156,7 +147,7 @@ class Client:
         body."""
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))
-        delay, failed = 0.05, None
+        backoff, failed = Backoff.transport(self.deadline.at), None
         while True:
             try:
                 status, data = self._once(method, path, payload, content_type, accept)
@@ -166,11 +157,9 @@ class Client:
             except errors.BudgetSpent as e:
                 raise failed or e from None  # the failure that spent the budget, if any
             except errors.Unavailable as e:
-                if self.deadline.remaining() < delay:
+                if not backoff.again():
                     raise
                 failed = e
-                time.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 1.0)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

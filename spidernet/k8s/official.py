@@ -11,7 +11,8 @@ urllib3 pool): bodies go and come as plain JSON dicts, as with the lean ``Client
 that a 10,000-pod LIST is not turned into model objects (which costs seconds), and so
 that the Store and its compare-and-swap loop run unchanged over either transport.
 Failures map to the same ``spidernet.k8s.errors`` classes: transport failures
-(refused, reset, timeout, TLS, 5xx, 429) are retried with jittered backoff for
+(refused, reset, timeout, TLS, 5xx, 429) are retried with the same backoff as the lean
+client's (``backoff.Backoff.transport``) for
 ``retry_for`` seconds (never past the deadline) and then raised as ``Unavailable``.
 """
 
@@ -19,13 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from spidernet.k8s import errors
-from spidernet.k8s.client import Deadline
+from spidernet.k8s.backoff import Backoff, Deadline
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -122,8 +122,7 @@ class OfficialClient:
     ) -> Any:
         """Send one request, retrying transport failures; returns the decoded body."""
         self.history.append(f"{method} {path}")
-        give_up = min(self.deadline.at, time.monotonic() + self.retry_for)
-        delay = 0.05
+        backoff = Backoff.transport(min(self.deadline.at, time.monotonic() + self.retry_for))
         while True:
             try:
                 status, data = self._once(method, path, body, content_type, accept)
@@ -131,10 +130,8 @@ class OfficialClient:
                     return data
                 raise errors.from_response(status, data)
             except errors.Unavailable:
-                if give_up - time.monotonic() < delay:
+                if not backoff.again():
                     raise
-                time.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 1.0)
 
     def _once(
         self, method: str, path: str, body: Any, content_type: str, accept: str

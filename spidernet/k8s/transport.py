@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from spidernet.k8s.client import Deadline
+from spidernet.k8s.backoff import Deadline
 
 
 class Transport(Protocol):

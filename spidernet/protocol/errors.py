@@ -80,7 +80,7 @@ class InvalidConfig(CniError):
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"invalid config: {field}: {problem}", details=f"field: {field}")
-        self.field = field
+        self.field, self.problem = field, problem
 
 
 class InvalidNetNS(CniError):

@@ -263,7 +263,28 @@ def _translating_functions(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("plugin", ["coordinator", "ifacer"])
+# The IPAM's pure core, its store and verbs raise ``spidernet.alloc.failures`` (and API
+# errors); only the spiderpool plugin's wiring maps them to CNI codes, and its config
+# readers name offending keys as the protocol layer does. The GC and the CLI, which are
+# no CNI plugins, map the same failures to their own reports and exit codes.
+IPAM_PROTOCOL_SIDE = {"plugin.py", "config.py", "cluster.py"}
+IPAM_CODE = (
+    modules("spidernet", "alloc")
+    + [p for p in modules("spidernet", "ipam") if p.name not in IPAM_PROTOCOL_SIDE]
+    + modules("spidernet", "gc")
+    + modules("spidernet", "cli")
+)
+
+
+@pytest.mark.parametrize("path", IPAM_CODE, ids=lambda p: str(p.relative_to(paths.REPO)))
+def test_the_ipam_core_store_gc_and_cli_raise_no_cni_error(path: Path) -> None:
+    assert offenders([path], ("spidernet.protocol.errors",)) == {}
+    names = {n.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Name)}
+    cni_classes = {"CniError", "TryAgainLater", "InvalidConfig", "PluginError", "InvalidEnv"}
+    assert names & cni_classes == set()  # nor reaches them through another module
+
+
+@pytest.mark.parametrize("plugin", ["coordinator", "ifacer", "ipam"])
 def test_each_plugin_maps_errors_to_codes_in_one_place(plugin: str) -> None:
     path = paths.REPO / "spidernet" / plugin / "plugin.py"
     assert _translating_functions(path) == {"_translated"}

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spidernet.alloc import multus
-from spidernet.protocol import errors
+from spidernet.alloc.failures import BadInput
 
 HERE = Path(__file__).parent
 
@@ -63,7 +63,7 @@ def go_decode(binary: Path, raws: list[str]) -> list[dict[str, object]]:
 def ours(raw: str) -> dict[str, object]:
     try:
         got = multus.parse(raw, "", "annotation")
-    except errors.InvalidConfig:
+    except BadInput:
         return {"ok": False}
     return {
         "ok": True,
@@ -155,5 +155,5 @@ def test_the_comma_form_names_namespace_network_and_interface(
 
 @pytest.mark.parametrize("raw", ["a/b/c", "a@b@c", "Upper", "a_b", "ns/", ""])
 def test_the_comma_form_refuses_what_multus_refuses(raw: str) -> None:
-    with pytest.raises(errors.InvalidConfig):
+    with pytest.raises(BadInput):
         multus.parse(raw, "pod-ns", "a")

@@ -62,6 +62,10 @@ cluster IPAM config, as a runtime would):
 | match_master_subnet,     |                                    |                                |
 | ipam_unix_socket_path,   |                                    |                                |
 | log_file_max_age, type   |                                    |                                |
+| name (outside ipam),     | "secure-net", the victim network's | code 101 naming multusName:    |
+| args, runtimeConfig      | name; the victim pool's address    | the NIC is the NAD Multus      |
+|                          | asked for in both                  | attached, whatever its config  |
+|                          |                                    | calls itself                   |
 """
 
 from __future__ import annotations
@@ -442,4 +446,26 @@ def test_every_key_a_nad_may_set_at_once_reaches_no_other_tenants_pool(keys: Key
     ref = keys.pod("mallory", node)
     out = exec_ipam(node, "ADD", ref, ref.container_id, ipam=ipam)
     assert out.code == 101 and f"{victim}: namespaceName" in str(out.result), out
+    assert keys.cluster.records(victim) == {}
+
+
+def test_a_nads_network_name_and_runtime_keys_reach_no_other_networks_pool(keys: KeyEnv) -> None:
+    """Outside ``ipam``, a NAD's config carries keys the plugin reads too: ``name`` (which
+    only the NAD's author chooses: never evidence of which NAD a NIC is), ``args`` and
+    ``runtimeConfig`` (an address asked for there is taken from nowhere)."""
+    victim = keys.pool("named", 9, multusName=["victim/secure-net", "secure-net"])
+    node = keys.node()
+    ref = keys.pod("mallory", node, annotations={NETWORKS: f"{keys.ns}/general@net1"})
+    wanted = "10.241.9.10"
+    out = exec_ipam(
+        node,
+        "ADD",
+        ref,
+        ref.container_id,
+        "net1",
+        network="secure-net",
+        ipam={"default_ipv4_ippool": [victim]},
+        extra={"args": {"cni": {"ips": [wanted]}}, "runtimeConfig": {"ips": [f"{wanted}/24"]}},
+    )
+    assert out.code == 101 and f"{victim}: multusName" in str(out.result), out
     assert keys.cluster.records(victim) == {}

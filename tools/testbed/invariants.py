@@ -6,7 +6,8 @@ own bookkeeping):
 - one holder per address: no address is held by records of two pools (pools in a test
   are disjoint), and no two endpoints of different pod UIDs name one address;
 - I1: every address an endpoint names is recorded in its pool for the endpoint's UID
-  (a detail a StatefulSet successor took over and has not claimed: for the UID it names);
+  (a detail a StatefulSet successor took over and has not claimed: for the UID it names,
+  or for the successor's, when the ADD that moved the records stopped before its claim);
 - every holding record's pod UID is alive, or releasable: no live pod has that UID.
 """
 
@@ -54,9 +55,10 @@ class Snapshot:
                     if d.get(fam):
                         ip = d[fam].split("/")[0]
                         named[ip].add(cur.get("uid", ""))
-                        # a detail taken over and not claimed yet: under the UID it names
-                        owner = d.get("inheritedFrom") or cur.get("uid")
-                        if holders.get((d.get(f"{fam}Pool", ""), ip)) != owner:
+                        # a detail taken over and not claimed yet: under the UID it names,
+                        # or already moved to the pod's (an ADD stopped before its claim)
+                        owners = {d.get("inheritedFrom") or cur.get("uid"), cur.get("uid")}
+                        if holders.get((d.get(f"{fam}Pool", ""), ip)) not in owners:
                             out.append(
                                 f"I1: endpoint {key} ({cur.get('uid')}) names {ip} in "
                                 f"{d.get(f'{fam}Pool')},"

@@ -132,7 +132,13 @@ def plugin_closure() -> set[str]:
     return {str(p.relative_to(paths.REPO)) for p in seen}
 
 
-OFF_PATH = ("spidernet/gc/", "spidernet/cli/", "spidernet/smc/", "spidernet/validation/")
+OFF_PATH = (
+    "spidernet/gc/",
+    "spidernet/cli/",
+    "spidernet/smc/",
+    "spidernet/validation/",
+    "spidernet/guard/",
+)
 
 
 def test_no_plugin_reaches_the_gc_the_cli_or_the_official_client() -> None:

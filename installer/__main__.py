@@ -2,6 +2,7 @@
 
     python -m installer              run until SIGTERM (the DaemonSet's container), serving
                                      /metrics, /healthz, /readyz (installer/exporting.py)
+                                     and the pools' admission webhook (installer/webhook.py)
     python -m installer --once       one pass; exit 0 when installed and credentials written
     python -m installer --uninstall  remove the bundles and credentials this installer manages
 
@@ -17,7 +18,8 @@ import signal
 import sys
 import threading
 
-from installer import credentials, installing, service, settings
+from installer import credentials, installing, kubeconfig, service, settings, webhook
+from spidernet.guard import reviewing
 
 
 def main(argv: list[str]) -> int:
@@ -49,7 +51,12 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    svc.run(stop)
+    hook = _webhook(conf)
+    try:
+        svc.run(stop)
+    finally:
+        if hook is not None:
+            hook.stop()
     return 0
 
 
@@ -70,6 +77,26 @@ def _serve(conf: settings.Settings, svc: service.Service) -> bool:
         )
         return False
     return True
+
+
+def _webhook(conf: settings.Settings) -> webhook.Webhook | None:
+    """The admission webhook in a thread of this process (docs/install.md), unless port 0."""
+    if not conf.webhook_port:
+        return None
+    try:
+        server = conf.api_server or kubeconfig.server_url(conf.service_host, conf.service_port)
+        connect = webhook.in_cluster(conf.token_file, conf.ca_file, server)
+        hook = webhook.Webhook(
+            conf.webhook_port,
+            conf.webhook_cert_dir,
+            connect,
+            where=reviewing.Ledger(namespace=conf.webhook_namespace),
+        )
+    except (kubeconfig.CredentialError, OSError) as e:
+        logging.error("admission webhook not started: %s", e)
+        return None
+    hook.start()
+    return hook
 
 
 if __name__ == "__main__":

@@ -63,6 +63,10 @@ class Settings:
     metrics_host: str = ""
     metrics_port: int | None = 5719  # None: not served
     outcomes_file: str = "/host/run/spidernet/metrics/outcomes.jsonl"
+    # The admission webhook (installer/webhook.py): off (0) unless the manifest sets a port.
+    webhook_port: int = 0
+    webhook_cert_dir: str = "/etc/spidernet/webhook-tls"
+    webhook_namespace: str = "kube-system"  # where the claims ledger ConfigMap lives
 
     @property
     def stall_seconds(self) -> float:
@@ -133,4 +137,16 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         outcomes_file=env.get("SPIDERNET_OUTCOMES") or d.outcomes_file,
+        webhook_port=_port(env, "SPIDERNET_WEBHOOK_PORT", d.webhook_port),
+        webhook_cert_dir=env.get("SPIDERNET_WEBHOOK_CERT_DIR") or d.webhook_cert_dir,
+        webhook_namespace=env.get("POD_NAMESPACE") or d.webhook_namespace,
     )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SettingsError(f"{name}={raw!r} is not a port number (0 turns the webhook off)")
+    return int(raw)

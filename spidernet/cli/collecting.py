@@ -28,7 +28,11 @@ def gc(args: argparse.Namespace, console: Console) -> int:
         raise failures.Config(f"cluster IPAM config {args.ipam_config}: invalid config: {e}") from e
     with session(args, budget=args.timeout) as s:
         report = command.run_pass(
-            s.transport, opts, lock_dir=s.store.lock_dir, progress=console.progress
+            s.transport,
+            opts,
+            lock_dir=s.store.lock_dir,
+            progress=console.progress,
+            tls=command.tls_settings(args),
         )
     if args.output in ("json", "yaml"):
         console.emit(report.to_json(), args.output)
@@ -67,6 +71,11 @@ def rows(report: Report) -> list[list[Any]]:
             [action, "", "", f"SpiderEndpoint {i['endpoint']}", i["uid"], i["reason"]]
             for i in items
         ]
+    for f in report.finalizers:
+        out.append([f"finalizer {f['action']}", "", f["pool"], f"SpiderIPPool {f['pool']}", "", ""])
+    for t in report.webhook_tls:
+        if t["action"] not in ("unchanged", "absent", "external"):
+            out.append([t["action"], "", "", t["object"], "", t["detail"] or ""])
     for n in report.networks:
         nad = n["networkAttachmentDefinition"]
         out.append([n["action"], "", "", f"NAD {nad}", "", n["detail"] or ""])

@@ -40,8 +40,8 @@ from spidernet.alloc import choosing
 from spidernet.alloc.failures import IpamFailure
 from spidernet.alloc.pools import Pool, Record
 from spidernet.gc import census as census_mod
+from spidernet.gc import finalizers, rules, suspects
 from spidernet.gc import plan as planning
-from spidernet.gc import rules, suspects
 from spidernet.gc.census import Census, Entry, World, take
 from spidernet.gc.report import Report
 from spidernet.ipam.store import GROUP, INT64_MAX, Store
@@ -109,9 +109,11 @@ def _pass(
     if opts.dry_run:
         _would(report, plan)
         _stale_counts(store, census, report, written=set(), dry_run=True)
+        finalizers.settle(transport, census, report, dry_run=True)
         return
     released, written = _execute(store, transport, plan, census, opts, report, progress)
     _stale_counts(store, census, report, written=written, dry_run=False)
+    finalizers.settle(transport, census, report, dry_run=False)
     if state.writable:
         for uid in released:
             plan.suspects.since.pop(uid, None)

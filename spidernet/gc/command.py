@@ -23,6 +23,7 @@ from typing import TextIO
 from spidernet.alloc.failures import BadInput
 from spidernet.gc import collecting, rules
 from spidernet.gc.report import Report
+from spidernet.guard import certs, provisioning
 from spidernet.ipam import cluster
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.client import Deadline
@@ -62,6 +63,20 @@ def add_pass_options(ap: argparse.ArgumentParser) -> None:
     """The options of one pass, shared with ``spiderpoolctl gc`` (the same pass, docs/cli.md)."""
     k = rules.Knobs()
     add = ap.add_argument
+    add(
+        "--webhook-tls",
+        choices=("on", "off"),
+        default="on",
+        help="make and rotate the admission webhook's Secret and caBundles (docs/install.md)",
+    )
+    add("--webhook-namespace", help="the webhook's Service and Secret; default: own namespace")
+    add("--webhook-service", default="spidernet-webhook", help="the webhook's Service")
+    add(
+        "--webhook-ip",
+        action="append",
+        metavar="IP",
+        help="an address the serving certificate also names (clientConfig.url set-ups)",
+    )
     add("--dry-run", action="store_true", help="judge and report, change nothing")
     add(
         "--min-age",
@@ -209,15 +224,23 @@ class Throttled:
 
 
 def run_pass(
-    transport: Transport, opts: collecting.Options, *, lock_dir: str, progress: collecting.Progress
+    transport: Transport,
+    opts: collecting.Options,
+    *,
+    lock_dir: str,
+    progress: collecting.Progress,
+    tls: provisioning.Settings | None = None,
 ) -> Report:
-    """One pass: release zombies (collecting), then bring the SpiderMultusConfigs' NADs in line
+    """One pass: release zombies and keep the pool finalizers (collecting), keep the admission
+    webhook's TLS (``tls``: docs/install.md), bring the SpiderMultusConfigs' NADs in line
     (docs/cli.md: the CronJob is what turns a CR applied with kubectl into its NAD)."""
     report = Report(started="", dry_run=opts.dry_run)
     try:
         report = collecting.run(transport, opts, lock_dir=lock_dir, progress=progress)
     except kerr.ApiError as e:  # not expected: every step reports its own; never a traceback
         report.error("pass", str(e))
+    if tls is not None:
+        _webhook_tls(transport, tls, report, opts.dry_run)
     try:
         outcomes = reconciling.run(transport, dry_run=opts.dry_run)
     except kerr.ApiError as e:
@@ -231,6 +254,27 @@ def run_pass(
         elif o.action != reconciling.UNCHANGED:
             report.networks.append(o.to_json())
     return report
+
+
+def _webhook_tls(
+    transport: Transport, tls: provisioning.Settings, report: Report, dry_run: bool
+) -> None:
+    try:
+        report.webhook_tls = [
+            o.to_json() for o in provisioning.run(transport, tls, dry_run=dry_run)
+        ]
+    except (kerr.ApiError, certs.CertError) as e:
+        report.error(f"Secret/{tls.namespace}/{tls.secret}", f"webhook TLS not kept: {e}")
+
+
+def tls_settings(args: argparse.Namespace) -> provisioning.Settings | None:
+    if args.webhook_tls == "off":
+        return None
+    return provisioning.Settings(
+        namespace=args.webhook_namespace or _own_namespace(),
+        service=args.webhook_service,
+        extra_ips=tuple(args.webhook_ip or ()),
+    )
 
 
 def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
@@ -258,7 +302,9 @@ def one_pass(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
         report.error(f"kubeconfig {args.kubeconfig or '(default)'}", f"{type(e).__name__}: {e}")
     else:
         try:
-            report = run_pass(transport, opts, lock_dir=locks, progress=Throttled(err))
+            report = run_pass(
+                transport, opts, lock_dir=locks, progress=Throttled(err), tls=tls_settings(args)
+            )
         finally:
             transport.close()
     shutil.rmtree(locks, ignore_errors=True)

@@ -16,6 +16,8 @@ Format (docs/gc.md, "The report")::
      "inconsistencies":   [{"kind", "ip", "detail", ...}],
      "networks":          [{"spiderMultusConfig", "networkAttachmentDefinition", "action",
                             "detail"}]            (NADs written, deleted, refused: docs/cli.md)
+     "finalizers":        [{"pool", "action"}]    (the pool finalizer added, removed: docs/ipam.md)
+     "webhookTLS":        [{"object", "action", "detail"}]  (the webhook's Secret, caBundles)
      "errors":            [{"object", "message", "ip"?}]}
 
 Any entry in ``errors`` means something could not be processed: the exit status is 1.
@@ -52,6 +54,8 @@ class Report:
     counts: list[Item] = field(default_factory=list)
     inconsistencies: list[Item] = field(default_factory=list)
     networks: list[Item] = field(default_factory=list)
+    finalizers: list[Item] = field(default_factory=list)
+    webhook_tls: list[Item] = field(default_factory=list)
     errors: list[Item] = field(default_factory=list)
 
     def reset_findings(self) -> None:
@@ -83,6 +87,8 @@ class Report:
             "counts": self.counts,
             "inconsistencies": self.inconsistencies,
             "networks": self.networks,
+            "finalizers": self.finalizers,
+            "webhookTLS": self.webhook_tls,
             "errors": self.errors,
         }
 
@@ -114,6 +120,11 @@ class Report:
             actions = Counter(str(n["action"]) for n in self.networks)
             done = ", ".join(f"{a} {n}" for a, n in sorted(actions.items()))
             lines.append(f"gc: NetworkAttachmentDefinitions of SpiderMultusConfigs: {done}")
+        for item in self.finalizers:
+            lines.append(f"gc: SpiderIPPool {item['pool']}: finalizer {item['action']}")
+        for item in self.webhook_tls:
+            if item["action"] not in ("unchanged", "absent", "external"):
+                lines.append(f"gc: webhook TLS: {item['object']}: {item['action']}")
         for item in self.inconsistencies:
             lines.append(f"gc: inconsistency ({item['kind']}): {item['detail']}")
         for item in self.errors:

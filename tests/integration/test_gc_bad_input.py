@@ -50,6 +50,13 @@ GC_RULES = [
         "resources": ["network-attachment-definitions"],
         "verbs": ["list", "get", "create", "update", "delete"],
     },
+    {"apiGroups": [SP], "resources": ["spiderippools"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update"]},
+    {
+        "apiGroups": ["admissionregistration.k8s.io"],
+        "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+        "verbs": ["get", "update"],
+    },
 ]
 
 

@@ -56,6 +56,7 @@ BUILT_IN_GROUPS = (
     "batch/v1",
     "rbac.authorization.k8s.io/v1",
     "apiextensions.k8s.io/v1",
+    "admissionregistration.k8s.io/v1",
 )
 
 
@@ -95,6 +96,11 @@ def test_the_manifests_render_every_object_with_the_image_named(
             "ConfigMap/spidernet-ipam",
             "DaemonSet/spidernet-installer",
             "CronJob/spidernet-gc",
+            "Role/spidernet-webhook-claims",
+            "RoleBinding/spidernet-webhook-claims",
+            "Service/spidernet-webhook",
+            "ValidatingWebhookConfiguration/spidernet",
+            "MutatingWebhookConfiguration/spidernet",
         ]
     )
     ds, cj = (

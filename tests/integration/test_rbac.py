@@ -21,10 +21,12 @@ its account; the CLI runs as a person bound to its role would run it.
 | token in the   |                                  |                                              |
 | IPAM           |                                  |                                              |
 | spidernet-gc   | two passes over a zombie         | both succeed, the zombie's record and        |
-| (GC)           | (sighted and remembered, then    | endpoint gone, one NAD updated, one deleted  |
-|                | released) and two                |                                              |
-|                | SpiderMultusConfigs (one changed,|                                              |
-|                | one deleted between the passes)  |                                              |
+| (GC)           | (sighted and remembered, then    | endpoint gone, one NAD updated, one deleted, |
+|                | released), two                   | the pool's finalizer added, the webhook's    |
+|                | SpiderMultusConfigs (one changed,| Secret made then renewed, its caBundles set  |
+|                | one deleted between the passes), |                                              |
+|                | the webhook's configurations and |                                              |
+|                | TLS Secret (damaged in between)  |                                              |
 | spidernet-gc   | the audited requests of those    | exactly the rules of spidernet-gc and        |
 | (GC)           | passes                           | spidernet-gc-state, but the pool GET a pass  |
 |                |                                  | needs only to retry a lost compare-and-swap  |
@@ -56,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from installer import credentials
 from installer.settings import Settings
@@ -291,6 +294,25 @@ def multus_config(ns: str, name: str, vlan: int = 100) -> dict[str, Any]:
     }
 
 
+def inert_webhooks(cp: Any) -> None:
+    """webhook.yaml's two configurations, their webhooks matching no resource at all."""
+    for obj in yaml.safe_load_all((manifests.MANIFESTS / "webhook.yaml").read_text()):
+        if not obj.get("kind", "").endswith("WebhookConfiguration"):
+            continue
+        for hook in obj["webhooks"]:
+            hook["rules"] = [{**hook["rules"][0], "apiGroups": ["nothing.invalid"]}]
+            hook["clientConfig"] = {"url": "https://127.0.0.1:1/none"}
+            hook["failurePolicy"] = "Ignore"
+        assert manifests.apply(cp, obj, dry_run=False)[0] in (200, 201)
+
+
+def damage_webhook_tls(cp: Any) -> None:
+    path = "/api/v1/namespaces/kube-system/secrets/spidernet-webhook-tls"
+    secret = cp.request("GET", path)[1]
+    secret["data"].pop("tls.crt")
+    assert cp.request("PUT", path, secret)[0] == 200
+
+
 def changed(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
     obj = cluster.cp.request("GET", reconciling.smc_path(ns, name))[1]
     obj["spec"]["macvlan"]["vlanID"] = 200
@@ -324,12 +346,15 @@ def test_the_gc_needs_every_rule_of_its_roles_and_nothing_more(
         assert (
             audited.cp.request("POST", reconciling.smc_path(ns), multus_config(ns, name))[0] == 201
         )
+    inert_webhooks(audited.cp)  # the pass keeps their caBundle and backfills pool finalizers
     assert isinstance(audited.cp, AuditedControlPlane)
     since = len(audited.cp.requests_by(GC_USER))
     first = gc_pass(gc.kubeconfig, "--min-age", "1")  # sighted, remembered in the ConfigMap
     assert first.returncode == 0, first.stdout + first.stderr
+    assert json.loads(first.stdout)["finalizers"] == [{"pool": pool, "action": "add"}]
     audited.cp.request("PUT", reconciling.smc_path(ns, "kept"), changed(audited, ns, "kept"))
     audited.cp.request("DELETE", reconciling.smc_path(ns, "dropped"))
+    damage_webhook_tls(audited.cp)  # the second pass renews it
     time.sleep(2.5)  # past min-age and the allocation budget (2 s here)
     second = gc_pass(gc.kubeconfig, "--min-age", "1")  # confirmed: released
     assert second.returncode == 0, second.stdout + second.stderr

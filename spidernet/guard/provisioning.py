@@ -7,8 +7,10 @@ Each pass (docs/install.md, "Admission webhook"):
       made by cert-manager (annotation cert-manager.io/certificate-name)  leave it
       absent                          a CA (10 years) and a serving certificate (1 year)
       the CA within a year of its end a new CA; the old one stays in ca.crt while valid
-      the serving certificate within 30 days of its end, not signed by the CA, or naming
+      the serving certificate within 30 days of its end, not of the current CA, or naming
       other hosts than the Service's   a new one
+      (judged from the Secret's annotation spidernet.io/webhook-tls: dates, names and the
+      digests of the certificates they describe; no openssl unless something is renewed)
       -> POST / PUT with the resourceVersion read (a concurrent writer wins; next pass)
     per webhook configuration (validating, mutating) that exists, and that cert-manager
     does not inject (annotation cert-manager.io/inject-ca-from): each webhook's
@@ -24,6 +26,9 @@ node's plugins use, and it must not be able to read the webhook's private key.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ from spidernet.k8s.transport import Transport
 DAY = 86400.0
 RENEW_SERVING = 30 * DAY
 RENEW_CA = 365 * DAY
+FACTS = "spidernet.io/webhook-tls"  # expiry dates, names and digests of what the Secret holds
 CERT_MANAGER_SECRET = "cert-manager.io/certificate-name"
 CERT_MANAGER_INJECT = "cert-manager.io/inject-ca-from"
 CONFIGS = (
@@ -72,6 +78,7 @@ class Material:
     ca: certs.Pair
     bundle: bytes  # ca.crt: the current CA, then the previous one while it is valid
     serving: certs.Pair
+    facts: dict[str, Any]  # what the Secret's FACTS annotation records (no openssl to judge it)
     changes: list[str] = field(default_factory=list)
 
     def data(self) -> dict[str, str]:
@@ -84,50 +91,80 @@ class Material:
         return {k: base64.b64encode(v).decode() for k, v in raw.items()}
 
 
-def run(transport: Transport, settings: Settings, *, dry_run: bool = False) -> list[Outcome]:
+def run(
+    transport: Transport, settings: Settings, *, dry_run: bool = False, now: float | None = None
+) -> list[Outcome]:
     """One pass over the Secret and the webhook configurations."""
     path = f"/api/v1/namespaces/{_q(settings.namespace)}/secrets/{_q(settings.secret)}"
     where = f"Secret/{settings.namespace}/{settings.secret}"
     secret = _get(transport, path)
-    if secret is not None and CERT_MANAGER_SECRET in (secret["metadata"].get("annotations") or {}):
+    annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
+    if CERT_MANAGER_SECRET in annotations:
         out = [Outcome(where, "external", "made by cert-manager: left alone")]
-        bundle = _decoded(secret).get("ca.crt", b"")
+        bundle = _decoded(secret or {}).get("ca.crt", b"")
     else:
-        material = renewed(_decoded(secret) if secret else {}, settings)
+        facts = _facts(annotations.get(FACTS))
+        material = renewed(
+            _decoded(secret or {}), facts, settings, time.time() if now is None else now
+        )
         out = [Outcome(where, ", ".join(material.changes) or "unchanged")]
         if material.changes and not dry_run:
-            _write_secret(transport, settings, secret, material.data())
+            _write_secret(transport, settings, secret, material)
         bundle = material.bundle
     return out + [_inject(transport, c, bundle, dry_run) for c in CONFIGS]
 
 
-def renewed(data: Mapping[str, bytes], settings: Settings) -> Material:
-    """The material to serve with: what ``data`` holds, or new parts where it must."""
+def renewed(
+    data: Mapping[str, bytes], facts: Mapping[str, Any], settings: Settings, now: float
+) -> Material:
+    """The material to serve with: what ``data`` holds, or new parts where it must.
+
+    What the Secret holds is judged by its ``FACTS`` annotation (expiry dates, names, the
+    digests of the certificates they describe), so a pass with nothing to renew runs no
+    openssl; a Secret whose facts do not match its certificates is renewed."""
     changes: list[str] = []
-    ca = certs.Pair(data.get("ca.crt", b""), data.get("ca.key", b""))
-    bundle = data.get("ca.crt", b"")
-    if not ca.key or not ca.cert or certs.expires_within(_first(ca.cert), RENEW_CA):
-        old = _first(ca.cert)
+    ca = certs.Pair(_first(data.get("ca.crt", b"")), data.get("ca.key", b""))
+    bundle, facts = data.get("ca.crt", b""), dict(facts)
+    if not (
+        ca.key
+        and facts.get("caSha256") == _sha(ca.cert)
+        and facts.get("caNotAfter", 0) - now > RENEW_CA
+    ):
+        old = ca.cert
         ca = certs.new_ca()
         bundle = ca.cert + (old if old and not certs.expires_within(old, 0) else b"")
+        facts = {"caSha256": _sha(ca.cert), "caNotAfter": now + certs.CA_DAYS * DAY}
         changes.append("ca-rotated" if data else "created")
-    ca = certs.Pair(_first(ca.cert), ca.key)
     serving = certs.Pair(data.get("tls.crt", b""), data.get("tls.key", b""))
-    wanted = {f"DNS:{h}" for h in settings.hosts} | {f"IP:{a}" for a in settings.extra_ips}
-    if changes or not _serving_ok(serving, ca, wanted):
+    wanted = sorted({f"DNS:{h}" for h in settings.hosts} | {f"IP:{a}" for a in settings.extra_ips})
+    fresh = (
+        serving.key
+        and facts.get("tlsSha256") == _sha(serving.cert)
+        and facts.get("hosts") == wanted
+        and facts.get("servingNotAfter", 0) - now > RENEW_SERVING
+    )
+    if changes or not fresh:
         serving = certs.new_serving(ca, settings.hosts, settings.extra_ips)
+        facts.update(
+            tlsSha256=_sha(serving.cert),
+            hosts=wanted,
+            servingNotAfter=now + certs.SERVING_DAYS * DAY,
+        )
         if not changes:
             changes.append("renewed")
-    return Material(ca, bundle, serving, changes)
+    return Material(ca, bundle, serving, facts, changes)
 
 
-def _serving_ok(serving: certs.Pair, ca: certs.Pair, wanted: set[str]) -> bool:
-    return (
-        bool(serving.cert and serving.key)
-        and not certs.expires_within(serving.cert, RENEW_SERVING)
-        and certs.signed_by(serving.cert, ca.cert)
-        and certs.alt_names(serving.cert) == wanted
-    )
+def _sha(pem: bytes) -> str:
+    return hashlib.sha256(pem).hexdigest() if pem else ""
+
+
+def _facts(text: object) -> dict[str, Any]:
+    try:
+        value = json.loads(str(text)) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _first(bundle: bytes) -> bytes:
@@ -160,15 +197,22 @@ def _inject(
 
 
 def _write_secret(
-    transport: Transport, settings: Settings, secret: dict[str, Any] | None, data: dict[str, str]
+    transport: Transport, settings: Settings, secret: dict[str, Any] | None, material: Material
 ) -> None:
     base = f"/api/v1/namespaces/{_q(settings.namespace)}/secrets"
     meta: dict[str, Any] = {
         "name": settings.secret,
         "namespace": settings.namespace,
         "labels": {"app.kubernetes.io/part-of": "spidernet"},
+        "annotations": {FACTS: json.dumps(material.facts, sort_keys=True)},
     }
-    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta, "data": data}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": meta,
+        "data": material.data(),
+    }
     if secret is None:
         transport.request("POST", base, body)
     else:

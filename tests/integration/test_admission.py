@@ -56,6 +56,7 @@ from installer import webhook
 from spidernet.guard import ledger, provisioning
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
+from tests.integration import gc_process
 from tests.integration.ipam_calls import Plugin
 from tools.testbed import cni, crds, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster, NodeConfig
@@ -423,25 +424,7 @@ def test_a_pool_in_use_stays_terminating_until_its_last_address_is_released(
 
 
 def gc_pass(cp: ControlPlane) -> dict[str, Any]:
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(paths.REPO / "gc" / "main.py"),
-            "--kubeconfig",
-            str(cp.kubeconfig),
-            "--min-age",
-            "0",
-            "--webhook-ip",
-            "127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=paths.REPO,
-        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
-    )
-    report: dict[str, Any] = json.loads(run.stdout)
-    return report
+    return gc_process.report(cp.kubeconfig, "--min-age", "0", "--webhook-ip", "127.0.0.1")
 
 
 def test_with_the_webhook_down_pools_are_refused_and_pods_still_get_addresses(
@@ -576,6 +559,18 @@ def percentiles(samples: list[float]) -> str:
     )
 
 
+def many(prefix: str, octet: int, n: int) -> list[dict[str, Any]]:
+    """``n`` pools of one address each, in /24s from 10.<octet>.0.0 up."""
+    return [
+        pool(
+            f"{prefix}-{i}",
+            f"10.{octet + i // 256}.{i % 256}.0/24",
+            [f"10.{octet + i // 256}.{i % 256}.10"],
+        )
+        for i in range(n)
+    ]
+
+
 def timed(guarded: Guarded, objs: list[dict[str, Any]]) -> list[float]:
     out = []
     for obj in objs:
@@ -594,15 +589,7 @@ def test_a_thousand_admissions_print_their_latency(guarded: Guarded) -> None:
     directly (its own latency)."""
     n = int(os.environ.get("SPIDERNET_ADMISSIONS", "1000"))
     load = os.getloadavg()[0]
-    guarded_pools = [
-        pool(
-            f"load-{i}",
-            f"10.{100 + i // 256}.{i % 256}.0/24",
-            [f"10.{100 + i // 256}.{i % 256}.10"],
-        )
-        for i in range(n)
-    ]
-    with_hook = timed(guarded, guarded_pools)
+    with_hook = timed(guarded, many("load", 100, n))
     review = json.dumps(
         {
             "apiVersion": "admission.k8s.io/v1",
@@ -623,15 +610,7 @@ def test_a_thousand_admissions_print_their_latency(guarded: Guarded) -> None:
     for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
         guarded.cp.request("DELETE", f"/apis/admissionregistration.k8s.io/v1/{kind}/spidernet")
     try:
-        floor_pools = [
-            pool(
-                f"floor-{i}",
-                f"10.{120 + i // 256}.{i % 256}.0/24",
-                [f"10.{120 + i // 256}.{i % 256}.10"],
-            )
-            for i in range(n)
-        ]
-        floor = timed(guarded, floor_pools)
+        floor = timed(guarded, many("floor", 120, n))
     finally:
         register(guarded.cp, guarded.hook.port)
         admin = transport(guarded.cp)

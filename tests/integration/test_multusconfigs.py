@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import copy
 import io
-import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +37,8 @@ import yaml
 
 from spidernet.cli import console, main
 from spidernet.smc import nads, reconciling
-from tools.testbed import crds, manifests, paths
+from tests.integration import gc_process
+from tools.testbed import crds, manifests
 from tools.testbed.cluster import Cluster
 
 pytestmark = pytest.mark.apiserver
@@ -80,24 +78,7 @@ def kubectl_apply(cluster: Cluster, obj: dict[str, Any], tmp_path: Path) -> None
 
 def gc_pass(cluster: Cluster, ns: str, *args: str) -> dict[str, Any]:
     """One pass as the CronJob runs it; its JSON report."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(paths.REPO / "gc" / "main.py"),
-            "--kubeconfig",
-            str(cluster.cp.kubeconfig),
-            "--state-namespace",
-            ns,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=paths.REPO,
-        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
-    )
-    report: dict[str, Any] = json.loads(run.stdout)
-    return report
+    return gc_process.report(cluster.cp.kubeconfig, "--state-namespace", ns, *args)
 
 
 def mine(report: dict[str, Any], ns: str) -> list[tuple[str, str]]:

@@ -63,7 +63,7 @@ import yaml
 from installer import credentials
 from installer.settings import Settings
 from spidernet.smc import reconciling
-from tests.integration import accounts
+from tests.integration import accounts, gc_process
 from tests.integration.accounts import AuditedControlPlane
 from tests.integration.gc_scenarios import quick_budget
 from tests.integration.ipam_calls import Plugin
@@ -265,23 +265,13 @@ def _allowed(audited: Cluster, bearer: str, method: str, path: str, body: Any = 
 
 def gc_pass(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """One pass of the real GC (the CronJob's command), with ``kubeconfig``."""
-    return subprocess.run(
-        [
-            sys.executable,
-            str(paths.REPO / "gc" / "main.py"),
-            "--kubeconfig",
-            str(kubeconfig),
-            "--state-namespace",
-            NS,
-            "--ipam-config",
-            quick_budget(Path(tempfile.mkdtemp())),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=paths.REPO,
-        env={**os.environ, "PYTHONPATH": str(paths.REPO)},
+    return gc_process.run(
+        kubeconfig,
+        "--state-namespace",
+        NS,
+        "--ipam-config",
+        quick_budget(Path(tempfile.mkdtemp())),
+        *args,
     )
 
 

@@ -86,12 +86,13 @@ def _webhook(conf: settings.Settings) -> webhook.Webhook | None:
     try:
         server = conf.api_server or kubeconfig.server_url(conf.service_host, conf.service_port)
         connect = webhook.in_cluster(conf.token_file, conf.ca_file, server)
-        hook = webhook.Webhook(
-            conf.webhook_port,
-            conf.webhook_cert_dir,
-            connect,
-            where=reviewing.Ledger(namespace=conf.webhook_namespace),
-        )
+        where = reviewing.Ledger(namespace=conf.webhook_namespace)
+        try:  # both families where the node has IPv6, IPv4 alone where it has not
+            hook = webhook.Webhook(
+                conf.webhook_port, conf.webhook_cert_dir, connect, bind="::", where=where
+            )
+        except OSError:
+            hook = webhook.Webhook(conf.webhook_port, conf.webhook_cert_dir, connect, where=where)
     except (kubeconfig.CredentialError, OSError) as e:
         logging.error("admission webhook not started: %s", e)
         return None

@@ -8,8 +8,10 @@ Answers come from ``spidernet.guard.reviewing`` (the rules of ``spiderpoolctl va
 TLS: ``tls.crt`` and ``tls.key`` of a directory, the Secret ``spidernet-webhook-tls`` that
 kubelet mounts (the GC CronJob makes and rotates it, or cert-manager: docs/install.md,
 "Admission webhook"); a changed file is picked up by the next connection, so a rotation
-needs no restart. API access: the installer pod's own token and CA, read afresh for each
-review (kubelet rotates the token), through the lean client.
+needs no restart. API access: the installer pod's own token and CA through the lean client;
+up to four connections are kept open between reviews (a TLS handshake per review cost more
+than the review's own requests), each at most five minutes, so a token kubelet rotated is
+read again soon after.
 
 Never a crash: a body too large, not JSON or not an AdmissionReview is answered 400 with
 the reason, an API failure 500 (the API server then applies ``failurePolicy``), and any
@@ -25,6 +27,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -205,7 +208,7 @@ class Webhook:
         where: reviewing.Ledger = reviewing.DEFAULT_LEDGER,
     ) -> None:
         self.certs = Certificates(cert_dir)
-        self.connect, self.where = connect, where
+        self.clients, self.where = _Clients(connect), where
         self.server = _Server((bind, port), self.certs, self._review)
         self.thread: threading.Thread | None = None
 
@@ -216,11 +219,14 @@ class Webhook:
     def _review(self, body: object, *, mutate: bool) -> dict[str, Any]:
         if mutate:  # no API call: spare the connection
             return admission.mutation(body)
-        client = self.connect()
+        born, client = self.clients.take()
         try:
-            return reviewing.review(client, body, where=self.where)
-        finally:
-            client.close()
+            answer = reviewing.review(client, body, where=self.where)
+        except BaseException:
+            client.close()  # its connection may be half-way through a reply
+            raise
+        self.clients.give(born, client)
+        return answer
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(
@@ -235,10 +241,47 @@ class Webhook:
         self.server.shutdown()
         self.server.server_close()
         self.server.close_all()
+        self.clients.close()
+
+
+class _Clients:
+    """API connections kept alive between reviews (a TLS handshake per review cost more than
+    the review's own requests), each at most ``MAX_AGE`` old: a rotated token is picked up."""
+
+    MAX_AGE, IDLE = 300.0, 4
+
+    def __init__(self, connect: Connect) -> None:
+        self.connect = connect
+        self.idle: list[tuple[float, Client]] = []
+        self.lock = threading.Lock()
+
+    def take(self) -> tuple[float, Client]:
+        """(when it was made, a client with a fresh review budget)."""
+        with self.lock:
+            while self.idle:
+                born, client = self.idle.pop()
+                if time.monotonic() - born < self.MAX_AGE:
+                    client.deadline = Deadline(REVIEW_BUDGET)
+                    return born, client
+                client.close()
+        return time.monotonic(), self.connect()
+
+    def give(self, born: float, client: Client) -> None:
+        with self.lock:
+            if len(self.idle) < self.IDLE:
+                self.idle.append((born, client))
+                return
+        client.close()
+
+    def close(self) -> None:
+        with self.lock:
+            for _, client in self.idle:
+                client.close()
+            self.idle.clear()
 
 
 def in_cluster(token_file: str, ca_file: str, server: str) -> Connect:
-    """A client per review with the pod's token as it is now (kubelet rotates it)."""
+    """A new client with the pod's token as it is now (kubelet rotates it)."""
 
     def connect() -> Client:
         token = Path(token_file).read_text().strip()

@@ -21,8 +21,11 @@ daemon itself serves it).
 | randomized rounds                                  |                                             |
 | a pool in use deleted                              | Terminating, gives no address; after its    |
 |                                                    | last DEL and a GC pass it is gone           |
+| an update taking an allocated address out (ips,    | refused naming the address and its pod      |
+| excludeIPs), or changing the subnet               | or the field; growing the pool admitted     |
 | the webhook down                                   | pool creates refused (Fail); the IPAM's     |
 |                                                    | status writes go on                         |
+| the webhook accepting and never answering          | refused once its timeoutSeconds is up       |
 | a malformed AdmissionReview, non-JSON, a body too  | 400 / 413 with the reason; the server goes  |
 | large                                              | on serving                                  |
 | a server-side dry run                              | admitted, no claim left in the ledger       |
@@ -37,6 +40,7 @@ import os
 import random
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -344,6 +348,62 @@ def test_an_update_into_an_overlap_is_refused(guarded: Guarded) -> None:
         "PATCH", f"{GROUP}/spiderippools/{b}", patch, content_type="application/merge-patch+json"
     )
     assert status == 403 and f"also in SpiderIPPool {a}" in reply["message"]
+
+
+def merge_patch(guarded: Guarded, name: str, spec: dict[str, Any]) -> tuple[int, Any]:
+    return guarded.cp.request(
+        "PATCH",
+        f"{GROUP}/spiderippools/{name}",
+        {"spec": spec},
+        content_type="application/merge-patch+json",
+    )
+
+
+def test_an_update_may_not_take_an_allocated_address_out_or_move_the_subnet(
+    guarded: Guarded,
+) -> None:
+    name = u("held")
+    assert guarded.create(pool(name, "10.31.0.0/24", ["10.31.0.10-10.31.0.20"]))[0] == 201
+    obj = guarded.cluster.get_pool(name)
+    obj["status"] = {"allocatedIPs": json.dumps({"10.31.0.12": {"pod": "ns/p", "podUid": "u-1"}})}
+    assert guarded.cp.request("PUT", f"{GROUP}/spiderippools/{name}/status", obj)[0] == 200
+    refused = [
+        ({"ips": ["10.31.0.13-10.31.0.20"]}, "spec.ips: 10.31.0.12 is allocated to pod ns/p"),
+        ({"excludeIPs": ["10.31.0.12"]}, "spec.excludeIPs: 10.31.0.12 is allocated to pod ns/p"),
+        ({"subnet": "10.31.0.0/23"}, "spec.subnet: cannot change"),
+    ]
+    for spec, message in refused:
+        status, reply = merge_patch(guarded, name, spec)
+        assert status == 422 and message in reply["message"], (spec, reply)
+    status, reply = merge_patch(guarded, name, {"ips": ["10.31.0.10-10.31.0.30"]})
+    assert status == 200, reply
+    status, reply = merge_patch(guarded, name, {"excludeIPs": ["10.31.0.13"]})
+    assert status == 200, reply
+
+
+def test_a_webhook_that_does_not_answer_in_time_refuses_the_pool(guarded: Guarded) -> None:
+    """A listener that accepts and never answers, given the pools' webhook with a timeout of
+    1 s: the create fails (failurePolicy Fail) when the API server gives up waiting."""
+    path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/spidernet"
+    _, original = guarded.cp.request("GET", path)
+    silent = socket.create_server(("127.0.0.1", 0))
+    slow = json.loads(json.dumps(original))
+    for hook in slow["webhooks"]:
+        if hook["name"].startswith("spiderippools."):
+            hook["clientConfig"]["url"] = f"https://127.0.0.1:{silent.getsockname()[1]}/validate"
+            hook["timeoutSeconds"] = 1
+    try:
+        assert guarded.cp.request("PUT", path, slow)[0] == 200
+        started = time.monotonic()
+        status, reply = guarded.create(pool(u("slow"), "10.32.0.0/24", ["10.32.0.10"]))
+        waited = time.monotonic() - started
+        assert status >= 500 and "failed calling webhook" in reply["message"], reply
+        print(f"\nrefused after {waited:.1f} s: {reply['message']}")
+    finally:
+        _, now = guarded.cp.request("GET", path)
+        now["webhooks"] = original["webhooks"]
+        assert guarded.cp.request("PUT", path, now)[0] == 200
+        silent.close()
 
 
 def test_overlapping_pools_posted_at_the_same_moment_are_never_both_admitted(

@@ -6,7 +6,7 @@ runs, on the object the API server sends:
 - SpiderIPPool: the object's rules; on update, what an update may not do (subnet, an
   allocated address leaving the pool, a terminating pool's spec); then overlap with the
   other pools of its family, as ``reviewing`` gathers them (the stored pools and the
-  claims of the last minute's admissions);
+  claims of recent admissions not yet listed);
 - SpiderReservedIP, SpiderMultusConfig: the object's rules (the CR's NAD name may not
   change);
 - an update that leaves ``spec`` as it was (labels, finalizers) is always admitted, so

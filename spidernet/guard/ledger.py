@@ -1,4 +1,4 @@
-"""The claims ledger: pools admitted in the last minute, not yet listed perhaps. No I/O.
+"""The claims ledger: pools admitted, not yet listed perhaps. No I/O.
 
 An admission webhook sees a pool before the API server stores it, so two overlapping
 pools created at the same moment could each be checked against a LIST that holds
@@ -6,8 +6,11 @@ neither. Every admission of a pool therefore also writes a claim (the pool's sub
 addresses) into one ConfigMap by compare-and-swap, after checking against the LIST *and*
 the claims it read: of two racing admissions the second's write fails (409), it reads
 again, sees the first's claim, and is denied. A stored pool is in the LIST, so a claim
-only has to outlive the moment between admission and storage: claims older than
-``TTL`` are dropped at the next write (docs/ipam.md, "Admission").
+only has to outlive the moment between admission and storage: the next write drops a
+claim the LIST shows stored exactly as claimed, and any claim older than ``TTL`` (an
+admission whose object was never stored: another webhook refused it, or its name was
+taken). Claims carry the admitting node's clock, so ``TTL`` is also the clock skew
+between nodes this tolerates (docs/ipam.md, "Admission").
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from spidernet.ipmath.ranges import RangeSet
 from spidernet.validation.ippools import Extent, Network
 
 KEY = "claims"
-TTL = 60.0  # s: far above an admission's step from the webhook to etcd (milliseconds)
+TTL = 300.0  # s: far above an admission's step to etcd (ms) and any sane clock skew
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Claim:
 
 def decode(data: Mapping[str, str] | None) -> dict[str, Claim]:
     """The claims of the ConfigMap's data; an unreadable ledger counts as empty (it only
-    ever holds the last minute's admissions, and the LIST has the stored pools)."""
+    ever holds recent admissions, and the LIST has the stored pools)."""
     try:
         raw = json.loads((data or {}).get(KEY) or "{}")
         return {
@@ -71,10 +74,32 @@ def encode(claims: Mapping[str, Claim]) -> dict[str, str]:
     return {KEY: json.dumps(body, sort_keys=True, separators=(",", ":"))}
 
 
-def live(claims: Mapping[str, Claim], now: float) -> dict[str, Claim]:
-    return {n: c for n, c in claims.items() if now - c.at < TTL}
+def live(
+    claims: Mapping[str, Claim], now: float, stored: Mapping[str, Extent] | None = None
+) -> dict[str, Claim]:
+    """The claims that still say something: younger than ``TTL``, and not of a pool
+    ``stored`` (name -> extent, the LIST) holds exactly as claimed."""
+    return {
+        n: c
+        for n, c in claims.items()
+        if now - c.at < TTL and not _settled(c, (stored or {}).get(n))
+    }
 
 
-def with_claim(claims: Mapping[str, Claim], claim: Claim, now: float) -> dict[str, Claim]:
+def _settled(claim: Claim, stored: Extent | None) -> bool:
+    return (
+        stored is not None
+        and stored.family == claim.family
+        and str(stored.subnet) == claim.subnet
+        and tuple(stored.usable.texts()) == claim.ranges
+    )
+
+
+def with_claim(
+    claims: Mapping[str, Claim],
+    claim: Claim,
+    now: float,
+    stored: Mapping[str, Extent] | None = None,
+) -> dict[str, Claim]:
     """The live claims, with ``claim`` (replacing any of its pool's)."""
-    return {**live(claims, now), claim.name: claim}
+    return {**live(claims, now, stored), claim.name: claim}

@@ -4,7 +4,7 @@ For a pool whose spec is new (CREATE) or changed (UPDATE), under compare-and-swa
 claims ledger (``ledger``, one ConfigMap):
 
     LIST the pools                        the stored ones (its own old self left out)
-    GET the ledger                        the last minute's admissions, stored or not
+    GET the ledger                        recent admissions not yet listed as claimed
     decide (admission.problems)           the object's rules, then overlap with both
     PUT the ledger with this pool's claim carrying the resourceVersion read
       409: someone admitted a pool meanwhile: read both again and decide again
@@ -83,19 +83,16 @@ def _decide(
     transport: Transport, req: admission.Request, where: Ledger, now: float
 ) -> tuple[list[Any], Callable[[], None] | None]:
     """The problems, and the ledger write that claims the pool's addresses."""
-    stored = [
-        e
-        for obj in _pools(transport)
-        if obj["metadata"].get("name") != req.name and (e := ippools.extent(obj)) is not None
-    ]
+    stored = {e.name: e for obj in _pools(transport) if (e := ippools.extent(obj)) is not None}
     cm = _ledger(transport, where)
     claims = ledger.decode((cm or {}).get("data"))
-    pending = [c.extent() for n, c in ledger.live(claims, now).items() if n != req.name]
-    found = admission.problems(req, stored + pending)
+    pending = [c.extent() for n, c in ledger.live(claims, now, stored).items() if n != req.name]
+    others = [e for n, e in stored.items() if n != req.name]
+    found = admission.problems(req, others + pending)
     mine = ippools.extent(req.obj)
     if found or mine is None:
         return found, None
-    data = ledger.encode(ledger.with_claim(claims, ledger.Claim.of(mine, now), now))
+    data = ledger.encode(ledger.with_claim(claims, ledger.Claim.of(mine, now), now, stored))
     return [], lambda: _write(transport, where, cm, data)
 
 

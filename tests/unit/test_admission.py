@@ -210,6 +210,17 @@ def test_claims_round_trip_and_stale_ones_go() -> None:
     assert list(ledger.with_claim(claims, newer, newer.at)) == ["q"]
 
 
+def test_a_claim_the_list_shows_stored_as_claimed_goes_and_one_in_flight_stays() -> None:
+    stored = ippools.extent(pool())
+    moving = ippools.extent(pool(ips=["10.6.0.10-10.6.0.30"]))
+    assert stored is not None and moving is not None
+    claims = {stored.name: ledger.Claim.of(stored, now=1000.0)}
+    assert ledger.live(claims, 1001.0, {stored.name: stored}) == {}
+    assert list(ledger.live(claims, 1001.0, {stored.name: moving})) == [stored.name]
+    assert list(ledger.live(claims, 1001.0, {})) == [stored.name]
+    assert ledger.live(claims, 1000.0 + ledger.TTL, {}) == {}
+
+
 def test_an_unreadable_ledger_is_empty() -> None:
     assert ledger.decode({"claims": "not json"}) == {} and ledger.decode(None) == {}
 

@@ -4,8 +4,8 @@
 #
 #   tools/build_image.sh [BUNDLE_DIR]   prints "IMAGE=<docker-archive tar>" as the last line
 #
-#   layer 1  Debian bookworm minbase + python3 (debootstrap; the Containerfile's
-#            debian:bookworm-slim + python3), apt lists and downloaded packages removed
+#   layer 1  Debian bookworm minbase + python3, openssl (debootstrap; the Containerfile's
+#            debian:bookworm-slim + the same), apt lists and downloaded packages removed
 #   layer 2  /opt/spidernet/bundles      the frozen plugins (tools/build_bundles.sh output,
 #                                        without bin/ and .complete, as the Containerfile)
 #            /opt/spidernet/venv         python3 -m venv --without-pip, made in the image's
@@ -28,7 +28,7 @@ cache=${SPIDERNET_CACHE:-$HOME/.cache/spidernet}
 py=${PYTHON:-$cache/venv/bin/python}
 steps_init build_image 4
 suite=bookworm
-packages=python3
+packages=python3,openssl  # the Containerfile final stage's apt-get install
 name=localhost/spidernet:testbed
 
 stage "prerequisites"

@@ -107,7 +107,7 @@ def test_the_base_is_debian_bookworm_with_the_final_stages_packages_and_no_apt_l
     os_release = image.data.get("etc/os-release") or image.data["usr/lib/os-release"]
     assert b"VERSION_CODENAME=bookworm" in os_release
     status = image.data["var/lib/dpkg/status"].decode()
-    assert final_stage_packages() == ["python3"]
+    assert final_stage_packages() == ["python3", "openssl"]
     for package in final_stage_packages():
         assert re.search(rf"^Package: {package}\nStatus: install ok installed$", status, re.M)
     assert not [

@@ -154,9 +154,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except admission.Malformed as e:
             self._reply(400, {"error": f"malformed AdmissionReview: {e}"})
             return
-        except (kerr.ApiError, reviewing.Contended) as e:
+        except (kerr.ApiError, reviewing.Unreviewable) as e:
             log.error("review failed: %s", e)
-            self._reply(500, {"error": f"the webhook could not read the cluster: {e}"})
+            self._reply(500, {"error": f"no review made: {e}"})
             return
         except Exception as e:  # a bug of ours must not take the node's installer down
             log.exception("review crashed")

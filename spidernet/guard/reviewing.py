@@ -48,8 +48,17 @@ class Ledger:
 DEFAULT_LEDGER = Ledger()
 
 
-class Contended(RuntimeError):
+class Unreviewable(RuntimeError):
+    """The review cannot be made now (the API server then applies ``failurePolicy``)."""
+
+
+class Contended(Unreviewable):
     """The ledger kept changing under this review."""
+
+
+class LedgerMissing(Unreviewable):
+    """The claims ConfigMap is gone and this account may not make it (installer/manifests
+    ship it: the installer's account has no right to create ConfigMaps)."""
 
 
 def review(
@@ -60,7 +69,7 @@ def review(
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The validating AdmissionReview response; raises admission.Malformed, kerr.ApiError,
-    Contended (the mutating one needs no API: ``admission.mutation``)."""
+    Unreviewable (the mutating one needs no API: ``admission.mutation``)."""
     req = admission.parse(body)
     if not admission.needs_overlap_check(req):
         found = admission.problems(req)
@@ -117,7 +126,13 @@ def _write(
     }
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
     if cm is None:
-        transport.request("POST", where.path(named=False), body)
+        try:
+            transport.request("POST", where.path(named=False), body)
+        except kerr.Denied:
+            raise LedgerMissing(
+                f"the claims ledger ConfigMap {where.namespace}/{where.name} does not exist and "
+                "this account may not create it: kubectl apply -k installer/manifests makes it"
+            ) from None
         return
     meta["resourceVersion"] = cm["metadata"]["resourceVersion"]
     transport.request("PUT", where.path(), body)

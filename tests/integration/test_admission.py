@@ -29,6 +29,9 @@ daemon itself serves it).
 | a malformed AdmissionReview, non-JSON, a body too  | 400 / 413 with the reason; the server goes  |
 | large                                              | on serving                                  |
 | a server-side dry run                              | admitted, no claim left in the ledger       |
+| the webhook with the installer account's token     | reviews as with the admin's; that account   |
+| (rbac.yaml, the ledger ConfigMap of webhook.yaml)  | cannot create a ConfigMap; a ledger gone    |
+|                                                    | is an error naming the remedy               |
 | python -m installer with SPIDERNET_WEBHOOK_PORT    | serves /healthz and reviews                 |
 """
 
@@ -49,7 +52,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +60,11 @@ import pytest
 import yaml
 
 from installer import webhook
-from spidernet.guard import ledger, provisioning
+from spidernet.guard import ledger, provisioning, reviewing
+from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
-from tests.integration import gc_process
+from tests.integration import accounts, gc_process
 from tests.integration.ipam_calls import Plugin
 from tools.testbed import cni, crds, manifests, paths
 from tools.testbed.cluster import GROUP, Cluster, NodeConfig
@@ -500,6 +504,53 @@ def test_with_the_webhook_down_pools_are_refused_and_pods_still_get_addresses(
         obj["status"] = {"allocatedIPs": json.dumps({"10.27.0.10": {"pod": "ns/p", "podUid": "u"}})}
         assert guarded.cp.request("PUT", f"{GROUP}/spiderippools/{name}/status", obj)[0] == 200
     finally:
+        guarded.hook = webhook.Webhook(
+            guarded.hook.port, str(guarded.certs), lambda: transport(guarded.cp), bind="127.0.0.1"
+        )
+        guarded.hook.start()
+
+
+def node_account_connect(cp: ControlPlane) -> webhook.Connect:
+    """The installer's account as the manifests make it (its roles and the ledger ConfigMap
+    of webhook.yaml): a client with a token of kube-system/spidernet-node."""
+    accounts.apply_rbac(cp)
+    for obj in yaml.safe_load_all((manifests.MANIFESTS / "webhook.yaml").read_text()):
+        if obj.get("kind") == "ConfigMap":
+            assert manifests.apply(cp, obj, dry_run=False)[0] in (200, 201)
+    token = accounts.token(cp, "kube-system", "spidernet-node")
+    creds = kubeconfig.load(str(cp.kubeconfig))
+    return lambda: Client(
+        replace(creds, token=token, cert_file="", key_file="", cert_data=b"", key_data=b""),
+        Deadline(30),
+    )
+
+
+def test_the_installer_account_may_review_and_may_not_create_configmaps(
+    guarded: Guarded,
+) -> None:
+    connect = node_account_connect(guarded.cp)
+    guarded.hook.stop()
+    guarded.hook = webhook.Webhook(guarded.hook.port, str(guarded.certs), connect, bind="127.0.0.1")
+    guarded.hook.start()
+    try:
+        first, second = u("node-a"), u("node-b")
+        assert guarded.create(pool(first, "10.33.0.0/24", ["10.33.0.10-10.33.0.20"]))[0] == 201
+        status, reply = guarded.create(pool(second, "10.33.0.0/24", ["10.33.0.20"]))
+        assert status == 403 and f"also in SpiderIPPool {first}" in reply["message"], reply
+        client = connect()
+        try:
+            with pytest.raises(kerr.Denied):
+                client.request("POST", "/api/v1/namespaces/kube-system/configmaps", config_map(0))
+            claims = "/api/v1/namespaces/kube-system/configmaps/spidernet-pool-claims"
+            assert guarded.cp.request("DELETE", claims)[0] == 200
+            review = pool_review(pool(u("z"), "10.34.0.0/24", ["10.34.0.10"]))
+            with pytest.raises(reviewing.LedgerMissing, match="kubectl apply -k installer"):
+                reviewing.review(client, review)
+        finally:
+            client.close()
+            node_account_connect(guarded.cp)  # the ledger ConfigMap back
+    finally:
+        guarded.hook.stop()
         guarded.hook = webhook.Webhook(
             guarded.hook.port, str(guarded.certs), lambda: transport(guarded.cp), bind="127.0.0.1"
         )

@@ -99,6 +99,7 @@ def test_the_manifests_render_every_object_with_the_image_named(
             "Role/spidernet-webhook-claims",
             "RoleBinding/spidernet-webhook-claims",
             "Service/spidernet-webhook",
+            "ConfigMap/spidernet-pool-claims",
             "ValidatingWebhookConfiguration/spidernet",
             "MutatingWebhookConfiguration/spidernet",
         ]

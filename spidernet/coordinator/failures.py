@@ -24,6 +24,15 @@ class NotAPodNic(Exception):
         super().__init__(f"{name!r} is not an interface of the pod")
 
 
+class RouteRefused(Exception):
+    """The kernel refused a route the config itself spells (a ``policyRoutes`` entry),
+    e.g. its gateway on no link of the pod (code 7 naming the entry)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(why)
+        self.field = field
+
+
 class CheckFailed(Exception):
     """CHECK found state that ADD should have left (code 113)."""
 

@@ -80,6 +80,8 @@ def _translated(action: Callable[[], T]) -> T:
         raise errors.PluginError(POD_STATE, str(e)) from e
     except f.NotAPodNic as e:
         raise errors.InvalidConfig("podDefaultRouteNic", str(e)) from e
+    except f.RouteRefused as e:
+        raise errors.InvalidConfig(e.field, str(e)) from e
     except f.CheckFailed as e:
         raise errors.PluginError(CHECK_FAILED, str(e)) from e
     except f.NetnsUnusable as e:

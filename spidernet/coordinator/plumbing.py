@@ -15,7 +15,7 @@ import ipaddress
 import os
 from collections.abc import Sequence
 
-from spidernet.coordinator import modes
+from spidernet.coordinator import failures, modes
 from spidernet.coordinator.config import CoordinatorConf
 from spidernet.netlink import namespaces, routing
 from spidernet.netlink.routing import Handle, Link, Route, Rule
@@ -247,9 +247,19 @@ def hijack_routes(
 def policy_routes(
     pod: Handle, link: Link, conf: CoordinatorConf, fams: frozenset[int], table: int
 ) -> None:
-    for pr in conf.policy_routes:
+    for i, pr in enumerate(conf.policy_routes):
         if pr.dst.version in fams:
-            pod.add_route(Route(pr.dst, table, oif=link.index, gateway=pr.gw))
+            try:
+                pod.add_route(Route(pr.dst, table, oif=link.index, gateway=pr.gw))
+            except routing.NetlinkFailure as e:
+                # The entry is the config's own: the kernel refusing it (ENETUNREACH: the
+                # gateway is on no link of the pod; EINVAL) is the config's error, named.
+                if e.code not in (errno.ENETUNREACH, errno.EINVAL):
+                    raise
+                why = f"the kernel refused {pr.dst} via {pr.gw} on {link.name} ({e})"
+                raise failures.RouteRefused(
+                    f"policyRoutes[{i}]", f"{why}: is the gateway on the pod's subnet?"
+                ) from e
 
 
 # ---------------------------------------------------------------- reply path (step 18)

@@ -627,5 +627,6 @@ def test_a_failure_mid_add_takes_back_the_host_veth_and_routes(make_env: Any) ->
     before = env.host_state(e.node, shared_rule_table="500")
     with pytest.raises(cni.CniFailure) as failure:
         rt.add(ref.container_id, pod.path, pod=ref)
-    assert failure.value.code == 999 and "10.78.0.0/16" in failure.value.msg
+    assert failure.value.code == 7 and "10.78.0.0/16" in failure.value.msg
+    assert failure.value.error.get("details") == "field: policyRoutes[0]", failure.value.error
     assert env.host_state(e.node, shared_rule_table="500") == before  # the shared rule may stay

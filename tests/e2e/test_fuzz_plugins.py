@@ -14,15 +14,11 @@ for this module (never the machine's own), with a CNI environment and a stdin dr
 |              | tmp: log, lock and state files), a prevResult of some version's shape, or   |
 |              | arbitrary JSON                                                              |
 
-The IPAM's kubeconfig names a server nobody listens on, so no API is touched. For every
-example:
-
-- stdout is exactly one JSON object on one line, or nothing for a successful DEL, CHECK,
-  STATUS or GC; never a traceback;
-- the exit status is 0 or 1, and an error object's code is one the plugin documents
-  (never 999, which is for conditions nobody foresaw);
-- the node netns (links, addresses, routes, rules, neighbours) is as before, unless the
-  plugin answered success to an ADD (the one verb allowed to change it).
+The IPAM's kubeconfig names a server nobody listens on, so no API is touched. Every
+example is held to the promises ``fuzz_world.check_one`` lists (one JSON object or
+nothing on stdout, a documented code, never 999, no hang, the node unchanged unless an
+ADD succeeded). ``test_fuzz_input_classes.py`` aims at the classes of hostile input one
+by one.
 
 Default suite: ``EXAMPLES`` per plugin (an exec costs ~0.1 s); ``-m slow``: ``SLOW_EXAMPLES``.
 """
@@ -30,103 +26,39 @@ Default suite: ``EXAMPLES`` per plugin (an exec costs ~0.1 s); ``-m slow``: ``SL
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tools.testbed import netns, paths
+from tests.e2e.fuzz_world import PLUGINS, World, check_one, fuzz, made
+from tools.testbed import paths
 
 pytestmark = pytest.mark.netns
 
 EXAMPLES, SLOW_EXAMPLES = 20, 400
-PLUGINS = ("ifacer", "spiderpool", "coordinator")
-COMMON_CODES = {1, 2, 4, 5, 6, 7, 8}
-CODES = {
-    "ifacer": COMMON_CODES | {120, 121},
-    "coordinator": COMMON_CODES | {110, 111, 112, 113},
-    "spiderpool": COMMON_CODES | {3, 11, 50, 51, 100, 101, 102},
-}
 VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-QUIET_ON_SUCCESS = ("DEL", "CHECK", "STATUS", "GC")
 POD_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"
 
 
-@dataclass(frozen=True)
-class World:
-    node: netns.Netns
-    pod: netns.Netns
-    tmp: Path
-    kubeconfig: str
-
-    def netns_paths(self) -> list[str]:
-        return [
-            self.pod.path,
-            str(self.tmp / "plain-file"),
-            str(self.tmp / "a-dir"),
-            "/var/run/netns/sn-absent",
-            "/proc/self/ns/net",
-            "/proc/self/ns/mnt",
-            "",
-        ]
+def netns_paths(world: World) -> list[str]:
+    return [
+        world.pod.path,
+        str(world.tmp / "plain-file"),
+        str(world.tmp / "a-dir"),
+        "/var/run/netns/sn-absent",
+        "/proc/self/ns/net",
+        "/proc/self/ns/mnt",
+        "",
+    ]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    tmp = tmp_path_factory.mktemp("fuzz")
-    (tmp / "plain-file").write_text("")
-    (tmp / "a-dir").mkdir()
-    node, pod = netns.Netns.create("fuzznode"), netns.Netns.create("fuzzpod")
-    netns.ip("link", "add", "ens1", "type", "veth", "peer", "name", "ens1p", netns=node.name)
-    netns.ip("link", "set", "lo", "down", netns=pod.name)
-    kubeconfig = tmp / "unreachable.kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [
-                    {
-                        "name": "k",
-                        "cluster": {
-                            "server": "https://127.0.0.1:1",
-                            "insecure-skip-tls-verify": True,
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-            }
-        )
-    )
-    try:
-        yield World(node, pod, tmp, str(kubeconfig))
-    finally:
-        pod.delete()
-        node.delete()
-
-
-def snapshot(node: netns.Netns) -> str:
-    """The node netns as the kernel reports it."""
-    parts = [
-        ("-d", "link", "show"),
-        ("addr", "show"),
-        ("-4", "route", "show", "table", "all"),
-        ("-6", "route", "show", "table", "all"),
-        ("-4", "rule", "show"),
-        ("-6", "rule", "show"),
-        ("neigh", "show"),
-    ]
-    return json.dumps([netns.ip_json(*p, netns=node.name) for p in parts], sort_keys=True)
+    with made(tmp_path_factory.mktemp("fuzz")) as w:
+        yield w
 
 
 # ---------------------------------------------------------------- strategies
@@ -201,23 +133,9 @@ GOOD_VALUES: dict[str, Any] = {
 def fixed(plugin: str, world: World) -> dict[str, Any]:
     """The part of a config the fuzzer leaves alone: where the plugin writes files."""
     log = str(world.tmp / f"{plugin}.log")
-    if plugin == "spiderpool":  # its paths are the cluster's: see cluster_env
+    if plugin == "spiderpool":  # its paths are the cluster's: see World.cluster_env
         return {"ipam": {"type": "spiderpool", "allocation_timeout": 1, "release_timeout": 1}}
     return {"logOptions": {"logFile": log}}
-
-
-def cluster_env(world: World) -> dict[str, str]:
-    """The IPAM's cluster IPAM config: where it writes files, which the fuzzer leaves alone."""
-    path = world.tmp / "cluster-ipam.json"
-    if not path.exists():
-        cluster = {
-            "kubeconfig": world.kubeconfig,
-            "log_file_path": str(world.tmp / "spiderpool.log"),
-            "lock_dir": str(world.tmp / "locks"),
-            "state_dir": str(world.tmp / "state"),
-        }
-        path.write_text(json.dumps(cluster))
-    return {"SPIDERNET_IPAM_CONFIG": str(path)}
 
 
 @st.composite
@@ -297,7 +215,7 @@ def environments(draw: st.DrawFn, world: World) -> dict[str, str]:
             )
         ),
         "CNI_CONTAINERID": draw(st.sampled_from(["ctr-1", "0123456789abcdef"])),
-        "CNI_NETNS": draw(st.sampled_from(world.netns_paths())),
+        "CNI_NETNS": draw(st.sampled_from(netns_paths(world))),
         "CNI_IFNAME": draw(st.sampled_from(["eth0", "net1", "lo", "ens1"])),
         "CNI_PATH": paths.cni_path(),
         "CNI_ARGS": draw(
@@ -327,49 +245,6 @@ def environments(draw: st.DrawFn, world: World) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- the property
-
-
-def exec_in_node(
-    world: World, plugin: str, env: dict[str, str], stdin: bytes
-) -> subprocess.CompletedProcess[bytes]:
-    argv = ["nsenter", f"--net={world.node.path}", str(paths.BUNDLE_BIN / plugin)]
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **cluster_env(world), **env}
-    return subprocess.run(argv, input=stdin, capture_output=True, env=full_env, timeout=60)
-
-
-def check_one(world: World, plugin: str, env: dict[str, str], stdin: bytes) -> None:
-    before = snapshot(world.node)
-    proc = exec_in_node(world, plugin, env, stdin)
-    out = proc.stdout.decode("utf-8", "replace")
-    command = env.get("CNI_COMMAND", "")
-    assert "Traceback" not in out, out
-    assert proc.returncode in (0, 1), (proc.returncode, out, proc.stderr[-2000:])
-    if proc.returncode == 0:
-        event(f"{command} -> success")
-    if out == "":
-        assert proc.returncode == 0 and command in QUIET_ON_SUCCESS, (
-            "nothing on stdout, yet no success to show"
-        )
-    else:
-        assert out.endswith("\n") and out.count("\n") == 1, f"not one line: {out!r}"
-        reply = json.loads(out)
-        assert isinstance(reply, dict), out
-        if proc.returncode == 1:
-            event(f"{command or '-'} -> code {reply.get('code')}")  # --hypothesis-show-statistics
-            assert reply["code"] in CODES[plugin], f"undocumented code: {reply}"
-            assert isinstance(reply["msg"], str) and reply["msg"], reply
-        else:
-            assert command in ("ADD", "VERSION"), f"success of {command} printed {out!r}"
-    if not (proc.returncode == 0 and command == "ADD"):
-        assert snapshot(world.node) == before, f"{plugin} {command} changed the node: {out}"
-
-
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)

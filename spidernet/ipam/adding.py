@@ -210,8 +210,11 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
             done.append(_allocate_family(ctx, plan))
             note = dataclasses.replace(note, ips={**note.ips, done[-1].pool.name: done[-1].ip})
             ctx.notes.write(note)
-    except BaseException:
-        _rollback(ctx, done)
+    except BaseException as e:
+        # A refusal or a conflict wrote nothing; any other failure (an API error, a lost
+        # answer) may have cut a pool write that did apply: then the note keeps naming
+        # its pool, for the runtime's DEL, or this pod's retry, which reuses the record.
+        _rollback(ctx, done, forget_note=isinstance(e, IpamFailure))
         raise
     clean = cands.clean_gateway if cands.clean_gateway is not None else ctx.conf.clean_gateway
     return done, clean
@@ -280,13 +283,14 @@ def _reserved(ctx: planning.Context) -> dict[int, RangeSet]:
     return ctx.reserved
 
 
-def _rollback(ctx: planning.Context, done: list[Allocation]) -> None:
-    """Nothing names these records yet (the endpoint is written last): release them, forget the
-    note."""
+def _rollback(ctx: planning.Context, done: list[Allocation], *, forget_note: bool) -> None:
+    """Nothing names these records yet (the endpoint is written last): release them, and
+    forget the note when no pool write is in doubt."""
     try:
         for a in done:
             release_uid(ctx.store, a.pool.name, ctx.pod.uid, {a.ip})
-        ctx.notes.remove(ctx.cmd.container_id, ctx.cmd.ifname)
+        if forget_note:
+            ctx.notes.remove(ctx.cmd.container_id, ctx.cmd.ifname)
     except Exception:  # the note keeps naming them: the runtime's DEL releases them
         log.exception("rollback of %s failed", [a.ip for a in done])
 

@@ -69,6 +69,13 @@ def offenders(files: list[Path], banned: tuple[str, ...]) -> dict[str, list[str]
     return found
 
 
+def test_no_shipped_module_imports_test_support() -> None:
+    """The in-memory API server (tests/unit/fake_transport.py) stands in for the apiserver
+    in unit tests only."""
+    files = modules("spidernet") + modules("plugins") + modules("gc") + modules("installer")
+    assert offenders(files, ("tests",)) == {}
+
+
 def test_no_shipped_module_imports_pyroute2() -> None:
     files = modules("spidernet") + modules("plugins") + modules("gc") + modules("installer")
     assert offenders(files, ("pyroute2",)) == {}

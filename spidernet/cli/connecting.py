@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from spidernet.alloc.failures import Contended
+from spidernet.alloc.failures import Contended, NotFound
 from spidernet.cli import failures
 from spidernet.gc.command import lock_dir
 from spidernet.ipam.store import Store
@@ -67,6 +67,8 @@ def session(args: argparse.Namespace, budget: float = COMMAND_BUDGET) -> Iterato
         raise api_failure(e, transport.server) from None
     except Contended as e:  # the Store's conflict or lock budget spent
         raise failures.Failure(f"{e}: try again", code=failures.UNREACHABLE) from None
+    except NotFound as e:  # a pool the command changes went meanwhile
+        raise failures.NotFound(str(e)) from None
     finally:
         transport.close()
         shutil.rmtree(locks, ignore_errors=True)

@@ -4,7 +4,7 @@
     judge  holders.refusal: never while the pod is alive with that UID
     write  the endpoint first (the address leaves it; the endpoint goes with its last
            address), then the record by the IPAM's compare-and-swap on the pod UID
-           (``spidernet.ipam.store.release_uid``): in that order no endpoint ever names an
+           (``spidernet.ipam.recording.release_uid``): in that order no endpoint ever names an
            address its pool does not record (I1, docs/ipam.md)
     say    what was released, from which pool, held by whom, and what became of the endpoint
 
@@ -23,7 +23,8 @@ from spidernet.cli import failures, holders, showing
 from spidernet.cli.connecting import Session, session
 from spidernet.cli.console import Console
 from spidernet.ipam import endpoints, pods
-from spidernet.ipam.store import GROUP, release_uid
+from spidernet.ipam.recording import release_uid
+from spidernet.ipam.store import GROUP
 from spidernet.k8s import errors as kerr
 
 

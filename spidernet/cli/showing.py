@@ -19,11 +19,11 @@ from spidernet.alloc.pools import Pool
 from spidernet.cli import failures, holders, tables, usage
 from spidernet.cli.connecting import Session, session
 from spidernet.cli.console import Console
-from spidernet.ipam import store as ipam_store
+from spidernet.ipam import recording, store
 from spidernet.ipam.endpoints import NODE_LABEL
 from spidernet.ipmath.ranges import RangeSet
 
-GROUP = ipam_store.GROUP
+GROUP = store.GROUP
 POOL_COLUMNS = (
     "NAME",
     "VERSION",
@@ -76,7 +76,7 @@ def pools(args: argparse.Namespace, console: Console) -> int:
 
 def _reserved(s: Session, console: Console) -> dict[int, RangeSet]:
     try:
-        return ipam_store.reserved_ranges(s.store)
+        return recording.reserved_ranges(s.store)
     except BadInput as e:  # the IPAM refuses ADDs until it is fixed: say so
         console.warn(f"invalid config: {e}: FREE ignores every reserved address until it is fixed")
         return {}

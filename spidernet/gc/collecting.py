@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spidernet.alloc import choosing
-from spidernet.alloc.failures import IpamFailure
+from spidernet.alloc.failures import IpamFailure, NotFound
 from spidernet.alloc.pools import Pool, Record
 from spidernet.gc import census as census_mod
 from spidernet.gc import finalizers, rules, suspects
@@ -401,7 +401,7 @@ def _release_in_pool(
 
     try:
         gone, cooled = store.update_pool(name, decide, snapshot=census.pools[name].obj)
-    except kerr.NotFound:
+    except NotFound:
         return [], [], True  # the pool went: so did its records
     except (kerr.ApiError, IpamFailure) as e:
         report.error(
@@ -491,7 +491,7 @@ def _stale_counts(
             item["written"] = store.update_pool(
                 name, lambda p: (dict(p.records), True), snapshot=state.obj
             )
-        except kerr.NotFound:
+        except NotFound:
             pass
         except (kerr.ApiError, IpamFailure) as e:
             report.error(f"SpiderIPPool/{name}", f"counts not refreshed ({e})")

@@ -30,7 +30,6 @@ import dataclasses
 import ipaddress
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from spidernet.alloc import choosing, selection
 from spidernet.alloc.failures import (
@@ -39,6 +38,7 @@ from spidernet.alloc.failures import (
     Contended,
     Exhausted,
     IpamFailure,
+    NotFound,
     PodUnknown,
     Refused,
 )
@@ -46,7 +46,9 @@ from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, planning, pods, succession
 from spidernet.ipam.attachments import Attachment, Notes, State
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, failpoint, release_uid, reserved_ranges
+from spidernet.ipam.failpoints import failpoint
+from spidernet.ipam.recording import release_uid, reserved_ranges
+from spidernet.ipam.store import Store
 from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeSet, parse_ip
 from spidernet.k8s import errors as kerr
@@ -55,6 +57,10 @@ from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types import bounds
 from spidernet.types.results import Result
+
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import EndpointObject, PoolObject
 
 log = logs.LOG
 
@@ -183,12 +189,12 @@ def _confirm(ctx: planning.Context, pool_name: str, ip: str, predecessor: str) -
 
     try:
         return ctx.store.update_pool(pool_name, decide)
-    except kerr.NotFound:
+    except NotFound:
         return False
 
 
 def _answer_again(
-    ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None
+    ctx: planning.Context, detail: endpoints.Detail, existing: EndpointObject | None
 ) -> Result:
     if endpoints.container_of(detail) != ctx.cmd.container_id or endpoints.inherited_from(detail):
         detail = endpoints.claimed(detail, ctx.cmd.container_id)  # this sandbox holds it now
@@ -238,7 +244,7 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
 
 
 def _try_pool(
-    ctx: planning.Context, name: str, snapshot: dict[str, Any], family: int, view: selection.PodView
+    ctx: planning.Context, name: str, snapshot: PoolObject, family: int, view: selection.PodView
 ) -> Allocation | str:
     """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
     reserved = _reserved(ctx)[family]
@@ -261,7 +267,7 @@ def _try_pool(
 
     try:
         return ctx.store.update_pool(name, decide, snapshot=snapshot)
-    except kerr.NotFound:
+    except NotFound:
         return "not found"
 
 
@@ -366,7 +372,7 @@ def _detail(
 
 
 def _write_endpoint(
-    ctx: planning.Context, detail: endpoints.Detail, existing: dict[str, Any] | None
+    ctx: planning.Context, detail: endpoints.Detail, existing: EndpointObject | None
 ) -> None:
     """Create or update (CAS) the pod's endpoint with this interface's detail."""
     pod = ctx.pod

@@ -15,7 +15,8 @@ from spidernet.alloc.failures import AllocationMissing, NotReady
 from spidernet.alloc.pools import Pool
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, reserved_ranges
+from spidernet.ipam.recording import reserved_ranges
+from spidernet.ipam.store import Store
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 

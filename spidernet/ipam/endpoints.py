@@ -27,22 +27,26 @@ what the first one did (default route = gateway unless cleanGateway; then the ro
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from spidernet.ipam.pods import PodInfo
 from spidernet.types.results import IPConfig, Result, Route
+
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import EndpointObject
 
 Detail = dict[str, Any]
 NODE_LABEL = "spiderpool.spidernet.io/node"  # lets a node list its endpoints cheaply (GC)
 INHERITED = "inheritedFrom"
 
 
-def current(obj: dict[str, Any] | None) -> dict[str, Any]:
+def current(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     return ((obj or {}).get("status") or {}).get("current") or {}
 
 
-def uid(obj: dict[str, Any] | None) -> str:
+def uid(obj: Mapping[str, Any] | None) -> str:
     return str(current(obj).get("uid", ""))
 
 
@@ -67,7 +71,7 @@ def claimed(detail: Detail, container_id: str) -> Detail:
     return {**{k: v for k, v in detail.items() if k != INHERITED}, "containerID": container_id}
 
 
-def details(obj: dict[str, Any] | None) -> list[Detail]:
+def details(obj: Mapping[str, Any] | None) -> list[Detail]:
     cur = current(obj)
     legacy = cur.get("containerID")  # endpoints written before containerID moved into each detail
     return [
@@ -76,7 +80,7 @@ def details(obj: dict[str, Any] | None) -> list[Detail]:
     ]
 
 
-def detail_for(obj: dict[str, Any] | None, ifname: str) -> Detail | None:
+def detail_for(obj: Mapping[str, Any] | None, ifname: str) -> Detail | None:
     return next((d for d in details(obj) if d.get("interface") == ifname), None)
 
 
@@ -87,27 +91,27 @@ def addresses(detail: Detail) -> Iterator[tuple[str, str]]:
             yield detail[f"{fam}Pool"], detail[fam].split("/")[0]
 
 
-def named(obj: dict[str, Any] | None) -> set[str]:
+def named(obj: Mapping[str, Any] | None) -> set[str]:
     """Every bare address the endpoint names, any interface."""
     return {ip for d in details(obj) for _, ip in addresses(d)}
 
 
-def claimed_elsewhere(obj: dict[str, Any] | None, ifname: str) -> set[str]:
+def claimed_elsewhere(obj: Mapping[str, Any] | None, ifname: str) -> set[str]:
     return {ip for d in details(obj) if d.get("interface") != ifname for _, ip in addresses(d)}
 
 
-def stateful(obj: dict[str, Any] | None) -> bool:
+def stateful(obj: Mapping[str, Any] | None) -> bool:
     """An endpoint of a StatefulSet pod: no ownerReference, it waits for the pod's successor."""
     return ((obj or {}).get("status") or {}).get("ownerControllerType") == "StatefulSet"
 
 
-def owner_name(obj: dict[str, Any] | None) -> str:
+def owner_name(obj: Mapping[str, Any] | None) -> str:
     return str(((obj or {}).get("status") or {}).get("ownerControllerName", ""))
 
 
 def taken_over(
-    obj: dict[str, Any], pod: PodInfo, node: str, dropped: list[str]
-) -> dict[str, Any] | None:
+    obj: EndpointObject, pod: PodInfo, node: str, dropped: list[str]
+) -> EndpointObject | None:
     """A StatefulSet endpoint passed to the pod's successor (new UID), without ``dropped``
     interfaces; None when nothing is left (the endpoint goes). Every detail kept is
     inherited: no sandbox holds it, and it names the UID its records are under (a detail
@@ -126,8 +130,8 @@ def taken_over(
 
 
 def build(
-    pod: PodInfo, node: str, detail: Detail, existing: dict[str, Any] | None
-) -> dict[str, Any]:
+    pod: PodInfo, node: str, detail: Detail, existing: EndpointObject | None
+) -> EndpointObject:
     """A new endpoint, or ``existing`` with this interface's detail added or replaced."""
     if existing is not None:
         obj = copy.deepcopy(existing)
@@ -160,10 +164,10 @@ def build(
     }
 
 
-def without_interface(obj: dict[str, Any], ifname: str) -> dict[str, Any] | None:
+def without_interface(obj: Mapping[str, Any], ifname: str) -> EndpointObject | None:
     """``obj`` without this interface's detail; None when it was the last (the endpoint goes,
     I3)."""
-    out = copy.deepcopy(obj)
+    out = cast("EndpointObject", copy.deepcopy(dict(obj)))
     cur = out["status"]["current"]
     cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != ifname]
     return out if cur["ips"] else None

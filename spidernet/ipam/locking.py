@@ -29,11 +29,22 @@ import os
 import signal
 from types import FrameType, TracebackType
 
+from spidernet.alloc.failures import Contended
 from spidernet.protocol import files
 
 
 class LockTimeout(TimeoutError):
     pass
+
+
+def take(lock: NodeLock, what: str, remaining: float, wait: float | None = None) -> None:
+    """Acquire ``lock`` within the verb's ``remaining`` budget, or ``wait`` if shorter;
+    ``Contended`` naming ``what`` when it does not come in time."""
+    budget = remaining if wait is None else min(wait, remaining)
+    try:
+        lock.acquire(timeout=budget)
+    except LockTimeout as e:
+        raise Contended(f"{what}: node lock not acquired before the deadline") from e
 
 
 def _expired(signum: int, frame: FrameType | None) -> None:

@@ -11,7 +11,6 @@ globs a LIST answered as a Table (names and flags, no records).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from spidernet.alloc import selection
 from spidernet.alloc.failures import Refused
@@ -22,6 +21,10 @@ from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store
 from spidernet.ipmath.ranges import RangeSet
 from spidernet.protocol.env import CmdArgs
+
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import PoolObject
 
 
 @dataclass
@@ -68,7 +71,7 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
 
 def load(
     ctx: Context, family: int, names: tuple[str, ...]
-) -> tuple[list[tuple[Pool, dict[str, Any]]], dict[str, str]]:
+) -> tuple[list[tuple[Pool, PoolObject]], dict[str, str]]:
     """Fetch the named pools (globs expanded against the pools of this family); returns (pools,
     reasons)."""
     if any(selection.is_glob(n) for n in names):
@@ -111,7 +114,7 @@ class Plan:
     """Per family, the usable pools in the order they are tried, and why the others were refused."""
 
     family: int
-    pools: list[tuple[Pool, dict[str, Any]]]
+    pools: list[tuple[Pool, PoolObject]]
     reasons: dict[str, str]
     view: selection.PodView
 

@@ -24,12 +24,18 @@ from spidernet.alloc.verdicts import Action, Facts, Verdict
 from spidernet.ipam import endpoints, pods
 from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
-from spidernet.ipam.store import Store, failpoint, release_uid
+from spidernet.ipam.failpoints import failpoint
+from spidernet.ipam.recording import release_uid
+from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.backoff import Backoff
 from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
+
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import EndpointObject
 
 log = logs.LOG
 GC_LOCK_WAIT = 2.0  # s: the GC verb gives up on a pod whose lock another verb holds this long
@@ -108,7 +114,7 @@ def settle(
 
 
 def _stateful_place(
-    store: Store, ep: dict[str, Any] | None, pod: pods.PodInfo | None
+    store: Store, ep: EndpointObject | None, pod: pods.PodInfo | None
 ) -> str | None:
     """For a StatefulSet endpoint whose pod is not alive under its UID: "" if the StatefulSet
     still has a place for that ordinal, else why not. None for any other endpoint (no read)."""
@@ -130,7 +136,7 @@ def _carry_out(
     notes: Notes,
     v: Verdict,
     note: Attachment | None,
-    ep: dict[str, Any] | None,
+    ep: EndpointObject | None,
     where: tuple[pods.Identity, str, str],
 ) -> None:
     who, container_id, ifname = where
@@ -164,7 +170,7 @@ def _release(
     conf: IpamConf,
     v: Verdict,
     note: Attachment | None,
-    ep: dict[str, Any] | None,
+    ep: EndpointObject | None,
     ifname: str,
 ) -> list[str]:
     """Endpoint detail first, then the records it and the note name (I1 order); returns the
@@ -193,7 +199,7 @@ def _release(
     return sorted(ip for ips in targets.values() for ip in ips if ip not in named)
 
 
-def _drop_detail(store: Store, ep: dict[str, Any] | None, ifname: str) -> dict[str, Any] | None:
+def _drop_detail(store: Store, ep: EndpointObject | None, ifname: str) -> EndpointObject | None:
     """The interface's detail leaves the endpoint first (CAS: Conflict if it changed); the last
     takes the endpoint."""
     if ep is None:

@@ -1,34 +1,35 @@
-"""SpiderIPPool / SpiderEndpoint / SpiderReservedIP / Pod reads and writes. Does I/O.
+"""The IPAM's API objects, read and written through a ``Transport``. Does I/O.
 
-The write path for a pool (docs/ipam.md): under the per-node file lock for that pool,
-GET -> pure decision -> PUT status carrying the read resourceVersion; on 409 re-read
-and retry with jittered exponential backoff (``Backoff.conflicts``) until the
-invocation's deadline, then
-``failures.Contended`` (code 11). The lock is held only around read-choose-write. The
-kernel drops an flock when its process dies, so a SIGKILLed ADD never wedges a node
-(``locking``).
+Reads of the objects the verbs need (typed: ``spidernet.ipam.objects``), the endpoint
+writes, and the write path for a pool (docs/ipam.md, "Write path"): under the per-node
+file lock for that pool (``locking``), GET -> pure decision -> PUT status carrying the
+read resourceVersion; on 409 re-read and retry with jittered exponential backoff
+(``Backoff.conflicts``) until the invocation's deadline, then ``failures.Contended``
+(code 11). The lock is held only around read-choose-write. A pool that is gone is
+``failures.NotFound``. What the verbs do with records through it (release a UID's,
+the reserved ranges) is ``spidernet.ipam.recording``; the crash points are
+``spidernet.ipam.failpoints``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.parse
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from spidernet.alloc import choosing, pools
-from spidernet.alloc.failures import Contended
+from spidernet.alloc.failures import Contended, NotFound
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
 from spidernet.ipam import endpoints, locking
-from spidernet.ipmath.ranges import RangeSet
+from spidernet.ipam.failpoints import failpoint
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.backoff import Backoff, Deadline
 from spidernet.k8s.transport import Transport
-from spidernet.protocol import logs
 
-log = logs.LOG
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import ApiObject, EndpointObject, PoolObject, ReservedIPObject
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 INT64_MAX = 2**63 - 1
@@ -37,6 +38,7 @@ INT64_MAX = 2**63 - 1
 # ~100 KB; its row ~100 bytes). Servers that cannot serve a Table answer the plain list.
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 T = TypeVar("T")
+Decide = Callable[[Pool], tuple[dict[str, Record] | None, T]]
 
 
 def _q(segment: str) -> str:
@@ -68,28 +70,30 @@ class Store:
 
     # ------------------------------------------------------------ reads
 
-    def _get_or_none(self, path: str) -> dict[str, Any] | None:
+    def _get_or_none(self, path: str) -> Any:
         try:
             return dict(self.client.get(path))
         except kerr.NotFound:
             return None
 
-    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}")
-
-    def namespace(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{_q(name)}")
-
-    def statefulset(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(
-            f"/apis/apps/v1/namespaces/{_q(namespace)}/statefulsets/{_q(name)}"
+    def pod(self, namespace: str, name: str) -> ApiObject | None:
+        return cast(
+            "ApiObject | None",
+            self._get_or_none(f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}"),
         )
 
-    def node(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/nodes/{_q(name)}")
+    def namespace(self, name: str) -> ApiObject | None:
+        return cast("ApiObject | None", self._get_or_none(f"/api/v1/namespaces/{_q(name)}"))
 
-    def pool(self, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"{GROUP}/spiderippools/{_q(name)}")
+    def statefulset(self, namespace: str, name: str) -> ApiObject | None:
+        path = f"/apis/apps/v1/namespaces/{_q(namespace)}/statefulsets/{_q(name)}"
+        return cast("ApiObject | None", self._get_or_none(path))
+
+    def node(self, name: str) -> ApiObject | None:
+        return cast("ApiObject | None", self._get_or_none(f"/api/v1/nodes/{_q(name)}"))
+
+    def pool(self, name: str) -> PoolObject | None:
+        return cast("PoolObject | None", self._get_or_none(f"{GROUP}/spiderippools/{_q(name)}"))
 
     def pool_summaries(self) -> list[Summary]:
         """Every pool's name, family and flags, without records (see TABLE)."""
@@ -102,33 +106,34 @@ class Store:
                 return table
         return [Summary.of(Pool.parse(o)) for o in reply.get("items") or []]
 
-    def reserved(self) -> list[dict[str, Any]]:
+    def reserved(self) -> list[ReservedIPObject]:
         return list(self.client.get(f"{GROUP}/spiderreservedips")["items"])
 
-    def endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"{GROUP}/namespaces/{_q(namespace)}/spiderendpoints/{_q(name)}")
+    def endpoint(self, namespace: str, name: str) -> EndpointObject | None:
+        path = f"{GROUP}/namespaces/{_q(namespace)}/spiderendpoints/{_q(name)}"
+        return cast("EndpointObject | None", self._get_or_none(path))
 
-    def endpoints_on(self, node: str) -> list[dict[str, Any]]:
+    def endpoints_on(self, node: str) -> list[EndpointObject]:
         selector = _q(f"{endpoints.NODE_LABEL}={node}")
         return list(self.client.get(f"{GROUP}/spiderendpoints?labelSelector={selector}")["items"])
 
     # ------------------------------------------------------------ endpoint writes
 
-    def _endpoint_path(self, obj: dict[str, Any]) -> str:
+    def _endpoint_path(self, obj: Mapping[str, Any]) -> str:
         meta = obj["metadata"]
         return f"{GROUP}/namespaces/{_q(meta['namespace'])}/spiderendpoints/{_q(meta['name'])}"
 
-    def create_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create_endpoint(self, obj: Mapping[str, Any]) -> EndpointObject:
         ns = obj["metadata"]["namespace"]
-        return dict(
-            self.client.request("POST", f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints", obj)
-        )
+        path = f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints"
+        return cast("EndpointObject", dict(self.client.request("POST", path, obj)))
 
-    def replace_endpoint(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def replace_endpoint(self, obj: Mapping[str, Any]) -> EndpointObject:
         """PUT carrying the read resourceVersion: Conflict if it changed since."""
-        return dict(self.client.request("PUT", self._endpoint_path(obj), obj))
+        reply = self.client.request("PUT", self._endpoint_path(obj), obj)
+        return cast("EndpointObject", dict(reply))
 
-    def delete_endpoint(self, obj: dict[str, Any]) -> None:
+    def delete_endpoint(self, obj: Mapping[str, Any]) -> None:
         """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it
         changed."""
         meta = obj["metadata"]
@@ -145,19 +150,20 @@ class Store:
     # ------------------------------------------------------------ pool CAS
 
     def update_pool(
-        self,
-        name: str,
-        decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
-        snapshot: dict[str, Any] | None = None,
+        self, name: str, decide: Decide[T], snapshot: Mapping[str, Any] | None = None
     ) -> T:
         """Run ``decide`` on a fresh pool and write its records by CAS; returns decide's outcome.
 
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
-        a copy read before the lock; it is used only if the lock was free at once.
+        a copy read before the lock; it is used only if the lock was free at once. Raises
+        ``Contended`` (budget spent) or ``NotFound`` (no such pool, or it went meanwhile).
         """
         with self.lock(locking.NodeLock.pool(self.lock_dir, name), f"pool {name}") as lock:
             # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
-            return self._cas_loop(name, decide, None if lock.waited else snapshot)
+            try:
+                return self._cas_loop(name, decide, None if lock.waited else snapshot)
+            except kerr.NotFound:  # the PUT of a pool deleted since its GET
+                raise NotFound("SpiderIPPool", name) from None
 
     def pod_lock(self, namespace: str, name: str, *, wait: float | None = None) -> locking.NodeLock:
         """Held for a whole verb on one pod (locking: orders a DEL and the next ADD of the pod).
@@ -172,26 +178,17 @@ class Store:
         self, lock: locking.NodeLock, what: str, wait: float | None = None
     ) -> locking.NodeLock:
         started = time.monotonic()
-        budget = self.deadline.remaining() if wait is None else min(wait, self.deadline.remaining())
-        try:
-            lock.acquire(timeout=budget)
-        except locking.LockTimeout as e:
-            raise Contended(f"{what}: node lock not acquired before the deadline") from e
+        locking.take(lock, what, self.deadline.remaining(), wait)
         self.stats.lock_wait += time.monotonic() - started
         return lock
 
-    def _cas_loop(
-        self,
-        name: str,
-        decide: Callable[[Pool], tuple[dict[str, Record] | None, T]],
-        obj: dict[str, Any] | None,
-    ) -> T:
+    def _cas_loop(self, name: str, decide: Decide[T], obj: Mapping[str, Any] | None) -> T:
         backoff = Backoff.conflicts(self.deadline)
         while True:
             if obj is None:
                 obj = self.pool(name)
                 if obj is None:
-                    raise kerr.NotFound(404, f"SpiderIPPool {name} not found")
+                    raise NotFound("SpiderIPPool", name)
             pool = Pool.parse(obj)
             records, outcome = decide(pool)
             if records is None:
@@ -211,7 +208,7 @@ class Store:
                     ) from None
                 obj = None
 
-    def _put_status(self, obj: dict[str, Any], pool: Pool, records: dict[str, Record]) -> None:
+    def _put_status(self, obj: Mapping[str, Any], pool: Pool, records: dict[str, Record]) -> None:
         status = dict(obj.get("status") or {})
         status["allocatedIPs"] = records_json(records)
         # Records that hold an address for a pod; cooling ones (I5) hold it for nobody.
@@ -222,57 +219,3 @@ class Store:
         self.client.request("PUT", f"{GROUP}/spiderippools/{_q(pool.name)}/status", body)
         self.stats.writes += 1
         self.stats.count(pool.name, 0)
-
-
-def failpoint(name: str) -> None:
-    """Crash and stall tests: SPIDERNET_FAILPOINT=<name> SIGKILLs this process right here;
-    ``<name>:stop`` SIGSTOPs it (a stalled process, resumed by the test's SIGCONT).
-
-    Points: after-pod-read (ADD, the pod read alive), before-pool-write, after-pool-write
-    (store), after-endpoint-write (ADD, before its answer), after-endpoint-release (DEL,
-    between the endpoint and the pools).
-    """
-    point, _, how = os.environ.get("SPIDERNET_FAILPOINT", "").partition(":")
-    if point == name:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGSTOP if how == "stop" else signal.SIGKILL)
-
-
-def release_uid(
-    store: Store,
-    pool: str,
-    pod_uid: str,
-    ips: Set[str] | None = None,
-    *,
-    keep: Set[str] = frozenset(),
-    cooldown: float | None = None,
-) -> int:
-    """Compare-and-delete on the pod UID: drop ``pod_uid``'s records (only ``ips`` if given, never
-    ``keep``).
-
-    ``cooldown`` (the base in seconds, I5) turns them into cooling records instead.
-    Returns how many records were released.
-    """
-
-    def decide(p: Pool) -> tuple[dict[str, Record] | None, int]:
-        mine = {
-            ip
-            for ip, r in p.records.items()
-            if r.holds_for(pod_uid) and (ips is None or ip in ips) and ip not in keep
-        }
-        if not mine:
-            return None, 0
-        if cooldown is None:
-            return choosing.without_uid(p.records, pod_uid, mine), len(mine)
-        return choosing.cooled(p.records, pod_uid, mine, now=time.time(), base=cooldown), len(mine)
-
-    try:
-        return store.update_pool(pool, decide)
-    except kerr.NotFound:
-        return 0  # pool gone: nothing to release
-
-
-def reserved_ranges(store: Store) -> dict[int, RangeSet]:
-    """Union of the SpiderReservedIPs per family (``pools.reserved_ranges``)."""
-    return pools.reserved_ranges(store.reserved())

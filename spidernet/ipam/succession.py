@@ -27,20 +27,23 @@ the ADD claims it with its sandbox's containerID (``adding``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from spidernet.alloc import multus
 from spidernet.alloc.failures import Contended, PodUnknown
 from spidernet.ipam import endpoints, planning, pods
-from spidernet.ipam.store import Store, release_uid
+from spidernet.ipam.recording import release_uid
+from spidernet.ipam.store import Store
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.backoff import Backoff
 from spidernet.protocol import logs
 
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from spidernet.ipam.objects import EndpointObject
+
 log = logs.LOG
 
 
-def current_endpoint(ctx: planning.Context) -> dict[str, Any] | None:
+def current_endpoint(ctx: planning.Context) -> EndpointObject | None:
     """The pod's endpoint, once one of an older pod of its name is released or taken over."""
     store, pod = ctx.store, ctx.pod
     backoff = Backoff.conflicts(store.deadline)
@@ -83,7 +86,7 @@ def require_live(ctx: planning.Context, other: str) -> None:
     )
 
 
-def take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any] | None:
+def take_over(ctx: planning.Context, existing: EndpointObject) -> EndpointObject | None:
     """A StatefulSet pod's successor takes its predecessor's endpoint (the module docstring)."""
     old = endpoints.uid(existing)
     gone = [
@@ -111,8 +114,8 @@ def take_over(ctx: planning.Context, existing: dict[str, Any]) -> dict[str, Any]
 
 
 def revalidate(
-    ctx: planning.Context, existing: dict[str, Any] | None, detail: endpoints.Detail
-) -> tuple[dict[str, Any] | None, endpoints.Detail | None]:
+    ctx: planning.Context, existing: EndpointObject | None, detail: endpoints.Detail
+) -> tuple[EndpointObject | None, endpoints.Detail | None]:
     """An inherited detail judged by this NIC's own config; refused, it leaves (endpoint first)."""
     why = refusal(ctx, detail)
     if not why or existing is None:
@@ -151,7 +154,7 @@ def refusal(ctx: planning.Context, detail: endpoints.Detail) -> str:
     return ""
 
 
-def release_endpoint(store: Store, obj: dict[str, Any], *, cooldown: float | None = None) -> None:
+def release_endpoint(store: Store, obj: EndpointObject, *, cooldown: float | None = None) -> None:
     """The endpoint goes first (preconditions: Conflict if it changed), then its records."""
     store.delete_endpoint(obj)
     release_details(store, endpoints.details(obj), endpoints.uid(obj), cooldown=cooldown)

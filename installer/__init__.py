@@ -12,7 +12,11 @@ host's CNI bin dir and keeps the plugins' credentials fresh, one process per nod
 | ``layout`` | names in the bin dir, what cleanup may remove | no |
 | ``kubeconfig`` | the files the plugins read, who may rewrite them | no |
 | ``settings`` | settings from the environment | no |
+| ``exporting``, ``tailing`` | /metrics from the outcome record, the probes' answers | yes |
+| ``poolusage`` | the GC's published pool usage, for the pool gauges | yes |
 
-It uses no Kubernetes API at all (so its service account needs no permissions of its
-own): its token is the one it hands to the plugins. Standard library only.
+Its passes use no Kubernetes API (its token is the one it hands to the plugins); beside
+them, the metrics endpoint's ``poolusage`` GETs the ConfigMap the GC publishes (Role
+``spidernet-node-usage``) and the admission webhook (``webhook``) reads the pools.
+Standard library only, but ``exporting`` (``prometheus_client``, in the daemon alone).
 """

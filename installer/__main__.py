@@ -62,9 +62,12 @@ def main(argv: list[str]) -> int:
 
 def _serve(conf: settings.Settings, svc: service.Service) -> bool:
     """The metrics and probe endpoint (installer/exporting.py); False when it cannot listen."""
-    from installer import exporting  # prometheus_client: only the daemon needs it
+    # prometheus_client: only the daemon needs it
+    from installer import exporting, poolusage
 
-    exporter = exporting.Exporter(conf.outcomes_file, svc.alive, svc.ready)
+    reader = poolusage.Reader(conf, every=conf.pool_usage_seconds)
+    usage = reader.current if conf.pool_usage_seconds > 0 else poolusage.nothing
+    exporter = exporting.Exporter(conf.outcomes_file, svc.alive, svc.ready, usage)
     try:
         exporting.serve(exporter, conf.metrics_host, conf.metrics_port or 0)
     except OSError as e:

@@ -24,7 +24,8 @@ from spidernet.protocol import errors
 log = logging.getLogger("installer")
 
 
-def read_sources(settings: Settings) -> kubeconfig.Sources:
+def read_access(settings: Settings) -> tuple[bytes, bytes, str]:
+    """The installer pod's own token, the cluster CA and the API server's URL."""
     try:
         token = hostfs.read_required(Path(settings.token_file), "the service-account token")
         ca = hostfs.read_required(Path(settings.ca_file), "the cluster CA")
@@ -33,6 +34,11 @@ def read_sources(settings: Settings) -> kubeconfig.Sources:
     server = settings.api_server or kubeconfig.server_url(
         settings.service_host, settings.service_port
     )
+    return token, ca, server
+
+
+def read_sources(settings: Settings) -> kubeconfig.Sources:
+    token, ca, server = read_access(settings)
     try:
         ipam_config = cluster_ipam(hostfs.read_or_none(Path(settings.ipam_config)))
     except OSError as e:

@@ -1,6 +1,6 @@
-"""The installer's HTTP endpoint: Prometheus metrics from the plugins' outcome record, and
-the probes' answers (docs/metrics.md). Does I/O: one listening socket, a thread, reads
-of the record.
+"""The installer's HTTP endpoint: Prometheus metrics from the plugins' outcome record and
+the GC's published pool usage, and the probes' answers (docs/metrics.md). Does I/O: one
+listening socket, a thread, reads of the record (and, through ``usage``, of the API).
 
     GET /metrics   the record's new lines turned into counters and histograms, then the
                    exposition (prometheus_client; the plugins never import it)
@@ -76,6 +76,29 @@ class Metrics:
             "Lines of the outcome record that were not an outcome (skipped).",
             registry=r,
         )
+        self.pool_ips = Gauge(
+            "spidernet_pool_ips",
+            "A pool's addresses by state (total usable, allocated to pods, cooling after a "
+            "failed ADD), as the GC's last pass that read the pools saw them.",
+            ["pool", "state"],
+            registry=r,
+        )
+        self.pools_time = Gauge(
+            "spidernet_pool_usage_timestamp_seconds",
+            "When the GC pass that measured spidernet_pool_ips ran.",
+            registry=r,
+        )
+        self.gc_time = Gauge(
+            "spidernet_gc_last_pass_timestamp_seconds", "When the GC's last pass ran.", registry=r
+        )
+        self.gc_ok = Gauge(
+            "spidernet_gc_last_pass_ok",
+            "1 if the GC's last pass processed everything, 0 if it reported errors.",
+            registry=r,
+        )
+        self.gc_errors = Gauge(
+            "spidernet_gc_last_pass_errors", "Errors the GC's last pass reported.", registry=r
+        )
         self.up = Gauge(
             "spidernet_installer_ready",
             "1 while the installer's last pass was clean (bundles and credentials in place).",
@@ -104,16 +127,34 @@ class Metrics:
             self.writes.labels(str(pool)).inc(int(writes))
             self.conflicts.labels(str(pool)).inc(int(conflicts))
 
+    def usage(self, doc: dict[str, Any]) -> None:
+        """The GC's published document (installer/poolusage.py); nothing when there is none."""
+        if not doc:
+            return
+        self.pool_ips.clear()  # a deleted pool's series goes with it
+        for pool, figures in (doc.get("pools") or {}).items():
+            for state in ("total", "allocated", "cooling"):
+                self.pool_ips.labels(str(pool), state).set(float(figures.get(state, 0)))
+        for gauge, key in ((self.pools_time, "poolsTime"), (self.gc_time, "time")):
+            if isinstance(doc.get(key), (int, float)):
+                gauge.set(doc[key])
+        self.gc_ok.set(1 if doc.get("ok") else 0)
+        self.gc_errors.set(float(doc.get("errors") or 0))
+
 
 class Exporter:
     """Metrics from the record at ``record_path``; probe answers from ``alive``/``ready``."""
 
     def __init__(
-        self, record_path: str, alive: Callable[[], bool], ready: Callable[[], bool]
+        self,
+        record_path: str,
+        alive: Callable[[], bool],
+        ready: Callable[[], bool],
+        usage: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.metrics = Metrics()
         self.tail = Tail(record_path)
-        self.alive, self.ready = alive, ready
+        self.alive, self.ready, self.usage = alive, ready, usage
         self.lock = threading.Lock()
 
     def scrape(self) -> bytes:
@@ -124,6 +165,10 @@ class Exporter:
             except OSError as e:
                 log.error("outcome record %s: %s", self.tail.path, e)
             self.metrics.up.set(1 if self.ready() else 0)
+            try:
+                self.metrics.usage(self.usage())
+            except (ValueError, TypeError, AttributeError) as e:
+                log.error("pool usage unreadable: %s", e)
             return generate_latest(self.metrics.registry)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:

@@ -24,6 +24,8 @@ Variable, default: meaning.
   (host:port, an empty host for every address; ``off`` serves nothing)
 - SPIDERNET_OUTCOMES, /host/run/spidernet/metrics/outcomes.jsonl: the plugins' outcome
   record as mounted (spidernet/protocol/outcomes.py)
+- SPIDERNET_POOL_USAGE_SECONDS, 30: the GC's published pool usage is read at most this
+  often for the pool gauges (0: never, no API request at all)
 
 The API server and node name are read leniently here (the bundles can be installed
 without them); the credentials step refuses when they are missing.
@@ -67,6 +69,7 @@ class Settings:
     webhook_port: int = 0
     webhook_cert_dir: str = "/etc/spidernet/webhook-tls"
     webhook_namespace: str = "kube-system"  # where the claims ledger ConfigMap lives
+    pool_usage_seconds: float = 30.0
 
     @property
     def stall_seconds(self) -> float:
@@ -140,6 +143,7 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         webhook_port=_port(env, "SPIDERNET_WEBHOOK_PORT", d.webhook_port),
         webhook_cert_dir=env.get("SPIDERNET_WEBHOOK_CERT_DIR") or d.webhook_cert_dir,
         webhook_namespace=env.get("POD_NAMESPACE") or d.webhook_namespace,
+        pool_usage_seconds=_seconds(env, "SPIDERNET_POOL_USAGE_SECONDS", d.pool_usage_seconds),
     )
 
 

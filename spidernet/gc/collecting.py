@@ -40,7 +40,7 @@ from spidernet.alloc import choosing
 from spidernet.alloc.failures import IpamFailure, NotFound
 from spidernet.alloc.pools import Pool, Record
 from spidernet.gc import census as census_mod
-from spidernet.gc import finalizers, rules, suspects
+from spidernet.gc import finalizers, rules, suspects, usage
 from spidernet.gc import plan as planning
 from spidernet.gc.census import Census, Entry, World, take
 from spidernet.gc.report import Report
@@ -466,7 +466,8 @@ def _stale_counts(
     store: Store, census: Census, report: Report, *, written: set[str], dry_run: bool
 ) -> None:
     """A CAS write on each pool whose allocatedIPCount / totalIPCount are not what its records
-    say."""
+    say; the usage of every pool into the report (for the pool gauges, usage.py)."""
+    report.usage = usage.of(census)
     for name, state in sorted(census.pools.items()):
         if name in written or not state.writable:
             continue  # a pool this pass wrote has fresh counts (Store writes them with the records)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from spidernet.alloc.failures import BadInput
-from spidernet.gc import collecting, rules
+from spidernet.gc import collecting, publishing, rules
 from spidernet.gc.report import Report
 from spidernet.guard import certs, provisioning
 from spidernet.ipam import cluster
@@ -233,7 +233,22 @@ def run_pass(
 ) -> Report:
     """One pass: release zombies and keep the pool finalizers (collecting), keep the admission
     webhook's TLS (``tls``: docs/install.md), bring the SpiderMultusConfigs' NADs in line
-    (docs/cli.md: the CronJob is what turns a CR applied with kubectl into its NAD)."""
+    (docs/cli.md: the CronJob is what turns a CR applied with kubectl into its NAD); then
+    publish the pools' usage for the installers' gauges (publishing)."""
+    report = _collect_and_reconcile(transport, opts, lock_dir=lock_dir, progress=progress, tls=tls)
+    if not opts.dry_run:
+        publishing.publish(transport, report, opts.state_namespace)
+    return report
+
+
+def _collect_and_reconcile(
+    transport: Transport,
+    opts: collecting.Options,
+    *,
+    lock_dir: str,
+    progress: collecting.Progress,
+    tls: provisioning.Settings | None,
+) -> Report:
     report = Report(started="", dry_run=opts.dry_run)
     try:
         report = collecting.run(transport, opts, lock_dir=lock_dir, progress=progress)

@@ -57,6 +57,7 @@ class Report:
     finalizers: list[Item] = field(default_factory=list)
     webhook_tls: list[Item] = field(default_factory=list)
     errors: list[Item] = field(default_factory=list)
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)  # pool -> figures (usage.py)
 
     def reset_findings(self) -> None:
         """Forget what a judgement found (a pass that waits judges again from a fresh read)."""

@@ -93,6 +93,8 @@ def test_the_manifests_render_every_object_with_the_image_named(
             "ClusterRoleBinding/spidernet-gc",
             "Role/spidernet-gc-state",
             "RoleBinding/spidernet-gc-state",
+            "Role/spidernet-node-usage",
+            "RoleBinding/spidernet-node-usage",
             "ConfigMap/spidernet-ipam",
             "DaemonSet/spidernet-installer",
             "CronJob/spidernet-gc",

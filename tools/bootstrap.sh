@@ -6,6 +6,9 @@
 #   bin/cnirun-<hash>    our libcni driver (tools/cnirun/main.go)
 #   uml/lib/modules      the module tree modprobe -d wants, pointing at user-mode-linux's
 #   bin/kube-apiserver   built from Debian's kubernetes source package (docs/testbed.md)
+#   bin/kubectl          Debian's kubernetes-client 1.20, unpacked (not installed: the
+#                        machine may have another kubectl package at /usr/bin/kubectl);
+#                        its kustomize renders the manifests in the tests
 #   logs/<step>.log      the output of each step of the last run
 # Cheap stages come first so that a broken network or cache fails in seconds, not after
 # the apiserver build. Each stage prints "bootstrap: [n/6] ..." progress; a failure names
@@ -15,8 +18,6 @@
 # With --cluster it also makes what the local cluster needs (docs/testbed.md, "A real
 # cluster"): containerd, runc, busybox-static and debootstrap from Debian, and
 #   bin/kubelet, bin/kube-scheduler, bin/kube-controller-manager   from the same source
-#   bin/kubectl          Debian's kubernetes-client 1.20, unpacked (not installed: the
-#                        machine may have another kubectl package at /usr/bin/kubectl)
 # built in one go with the apiserver when both are missing (they share most packages).
 #
 # Environment: SPIDERNET_CACHE (above); SPIDERNET_APT_OPTS, extra apt-get options
@@ -45,6 +46,7 @@ apt_packages=(
   python3 python3-venv python3-dev libpython3.11 binutils shellcheck
   gcc libc6-dev  # build_bundles.sh links the bundles' launcher statically
   iperf3 sockperf redis-tools  # the datapath benchmark and its test (docs/datapath.md)
+  prometheus  # promtool: checks and unit-tests the alert rules (installer/manifests/monitoring)
 )
 if [ -n "$cluster" ]; then
   apt_packages+=(containerd runc busybox-static debootstrap)
@@ -223,11 +225,11 @@ ensure_kubernetes() {
   rm -rf "$work"
 }
 
-# Debian's kubectl 1.20 (kubernetes-client), whose built-in kustomize is what the local
-# cluster's install runs; unpacked into the cache rather than installed, because the
-# package conflicts with other kubectl packages a machine may have (this one has one).
+# Debian's kubectl 1.20 (kubernetes-client), whose built-in kustomize (v2.0.3, the oldest
+# a user may run) renders the manifests in the default suite and runs the local cluster's
+# install; unpacked into the cache rather than installed, because the package conflicts
+# with other kubectl packages a machine may have (this one has one).
 ensure_kubectl() {
-  [ -n "$cluster" ] || return 0
   if [ -x "$cache/bin/kubectl" ]; then
     note "kubectl cached ($cache/bin/kubectl)"
     return 0

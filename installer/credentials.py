@@ -106,12 +106,14 @@ class Renewer:
         self.first_pass = False
         return decision.write
 
+    def owner(self) -> str:
+        """The installer the node's files belong to ("" when none wrote them)."""
+        raw = hostfs.read_or_none(self.dir / kubeconfig.OWNER) or b""
+        return raw.decode(errors="replace").strip()
+
     def remove(self) -> None:
         """Uninstall: remove the files, if they are still ours."""
-        if (
-            hostfs.read_or_none(self.dir / kubeconfig.OWNER)
-            != f"{self.settings.identity}\n".encode()
-        ):
+        if self.owner() != self.settings.identity:
             log.info("not removing %s: another installer owns it", self.dir)
             return
         for name in (*reversed(kubeconfig.ORDER), kubeconfig.OWNER):  # the kubeconfig first

@@ -240,6 +240,20 @@ def run_plugin_version(executable: Path, timeout: float = 30.0) -> Ran:
     )
 
 
+def executables(directory: Path) -> list[str]:
+    """Names of the executable files in ``directory`` (symlinks followed), hidden ones left
+    out; none when it does not exist."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    return [
+        n
+        for n in names
+        if not n.startswith(".") and (directory / n).is_file() and os.access(directory / n, os.X_OK)
+    ]
+
+
 def uname() -> tuple[str, str]:
     """(machine, kernel release) of the kernel we run on, which is the node's."""
     u = os.uname()

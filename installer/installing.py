@@ -57,6 +57,8 @@ def load_source(settings: Settings) -> tuple[bundleset.Manifest, str]:
 def install(settings: Settings) -> Installed:
     manifest, text = load_source(settings)
     bin_dir = Path(settings.cni_bin_dir)
+    if settings.require_runtime_plugins:
+        _runtime_looks_there(bin_dir, manifest.plugins)
     state = bin_dir / layout.STATE_DIR
     try:
         hostfs.ensure_dir(state)
@@ -88,6 +90,25 @@ def check(settings: Settings, installed: Installed) -> Literal["ours", "foreign"
 
 
 # ------------------------------------------------------------ the steps of install
+
+
+def _runtime_looks_there(bin_dir: Path, ours: tuple[str, ...]) -> None:
+    """Refuse a bin dir that holds no CNI plugin but ours: the node's runtime execs its
+    plugins from another directory (docs/install.md, "Other distributions")."""
+    try:
+        others = [n for n in hostfs.executables(bin_dir) if n not in ours]
+    except OSError as e:
+        raise InstallError(f"cannot list {bin_dir}: {e}") from e
+    if not others:
+        raise InstallError(
+            f"refusing to install into {bin_dir} (the DaemonSet's cni-bin hostPath): it holds "
+            "no other CNI plugin (no loopback, no multus, no main plugin), so this node's "
+            "container runtime does not look for plugins there. k3s looks in "
+            "/var/lib/rancher/k3s/data/cni, OpenShift in /var/lib/cni/bin: apply "
+            "installer/overlays/<distribution>, or point cni-bin at the runtime's "
+            'bin dir (docs/install.md, "Other distributions"). Retried every pass; '
+            "SPIDERNET_REQUIRE_RUNTIME_PLUGINS=false skips this check"
+        )
 
 
 def _version_dir(state: Path, manifest: bundleset.Manifest, text: str, settings: Settings) -> str:

@@ -82,13 +82,44 @@ class Service:
 
     def shutdown(self) -> None:
         self._ready(False)
-        if self.settings.uninstall_on_exit:
+        if not self.settings.uninstall_on_exit:
+            self.hand_over()
+        else:
             log.info("SPIDERNET_UNINSTALL_ON_EXIT is set: uninstalling")
             try:
                 installing.uninstall(self.settings, self.installed)
                 self.renewer.remove()
             except OSError as e:
                 log.error("uninstall failed: %s", e)
+
+    def hand_over(self, tick: float = 0.2) -> None:
+        """Stay until a successor owns the node's credentials, at most ``handover_seconds``.
+
+        The node's token is this pod's, and the API server revokes it once the pod object
+        is gone: that is when this process has exited. A successor started meanwhile (the
+        DaemonSet surges a replacement for a terminating pod) writes its own token first,
+        so no ADD on the node meets a revoked one (docs/install.md, "Credentials")."""
+        limit = self.settings.handover_seconds
+        if limit <= 0 or self.renewer.owner() != self.settings.identity:
+            return  # nothing to hand over: not ours (or never written)
+        log.info("waiting up to %.0f s for a successor to take the node's credentials over", limit)
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            owner = self.renewer.owner()
+            if owner != self.settings.identity:
+                log.info(
+                    "installer %s took the credentials over after %.1f s; exiting",
+                    owner or "(none)",
+                    time.monotonic() - started,
+                )
+                return
+            time.sleep(tick)
+        log.warning(
+            "no successor took the credentials over within %.0f s: the node keeps this pod's "
+            "token, which the API server refuses (401, revoked) once the pod is gone, until "
+            "an installer runs on this node again",
+            limit,
+        )
 
     # ------------------------------------------------------------ steps
 

@@ -26,6 +26,11 @@ Variable, default: meaning.
   record as mounted (spidernet/protocol/outcomes.py)
 - SPIDERNET_POOL_USAGE_SECONDS, 30: the GC's published pool usage is read at most this
   often for the pool gauges (0: never, no API request at all)
+- SPIDERNET_HANDOVER_SECONDS, 30: on SIGTERM, how long the installer waits for a successor
+  to take the node's credentials over before it exits (its pod, and so the node's token,
+  lives while it waits; under the pod's terminationGracePeriodSeconds)
+- SPIDERNET_REQUIRE_RUNTIME_PLUGINS, true: refuse to install into a CNI bin dir that holds
+  no other CNI plugin (the runtime does not look there: a distribution with other paths)
 
 The API server and node name are read leniently here (the bundles can be installed
 without them); the credentials step refuses when they are missing.
@@ -70,6 +75,8 @@ class Settings:
     webhook_cert_dir: str = "/etc/spidernet/webhook-tls"
     webhook_namespace: str = "kube-system"  # where the claims ledger ConfigMap lives
     pool_usage_seconds: float = 30.0
+    require_runtime_plugins: bool = True
+    handover_seconds: float = 30.0
 
     @property
     def stall_seconds(self) -> float:
@@ -144,6 +151,10 @@ def from_env(env: Mapping[str, str], *, fallback_identity: str) -> Settings:
         webhook_cert_dir=env.get("SPIDERNET_WEBHOOK_CERT_DIR") or d.webhook_cert_dir,
         webhook_namespace=env.get("POD_NAMESPACE") or d.webhook_namespace,
         pool_usage_seconds=_seconds(env, "SPIDERNET_POOL_USAGE_SECONDS", d.pool_usage_seconds),
+        require_runtime_plugins=_flag(
+            env, "SPIDERNET_REQUIRE_RUNTIME_PLUGINS", d.require_runtime_plugins
+        ),
+        handover_seconds=_seconds(env, "SPIDERNET_HANDOVER_SECONDS", d.handover_seconds),
     )
 
 

@@ -169,6 +169,7 @@ def install(host: Host, cluster: Cluster, bundle_bin: Path) -> None:
         api_server=cluster.cp.server,
         node_name="old-node",
         identity="test",
+        require_runtime_plugins=False,  # the old root's bin dir has only what the test puts there
     )
     installing.install(s)
     credentials.Renewer(s).sync()

@@ -30,6 +30,9 @@ incomplete or mixed directory.
 | bad input        | source checksum mismatch / no manifest /    | InstallError saying so,        |
 |                  | other machine / kernel too old / plugin     | installed version untouched,   |
 |                  | that does not start                         | no staging left                |
+| wrong place      | a bin dir with no other CNI plugin (the     | refused naming the dir, the    |
+|                  | runtime looks elsewhere: k3s, OpenShift);   | overlays and the switch;       |
+|                  | then the runtime's loopback appears         | the next install succeeds      |
 | bad input        | target read-only (bind mount) / full disk   | exit 1 naming it, old version  |
 |                  | (small tmpfs)                               | still served, no staging left  |
 | bad input        | token missing / empty, CA a directory       | CredentialError, host          |
@@ -124,6 +127,9 @@ class Node:
             ready_file=str(self.root / "run" / "ready"),
             poll_seconds=0.1,
             backoff_max_seconds=0.4,
+            # These bin dirs hold no runtime's plugins; the check has its own tests.
+            require_runtime_plugins=False,
+            handover_seconds=0,  # no successor comes: exit at once (the handover has its test)
         )
         return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
 
@@ -147,6 +153,8 @@ class Node:
             # Any free port on loopback: other runs of the suite share this machine.
             "SPIDERNET_METRICS_ADDRESS": "127.0.0.1:0",
             "SPIDERNET_OUTCOMES": str(self.root / "outcomes.jsonl"),
+            "SPIDERNET_REQUIRE_RUNTIME_PLUGINS": "false",
+            "SPIDERNET_HANDOVER_SECONDS": "0",
             **extra,
         }
 
@@ -443,6 +451,24 @@ def test_a_node_the_bundles_cannot_run_on_is_refused(
     with pytest.raises(InstallError, match=reason):
         installing.install(installed.settings("1.1-b"))
     assert_untouched(installed)
+
+
+def test_a_bin_dir_the_runtime_does_not_look_in_is_refused_until_its_plugins_appear(
+    node: Node,
+) -> None:
+    s = node.settings("1.0-a", require_runtime_plugins=True)
+    node.bin.mkdir(parents=True)
+    (node.bin / "README").write_text("not a plugin\n")  # a file, but not an executable
+    with pytest.raises(InstallError) as refused:
+        installing.install(s)
+    for phrase in (str(node.bin), "no other CNI plugin", "overlays", "SPIDERNET_REQUIRE_RUNTIME"):
+        assert phrase in str(refused.value)
+    assert not (node.bin / layout.STATE_DIR).exists() and not (node.bin / "spiderpool").exists()
+    loopback = node.bin / "loopback"
+    loopback.write_text("#!/bin/sh\n")
+    loopback.chmod(0o755)
+    installing.install(s)
+    assert node.serving() == "1.0-a"
 
 
 def test_a_plugin_that_does_not_start_here_is_refused_before_the_swap(

@@ -99,6 +99,8 @@ def daemon(cluster: Cluster, tmp_path: Path, bundle_bin: Path) -> Iterator[Daemo
         "SPIDERNET_READY_FILE": str(tmp_path / "ready"),
         "SPIDERNET_METRICS_ADDRESS": "127.0.0.1:0",
         "SPIDERNET_OUTCOMES": str(record),
+        "SPIDERNET_REQUIRE_RUNTIME_PLUGINS": "false",  # no runtime's plugins in host/bin
+        "SPIDERNET_HANDOVER_SECONDS": "0",  # no successor at the end
     }
     log = tmp_path / "installer.log"
     with log.open("w") as err:

@@ -91,6 +91,9 @@ def test_every_variable_is_read() -> None:
         "SPIDERNET_READY_FILE": "/r",
         "SPIDERNET_SMOKE_TEST": "false",
         "SPIDERNET_UNINSTALL_ON_EXIT": "yes",
+        "SPIDERNET_POOL_USAGE_SECONDS": "0",
+        "SPIDERNET_REQUIRE_RUNTIME_PLUGINS": "off",
+        "SPIDERNET_HANDOVER_SECONDS": "12",
     }
     s = settings.from_env(env, fallback_identity="unused")
     assert s == settings.Settings(
@@ -110,6 +113,9 @@ def test_every_variable_is_read() -> None:
         ready_file="/r",
         smoke_test=False,
         uninstall_on_exit=True,
+        pool_usage_seconds=0,
+        require_runtime_plugins=False,
+        handover_seconds=12,
     )
 
 

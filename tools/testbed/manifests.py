@@ -41,14 +41,26 @@ def kubectl() -> str | None:
     return shutil.which("kubectl")
 
 
-def render(directory: Path) -> list[dict[str, Any]]:
+def kubectls() -> list[str]:
+    """Every kubectl here to render with: Debian's 1.20 from the cache (its kustomize
+    v2.0.3 is the oldest a user may run; tools/bootstrap.sh unpacks it) and the one on
+    PATH, when it is another."""
+    found = [str(paths.KUBECTL)] if paths.KUBECTL.is_file() else []
+    on_path = kubectl()
+    if on_path and Path(on_path).resolve() != paths.KUBECTL.resolve():
+        found.append(on_path)
+    return found
+
+
+def render(directory: Path, binary: str | None = None) -> list[dict[str, Any]]:
     """The objects ``kubectl kustomize <directory>`` renders, in its order."""
-    binary = kubectl()
+    binary = binary or kubectl()
     if binary is None:
         raise FileNotFoundError("kubectl is not installed")
-    out = subprocess.run(
-        [binary, "kustomize", str(directory)], capture_output=True, text=True, check=True
-    ).stdout
+    proc = subprocess.run([binary, "kustomize", str(directory)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{binary} kustomize {directory}: {proc.stderr.strip()}")
+    out = proc.stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 

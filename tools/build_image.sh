@@ -24,6 +24,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tools/steps.sh
 source "$here/tools/steps.sh"
+# shellcheck source=tools/debian_root.sh
+source "$here/tools/debian_root.sh"
 cache=${SPIDERNET_CACHE:-$HOME/.cache/spidernet}
 py=${PYTHON:-$cache/venv/bin/python}
 steps_init build_image 4
@@ -40,29 +42,17 @@ bundles=${1:-$(readlink -f "$cache/bundles/current")}
 mkdir -p "$cache/roots" "$cache/images" "$cache/logs" || fail "cannot write to $cache" "set SPIDERNET_CACHE to a writable directory"
 steps_logdir=$cache/logs
 read -r -a apt_opts <<<"${SPIDERNET_APT_OPTS:-}"
-if ! command -v debootstrap >/dev/null; then
-  step "installing debootstrap" --fix "check that the Debian mirror is reachable (apt-get update by hand)" -- \
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_opts[@]}" debootstrap
-fi
-mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
-mirror=${mirror:-http://deb.debian.org/debian}
+need_debootstrap "${apt_opts[@]}"
+
+# As the Containerfile's `rm -rf /var/lib/apt/lists/*` (debootstrap also leaves its .debs),
+# and the mount point for the venv's making, below.
+tidy_image_root() {
+  rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb
+  mkdir -p "$1/opt/spidernet"
+}
 
 stage "Debian root"
-root=$cache/roots/$suite-image-$(echo "$suite $packages $mirror" | sha256sum | cut -c1-12)
-exec 9>"$cache/roots/.lock"
-flock 9  # one debootstrap at a time into one tree
-if [ -f "$root/.complete" ]; then
-  note "cached ($root)"
-else
-  rm -rf "$root.tmp"
-  step "debootstrap $suite" --fix "check that $mirror serves $suite (it is reached over the network)" -- \
-    debootstrap --variant=minbase --include="$packages" "$suite" "$root.tmp" "$mirror"
-  # As the Containerfile's `rm -rf /var/lib/apt/lists/*`; debootstrap also leaves its .debs.
-  rm -rf "$root.tmp"/var/lib/apt/lists/* "$root.tmp"/var/cache/apt/archives/*.deb
-  mkdir -p "$root.tmp/opt/spidernet"  # the mount point for the venv's making, below
-  rm -rf "$root" && mv "$root.tmp" "$root" && touch "$root/.complete"
-fi
-exec 9>&-
+debian_root "$cache/roots" "$suite-image" "$suite" "$packages" tidy_image_root
 
 stage "application layer"
 sum=$( { cat "$bundles/MANIFEST.json" "$here/tools/requirements.lock" "$here/installer/Containerfile" \

@@ -55,8 +55,9 @@ class Service:
     def run_pass(self) -> bool:
         """One pass; True when both steps succeeded (and the readiness file is there)."""
         ok = self._bundles() & self._credentials()  # & not and: both steps run every pass
-        self._ready(ok)
+        # The probes' answers first: whoever sees the readiness file must get 200 from them.
         self.last_ok, self.last_end = ok, time.monotonic()
+        self._ready(ok)
         return ok
 
     def alive(self) -> bool:

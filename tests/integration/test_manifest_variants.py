@@ -47,8 +47,11 @@ BIN_DIRS = {
 
 
 def rendered(directory: Path) -> list[dict[str, Any]]:
-    """The objects every kubectl here renders (asserted to be the same for each)."""
-    outputs = [manifests.render(directory, binary) for binary in manifests.kubectls()]
+    """The objects every kubectl here renders (asserted to be the same for each; the order
+    of kinds is kustomize's and differs between its versions)."""
+    outputs = [
+        sorted(manifests.render(directory, binary), key=key) for binary in manifests.kubectls()
+    ]
     for other in outputs[1:]:
         assert other == outputs[0], f"{directory}: kubectls render differently"
     return outputs[0]

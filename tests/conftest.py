@@ -7,6 +7,8 @@ spelled out, never silently (``tools/test.sh`` sets everything up before pytest)
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +22,26 @@ from tools.testbed.controlplane import ControlPlane
 # it through tests/e2e/test_in_uml.py, which boots UML with SPIDERNET_UML_GUEST set.
 IN_UML_GUEST = os.environ.get("SPIDERNET_UML_GUEST") == "1"
 collect_ignore_glob = [] if IN_UML_GUEST else ["uml_guest/*"]
+OUTCOMES_DIR = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.geteuid() == 0:
         netns.cleanup_stale()
+    # The outcome line every plugin exec appends (docs/metrics.md) goes to a file of this
+    # run, not to the machine's /run/spidernet/metrics (runtimes and cni.exec_plugin pass
+    # the variable on; a test that reads the record sets its own).
+    if "SPIDERNET_OUTCOMES" not in os.environ:
+        record = Path(tempfile.mkdtemp(prefix="spidernet-outcomes-")) / "outcomes.jsonl"
+        os.environ["SPIDERNET_OUTCOMES"] = str(record)
+        config.stash[OUTCOMES_DIR] = record.parent
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = config.stash.get(OUTCOMES_DIR, None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("SPIDERNET_OUTCOMES", None)
 
 
 @pytest.fixture(scope="session")

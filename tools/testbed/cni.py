@@ -161,6 +161,7 @@ def exec_plugin(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CNI_COMMAND": command,
         "CNI_PATH": paths.cni_path(),
+        **{k: v for k, v in os.environ.items() if k == "SPIDERNET_OUTCOMES"},  # tests/conftest.py
         **(env or {}),
     }
     argv = [str(binary)]

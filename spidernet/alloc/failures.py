@@ -4,17 +4,17 @@ The pure core (``spidernet.alloc``), the store and the verbs (``spidernet.ipam``
 these, never CNI error classes; each caller maps them once to its own terms
 (docs/design.md, "Errors"):
 
-    failure              spiderpool plugin (ipam/plugin.py)   GC pass / spiderpoolctl
-    BadInput             7, the field named                   the object's error, exit 1
-    BadArgs              4                                    (never raised there)
-    PodUnknown           3                                    the object's error
-    Exhausted          100                                    the object's error
-    Refused            101                                    the object's error
-    Contended           11                                    retried next pass / exit 3
-    Unfinished          11                                    (the GC verb only)
-    AllocationMissing  102                                    (CHECK only)
-    NotReady            50                                    (STATUS only)
-    NotFound            (caught where it means "nothing to do")
+    failure             spiderpool (ipam/plugin.py)  GC pass (gc/)          spiderpoolctl (cli/)
+    BadInput            7, the field named           the report's error     exit 4, or a warning
+    BadArgs             4                            -                      -
+    PodUnknown          3                            -                      -
+    Exhausted, Refused  100, 101                     -                      -
+    Contended           11                           the pool's error:      exit 5, "try again"
+                                                     the next pass retries
+    Unfinished          11 (the GC verb)             -                      -
+    AllocationMissing   102 (CHECK)                  -                      -
+    NotReady            50 (STATUS)                  -                      -
+    NotFound            a pool gone: nothing to do   nothing to do          exit 3
 
 API errors (``spidernet.k8s.errors``) are the transport's vocabulary and pass through
 the IPAM unchanged; the same translation points map them.

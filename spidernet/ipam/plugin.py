@@ -152,8 +152,10 @@ def _translated(conn: _Connection, action: Callable[[], T], verb: str) -> T:
         raise _later(verb, f"Kubernetes API {conn.server} unreachable: {e.message}") from e
     except kerr.Denied as e:
         raise errors.CniError(_denied(conn, e)) from e
-    except (kerr.ApiError, f.IpamFailure) as e:
+    except kerr.ApiError as e:
         raise errors.CniError(f"Kubernetes API {conn.server} error: {e}") from e
+    except f.IpamFailure as e:  # one no verb lets out (a pool gone is caught where read)
+        raise errors.CniError(str(e)) from e
 
 
 def _later(verb: str, message: str) -> errors.CniError:

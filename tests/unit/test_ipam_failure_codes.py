@@ -11,6 +11,7 @@ the CNI code docs/ipam.md lists, with the message the IPAM wrote.
 | budget spent                            |               |                                  |
 | the same                                | STATUS        | 50                               |
 | API refused credentials / other API     | any           | 999 naming the API               |
+| NotFound (no verb lets it out)          | any           | 999 with its message             |
 | a node directory that is no directory   | any           | 7 naming the cluster config key  |
 """
 
@@ -88,6 +89,11 @@ def test_api_errors_name_the_api() -> None:
     assert (denied.code, "refused the request (RBAC)" in denied.msg) == (999, True)
     other = translated(kerr.Invalid(422, "bad"))
     assert (other.code, other.msg.startswith("Kubernetes API server error")) == (999, True)
+
+
+def test_a_failure_no_verb_lets_out_is_999_with_its_message() -> None:
+    got = translated(f.NotFound("SpiderIPPool", "p"))
+    assert (got.code, got.msg) == (999, "SpiderIPPool p not found")
 
 
 def test_a_lock_dir_that_is_not_a_directory_is_code_7_naming_the_cluster_key() -> None:

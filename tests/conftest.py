@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.testbed import netns, paths
+from tools.testbed import cni, netns, paths
 from tools.testbed.cluster import Cluster
 from tools.testbed.controlplane import ControlPlane
 
@@ -42,6 +42,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if made is not None:
         shutil.rmtree(made, ignore_errors=True)
         os.environ.pop("SPIDERNET_OUTCOMES", None)
+
+
+@pytest.fixture(autouse=True)
+def no_reply_is_999(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No exec of a frozen plugin answers 999 (tools/testbed/cni.py keeps each that did),
+    unless the test is marked ``answers_999`` with the reason."""
+    del cni.INTERNAL_ERRORS[:]
+    yield
+    seen = list(cni.INTERNAL_ERRORS)
+    del cni.INTERNAL_ERRORS[:]
+    if seen and request.node.get_closest_marker("answers_999") is None:
+        pytest.fail(f"{len(seen)} plugin replies were 999, the first: {seen[0]}")
 
 
 @pytest.fixture(scope="session")

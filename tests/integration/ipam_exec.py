@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.testbed import paths
+from tools.testbed import cni, paths
 from tools.testbed.cluster import NodeConfig
 from tools.testbed.cni import PodRef
 
@@ -98,6 +98,7 @@ def _invocation(
 
 
 def _outcome(returncode: int, stdout: bytes, stderr: bytes) -> Outcome:
+    cni.note(stdout)
     out = stdout.decode().strip()
     return Outcome(returncode, json.loads(out) if out else None, stderr.decode())
 

@@ -239,6 +239,7 @@ def test_a_request_outside_the_ipam_role_is_refused(
     assert raw(audited, bearer, method, path, body) == 403
 
 
+@pytest.mark.answers_999("the API server refusing the node's account is 999 naming the remedy")
 def test_the_ipam_with_another_components_token_fails_naming_the_refusal(
     audited: Cluster, tmp_path: Path, bundle_bin: Path
 ) -> None:

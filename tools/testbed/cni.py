@@ -5,6 +5,11 @@ Debian's libcni 1.1.2 (spec versions up to 1.0.0), optionally inside a node netn
 that every plugin's host-side work lands there. Pod identity goes in as CNI_ARGS with
 ``IgnoreUnknown=1``, as kubelet passes it. Spec 1.1's STATUS and GC are not in this
 libcni, so ``exec_plugin`` runs a plugin binary directly with the spec's env and stdin.
+
+Every reply with code 999 that passes through here (or through ``note``, which the
+suite's other exec helpers call) is kept in ``INTERNAL_ERRORS``: tests/conftest.py fails
+the test that saw one, since 999 is for conditions nobody foresaw (README, "CNI
+behaviour common to all plugins"), unless the test is marked ``answers_999``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,26 @@ from typing import Any
 
 from tools.testbed import paths
 from tools.testbed.netns import Netns
+
+INTERNAL = 999
+OURS_UNFORESEEN = "internal error: "  # spidernet/protocol/skel.py, an uncaught exception
+INTERNAL_ERRORS: list[dict[str, Any]] = []
+
+
+def note(stdout: str | bytes, *, chain: bool = False) -> None:
+    """Keep the plugin's reply in ``INTERNAL_ERRORS`` if it is an error with code 999.
+    ``chain``: the reply may be another plugin's (Debian's answer every error with 999),
+    so only our plugins' catch-all for an exception nobody foresaw counts."""
+    if b'"code"' not in (stdout if isinstance(stdout, bytes) else stdout.encode()):
+        return
+    try:
+        reply = json.loads(stdout)
+    except ValueError:
+        return
+    if not isinstance(reply, dict) or reply.get("code") != INTERNAL:
+        return
+    if not chain or str(reply.get("msg", "")).startswith(OURS_UNFORESEEN):
+        INTERNAL_ERRORS.append(reply)
 
 
 class CniFailure(Exception):
@@ -101,6 +126,7 @@ class Runtime:
     @staticmethod
     def _outcome(proc: subprocess.CompletedProcess[str]) -> str:
         if proc.returncode == 2:
+            note(proc.stdout, chain=True)
             raise CniFailure(json.loads(proc.stdout))
         if proc.returncode != 0:
             raise RuntimeError(f"cnirun failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -168,4 +194,5 @@ def exec_plugin(
     if node:
         argv = ["ip", "netns", "exec", node.name, *argv]
     proc = subprocess.run(argv, input=stdin, capture_output=True, env=full_env, timeout=timeout)
+    note(proc.stdout, chain=Path(binary).parent != paths.BUNDLE_BIN)  # not ours: judged as one
     return ExecResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())

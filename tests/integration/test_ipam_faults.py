@@ -31,6 +31,7 @@ def _seed() -> int:
     return int(os.environ.get("SPIDERNET_FAULT_SEED", random.SystemRandom().randrange(1 << 30)))
 
 
+@pytest.mark.timeout(900)  # about a minute here; over five under a load average of 50
 def test_a_short_randomized_fault_run_keeps_every_invariant(
     cluster: Cluster, tmp_path: Path, bundle_bin: Path
 ) -> None:
@@ -52,7 +53,7 @@ def test_a_long_randomized_fault_run_keeps_every_invariant(
     run = faultrun.fresh(
         cluster,
         tmp_path,
-        faultrun.Settings(seed=seed),
+        faultrun.Settings(seed=seed, minutes=float(os.environ.get("SPIDERNET_FAULT_MINUTES", 0))),
         rounds=rounds,
         width=16,
         nodes=4,

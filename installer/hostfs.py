@@ -18,6 +18,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
@@ -241,17 +242,24 @@ def run_plugin_version(executable: Path, timeout: float = 30.0) -> Ran:
 
 
 def executables(directory: Path) -> list[str]:
-    """Names of the executable files in ``directory`` (symlinks followed), hidden ones left
-    out; none when it does not exist."""
+    """Names of the executable files and of the symlinks in ``directory``, hidden ones left
+    out; none when it does not exist. Symlinks are not followed: a node's plugin links are
+    often absolute (``/usr/lib/cni/macvlan``), and resolve on the host, not in this pod."""
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
         return []
-    return [
-        n
-        for n in names
-        if not n.startswith(".") and (directory / n).is_file() and os.access(directory / n, os.X_OK)
-    ]
+    return [n for n in names if not n.startswith(".") and _plugin_like(directory / n)]
+
+
+def _plugin_like(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        return True
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
 def uname() -> tuple[str, str]:

@@ -464,9 +464,8 @@ def test_a_bin_dir_the_runtime_does_not_look_in_is_refused_until_its_plugins_app
     for phrase in (str(node.bin), "no other CNI plugin", "overlays", "SPIDERNET_REQUIRE_RUNTIME"):
         assert phrase in str(refused.value)
     assert not (node.bin / layout.STATE_DIR).exists() and not (node.bin / "spiderpool").exists()
-    loopback = node.bin / "loopback"
-    loopback.write_text("#!/bin/sh\n")
-    loopback.chmod(0o755)
+    # As a node's OS links its plugins: absolute, resolving on the host only (not in the pod).
+    (node.bin / "macvlan").symlink_to("/usr/lib/cni/not-in-this-pod/macvlan")
     installing.install(s)
     assert node.serving() == "1.0-a"
 

@@ -17,18 +17,18 @@ holds costs one failed ADD per cool-down, never a pod that fails forever.
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
+import time
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
 
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipmath.ranges import RangeSet, format_ip
+from spidernet.types.record import record
 
 COOLDOWN_CAP = 20  # the longest cool-down, in multiples of the base (30 s -> 10 min)
 
 
-@dataclass(frozen=True)
+@record
 class Choice:
     ip: str  # canonical text, no prefix length
     reused: bool
@@ -114,11 +114,14 @@ def expired(record: Record, now: float) -> bool:
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def parse_time(text: str) -> float:
-    """RFC 3339 -> epoch seconds; unreadable counts as already past (never blocks an address)."""
+    """RFC 3339 -> epoch seconds; unreadable counts as already past (never blocks an address).
+    Only cooling records carry a time: ``datetime`` is imported for them alone."""
+    import datetime
+
     try:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from spidernet.alloc.failures import BadInput
 from spidernet.types import bounds
+from spidernet.types.record import record
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 ANNO_DEFAULT = "v1.multus-cni.io/default-network"
 ANNO_NETWORKS = "k8s.v1.cni.cncf.io/networks"
@@ -37,7 +40,7 @@ _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _FIELDS = ("name", "namespace", "interface")
 
 
-@dataclass(frozen=True)
+@record
 class Selection:
     namespace: str
     name: str
@@ -57,7 +60,7 @@ def parse(raw: str, default_namespace: str, where: str) -> list[Selection]:
     return [Selection(s.namespace or default_namespace, s.name, s.interface) for s in items]
 
 
-class _Object(list[tuple[str, Any]]):
+class _Object(list[tuple[str, "Any"]]):
     """A JSON object as its (key, value) pairs in document order, duplicates kept."""
 
 
@@ -119,7 +122,7 @@ def _from_text(item: str, where: str) -> Selection:
     return Selection(namespace, name, interface)
 
 
-@dataclass(frozen=True)
+@record
 class Setup:
     """Multus's own configuration, as the cluster administrator gave it (the cluster IPAM
     config: its ``multusNamespace``, ``defaultNetworks`` and ``systemNamespaces``).

@@ -14,15 +14,17 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from spidernet.alloc.failures import BadInput
 from spidernet.ipmath import addresses
 from spidernet.ipmath.ranges import RangeError, RangeSet, parse_ip
+from spidernet.types.record import FrozenInstanceError, field, record
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
 class Record:
     """One entry of ``status.allocatedIPs``: upstream's ``{pod, podUid}``, plus two optional keys.
 
@@ -31,12 +33,45 @@ class Record:
     for the pod named, which stays for the operator's information. ``strikes``: how many
     ADDs failed in a row on this address; the next cool-down doubles with each. Both
     are absent on ordinary records, so a pool keeps upstream's size.
+
+    Frozen, compared and hashed by its four fields, like a ``@record``, but written out:
+    a pool of 1,000 addresses makes 1,000 of them at each read, and a generic
+    constructor cost ~60 M instructions more per read than these few lines
+    (docs/performance.md, "The pool's JSON").
     """
 
+    __slots__ = ("cooldown_until", "pod", "pod_uid", "strikes")
     pod: str  # "<namespace>/<name>"
     pod_uid: str
-    cooldown_until: str = ""
-    strikes: int = 0
+    cooldown_until: str
+    strikes: int
+
+    def __init__(self, pod: str, pod_uid: str, cooldown_until: str = "", strikes: int = 0) -> None:
+        init = object.__setattr__
+        init(self, "pod", pod)
+        init(self, "pod_uid", pod_uid)
+        init(self, "cooldown_until", cooldown_until)
+        init(self, "strikes", strikes)
+
+    def _key(self) -> tuple[str, str, str, int]:
+        return (self.pod, self.pod_uid, self.cooldown_until, self.strikes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Record(pod={!r}, pod_uid={!r}, cooldown_until={!r}, strikes={!r})".format(
+            *self._key()
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     @property
     def cooling(self) -> bool:
@@ -56,13 +91,13 @@ class Record:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class PoolRoute:
     dst: str
     gw: str
 
 
-@dataclass(frozen=True)
+@record
 class Pool:
     name: str
     family: int
@@ -197,7 +232,7 @@ def records_json(records: Mapping[str, Record]) -> str | None:
     return json.dumps({ip: r.to_json() for ip, r in records.items()}, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
+@record
 class Summary:
     """What a pool LIST without records tells: enough to expand globs and find default pools."""
 

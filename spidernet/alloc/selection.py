@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from spidernet.alloc import multus
 from spidernet.alloc.failures import BadInput
 from spidernet.alloc.pools import Pool
 from spidernet.types import bounds
+from spidernet.types.record import record
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 ANNO_IPPOOLS = "ipam.spidernet.io/ippools"
 ANNO_IPPOOL = "ipam.spidernet.io/ippool"
@@ -31,7 +34,7 @@ ANNO_NS_V6 = "ipam.spidernet.io/default-ipv6-ippool"
 ANNO_ROUTES = "ipam.spidernet.io/routes"
 
 
-@dataclass(frozen=True)
+@record
 class Candidates:
     source: str  # which rule produced them, for messages
     v4: tuple[str, ...] = ()
@@ -173,7 +176,7 @@ def expand(names: Sequence[str], all_names: Sequence[str]) -> tuple[str, ...]:
 # ------------------------------------------------------------------ filtering
 
 
-@dataclass(frozen=True)
+@record
 class PodView:
     """What filters need to know about the pod and its surroundings."""
 

@@ -43,7 +43,8 @@ interface's addresses (after a failed ADD: into cool-down). The rules, in order:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from spidernet.types.record import record
 
 FAILED_ADD_WINDOW = (
     60.0  # s: a 0.3.x sandbox DEL'd this soon after its ADD is taken as a failed ADD
@@ -56,7 +57,7 @@ class Action(enum.Enum):
     RELEASE = "release"
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     container_id: str
     uid_arg: str  # K8S_POD_UID, or ""
@@ -82,7 +83,7 @@ class Facts:
     now: float = 0.0
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     action: Action
     reason: str

@@ -26,10 +26,8 @@ the retried ADD reuses it (choosing rule one), the runtime's DEL releases it.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import time
-from dataclasses import dataclass
 
 from spidernet.alloc import choosing, selection
 from spidernet.alloc.failures import (
@@ -44,7 +42,7 @@ from spidernet.alloc.failures import (
 )
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam import endpoints, planning, pods, succession
-from spidernet.ipam.attachments import Attachment, Notes, State
+from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.failpoints import failpoint
 from spidernet.ipam.recording import release_uid, reserved_ranges
@@ -56,16 +54,18 @@ from spidernet.k8s.backoff import Backoff
 from spidernet.protocol import logs
 from spidernet.protocol.env import CmdArgs
 from spidernet.types import bounds
+from spidernet.types.record import record, replace
 from spidernet.types.results import Result
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
+    from spidernet.ipam.attachments import State
     from spidernet.ipam.objects import EndpointObject, PoolObject
 
 log = logs.LOG
 
 
-@dataclass(frozen=True)
+@record
 class Allocation:
     family: int
     pool: Pool
@@ -214,7 +214,7 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
     try:
         for plan in plans:
             done.append(_allocate_family(ctx, plan))
-            note = dataclasses.replace(note, ips={**note.ips, done[-1].pool.name: done[-1].ip})
+            note = replace(note, ips={**note.ips, done[-1].pool.name: done[-1].ip})
             ctx.notes.write(note)
     except BaseException as e:
         # A refusal or a conflict wrote nothing; any other failure (an API error, a lost
@@ -229,7 +229,7 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
 def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
     reasons = dict(plan.reasons)
     for pool, obj in plan.pools:
-        got = _try_pool(ctx, pool.name, obj, plan.family, plan.view)
+        got = _try_pool(ctx, pool, obj, plan.family, plan.view)
         if isinstance(got, Allocation):
             return got
         reasons[pool.name] = got
@@ -244,7 +244,7 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
 
 
 def _try_pool(
-    ctx: planning.Context, name: str, snapshot: PoolObject, family: int, view: selection.PodView
+    ctx: planning.Context, parsed: Pool, snapshot: PoolObject, family: int, view: selection.PodView
 ) -> Allocation | str:
     """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
     reserved = _reserved(ctx)[family]
@@ -266,7 +266,7 @@ def _try_pool(
         return choosing.with_record(pool.records, choice.ip, record), alloc
 
     try:
-        return ctx.store.update_pool(name, decide, snapshot=snapshot)
+        return ctx.store.update_pool(parsed.name, decide, snapshot=snapshot, parsed=parsed)
     except NotFound:
         return "not found"
 

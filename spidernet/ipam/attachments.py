@@ -38,23 +38,25 @@ the DEL's sandbox is going away).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
-from typing import Literal
 
 from spidernet.protocol import files
 from spidernet.types import bounds
+from spidernet.types.record import field, record, replace
 
-State = Literal["adding", "attached", "kept"]
+TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Literal
+
+    State = Literal["adding", "attached", "kept"]
+    Failure = Literal["ipam", "chain"]
 MAX_NOTE = 1 << 16  # bytes: a note is ~200; a larger file there is no note of ours
-Failure = Literal["ipam", "chain"]
 
 
-@dataclass(frozen=True)
+@record
 class Attachment:
     container_id: str
     ifname: str
@@ -81,7 +83,7 @@ class Notes:
         # name is unambiguous; very long container IDs are hashed to fit NAME_MAX.
         name = f"{container_id}:{ifname}"
         if len(name) > 200:
-            name = hashlib.sha256(name.encode()).hexdigest()
+            name = _digest(name)
         return os.path.join(self.dir, name + ".json")
 
     def read(self, container_id: str, ifname: str) -> Attachment | None:
@@ -92,7 +94,7 @@ class Notes:
         path = self._path(note.container_id, note.ifname)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({**asdict(note), "pools": list(note.pools)}, f, separators=(",", ":"))
+            json.dump(_fields(note), f, separators=(",", ":"))
         os.replace(tmp, path)
 
     def mark_failed(self, container_id: str, kind: Failure) -> None:
@@ -130,11 +132,7 @@ class Notes:
         return "ipam" if text.strip() == b"ipam" else "chain"
 
     def _marker(self, container_id: str) -> str:
-        name = (
-            container_id
-            if len(container_id) <= 200
-            else hashlib.sha256(container_id.encode()).hexdigest()
-        )
+        name = container_id if len(container_id) <= 200 else _digest(container_id)
         return os.path.join(self.dir, name + ".failed")
 
     def remove(self, container_id: str, ifname: str) -> None:
@@ -151,6 +149,29 @@ class Notes:
                 note = _load(os.path.join(self.dir, name))
                 if note is not None:
                     yield note
+
+
+def _digest(name: str) -> str:
+    """The file name of a name too long for one: hashlib (and the OpenSSL digests it
+    loads) only for such names, never on the common path."""
+    import hashlib
+
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def _fields(note: Attachment) -> dict[str, object]:
+    """A note as its file holds it."""
+    return {
+        "container_id": note.container_id,
+        "ifname": note.ifname,
+        "network": note.network,
+        "pod": note.pod,
+        "uid": note.uid,
+        "state": note.state,
+        "since": note.since,
+        "pools": list(note.pools),
+        "ips": dict(note.ips),
+    }
 
 
 def _unlink_if_older(path: str, cutoff: float) -> None:

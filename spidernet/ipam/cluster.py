@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from spidernet.alloc.failures import BadInput
 from spidernet.protocol import errors, files, logs
 from spidernet.types.netconf import Fields
+from spidernet.types.record import record
 
 ENV = "SPIDERNET_IPAM_CONFIG"
 DEFAULT_PATH = "/etc/cni/net.d/spiderpool.d/cluster-ipam.json"
@@ -37,7 +37,7 @@ DEFAULT_LOG = "/var/log/spidernet/spiderpool.log"
 LIMIT = 600  # s: no ceiling above this (the GC's wait for a young zombie is one ceiling)
 
 
-@dataclass(frozen=True)
+@record
 class ClusterConf:
     """Every key of the file; the defaults are the file's absence."""
 

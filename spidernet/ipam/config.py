@@ -21,16 +21,19 @@ is in ``KEYS`` with what a NAD may do with it (docs/ipam.md, "Who sets what"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 from spidernet.alloc import multus
 from spidernet.ipam import cluster as clusterconf
 from spidernet.ipam.cluster import ClusterConf
 from spidernet.protocol import errors, logs
 from spidernet.types.netconf import Fields, NetConf
+from spidernet.types.record import field, record
 
-Rule = Literal["network", "bounded", "cluster", "cluster-log", "ignored"]
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Rule = Literal["network", "bounded", "cluster", "cluster-log", "ignored"]
 KEYS: dict[str, Rule] = {
     "type": "network",
     "default_ipv4_ippool": "network",
@@ -55,7 +58,7 @@ DEFAULT_TIMEOUT = 30  # s, allocation_timeout and release_timeout when a NAD set
 DEFAULT_COOLDOWN = 30  # s, failed_add_cooldown when a NAD sets none
 
 
-@dataclass(frozen=True)
+@record
 class IpamConf:
     network: str
     default_v4: tuple[str, ...]

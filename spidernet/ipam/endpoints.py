@@ -26,18 +26,18 @@ what the first one did (default route = gateway unless cleanGateway; then the ro
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
-from typing import Any, cast
 
 from spidernet.ipam.pods import PodInfo
 from spidernet.types.results import IPConfig, Result, Route
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
+    from typing import Any
+
     from spidernet.ipam.objects import EndpointObject
 
-Detail = dict[str, Any]
+    Detail = dict[str, Any]
 NODE_LABEL = "spiderpool.spidernet.io/node"  # lets a node list its endpoints cheaply (GC)
 INHERITED = "inheritedFrom"
 
@@ -116,7 +116,7 @@ def taken_over(
     interfaces; None when nothing is left (the endpoint goes). Every detail kept is
     inherited: no sandbox holds it, and it names the UID its records are under (a detail
     already inherited and never claimed keeps the predecessor it names)."""
-    out = copy.deepcopy(obj)
+    out: EndpointObject = _copied(obj)
     cur = out["status"]["current"]
     cur["ips"] = [
         {INHERITED: uid(obj), **{k: v for k, v in d.items() if k != "containerID"}}
@@ -134,7 +134,7 @@ def build(
 ) -> EndpointObject:
     """A new endpoint, or ``existing`` with this interface's detail added or replaced."""
     if existing is not None:
-        obj = copy.deepcopy(existing)
+        obj: EndpointObject = _copied(existing)
         cur = obj.setdefault("status", {}).setdefault("current", {})
         cur["ips"] = [
             d for d in cur.get("ips") or [] if d.get("interface") != detail["interface"]
@@ -167,7 +167,7 @@ def build(
 def without_interface(obj: Mapping[str, Any], ifname: str) -> EndpointObject | None:
     """``obj`` without this interface's detail; None when it was the last (the endpoint goes,
     I3)."""
-    out = cast("EndpointObject", copy.deepcopy(dict(obj)))
+    out: EndpointObject = _copied(obj)
     cur = out["status"]["current"]
     cur["ips"] = [d for d in cur.get("ips") or [] if d.get("interface") != ifname]
     return out if cur["ips"] else None
@@ -194,3 +194,13 @@ def by_pool(items: list[Detail]) -> dict[str, set[str]]:
         for pool, ip in addresses(d):
             out.setdefault(pool, set()).add(ip)
     return out
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a decoded JSON value (dicts, lists and scalars only): what
+    ``copy.deepcopy`` gives it, without importing ``copy`` and ``weakref`` on every exec."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value

@@ -10,8 +10,6 @@ globs a LIST answered as a Table (names and flags, no records).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from spidernet.alloc import selection
 from spidernet.alloc.failures import Refused
 from spidernet.alloc.pools import Pool
@@ -21,24 +19,24 @@ from spidernet.ipam.config import IpamConf
 from spidernet.ipam.store import Store
 from spidernet.ipmath.ranges import RangeSet
 from spidernet.protocol.env import CmdArgs
+from spidernet.types.record import record
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
     from spidernet.ipam.objects import PoolObject
 
 
-@dataclass
 class Context:
-    """One ADD: the request, the pod, and what has been read so far."""
+    """One ADD: the request, the pod, and what has been read so far (``claimed`` and
+    ``reserved`` are filled in as the ADD reads them)."""
 
-    cmd: CmdArgs
-    conf: IpamConf
-    store: Store
-    pod: pods.PodInfo
-    node: str
-    notes: Notes
-    claimed: set[str] = field(default_factory=set)
-    reserved: dict[int, RangeSet] | None = None
+    def __init__(
+        self, cmd: CmdArgs, conf: IpamConf, store: Store, pod: pods.PodInfo, node: str, notes: Notes
+    ) -> None:
+        self.cmd, self.conf, self.store = cmd, conf, store
+        self.pod, self.node, self.notes = pod, node, notes
+        self.claimed: set[str] = set()
+        self.reserved: dict[int, RangeSet] | None = None
 
 
 def candidates(ctx: Context, ifname: str) -> selection.Candidates:
@@ -109,7 +107,7 @@ def pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """Per family, the usable pools in the order they are tried, and why the others were refused."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
 
 from spidernet.alloc.failures import BadInput
 from spidernet.ipam import cluster, config
@@ -26,7 +25,11 @@ from spidernet.protocol.env import CmdArgs
 from spidernet.types.netconf import NetConf
 from spidernet.types.results import Result
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 POOL_EXHAUSTED = 100  # every usable candidate pool is full
 NO_MATCHING_POOL = 101  # no candidate pool may serve this pod (each refused with a reason)
 ALLOCATION_MISSING = 102  # CHECK: the pool no longer records this container's address

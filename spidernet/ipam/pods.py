@@ -10,11 +10,14 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from spidernet.alloc.failures import BadArgs
 from spidernet.protocol import files
+from spidernet.types.record import field, record
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 # Kubernetes' own rules for these names (apimachinery validation): a pod name is a
 # DNS-1123 subdomain, a namespace a DNS-1123 label. CNI_ARGS comes from the runtime,
@@ -25,7 +28,7 @@ _POD_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """Who a CNI call is for, from CNI_ARGS (kubelet / Multus)."""
 
@@ -64,7 +67,7 @@ STATEFULSET = "StatefulSet"
 _ORDINAL = re.compile(r"^(.*)-([0-9]+)$")
 
 
-@dataclass(frozen=True)
+@record
 class PodInfo:
     namespace: str
     name: str

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Set
-from typing import Any
 
 from spidernet.alloc import multus, verdicts
 from spidernet.alloc.failures import BadInput, Contended, IpamFailure, Unfinished
@@ -35,6 +34,8 @@ from spidernet.types.netconf import NetConf
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
+    from typing import Any
+
     from spidernet.ipam.objects import EndpointObject
 
 log = logs.LOG

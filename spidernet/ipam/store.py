@@ -14,10 +14,6 @@ the reserved ranges) is ``spidernet.ipam.recording``; the crash points are
 from __future__ import annotations
 
 import time
-import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
 
 from spidernet.alloc.failures import Contended, NotFound
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
@@ -25,11 +21,23 @@ from spidernet.ipam import endpoints, locking
 from spidernet.ipam.failpoints import failpoint
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.backoff import Backoff, Deadline
-from spidernet.k8s.transport import Transport
+from spidernet.k8s.paths import quote_segment
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeVar, cast
+
     from spidernet.ipam.objects import ApiObject, EndpointObject, PoolObject, ReservedIPObject
+    from spidernet.k8s.transport import Transport
+
+    T = TypeVar("T")
+    Decide = Callable[[Pool], tuple[dict[str, Record] | None, T]]
+else:
+
+    def cast(_: object, value: object) -> object:
+        return value
+
 
 GROUP = "/apis/spiderpool.spidernet.io/v2beta1"
 INT64_MAX = 2**63 - 1
@@ -37,21 +45,22 @@ INT64_MAX = 2**63 - 1
 # pools' names, family and default flag without their records (a 1000-record pool is
 # ~100 KB; its row ~100 bytes). Servers that cannot serve a Table answer the plain list.
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
-T = TypeVar("T")
-Decide = Callable[[Pool], tuple[dict[str, Record] | None, T]]
+_q = quote_segment  # CNI_ARGS values never shape the request (I6)
 
 
-def _q(segment: str) -> str:
-    """One path segment, percent-encoded: CNI_ARGS values never shape the request (I6)."""
-    return urllib.parse.quote(segment, safe="")
+def _copy(obj: Any) -> Any:
+    """The reply as a dict of our own (an in-memory transport hands out its own objects)."""
+    return dict(obj)
 
 
-@dataclass
 class Stats:
-    conflicts: int = 0
-    writes: int = 0
-    lock_wait: float = 0.0
-    pools: dict[str, list[int]] = field(default_factory=dict)  # name -> [writes, conflicts]
+    """What one exec's store did: counted as it goes, read for the outcome record."""
+
+    def __init__(self) -> None:
+        self.conflicts = 0
+        self.writes = 0
+        self.lock_wait = 0.0
+        self.pools: dict[str, list[int]] = {}  # name -> [writes, conflicts]
 
     def count(self, pool: str, index: int) -> None:
         """One write (0) or conflict (1) on ``pool``, for the exec's outcome record."""
@@ -72,7 +81,7 @@ class Store:
 
     def _get_or_none(self, path: str) -> Any:
         try:
-            return dict(self.client.get(path))
+            return _copy(self.client.get(path))
         except kerr.NotFound:
             return None
 
@@ -126,12 +135,13 @@ class Store:
     def create_endpoint(self, obj: Mapping[str, Any]) -> EndpointObject:
         ns = obj["metadata"]["namespace"]
         path = f"{GROUP}/namespaces/{_q(ns)}/spiderendpoints"
-        return cast("EndpointObject", dict(self.client.request("POST", path, obj)))
+        return cast("EndpointObject", _copy(self.client.request("POST", path, obj)))
 
     def replace_endpoint(self, obj: Mapping[str, Any]) -> EndpointObject:
         """PUT carrying the read resourceVersion: Conflict if it changed since."""
-        reply = self.client.request("PUT", self._endpoint_path(obj), obj)
-        return cast("EndpointObject", dict(reply))
+        return cast(
+            "EndpointObject", _copy(self.client.request("PUT", self._endpoint_path(obj), obj))
+        )
 
     def delete_endpoint(self, obj: Mapping[str, Any]) -> None:
         """Delete only the endpoint we read (UID and resourceVersion preconditions): Conflict if it
@@ -150,18 +160,26 @@ class Store:
     # ------------------------------------------------------------ pool CAS
 
     def update_pool(
-        self, name: str, decide: Decide[T], snapshot: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        decide: Decide[T],
+        snapshot: Mapping[str, Any] | None = None,
+        parsed: Pool | None = None,
     ) -> T:
         """Run ``decide`` on a fresh pool and write its records by CAS; returns decide's outcome.
 
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
-        a copy read before the lock; it is used only if the lock was free at once. Raises
+        a copy read before the lock; it is used only if the lock was free at once, and
+        ``parsed`` is that copy already parsed (a 1,000-record pool costs ~70 M
+        instructions to parse: docs/performance.md, "The pool's JSON"). Raises
         ``Contended`` (budget spent) or ``NotFound`` (no such pool, or it went meanwhile).
         """
         with self.lock(locking.NodeLock.pool(self.lock_dir, name), f"pool {name}") as lock:
             # Another ADD on this node held the lock: it wrote meanwhile, so re-read.
             try:
-                return self._cas_loop(name, decide, None if lock.waited else snapshot)
+                if lock.waited:
+                    snapshot = parsed = None
+                return self._cas_loop(name, decide, snapshot, parsed)
             except kerr.NotFound:  # the PUT of a pool deleted since its GET
                 raise NotFound("SpiderIPPool", name) from None
 
@@ -182,14 +200,16 @@ class Store:
         self.stats.lock_wait += time.monotonic() - started
         return lock
 
-    def _cas_loop(self, name: str, decide: Decide[T], obj: Mapping[str, Any] | None) -> T:
+    def _cas_loop(
+        self, name: str, decide: Decide[T], obj: Mapping[str, Any] | None, parsed: Pool | None
+    ) -> T:
         backoff = Backoff.conflicts(self.deadline)
         while True:
             if obj is None:
                 obj = self.pool(name)
                 if obj is None:
                     raise NotFound("SpiderIPPool", name)
-            pool = Pool.parse(obj)
+            pool = parsed if parsed is not None else Pool.parse(obj)
             records, outcome = decide(pool)
             if records is None:
                 return outcome
@@ -206,7 +226,7 @@ class Store:
                         f"pool {name}: still conflicting after {self.stats.conflicts} "
                         "retries, budget spent"
                     ) from None
-                obj = None
+                obj = parsed = None
 
     def _put_status(self, obj: Mapping[str, Any], pool: Pool, records: dict[str, Record]) -> None:
         status = dict(obj.get("status") or {})

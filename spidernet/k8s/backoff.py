@@ -17,7 +17,7 @@ Two schedules:
 
 from __future__ import annotations
 
-import random
+import os
 import time
 
 
@@ -54,7 +54,13 @@ class Backoff:
         if self.until - time.monotonic() < self.delay:
             return False
         low, high = (0.0, 1.0) if self.full_jitter else (0.5, 1.5)
-        time.sleep(self.delay * random.uniform(low, high))
+        time.sleep(self.delay * uniform(low, high))
         self.delay = min(self.delay * 2, self.cap)
         self.retries += 1
         return True
+
+
+def uniform(low: float, high: float) -> float:
+    """A number from ``low`` to ``high``, as ``random.uniform``; ``random`` itself is not
+    imported (it loads ``hashlib`` and OpenSSL's digests, docs/performance.md)."""
+    return low + (high - low) * (int.from_bytes(os.urandom(7), "big") / (1 << 56))

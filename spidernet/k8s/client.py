@@ -19,15 +19,17 @@ import json
 import os
 import socket
 import ssl
-import tempfile
-import urllib.parse
-from typing import Any
 
 from spidernet.k8s import errors
 from spidernet.k8s.backoff import Backoff
 from spidernet.k8s.backoff import Deadline as Deadline  # its home before backoff.py
 from spidernet.k8s.kubeconfig import Credentials
+from spidernet.k8s.paths import split_server
 from spidernet.protocol import files
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_REQUEST_TIMEOUT = 10.0
 
@@ -46,6 +48,8 @@ def _ssl_context(creds: Credentials) -> ssl.SSLContext:
             ctx.load_cert_chain(cert or "", key)
     elif creds.cert_data:
         # ssl wants files: write them to a private temp dir for the moment of loading.
+        import tempfile  # (with shutil, bz2, lzma, random) only for inline certificates
+
         with tempfile.TemporaryDirectory(
             dir="/dev/shm" if os.path.isdir("/dev/shm") else None
         ) as d:
@@ -60,10 +64,10 @@ def _ssl_context(creds: Credentials) -> ssl.SSLContext:
 
 class Client:
     def __init__(self, creds: Credentials, deadline: Deadline) -> None:
-        url = urllib.parse.urlsplit(creds.server)
-        self.host = url.hostname or "localhost"
-        self.port = url.port or 443
-        self.prefix = url.path.rstrip("/")
+        host, port, path = split_server(creds.server)
+        self.host = host or "localhost"
+        self.port = port or 443
+        self.prefix = path.rstrip("/")
         self.creds = creds
         self.deadline = deadline
         self._ssl = _ssl_context(creds)

@@ -13,7 +13,9 @@ ApiError
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ApiError(Exception):

@@ -19,17 +19,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
-from typing import Any
 
 from spidernet.protocol import files
+from spidernet.types.record import record
+
+TYPE_CHECKING = False  # typing is for the type checker only: not imported on an exec
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class KubeconfigError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class Credentials:
     server: str
     token: str = ""

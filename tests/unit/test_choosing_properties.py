@@ -36,6 +36,7 @@ from spidernet.alloc import choosing
 from spidernet.alloc.choosing import Choice
 from spidernet.alloc.pools import Pool, Record
 from spidernet.ipmath.ranges import RangeSet
+from spidernet.types import record
 
 PROFILE = settings(max_examples=120, deadline=None)
 
@@ -144,7 +145,7 @@ steps = st.lists(
 
 def _add(sc: Scenario, records: dict[str, Record], uid: str, *, second: bool) -> dict[str, Record]:
     held = {k for k, r in records.items() if r.pod_uid == uid}
-    pool = dataclasses.replace(sc.pool, records=records)
+    pool = record.replace(sc.pool, records=records)
     got = choosing.choose(
         pool, pod_uid=uid, reserved=sc.reserved, claimed=held if second else frozenset()
     )
@@ -162,7 +163,7 @@ def _check(sc: Scenario, records: dict[str, Record]) -> None:
     recorded = holders(records)
     assert len(recorded) == len(records), "two records on one address"
     assert set(recorded) <= sc.available, "a record outside ips - excludeIPs - reserved"
-    pool = dataclasses.replace(sc.pool, records=records)
+    pool = record.replace(sc.pool, records=records)
     assert choosing.free_count(pool, sc.reserved) + len(records) == len(sc.available)
 
 

@@ -12,6 +12,11 @@ fresh ``python -I -S`` and lists what got loaded.
 |                             |                          | threading, pathlib, the probes    |
 | ifacer ADD, CHECK           | its plugin, devices,     | the same, and ctypes              |
 |                             | links, protocol, types   |                                   |
+| spiderpool ADD, DEL, CHECK, | its plugin, verbs, store,| dataclasses, typing, inspect,     |
+| STATUS, GC                  | API client, alloc, ipmath| subprocess, threading, pathlib,   |
+|                             |                          | urllib, datetime, random, hashlib,|
+|                             |                          | tempfile, copy (``ssl`` needs the |
+|                             |                          | socket module: allowed here)      |
 """
 
 from __future__ import annotations
@@ -57,6 +62,20 @@ VERBS = {
             "spidernet.netlink.links",
         ],
         HEAVY | {"ctypes"},
+    ),
+    "spiderpool": (
+        [
+            "spidernet.protocol.skel",
+            "spidernet.protocol.env",
+            "spidernet.types.netconf",
+            "spidernet.ipam.plugin",
+            "spidernet.ipam.adding",
+            "spidernet.ipam.releasing",
+            "spidernet.ipam.checking",
+        ],
+        (HEAVY - {"socket"})
+        | {"urllib", "datetime", "random", "hashlib", "tempfile", "copy", "ctypes"}
+        | {"spidernet.k8s.official", "spidernet.k8s.transport", "spidernet.ipam.objects"},
     ),
 }
 

@@ -31,8 +31,6 @@ never uses a detail that is not this container's; cool-down only for live pods.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -40,6 +38,7 @@ from hypothesis import strategies as st
 from spidernet.alloc import verdicts
 from spidernet.alloc.verdicts import Action, Facts
 from spidernet.ipam import pods
+from spidernet.types import record
 
 UID, CID = "uid-1", "c1"
 ALIVE = {"pod_uid": UID, "pod_alive": True}
@@ -180,12 +179,12 @@ fact_strategy = st.builds(
 def after(f: Facts, v: verdicts.Verdict) -> Facts:
     """The facts a re-sent DEL sees once the first verdict was carried out (libcni: no
     prevResult)."""
-    f = dataclasses.replace(f, sent_prev_result=False, collecting=False)
+    f = record.replace(f, sent_prev_result=False, collecting=False)
     if v.action is Action.KEEP:
-        return dataclasses.replace(f, note_uid=v.uid, note_state="kept", note_has_addresses=True)
+        return record.replace(f, note_uid=v.uid, note_state="kept", note_has_addresses=True)
     if v.action is Action.RELEASE:
         gone = {"detail_container": None} if v.use_detail else {}
-        return dataclasses.replace(f, note_uid="", note_state="", note_has_addresses=False, **gone)  # type: ignore[arg-type]
+        return record.replace(f, note_uid="", note_state="", note_has_addresses=False, **gone)  # type: ignore[arg-type]
     return f
 
 

@@ -23,7 +23,7 @@ from spidernet.types.record import record
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
-    from spidernet.ipam.objects import PoolObject
+    from spidernet.ipam.objects import ApiObject, PoolObject
 
 
 class Context:
@@ -37,6 +37,14 @@ class Context:
         self.pod, self.node, self.notes = pod, node, notes
         self.claimed: set[str] = set()
         self.reserved: dict[int, RangeSet] | None = None
+        self._namespace: tuple[ApiObject | None] | None = None
+
+    def namespace(self) -> ApiObject | None:
+        """The pod's namespace, read once per ADD: its pool annotation (rule 3) and a
+        pool's namespaceAffinity judge the same object, read after the ADD began."""
+        if self._namespace is None:
+            self._namespace = (self.store.namespace(self.pod.namespace),)
+        return self._namespace[0]
 
 
 def candidates(ctx: Context, ifname: str) -> selection.Candidates:
@@ -46,7 +54,7 @@ def candidates(ctx: Context, ifname: str) -> selection.Candidates:
         ifname=ifname, pod_annotations=ann, ns_annotations=None, conf_v4=(), conf_v6=()
     )
     if found is None:
-        ns_obj = ctx.store.namespace(ctx.pod.namespace) or {}
+        ns_obj = ctx.namespace() or {}
         found = selection.candidates(
             ifname=ifname,
             pod_annotations={},
@@ -84,7 +92,7 @@ def pod_view(ctx: Context, pools: list[Pool]) -> selection.PodView:
     need_node = any(not p.node_name and p.node_affinity is not None for p in pools)
     need_ns = any(not p.namespace_name and p.namespace_affinity is not None for p in pools)
     node_obj = ctx.store.node(ctx.node) if need_node else None
-    ns_obj = ctx.store.namespace(ctx.pod.namespace) if need_ns else None
+    ns_obj = ctx.namespace() if need_ns else None
     network = ""
     if any(
         p.multus_name for p in pools

@@ -620,6 +620,7 @@ def test_the_installer_daemon_serves_the_webhook(guarded: Guarded, tmp_path: Pat
         "SPIDERNET_WEBHOOK_PORT": str(port),
         "SPIDERNET_WEBHOOK_CERT_DIR": str(guarded.certs),
         "NODE_NAME": "node-1",
+        "SPIDERNET_HANDOVER_SECONDS": "0",  # no successor comes: exit at SIGTERM at once
     }
     log = (tmp_path / "installer.log").open("wb")
     daemon = subprocess.Popen(

@@ -52,13 +52,17 @@ NETWORK = "spidernet"  # the name of the nodes' conflist network
 
 
 OWNER = "owner"  # the test process's pid, in the work directory
+KEPT = "kept"  # a work directory kept on request (SPIDERNET_CLUSTER_KEEP): removed by hand
 
 
 def cleanup_stale() -> None:
-    """What runs killed before their clean-up left: node processes and cgroups, work directories."""
+    """What runs killed before their clean-up left: node processes and cgroups, work directories
+    (but not one kept on request: its logs are what the next run would be started to read)."""
     nodecgroups.cleanup_stale()
     for workdir in Path("/var/tmp").glob("spidernet-kube-*"):
         owner = workdir / OWNER
+        if (workdir / KEPT).exists():
+            continue
         with contextlib.suppress(OSError, ValueError):
             if not Path(f"/proc/{int(owner.read_text())}").exists():
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -139,6 +143,7 @@ class LocalCluster:
         if self.cp is not None:
             self.cp.stop()
         if os.environ.get("SPIDERNET_CLUSTER_KEEP"):
+            (self.workdir / KEPT).touch()
             print(f"kubecluster: kept {self.workdir} (SPIDERNET_CLUSTER_KEEP)", file=sys.stderr)
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 - every node: its installer pod Ready; the node's /opt/cni/bin has our three plugins
   (links into ``.spidernet/current``), its /etc/cni/net.d/spiderpool.d the kubeconfig,
-  ``nodename`` and the token kubelet projected into that very pod;
+  ``nodename``, the token kubelet projected into that very pod, and the cluster IPAM
+  config with the values of the ConfigMap the manifests install (the plugins take their
+  kubeconfig path, lock and log paths from it);
 - kubelet's global sysctls: each kubelet wrote its values into the node's shadow files;
   the machine's own values are unchanged;
 - the machine's mount table: nothing of the nodes' mounts (kubelet's rshared root dir,
@@ -30,6 +32,9 @@ KUBELET_WANTS = {
 
 
 def test_every_node_runs_an_installer_pod_that_fills_the_nodes_cni_directories(kube: LocalCluster):
+    configmap = kube.api.request("GET", "/api/v1/namespaces/kube-system/configmaps/spidernet-ipam")
+    assert configmap[0] == 200, configmap
+    ipam_config = json.loads(configmap[1]["data"]["cluster-ipam.json"])
     pods = kube.installer_pods()
     assert sorted(pods) == sorted(n.name for n in kube.nodes)
     for node in kube.nodes:
@@ -45,6 +50,7 @@ def test_every_node_runs_an_installer_pod_that_fills_the_nodes_cni_directories(k
         assert (conf / "nodename").read_text().strip() == node.name
         kubeconfig = json.loads((conf / "spiderpool.kubeconfig").read_text())
         assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://10.96.0.1:443"
+        assert json.loads((conf / "cluster-ipam.json").read_text()) == ipam_config, node.name
         claims = kube.node_token_claims(node)["kubernetes.io"]
         assert claims["pod"]["name"] == pod["metadata"]["name"]
         assert claims["pod"]["uid"] == pod["metadata"]["uid"]

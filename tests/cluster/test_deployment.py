@@ -1,7 +1,8 @@
 """A Deployment on a pool of exactly its size, through real kubelets (the seed's "IPs = pods").
 
-- 20 replicas on a pool of 20, two nodes: all Running, one address each, every address
-  from the pool, pods on both nodes;
+- 20 replicas on a pool of 20, spread on the two nodes (a topology spread constraint:
+  the scheduler's scores alone put every replica on one node here): all Running, one
+  address each, every address from the pool, pods on both nodes;
 - the underlay: a pod pings a pod on the other node, and back;
 - ``kubectl rollout restart``: the rollout ends, every pod is new and Running, the pool
   holds exactly the new pods' UIDs (no leak);
@@ -41,7 +42,9 @@ def test_twenty_replicas_on_a_pool_of_twenty_run_restart_and_scale_to_zero(kube:
     kube.namespace(NS)
     kube.objects().pool(POOL, kubecluster.SUBNET, ["10.6.1.1-10.6.1.20"])
     kube.create(
-        workloads.deployment("web", NS, replicas=REPLICAS, image=kubecluster.BUSYBOX, pool=POOL)
+        workloads.deployment(
+            "web", NS, replicas=REPLICAS, image=kubecluster.BUSYBOX, pool=POOL, spread=True
+        )
     )
     took = kube.wait_for(lambda: len(running_pods(kube)) == REPLICAS, "20 pods Running", 300)
     pods = running_pods(kube)

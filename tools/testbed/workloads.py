@@ -28,8 +28,27 @@ def pod_template(app: str, image: str, pool: str | None) -> dict[str, Any]:
 
 
 def deployment(
-    name: str, namespace: str, *, replicas: int, image: str, pool: str | None
+    name: str,
+    namespace: str,
+    *,
+    replicas: int,
+    image: str,
+    pool: str | None,
+    spread: bool = False,
 ) -> dict[str, Any]:
+    """``spread``: the pods evenly on the nodes (a topology spread constraint on the node
+    name), for tests that need pods on every node rather than where the scheduler's
+    scores put them."""
+    template = pod_template(name, image, pool)
+    if spread:
+        template["spec"]["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": name}},
+            }
+        ]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -37,7 +56,7 @@ def deployment(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": pod_template(name, image, pool),
+            "template": template,
         },
     }
 

@@ -322,7 +322,8 @@ class LocalCluster:
                 "--port=0",
                 "--secure-port=0",
                 "--logtostderr=true",
-                "--v=1",
+                # 2: the node lifecycle controller's taint and eviction decisions are logged
+                "--v=2",
             ],
         )
         sched = self._kubeconfig("scheduler", self._controller_tokens["kube-scheduler"])

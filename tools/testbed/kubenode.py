@@ -33,13 +33,17 @@ that (shims, containers) a later run removes (``nodecgroups.cleanup_stale``).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from spidernet.protocol import outcomes
 from tools.testbed import nodecgroups, nodefiles, paths
 from tools.testbed.netns import Netns
 
@@ -171,6 +175,20 @@ class KubeNode:
         done = self.ctr("image", "import", "--no-unpack=false", str(archive))
         if done.returncode != 0:
             raise RuntimeError(f"{self.name}: ctr image import {archive}: {done.stderr.strip()}")
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Our plugins' outcome lines on this node (docs/metrics.md), older file first: the
+        record lives on the node's own /run, reached through its mount namespace."""
+        if self._holder is None:
+            return []
+        record = Path(f"/proc/{self._holder.pid}/root{outcomes.DEFAULT_PATH}")
+        lines: list[dict[str, Any]] = []
+        for path in (record.with_name(record.name + ".1"), record):
+            with contextlib.suppress(FileNotFoundError):
+                for line in path.read_text().splitlines():
+                    with contextlib.suppress(ValueError):
+                        lines.append(json.loads(line))
+        return lines
 
     def pod_pid(self, pod_uid: str) -> int | None:
         """A process of the pod (any container), found through the node's cgroups."""

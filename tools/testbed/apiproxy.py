@@ -49,7 +49,7 @@ def listen_in(netns_path: str, port: int, address: str = "127.0.0.1") -> socket.
     return sock
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -67,7 +67,7 @@ async def _serve(socks: list[socket.socket], port: int) -> None:
         except OSError:
             w.close()
             return
-        await asyncio.gather(_pump(r, uw), _pump(ur, w))
+        await asyncio.gather(pump(r, uw), pump(ur, w))
 
     servers = [await asyncio.start_server(handle, sock=sock) for sock in socks]
     print("ready", flush=True)

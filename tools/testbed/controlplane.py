@@ -49,6 +49,8 @@ class ControlPlane:
     kubelets: bool = False
     # More token users: (token, user name, group), e.g. a kubelet's system:node:<name>.
     users: list[tuple[str, str, str]] = field(default_factory=list)
+    # More kube-apiserver flags (the local cluster's egress to its nodes).
+    apiserver_flags: list[str] = field(default_factory=list)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _etcd_dir: str = ""
     _etcd_url: str = ""
@@ -204,6 +206,7 @@ class ControlPlane:
             "--profiling=false",
             "--logtostderr=true",
             "--v=1",
+            *self.apiserver_flags,
         ]
 
     def _wait_ready(self, timeout: float) -> None:

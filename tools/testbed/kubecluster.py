@@ -14,7 +14,10 @@ an apiproxy in their netns at ``127.0.0.1:<port>``; in-cluster clients (the inst
 the GC Job) through the same apiproxy at the ``kubernetes`` Service's ClusterIP,
 ``10.96.0.1:443``, which each node holds on its loopback: there is no kube-proxy, and
 this one Service is all our components use. A pod reaches it through the coordinator's
-route for the service CIDR via the node (``serviceCIDR`` in our conflist).
+route for the service CIDR via the node (``serviceCIDR`` in our conflist). The other
+way, the API server's calls into the cluster (the pools' admission webhook, a Service
+of the installer pods) go through its egress selector to tools/testbed/egressproxy.py
+on the underlay, a Service resolved to its endpoints (``--enable-aggregator-routing``).
 
 The images (the spidernet image from tools/build_image.sh, and busybox as pause and
 workload image) are imported into every node's containerd; nothing is pulled.
@@ -49,6 +52,8 @@ BUSYBOX = "localhost/busybox:testbed"
 SPIDERNET_IMAGE = "localhost/spidernet:testbed"
 OVERLAY = paths.REPO / "tools" / "testbed" / "overlay"
 NETWORK = "spidernet"  # the name of the nodes' conflist network
+EGRESS_IP = "10.6.0.2"  # the egress proxy's address on the underlay
+EGRESS_SOCKET = "egress.sock"  # in the work directory
 
 
 OWNER = "owner"  # the test process's pid, in the work directory
@@ -101,6 +106,7 @@ class LocalCluster:
     nodes: list[KubeNode] = field(default_factory=list)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _node_tokens: dict[str, str] = field(default_factory=dict)
+    _webhook_last: str = ""  # the webhook probe's last answer, for a failure message
 
     # ------------------------------------------------------------ lifecycle
 
@@ -119,10 +125,16 @@ class LocalCluster:
         users += [
             (t, f"system:{who}", "spidernet:testbed") for who, t in self._controller_tokens.items()
         ]
-        self.cp = ControlPlane(workdir=self.workdir / "control-plane", kubelets=True, users=users)
+        self.cp = ControlPlane(
+            workdir=self.workdir / "control-plane",
+            kubelets=True,
+            users=users,
+            apiserver_flags=self._egress_flags(),
+        )
+        self.underlay = Underlay()
+        self._egress_proxy()
         self.cp.start()
         self._start_controllers()
-        self.underlay = Underlay()
         busybox = images.busybox_image(self.workdir, BUSYBOX)
         for index, name in enumerate(names):
             self._add_node(index, name, [busybox, self.image])
@@ -274,11 +286,33 @@ class LocalCluster:
 
     def install(self, timeout: float = 300) -> None:
         """``kubectl apply -k`` of the overlay (installer/manifests with the local image), then
-        wait until every node's installer pod is Ready."""
+        wait until every node's installer pod is Ready and the pools' admission webhook
+        admits a pool (it refuses every pool change until the GC CronJob's first pass has
+        made its TLS Secret and set its caBundle, docs/install.md)."""
         done = self.kubectl("apply", "-k", str(OVERLAY))
         if done.returncode != 0:
             raise RuntimeError(f"kubectl apply -k {OVERLAY} failed: {done.stderr.strip()}")
         self.wait_for(self._installers_ready, "installer DaemonSet ready on every node", timeout)
+        took = self.wait_for(
+            self._webhook_admits, "the pools' admission webhook admitting", timeout, every=3
+        )
+        print(
+            f"kubecluster: the pools' webhook admits {took:.0f} s after the installers",
+            file=sys.stderr,
+        )
+
+    def _webhook_admits(self) -> bool:
+        """A dry-run pool create (nothing stored, the webhook's ledger untouched) is admitted."""
+        probe = {
+            "apiVersion": "spiderpool.spidernet.io/v2beta1",
+            "kind": "SpiderIPPool",
+            "metadata": {"name": "webhook-probe"},
+            "spec": {"ipVersion": 4, "subnet": SUBNET, "ips": ["10.6.255.254"]},
+        }
+        path = "/apis/spiderpool.spidernet.io/v2beta1/spiderippools?dryRun=All"
+        status, reply = self.api.request("POST", path, probe)
+        self._webhook_last = f"HTTP {status}: {str(reply)[:300]}"
+        return status in (200, 201)
 
     def _installers_ready(self) -> bool:
         ds = self._get("/apis/apps/v1/namespaces/kube-system/daemonsets/spidernet-installer")
@@ -364,6 +398,40 @@ class LocalCluster:
         node.create()
         for archive in archives:
             node.import_image(archive)
+
+    def _egress_flags(self) -> list[str]:
+        """The API server's calls into the cluster (the pools' admission webhook, kubelets)
+        through the egress proxy, a Service resolved to its endpoints (no kube-proxy here)."""
+        config = self.workdir / "egress-selector.yaml"
+        config.write_text(
+            "apiVersion: apiserver.k8s.io/v1beta1\n"
+            "kind: EgressSelectorConfiguration\n"
+            "egressSelections:\n"
+            "- name: cluster\n"
+            "  connection:\n"
+            "    proxyProtocol: HTTPConnect\n"
+            "    transport:\n"
+            f"      uds: {{udsName: {self.workdir / EGRESS_SOCKET}}}\n"
+        )
+        return [f"--egress-selector-config-file={config}", "--enable-aggregator-routing=true"]
+
+    def _egress_proxy(self) -> None:
+        """tools/testbed/egressproxy.py in a netns of its own on the underlay."""
+        assert self.underlay is not None
+        netns = self.underlay.add_peer("egress", (f"{EGRESS_IP}/16",))
+        argv = [
+            "nsenter",
+            f"--net={netns.path}",
+            "--",
+            sys.executable,
+            "-m",
+            "tools.testbed.egressproxy",
+            str(self.workdir / EGRESS_SOCKET),
+        ]
+        proc = subprocess.Popen([*DIE_WITH_US, *argv], stdout=subprocess.PIPE, cwd=str(paths.REPO))
+        self._procs["egressproxy"] = proc
+        if proc.stdout is None or proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the egress proxy did not start")
 
     def _api_proxy(self, name: str, netns_path: str) -> None:
         argv = [

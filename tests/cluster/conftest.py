@@ -4,7 +4,8 @@ One cluster per session (tools/testbed/kubecluster.py): control plane, controlle
 scheduler and two nodes with kubelet and containerd, our suite installed by
 ``kubectl apply -k`` of tools/testbed/overlay, every node's pod network our chain
 (macvlan on ens1 -> spiderpool -> coordinator), and a small ``spec.default`` pool for
-pods that name none (the GC CronJob's Jobs). Each test makes its own namespace and pool.
+pods that name none (the GC CronJob's Jobs; made by the install). Each test makes its
+own namespace and pool.
 The image is ``$SPIDERNET_IMAGE`` (tools/build_image.sh; tools/test.sh --cluster sets it).
 """
 
@@ -18,8 +19,6 @@ import pytest
 
 from tools.testbed import kubecluster, kubenode, paths
 from tools.testbed.kubecluster import LocalCluster
-
-SYSTEM_POOL = "system-v4"
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +40,6 @@ def kube(host_sysctls: dict[str, str]) -> Iterator[LocalCluster]:
     with LocalCluster(image=Path(image)) as cluster:
         cluster.write_conflist(kubecluster.spiderpool_ipam())
         cluster.install()
-        cluster.objects().pool(
-            SYSTEM_POOL, kubecluster.SUBNET, ["10.6.9.1-10.6.9.20"], default=True
-        )
         yield cluster
 
 

@@ -306,9 +306,12 @@ class LocalCluster:
         if done.returncode != 0:
             raise RuntimeError(f"kubectl apply -k {OVERLAY} failed: {done.stderr.strip()}")
         self.wait_for(self._installers_ready, "installer DaemonSet ready on every node", timeout)
-        took = self.wait_for(
-            self._webhook_admits, "the pools' admission webhook admitting", timeout, every=3
-        )
+        try:
+            took = self.wait_for(
+                self._webhook_admits, "the pools' admission webhook admitting", timeout, every=3
+            )
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; the last dry-run pool create: {self._webhook_last}") from None
         print(
             f"kubecluster: the pools' webhook admits {took:.0f} s after the installers",
             file=sys.stderr,

@@ -3,9 +3,8 @@
 One cluster per session (tools/testbed/kubecluster.py): control plane, controller-manager,
 scheduler and two nodes with kubelet and containerd, our suite installed by
 ``kubectl apply -k`` of tools/testbed/overlay, every node's pod network our chain
-(macvlan on ens1 -> spiderpool -> coordinator), and a small ``spec.default`` pool for
-pods that name none (the GC CronJob's Jobs; made by the install). Each test makes its
-own namespace and pool.
+(macvlan on ens1 -> spiderpool -> coordinator). Each test makes its own namespace and
+pool.
 The image is ``$SPIDERNET_IMAGE`` (tools/build_image.sh; tools/test.sh --cluster sets it).
 """
 

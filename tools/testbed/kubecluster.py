@@ -51,9 +51,6 @@ SUBNET = "10.6.0.0/16"
 BUSYBOX = "localhost/busybox:testbed"
 SPIDERNET_IMAGE = "localhost/spidernet:testbed"
 OVERLAY = paths.REPO / "tools" / "testbed" / "overlay"
-CRDS = paths.REPO / "installer" / "manifests" / "crds"
-# The pool for pods that name none (the GC CronJob's), made before the install.
-SYSTEM_POOL, SYSTEM_POOL_RANGE = "system-v4", "10.6.9.1-10.6.9.20"
 NETWORK = "spidernet"  # the name of the nodes' conflist network
 EGRESS_IP = "10.6.0.2"  # the egress proxy's address on the underlay
 EGRESS_SOCKET = "egress.sock"  # in the work directory
@@ -291,17 +288,7 @@ class LocalCluster:
         """``kubectl apply -k`` of the overlay (installer/manifests with the local image), then
         wait until every node's installer pod is Ready and the pools' admission webhook
         admits a pool (it refuses every pool change until the GC CronJob's first pass has
-        made its TLS Secret and set its caBundle, docs/install.md).
-
-        First the CRDs and the ``spec.default`` pool (SYSTEM_POOL_RANGE): our chain is every
-        node's only network here, so the GC Job's pod takes its address from that pool, and
-        the webhook that guards pools is only set up by that pod's pass. On a cluster with
-        Multus, the cluster's primary network gives the GC pod its address instead."""
-        done = self.kubectl("apply", "-k", str(CRDS))
-        if done.returncode != 0:
-            raise RuntimeError(f"kubectl apply -k {CRDS} failed: {done.stderr.strip()}")
-        self.wait_for(self._crds_served, "the CRDs served", 60)
-        self.objects().pool(SYSTEM_POOL, SUBNET, [SYSTEM_POOL_RANGE], default=True)
+        made its TLS Secret and set its caBundle, docs/install.md)."""
         done = self.kubectl("apply", "-k", str(OVERLAY))
         if done.returncode != 0:
             raise RuntimeError(f"kubectl apply -k {OVERLAY} failed: {done.stderr.strip()}")
@@ -316,10 +303,6 @@ class LocalCluster:
             f"kubecluster: the pools' webhook admits {took:.0f} s after the installers",
             file=sys.stderr,
         )
-
-    def _crds_served(self) -> bool:
-        status, _ = self.api.request("GET", "/apis/spiderpool.spidernet.io/v2beta1/spiderippools")
-        return status == 200
 
     def _webhook_admits(self) -> bool:
         """A dry-run pool create (nothing stored, the webhook's ledger untouched) is admitted."""

@@ -272,8 +272,15 @@ class KubeNode:
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        # The plugins containerd runs inherit its environment: without the suite's outcome
+        # record (tests/conftest.py) they write the node's own, on its /run, as on a real node.
+        env = {k: v for k, v in os.environ.items() if k != "SPIDERNET_OUTCOMES"}
         self._daemons[name] = subprocess.Popen(
-            self._tracked(*self.enter(*argv)), stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            self._tracked(*self.enter(*argv)),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
         log.close()
 

@@ -416,7 +416,12 @@ class LocalCluster:
             "    transport:\n"
             f"      uds: {{udsName: {self.workdir / EGRESS_SOCKET}}}\n"
         )
-        return [f"--egress-selector-config-file={config}", "--enable-aggregator-routing=true"]
+        return [
+            f"--egress-selector-config-file={config}",
+            "--enable-aggregator-routing=true",
+            # A node's name resolves nowhere here: kubectl logs and exec dial its address.
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
 
     def _egress_proxy(self) -> None:
         """tools/testbed/egressproxy.py in a netns of its own on the underlay."""

@@ -44,6 +44,7 @@ threads interleave is the machine's, and so is what a ``resend`` finds answered.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import ipaddress
 import json
 import random
@@ -290,14 +291,16 @@ class FaultRun:
             return dict(reply)
 
     def _api(self, call: Any, *args: Any, **kw: Any) -> Any:
-        """The harness's own API calls ride out an apiserver restart, as kubelet's do."""
-        deadline = time.monotonic() + 90
+        """The harness's own API calls ride out an apiserver restart (up to 3 min on a loaded
+        machine), as kubelet's do."""
+        deadline = time.monotonic() + 240
         while True:
             try:
                 return call(*args, **kw)
             except (
                 OSError,
                 RuntimeError,
+                http.client.HTTPException,  # an answer cut short by the restart
             ) as e:  # URLError is an OSError; Cluster raises RuntimeError on 5xx
                 # 4xx is final, except an admission plugin that could not reach its own
                 # apiserver mid-restart (403 "... dial tcp ...: connection refused")
@@ -621,15 +624,16 @@ class FaultRun:
 
 
 def _unclaimed(snap: invariants.Snapshot) -> list[str]:
-    """Which of the endpoints left name details a take-over passed on and no sandbox claimed."""
+    """What each endpoint left names: per NIC, the sandbox holding it, or "unclaimed" (a
+    take-over passed it on and no sandbox claimed it)."""
     out = []
     for ep in snap.endpoints:
         cur = (ep.get("status") or {}).get("current") or {}
         if cur.get("uid") in snap.live_uids:
             continue
         for d in cur.get("ips") or []:
-            if d.get("inheritedFrom"):
-                out.append(f"({ep['metadata']['name']} {d.get('interface')}: unclaimed)")
+            held = "unclaimed" if d.get("inheritedFrom") else f"sandbox {d.get('containerID')}"
+            out.append(f"({ep['metadata']['name']} {d.get('interface')}: {held})")
     return out
 
 

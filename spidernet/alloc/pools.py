@@ -36,7 +36,7 @@ class Record:
 
     Frozen, compared and hashed by its four fields, like a ``@record``, but written out:
     a pool of 1,000 addresses makes 1,000 of them at each read, and a generic
-    constructor cost ~60 M instructions more per read than these few lines
+    constructor cost ~18 M instructions more per read than these few lines
     (docs/performance.md, "The pool's JSON").
     """
 

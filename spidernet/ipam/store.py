@@ -170,7 +170,7 @@ class Store:
 
         ``decide`` returns (new records or None for "no write", outcome). ``snapshot`` is
         a copy read before the lock; it is used only if the lock was free at once, and
-        ``parsed`` is that copy already parsed (a 1,000-record pool costs ~70 M
+        ``parsed`` is that copy already parsed (a 1,000-record pool costs ~18 M
         instructions to parse: docs/performance.md, "The pool's JSON"). Raises
         ``Contended`` (budget spent) or ``NotFound`` (no such pool, or it went meanwhile).
         """

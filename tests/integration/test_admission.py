@@ -52,7 +52,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from spidernet.guard import ledger, provisioning, reviewing
 from spidernet.k8s import errors as kerr
 from spidernet.k8s import kubeconfig
 from spidernet.k8s.client import Client, Deadline
+from spidernet.types import record
 from tests.integration import accounts, gc_process
 from tests.integration.ipam_calls import Plugin
 from tools.testbed import cni, crds, manifests, paths
@@ -520,7 +521,7 @@ def node_account_connect(cp: ControlPlane) -> webhook.Connect:
     token = accounts.token(cp, "kube-system", "spidernet-node")
     creds = kubeconfig.load(str(cp.kubeconfig))
     return lambda: Client(
-        replace(creds, token=token, cert_file="", key_file="", cert_data=b"", key_data=b""),
+        record.replace(creds, token=token, cert_file="", key_file="", cert_data=b"", key_data=b""),
         Deadline(30),
     )
 

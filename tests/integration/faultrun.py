@@ -459,6 +459,10 @@ class FaultRun:
             # ADD that answered just before the deletion would have; the runtime tears it
             # down, the successor's next ADD releases them as its predecessor's.
             self.stats[f"{what} answered, its successor not started"] += 1
+        elif not successor and late.code not in (3, 11):
+            # The same ADD of its own pod, refused for a reason of its own (its pool full: the
+            # successor's ADDs failed the same way); all-or-nothing, it wrote nothing either.
+            self.stats[f"{what} refused with {late.code}, its successor not started"] += 1
         else:
             self._count_late(what, late)
         self._del(Del(ref, pod.node, "eth0", pod.version, with_uid))  # the runtime tears it down

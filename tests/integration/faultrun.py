@@ -453,16 +453,15 @@ class FaultRun:
         what = "late ADD of a re-created " + ("StatefulSet pod" if pod.stateful else "pod")
         with self._lock:
             successor = {ip for k, ip in self.live.items() if k[0] == new.uid and k[2] == "eth0"}
-        if late.ok and not successor:
-            # Its successor's ADDs all failed so far: no endpoint of the successor's to
-            # refuse it by. It acted on its own pod's endpoint and records only (I8), as an
-            # ADD that answered just before the deletion would have; the runtime tears it
-            # down, the successor's next ADD releases them as its predecessor's.
-            self.stats[f"{what} answered, its successor not started"] += 1
-        elif not successor and late.code not in (3, 11):
-            # The same ADD of its own pod, refused for a reason of its own (its pool full: the
-            # successor's ADDs failed the same way); all-or-nothing, it wrote nothing either.
-            self.stats[f"{what} refused with {late.code}, its successor not started"] += 1
+        if not successor and (late.ok or late.code not in (3, 11)):
+            # Its successor's ADDs all failed so far: no endpoint of the successor's to refuse
+            # it by, so it is its own pod's ADD. Answered, it acted on its own pod's endpoint and
+            # records only (I8), as an ADD that answered just before the deletion would have;
+            # the runtime tears it down, the successor's next ADD releases them as its
+            # predecessor's. Refused for a reason of its own (its pool full: the successor's
+            # ADDs failed the same way), it wrote nothing, all-or-nothing.
+            outcome = "answered" if late.ok else f"refused with {late.code}"
+            self.stats[f"{what} {outcome}, its successor not started"] += 1
         else:
             self._count_late(what, late)
         self._del(Del(ref, pod.node, "eth0", pod.version, with_uid))  # the runtime tears it down

@@ -30,6 +30,7 @@ import ipaddress
 import time
 
 from spidernet.alloc import choosing, selection
+from spidernet.alloc.ceiling import PoolTooLarge
 from spidernet.alloc.failures import (
     BadArgs,
     BadInput,
@@ -269,6 +270,8 @@ def _try_pool(
         return ctx.store.update_pool(parsed.name, decide, snapshot=snapshot, parsed=parsed)
     except NotFound:
         return "not found"
+    except PoolTooLarge as e:  # full for practical purposes: the next candidate may serve
+        return e.reason
 
 
 def _exhausted(pool: Pool, now: float) -> str:

@@ -5,7 +5,8 @@ nothing but the conflist: it cannot tell an administrator's NAD from a tenant's.
 setting that widens what a pod may take (Multus's namespace and its cluster-wide
 networks), names a host path for a plugin that runs as root (credentials, locks, the
 node's notes, the log), or bounds what one network may cost the others (timeouts, the
-cool-down) comes from this file, never from a NAD (docs/ipam.md, "Who sets what").
+cool-down, the pool size ceiling) comes from this file, never from a NAD (docs/ipam.md,
+"Who sets what").
 
 The installer renders it from the ConfigMap ``kube-system/spidernet-ipam``; the plugin
 finds it at ``$SPIDERNET_IPAM_CONFIG`` (the runtime's environment: kubelet, containerd
@@ -23,6 +24,7 @@ import json
 import os
 from collections.abc import Mapping
 
+from spidernet.alloc import ceiling
 from spidernet.alloc.failures import BadInput
 from spidernet.protocol import errors, files, logs
 from spidernet.types.netconf import Fields
@@ -56,6 +58,9 @@ class ClusterConf:
     max_allocation_timeout: int = 60
     max_release_timeout: int = 60
     max_failed_add_cooldown: int = 30
+    # The pool size ceiling in bytes: an ADD that would grow a pool's object past it finds
+    # the pool full (alloc.ceiling; docs/ipam.md, "Pool size ceiling").
+    max_pool_bytes: int = ceiling.DEFAULT
     source: str = ""  # the file read; "" when there was none (the defaults)
 
     @property
@@ -119,6 +124,9 @@ def parse(data: object, source: str) -> ClusterConf:
         max_failed_add_cooldown=f.int(
             "max_failed_add_cooldown", d.max_failed_add_cooldown, lo=0, hi=LIMIT
         ),
+        max_pool_bytes=f.int(
+            "max_pool_bytes", d.max_pool_bytes, lo=ceiling.LOWEST, hi=ceiling.HIGHEST
+        ),
         source=source,
     )
     for key in sorted(set(f.data) - f.read):
@@ -148,4 +156,5 @@ def to_json(conf: ClusterConf) -> dict[str, object]:
         "max_allocation_timeout": conf.max_allocation_timeout,
         "max_release_timeout": conf.max_release_timeout,
         "max_failed_add_cooldown": conf.max_failed_add_cooldown,
+        "max_pool_bytes": conf.max_pool_bytes,
     }

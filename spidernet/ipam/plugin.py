@@ -57,7 +57,7 @@ class _Connection:
             text = str(e)
             where = text if text.startswith(ipam.kubeconfig) else f"{ipam.kubeconfig}: {text}"
             raise BadInput(_cluster_key(ipam, "kubeconfig"), where) from e
-        store = Store(self.client, ipam.lock_dir)
+        store = Store(self.client, ipam.lock_dir, ipam.cluster.max_pool_bytes)
         try:
             return action(ipam, store)
         finally:

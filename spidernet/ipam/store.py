@@ -5,7 +5,8 @@ writes, and the write path for a pool (docs/ipam.md, "Write path"): under the pe
 file lock for that pool (``locking``), GET -> pure decision -> PUT status carrying the
 read resourceVersion; on 409 re-read and retry with jittered exponential backoff
 (``Backoff.conflicts``) until the invocation's deadline, then ``failures.Contended``
-(code 11). The lock is held only around read-choose-write. A pool that is gone is
+(code 11). A write that would grow a pool past its size ceiling is refused before
+the PUT (``alloc.ceiling``). The lock is held only around read-choose-write. A pool that is gone is
 ``failures.NotFound``. What the verbs do with records through it (release a UID's,
 the reserved ranges) is ``spidernet.ipam.recording``; the crash points are
 ``spidernet.ipam.failpoints``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+from spidernet.alloc import ceiling
 from spidernet.alloc.failures import Contended, NotFound
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
 from spidernet.ipam import endpoints, locking
@@ -68,9 +70,12 @@ class Stats:
 
 
 class Store:
-    def __init__(self, client: Transport, lock_dir: str) -> None:
+    def __init__(
+        self, client: Transport, lock_dir: str, max_pool_bytes: int = ceiling.DEFAULT
+    ) -> None:
         self.client = client
         self.lock_dir = lock_dir
+        self.max_pool_bytes = max_pool_bytes  # the pool size ceiling (alloc.ceiling)
         self.stats = Stats()
 
     @property
@@ -235,7 +240,8 @@ class Store:
         status["allocatedIPCount"] = sum(1 for r in records.values() if not r.cooling)
         # int64 in the CRD (as upstream): an IPv6 /64 pool saturates rather than overflows.
         status["totalIPCount"] = min(pool.usable.count(), INT64_MAX)
-        body = {**obj, "status": status}
+        grows = len(records) > len(pool.records)
+        body = ceiling.encode(pool.name, {**obj, "status": status}, grows, self.max_pool_bytes)
         self.client.request("PUT", f"{GROUP}/spiderippools/{_q(pool.name)}/status", body)
         self.stats.writes += 1
         self.stats.count(pool.name, 0)

@@ -148,8 +148,8 @@ class Client:
         accept: str = "application/json",
     ) -> Any:
         """Send one request, retrying transport failures until the deadline; returns the decoded
-        body."""
-        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        body. ``body`` already encoded (bytes) is sent as it is."""
+        payload = body if body is None or isinstance(body, bytes) else _encode(body)
         self.history.append(f"{method} {path}" + (" (table)" if "as=Table" in accept else ""))
         backoff, failed = Backoff.transport(self.deadline.at), None
         while True:
@@ -167,6 +167,10 @@ class Client:
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
+
+
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _read_response(reader: Any) -> tuple[int, bool, bytes]:

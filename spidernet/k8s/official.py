@@ -121,6 +121,8 @@ class OfficialClient:
         accept: str = "application/json",
     ) -> Any:
         """Send one request, retrying transport failures; returns the decoded body."""
+        if isinstance(body, bytes):  # encoded already: the kubernetes package encodes it again
+            body = json.loads(body)
         self.history.append(f"{method} {path}")
         backoff = Backoff.transport(min(self.deadline.at, time.monotonic() + self.retry_for))
         while True:

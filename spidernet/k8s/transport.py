@@ -29,7 +29,9 @@ class Transport(Protocol):
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> Any:
-        """Send one request; the decoded body, or a spidernet.k8s.errors class."""
+        """Send one request; the decoded body, or a spidernet.k8s.errors class. ``body``: a
+        JSON value, or bytes already encoded as JSON (the pool PUT's, sized by
+        ``spidernet.alloc.ceiling``), sent as they are."""
 
     def get(self, path: str) -> Any: ...
 

@@ -235,6 +235,7 @@ NUMERIC_KEYS: dict[str, tuple[tuple[str | int, ...], ...]] = {
         ("cluster", "max_allocation_timeout"),
         ("cluster", "max_release_timeout"),
         ("cluster", "max_failed_add_cooldown"),
+        ("cluster", "max_pool_bytes"),
         ("cluster", "log_file_max_size"),
         ("cluster", "log_file_max_count"),
     ),

@@ -70,6 +70,12 @@ class Contended(IpamFailure):
     deadline: nothing is half-written, a retry may succeed."""
 
 
+class InDoubt(Contended):
+    """The budget ran out while this verb's request waited for another process of the
+    node, which may have written it meanwhile (docs/ipam.md, "Combining"): the node's
+    note must go on naming the pool."""
+
+
 class Unfinished(IpamFailure):
     """A verb over many attachments left some of them; each is named in the message."""
 

@@ -29,13 +29,14 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from spidernet.alloc import choosing, selection
+from spidernet.alloc import choosing, combined, selection
 from spidernet.alloc.ceiling import PoolTooLarge
 from spidernet.alloc.failures import (
     BadArgs,
     BadInput,
     Contended,
     Exhausted,
+    InDoubt,
     IpamFailure,
     NotFound,
     PodUnknown,
@@ -221,7 +222,8 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
         # A refusal or a conflict wrote nothing; any other failure (an API error, a lost
         # answer) may have cut a pool write that did apply: then the note keeps naming
         # its pool, for the runtime's DEL, or this pod's retry, which reuses the record.
-        _rollback(ctx, done, forget_note=isinstance(e, IpamFailure))
+        # A request that gave up waiting for the node's lock holder is in doubt too.
+        _rollback(ctx, done, forget_note=isinstance(e, IpamFailure) and not isinstance(e, InDoubt))
         raise
     clean = cands.clean_gateway if cands.clean_gateway is not None else ctx.conf.clean_gateway
     return done, clean
@@ -247,43 +249,20 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
 def _try_pool(
     ctx: planning.Context, parsed: Pool, snapshot: PoolObject, family: int, view: selection.PodView
 ) -> Allocation | str:
-    """Allocate from one pool under CAS; returns the Allocation or the reason it failed."""
-    reserved = _reserved(ctx)[family]
-    now = time.time()
-
-    def decide(pool: Pool) -> tuple[dict[str, Record] | None, Allocation | str]:
-        reason = selection.refusal(pool, family, view)  # re-checked on the fresh copy
-        if reason:
-            return None, reason
-        choice = choosing.choose(
-            pool, pod_uid=ctx.pod.uid, reserved=reserved, claimed=ctx.claimed, now=now
-        )
-        if choice is None:
-            return None, _exhausted(pool, now)
-        alloc = Allocation(family, pool, choice.ip, choice.reused)
-        if choice.reused:
-            return None, alloc
-        record = Record(ctx.pod.key, ctx.pod.uid, strikes=choice.strikes)
-        return choosing.with_record(pool.records, choice.ip, record), alloc
-
+    """Allocate from one pool under CAS (maybe written with others of the node's requests:
+    docs/ipam.md, "Combining"); returns the Allocation or the reason it failed."""
+    request = combined.Take(
+        ctx.pod.key, ctx.pod.uid, family, view, _reserved(ctx)[family], frozenset(ctx.claimed)
+    )
     try:
-        return ctx.store.update_pool(parsed.name, decide, snapshot=snapshot, parsed=parsed)
+        got = ctx.store.combine(parsed.name, request, snapshot=snapshot, parsed=parsed)
     except NotFound:
         return "not found"
     except PoolTooLarge as e:  # full for practical purposes: the next candidate may serve
         return e.reason
-
-
-def _exhausted(pool: Pool, now: float) -> str:
-    cooling = choosing.cooling(pool, now)
-    held = len(pool.records) - len(cooling)
-    text = f"exhausted ({pool.usable.count()} usable, {held} allocated"
-    if cooling:
-        first = sorted(cooling.items(), key=lambda kv: kv[1])[:3]
-        text += f", {len(cooling)} cooling down after failed ADDs: " + ", ".join(
-            f"{ip} until {t}" for ip, t in first
-        )
-    return text + ")"
+    if isinstance(got, choosing.Choice):
+        return Allocation(family, parsed, got.ip, got.reused)
+    return str(got)
 
 
 def _reserved(ctx: planning.Context) -> dict[int, RangeSet]:

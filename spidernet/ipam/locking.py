@@ -66,6 +66,17 @@ class NodeLock:
     def pod(cls, lock_dir: str, namespace: str, name: str) -> NodeLock:
         return cls(lock_dir, f"pod_{namespace}_{name}")
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free at once; False (and nothing held) when another holds it."""
+        self.fd = files.open_regular(self.path, os.O_RDWR | os.O_CREAT, mode=0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            self.waited = True
+            self.release()
+            return False
+
     def acquire(self, timeout: float) -> None:
         """Take the lock; ``waited`` tells whether another process held it. Raises LockTimeout."""
         self.fd = files.open_regular(self.path, os.O_RDWR | os.O_CREAT, mode=0o600)

@@ -8,12 +8,10 @@ out (an unreadable one is ``failures.BadInput``, code 7).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Set
 
-from spidernet.alloc import choosing, pools
+from spidernet.alloc import combined, pools
 from spidernet.alloc.failures import NotFound
-from spidernet.alloc.pools import Pool, Record
 from spidernet.ipam.store import Store
 from spidernet.ipmath.ranges import RangeSet
 
@@ -34,22 +32,14 @@ def release_uid(
     Returns how many records were released.
     """
 
-    def decide(p: Pool) -> tuple[dict[str, Record] | None, int]:
-        mine = {
-            ip
-            for ip, r in p.records.items()
-            if r.holds_for(pod_uid) and (ips is None or ip in ips) and ip not in keep
-        }
-        if not mine:
-            return None, 0
-        if cooldown is None:
-            return choosing.without_uid(p.records, pod_uid, mine), len(mine)
-        return choosing.cooled(p.records, pod_uid, mine, now=time.time(), base=cooldown), len(mine)
-
+    request = combined.Give(
+        pod_uid, None if ips is None else frozenset(ips), frozenset(keep), cooldown
+    )
     try:
-        return store.update_pool(pool, decide)
+        released = store.combine(pool, request)
     except NotFound:
         return 0  # pool gone: nothing to release
+    return released if isinstance(released, int) else 0
 
 
 def reserved_ranges(store: Store) -> dict[int, RangeSet]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import time
 
-from spidernet.alloc import ceiling
-from spidernet.alloc.failures import Contended, NotFound
+from spidernet.alloc import ceiling, combined
+from spidernet.alloc.failures import Contended, InDoubt, NotFound
 from spidernet.alloc.pools import Pool, Record, Summary, records_json
-from spidernet.ipam import endpoints, locking
+from spidernet.ipam import combining, endpoints, locking
 from spidernet.ipam.failpoints import failpoint
 from spidernet.k8s import errors as kerr
 from spidernet.k8s.backoff import Backoff, Deadline
@@ -62,6 +62,8 @@ class Stats:
         self.conflicts = 0
         self.writes = 0
         self.lock_wait = 0.0
+        self.combined = 0  # own requests another process of the node decided and wrote
+        self.served = 0  # requests of other processes this one decided and wrote
         self.pools: dict[str, list[int]] = {}  # name -> [writes, conflicts]
 
     def count(self, pool: str, index: int) -> None:
@@ -187,6 +189,85 @@ class Store:
                 return self._cas_loop(name, decide, snapshot, parsed)
             except kerr.NotFound:  # the PUT of a pool deleted since its GET
                 raise NotFound("SpiderIPPool", name) from None
+
+    def combine(
+        self,
+        name: str,
+        request: combined.Request,
+        snapshot: Mapping[str, Any] | None = None,
+        parsed: Pool | None = None,
+    ) -> combined.Outcome:
+        """``request`` decided on a fresh pool and written by CAS, by this process or by
+        the one that holds the node's lock on the pool (docs/ipam.md, "Combining").
+
+        Lock free at once: this process holds it and decides its own request and the
+        queued ones on one snapshot (``snapshot``/``parsed`` as in ``update_pool``).
+        Otherwise the request waits in the queue; once this process holds the lock, the
+        holder's answer is its outcome, or, with none, it holds for the queue itself.
+        Raises ``Contended`` (budget spent; ``InDoubt`` when a holder may have written
+        for it) or ``NotFound``.
+        """
+        lock = locking.NodeLock.pool(self.lock_dir, name)
+        queue = combining.Queue(self.lock_dir, name)
+        if lock.try_acquire():
+            with lock:
+                return self._hold(name, queue, request, snapshot, parsed)
+        ticket = queue.enter(request)
+        failpoint("combine-waiter-queued")
+        try:
+            self.lock(lock, f"pool {name}")
+        except Contended as e:
+            queue.leave(ticket)
+            raise InDoubt(
+                f"{e}; a write of another process of this node for it may have landed"
+            ) from None
+        with lock:
+            answer = queue.answer_for(ticket)
+            queue.leave(ticket)
+            if answer is not None:
+                self.stats.combined += 1
+                failpoint("combine-waiter-answered")
+                return answer
+            return self._hold(name, queue, request, None, None)
+
+    def _hold(
+        self,
+        name: str,
+        queue: combining.Queue,
+        own: combined.Request,
+        snapshot: Mapping[str, Any] | None,
+        parsed: Pool | None,
+    ) -> combined.Outcome:
+        """Holding the pool lock: ``own`` and every live queued request in one CAS, then
+        the waiters' answers (before the lock goes)."""
+        taken: list[tuple[str, combined.Request]] = []
+        alone = False
+
+        def decide(pool: Pool) -> tuple[dict[str, Record] | None, list[combined.Outcome]]:
+            nonlocal taken
+            taken = [] if alone else queue.gather()  # again each round: more may have queued
+            if taken:
+                failpoint("combine-holder-before-write")
+            return combined.decide_all(pool, [own, *(r for _, r in taken)], time.time())
+
+        try:
+            try:
+                outcomes = self._cas_loop(name, decide, snapshot, parsed)
+            except ceiling.PoolTooLarge:
+                if not taken:
+                    raise
+                # The queue's records together would pass the size ceiling: this request
+                # alone, and each waiter alone after it (they find no answer).
+                alone = True
+                outcomes = self._cas_loop(name, decide, None, None)
+        except kerr.NotFound:
+            raise NotFound("SpiderIPPool", name) from None
+        if taken:
+            failpoint("combine-holder-before-answers")
+        for (rid, _), outcome in zip(taken, outcomes[1:], strict=True):
+            queue.answer(rid, outcome)
+        self.stats.served += len(taken)
+        return outcomes[0]
 
     def pod_lock(self, namespace: str, name: str, *, wait: float | None = None) -> locking.NodeLock:
         """Held for a whole verb on one pod (locking: orders a DEL and the next ADD of the pod).

@@ -11,6 +11,13 @@ environment lookup. The points, in the order an ADD and a DEL pass them:
     after-endpoint-release  DEL: the endpoint no longer names the address, the pools
                             still record it
 
+and combining's (docs/ipam.md, "Combining"), reached only when a node's execs queue:
+
+    combine-waiter-queued           a waiter's request is in the queue
+    combine-holder-before-write     a holder took queued requests, before its PUT
+    combine-holder-before-answers   a holder wrote them, before the waiters' answers
+    combine-waiter-answered         a waiter took its answer, before its endpoint write
+
 The unit tests reach the same places without signals: the in-memory API server
 (tests/unit/fake_transport.py) crashes at a request instead.
 """

@@ -28,6 +28,7 @@ import fcntl
 import os
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,16 +54,21 @@ def pool_writes(node: NodeConfig) -> int:
 
 
 def run_queued(
-    rt: Runtime, lock_dir: Path, pool: str, refs: list[cni.PodRef], points: list[str]
+    verb: Callable[..., Outcome],
+    lock_dir: Path,
+    pool: str,
+    refs: list[cni.PodRef],
+    points: list[str],
 ) -> list[Outcome]:
-    """ADD every pod while the test holds the pool lock; let it go once all have queued."""
+    """``verb`` (an ADD or a DEL) for every pod while the test holds the pool lock; the lock
+    goes once all have queued."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_dir / f"{pool}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     with ThreadPoolExecutor(len(refs)) as ex:
         try:
             futures = [
-                ex.submit(rt.add, ref, ref.container_id, failpoint=point)
+                ex.submit(verb, ref, ref.container_id, failpoint=point)
                 for ref, point in zip(refs, points, strict=True)
             ]
             deadline = time.monotonic() + 120
@@ -101,7 +107,7 @@ def test_adds_queued_on_one_node_get_one_address_each_whoever_is_killed_in_the_p
     # combine-waiter-queued: all but the last die in the queue, so someone is left to hold.
     points = [point] * PODS if point != "combine-waiter-queued" else [point] * (PODS - 1) + [""]
     lock_dir = Path(node.paths()["lock_dir"])
-    first = run_queued(rt, lock_dir, pool, refs, points)
+    first = run_queued(rt.add, lock_dir, pool, refs, points)
     killed = [ref for ref, out in zip(refs, first, strict=True) if out.killed]
     print(f"kill point {point or 'none'}: {len(killed)} of {PODS} ADDs killed")
     assert all(out.ok or out.killed for out in first), [o.result for o in first]
@@ -116,6 +122,10 @@ def test_adds_queued_on_one_node_get_one_address_each_whoever_is_killed_in_the_p
     holders = snap.holders()
     assert sorted(holders.values()) == sorted(r.uid for r in refs)  # one record per pod
     assert queued(lock_dir, pool) == 0
+    writes = pool_writes(node)
     for ref in refs:
-        assert rt.delete(ref, ref.container_id).ok
+        cluster.delete_pod(ns, ref.name)
+    dels = run_queued(rt.delete, lock_dir, pool, refs, [""] * PODS)  # releases combine too
+    assert all(out.ok for out in dels), [o.result for o in dels]
+    assert pool_writes(node) == writes + 1
     assert invariants.snapshot(cluster.cp, [pool], ns).holders() == {}

@@ -66,11 +66,14 @@ def pool_writes(api: FakeApi) -> int:
 
 
 class Holder:
-    """Another process of the node: it holds the pool lock from now on; once a request is
-    queued it runs ``act`` (by default, holds for the queue with a request of its own),
+    """Another process of the node: it holds the pool lock from now on; once ``expect``
+    requests are queued it runs ``act`` (by default, holds for the queue with a request of its own),
     then lets the lock go."""
 
-    def __init__(self, api: FakeApi, locks: str, act: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, api: FakeApi, locks: str, act: Callable[[], Any] | None = None, expect: int = 1
+    ) -> None:
+        self.expect = expect  # requests queued before it acts
         self.lock = locking.NodeLock.pool(locks, "p4")
         assert self.lock.try_acquire()
         self.queue = combining.Queue(locks, "p4")
@@ -92,9 +95,8 @@ class Holder:
             self.lock.release()
 
     def _queued(self) -> bool:
-        return os.path.isdir(self.queue.dir) and any(
-            n.endswith(".req") for n in os.listdir(self.queue.dir)
-        )
+        names = os.listdir(self.queue.dir) if os.path.isdir(self.queue.dir) else []
+        return sum(1 for n in names if n.endswith(".req")) >= self.expect
 
     def join(self) -> Any:
         self.thread.join(10)
@@ -153,7 +155,7 @@ def test_requests_and_outcomes_survive_their_trip_between_processes() -> None:
 def test_a_waiters_request_is_written_with_the_holders_in_one_compare_and_swap(
     api: FakeApi, locks: str
 ) -> None:
-    holder = Holder(api, locks)
+    holder = Holder(api, locks, expect=3)
     others = [holder.queue.enter(take(f"other{i}")) for i in range(2)]  # two more live waiters
     store = Store(api, locks)
     got = store.combine("p4", take("waiter"))

@@ -6,10 +6,11 @@ the node that waits for that lock with a request the lock holder may decide for 
 (``spidernet.alloc.combined``):
 
 - ``<id>.req``: the request as JSON, written to ``<id>.tmp`` and renamed, so a reader
-  never sees half of one. Its writer holds a shared ``flock`` on it from before the
-  rename until it leaves the queue: a reader that gets an exclusive one at once knows
-  the writer is dead (the kernel drops a dead process's locks; no PID is ever trusted,
-  so PID reuse cannot fool it), and removes the file;
+  never sees half of one (nor a ``.tmp`` whose writer has not locked it yet: only an
+  unlocked one older than ``STALE`` is swept). Its writer holds a shared ``flock`` on
+  it from before the rename until it leaves the queue: a reader that gets an exclusive
+  one at once knows the writer is dead (the kernel drops a dead process's locks; no PID
+  is ever trusted, so PID reuse cannot fool it), and removes the file;
 - ``<id>.ans``: the holder's answer, written the same way, after its compare-and-swap
   and before it lets the lock go.
 
@@ -27,8 +28,11 @@ import errno
 import fcntl
 import json
 import os
+import time
 
 from spidernet.alloc import combined
+
+STALE = 60.0  # s: a request file still unrenamed after this is a dead waiter's
 
 TYPE_CHECKING = False  # the typed shapes are for the type checker: not imported on an exec
 if TYPE_CHECKING:
@@ -94,10 +98,12 @@ class Queue:
             rid, _, suffix = name.partition(".")
             if suffix in ("ans", "ans.tmp") and f"{rid}.req" not in present:
                 _unlink(os.path.join(self.dir, name))  # its waiter gave up or died
-            elif suffix in ("req", "tmp") and f"{rid}.ans" not in present:
+            elif suffix == "req" and f"{rid}.ans" not in present:
                 got = self._read_live(rid, name)
                 if got is not None:
                     live.append(got)
+            elif suffix == "tmp":
+                self._sweep(rid, name)
         return [(rid, req) for _, rid, req in sorted(live, key=lambda t: (t[0], t[1]))]
 
     def answer(self, rid: str, outcome: Outcome) -> None:
@@ -117,13 +123,29 @@ class Queue:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if name.endswith(".tmp"):
-                    return None  # alive, not written yet: the next holder takes it
                 return os.fstat(fd).st_mtime, rid, combined.decode(json.loads(os.read(fd, 1 << 20)))
             self._remove(rid)  # nobody holds it: its waiter died
             return None
         except (ValueError, KeyError, TypeError):
             return None  # not a request we can read: its waiter decides itself
+        finally:
+            os.close(fd)
+
+    def _sweep(self, rid: str, name: str) -> None:
+        """A request still being written is its waiter's (between its create and its
+        ``flock`` it is not even locked yet): only one older than ``STALE`` seconds and
+        unlocked is a dead waiter's, and goes."""
+        path = os.path.join(self.dir, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return
+        try:
+            if time.time() - os.fstat(fd).st_mtime > STALE:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._remove(rid)
+        except BlockingIOError:
+            pass  # alive
         finally:
             os.close(fd)
 

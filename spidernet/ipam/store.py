@@ -6,8 +6,8 @@ file lock for that pool (``locking``), GET -> pure decision -> PUT status carryi
 read resourceVersion; on 409 re-read and retry with jittered exponential backoff
 (``Backoff.conflicts``) until the invocation's deadline, then ``failures.Contended``
 (code 11). A write that would grow a pool past its size ceiling is refused before
-the PUT (``alloc.ceiling``). The lock is held only around read-choose-write. A pool that is gone is
-``failures.NotFound``. What the verbs do with records through it (release a UID's,
+the PUT (``alloc.ceiling``). The lock is held only around read-choose-write. A pool
+that is gone is ``failures.NotFound``. What the verbs do with records through it (release a UID's,
 the reserved ranges) is ``spidernet.ipam.recording``; the crash points are
 ``spidernet.ipam.failpoints``.
 """

@@ -188,6 +188,20 @@ def test_a_dead_waiters_request_is_dropped_unanswered(api: FakeApi, locks: str) 
     assert os.listdir(queue.dir) == []
 
 
+def test_a_request_still_being_written_is_left_to_its_waiter(api: FakeApi, locks: str) -> None:
+    queue = combining.Queue(locks, "p4")
+    os.makedirs(queue.dir)
+    young = os.path.join(queue.dir, "1-young.tmp")  # created, not yet locked nor renamed
+    old = os.path.join(queue.dir, "2-old.tmp")  # a waiter that died while writing
+    for path in (young, old):
+        with open(path, "w"):
+            pass
+    past = time.time() - combining.STALE - 1
+    os.utime(old, (past, past))
+    assert isinstance(Store(api, locks).combine("p4", take("holder")), choosing.Choice)
+    assert os.listdir(queue.dir) == ["1-young.tmp"]
+
+
 def test_a_holder_killed_before_its_write_leaves_the_waiter_to_decide_itself(
     api: FakeApi, locks: str
 ) -> None:

@@ -1,0 +1,162 @@
+"""The pool size ceiling through the frozen binary, libcni + macvlan, against the real apiserver.
+
+Each pool is filled directly (a status PUT of records for pods that do not exist) to a
+size chosen so that the plugin's next write lands exactly on the ceiling, or just past
+it; the plugin then runs as a runtime runs it. docs/ipam.md, "Pool size ceiling".
+
+| case                                                | expectation                          |
+|-----------------------------------------------------|--------------------------------------|
+| an ADD whose write is exactly the default ceiling   | succeeds; etcd stores the object     |
+| the next ADD, one record past it                    | code 100: pool, size, limit named;   |
+|                                                     | nothing written                      |
+| the same, the network naming a second pool          | the address comes from the second    |
+| a pool past an administrator's lower ceiling        | ADD code 100 naming that ceiling;    |
+|                                                     | the DEL of a pod in it still frees   |
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spidernet.alloc import ceiling
+from tests.integration.ipam_scenarios import Scenario
+from tools.testbed import cni, netns
+from tools.testbed.cluster import GROUP, Cluster
+
+pytestmark = [pytest.mark.apiserver, pytest.mark.netns]
+
+FIRST_FREE = "0.1"  # the fillers sit from .64.0 up: an ADD takes the lowest free address
+
+
+@pytest.fixture
+def sc(
+    cluster: Cluster, api_underlay: netns.Underlay, tmp_path: Path, bundle_bin: Path
+) -> Scenario:
+    return Scenario(cluster, api_underlay, tmp_path)
+
+
+def encoded_size(obj: dict[str, Any]) -> int:
+    return len(json.dumps(obj, separators=(",", ":")))
+
+
+def with_record(obj: dict[str, Any], ip: str, pod: str, uid: str) -> dict[str, Any]:
+    """The body the plugin PUTs when it adds this record to ``obj`` (Store._put_status)."""
+    records = json.loads(obj["status"]["allocatedIPs"])
+    records[ip] = {"pod": pod, "podUid": uid}
+    status = {
+        **obj["status"],
+        "allocatedIPs": json.dumps(records, separators=(",", ":")),
+        "allocatedIPCount": len(records),
+    }
+    return {**obj, "status": status}
+
+
+def put_records(sc: Scenario, pool: str, records: dict[str, Any]) -> dict[str, Any]:
+    obj = sc.cluster.get_pool(pool)
+    obj["status"] = {
+        "allocatedIPs": json.dumps(records, separators=(",", ":")),
+        "allocatedIPCount": len(records),
+        "totalIPCount": 65534,
+    }
+    status, reply = sc.cluster.cp.request("PUT", f"{GROUP}/spiderippools/{pool}/status", obj)
+    assert status == 200, reply
+    return sc.cluster.get_pool(pool)
+
+
+def fill(sc: Scenario, pool: str, prefix: str, next_write: int, adding: tuple[str, str]) -> int:
+    """Fill ``pool`` with records of absent pods (``sc.cluster.records`` kept) so that the
+    plugin's write adding ``adding`` (pod key, UID) at the lowest free address is
+    ``next_write`` bytes; returns the records in the pool."""
+    kept = sc.cluster.records(pool)
+    obj = put_records(sc, pool, kept)
+    ip = f"{prefix}.{FIRST_FREE}"
+    per = 110  # about a record's bytes in the body; refined below
+    count = max((next_write - encoded_size(with_record(obj, ip, *adding))) // per - 2, 0)
+    pad = 1
+    for _ in range(6):  # each round corrects by the size the server's answer shows
+        records = {
+            f"{prefix}.{64 + i // 256}.{i % 256}": {
+                "pod": f"{sc.ns}/filler-{i}" + ("x" * pad if i == 0 else ""),
+                "podUid": f"00000000-0000-4000-8000-{i:012d}",
+            }
+            for i in range(count)
+        }
+        obj = put_records(sc, pool, {**records, **kept})
+        missing = next_write - encoded_size(with_record(obj, ip, *adding))
+        if missing == 0:
+            return count + len(kept)
+        pad += missing
+        if pad < 1:  # one record too many: drop one, pad the rest
+            count, pad = count - 1, pad + per
+        elif pad > 200:  # pod names stay names: add records rather than length
+            count, pad = count + (pad - 1) // per, 1 + (pad - 1) % per
+    raise AssertionError(f"could not size pool {pool} to {next_write} bytes")
+
+
+def big_pool(sc: Scenario, what: str, octet: int) -> tuple[str, str]:
+    pool, prefix = sc.name(what), f"10.{octet}"
+    sc.cluster.pool(pool, f"{prefix}.0.0/16", [f"{prefix}.0.1-{prefix}.255.254"])
+    return pool, prefix
+
+
+def test_an_add_up_to_the_ceiling_is_stored_and_the_next_is_code_100_naming_the_pool(
+    sc: Scenario,
+) -> None:
+    pool, prefix = big_pool(sc, "big", 170)
+    node = sc.node()
+    rt = node.runtime(default_ipv4_ippool=[pool])
+    a, pod_a = sc.pod("a", node)
+    held = fill(sc, pool, prefix, ceiling.DEFAULT, (f"{sc.ns}/a", a.uid))
+    got = rt.add(a.container_id, pod_a.path, "eth0", pod=a)
+    assert got["ips"][0]["address"] == f"{prefix}.{FIRST_FREE}/16"
+    stored = sc.cluster.get_pool(pool)  # plus the plugin's own managedFields entry
+    assert f"{prefix}.{FIRST_FREE}" in json.loads(stored["status"]["allocatedIPs"])
+    assert ceiling.DEFAULT <= encoded_size(stored) <= ceiling.DEFAULT + 1024
+    b, pod_b = sc.pod("b", node)
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(b.container_id, pod_b.path, "eth0", pod=b)
+    msg = failure.value.msg
+    assert failure.value.code == 100, msg
+    assert f"{pool}: exhausted (full for practical purposes" in msg
+    assert f"over the pool size ceiling of {ceiling.DEFAULT:,} bytes" in msg
+    assert "max_pool_bytes" in msg and "split the pool" in msg
+    assert len(sc.cluster.records(pool)) == held + 1
+    assert sc.cluster.endpoint(sc.ns, "b") is None
+
+
+def test_a_pool_at_its_ceiling_sends_the_add_to_the_networks_next_pool(sc: Scenario) -> None:
+    pool, prefix = big_pool(sc, "big", 171)
+    spare = sc.name("spare")
+    sc.cluster.pool(spare, "10.172.0.0/24", ["10.172.0.10-10.172.0.20"])
+    node = sc.node()
+    rt = node.runtime(default_ipv4_ippool=[pool, spare])
+    a, pod_a = sc.pod("a", node)
+    held = fill(sc, pool, prefix, ceiling.DEFAULT + 1, (f"{sc.ns}/a", a.uid))
+    got = rt.add(a.container_id, pod_a.path, "eth0", pod=a)
+    assert got["ips"][0]["address"] == "10.172.0.10/24"
+    assert len(sc.cluster.records(pool)) == held
+    assert list(sc.cluster.records(spare)) == ["10.172.0.10"]
+
+
+def test_a_pool_past_an_administrators_lower_ceiling_refuses_adds_and_still_releases(
+    sc: Scenario,
+) -> None:
+    pool, prefix = big_pool(sc, "big", 173)
+    node = sc.node()
+    rt = node.runtime(default_ipv4_ippool=[pool])
+    a, pod_a = sc.pod("a", node)
+    rt.add(a.container_id, pod_a.path, "eth0", pod=a)  # a small pool, the default ceiling
+    fill(sc, pool, prefix, ceiling.LOWEST + 5000, ("x/y", "u"))
+    node.config.write_cluster(max_pool_bytes=ceiling.LOWEST)
+    b, pod_b = sc.pod("b", node)
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(b.container_id, pod_b.path, "eth0", pod=b)
+    assert failure.value.code == 100
+    assert f"over the pool size ceiling of {ceiling.LOWEST:,} bytes" in failure.value.msg
+    sc.cluster.delete_pod(sc.ns, "a")
+    rt.delete(a.container_id, pod_a.path, pod=a)
+    assert f"{prefix}.{FIRST_FREE}" not in sc.cluster.records(pool)

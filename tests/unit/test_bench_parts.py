@@ -10,6 +10,7 @@ the retry queue.
 | split_rusage        | the helper's last line split off, with and without the command's stderr |
 | fill / placeholders | every @NAME@ of a compare config filled from the run's ranges           |
 | Kubelet             | a job asking for a retry runs again later; drain waits for it           |
+| pool_scale table    | bytes a record adds and CAS/s over the first row; a refused count named |
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench import exec_cost, exec_table, execs, figures, kubelet, measure, plots, workload
+from tools.bench import (
+    exec_cost,
+    exec_table,
+    execs,
+    figures,
+    kubelet,
+    measure,
+    plots,
+    pool_scale,
+    workload,
+)
 from tools.bench.plugins import Node, fill, placeholders
 from tools.testbed.cluster import NodeConfig
 
@@ -117,3 +128,14 @@ def test_the_table_gives_medians_after_the_warm_up_and_cpu_over_the_floors_add()
     assert lines[1].split()[3:7] == ["80.0", "40.0", "20.0", "1.00x"]
     assert lines[2].split()[3:7] == ["160.0", "80.0", "20.0", "2.00x"]
     assert lines[2].endswith("GET pool 1, PUT pool 1")
+
+
+def test_the_table_names_a_refused_count_by_its_answer() -> None:
+    rows = [
+        pool_scale.Row(1, body=1200, stored=1150, cas_per_s=100.0),
+        pool_scale.Row(1001, body=113_200, stored=113_150, cas_per_s=50.0),
+        pool_scale.Row(30000, body=3_372_181, refused="413 Request entity too large"),
+    ]
+    lines = pool_scale.table(rows)
+    assert "112.0" in lines[3] and "0.50" in lines[3]  # bytes a record adds; CAS/s ratio
+    assert "refused: 413 Request entity too large" in lines[4]

@@ -74,8 +74,9 @@ class ApiClient:
         """One request; returns (status, body decoded from JSON, else its text).
 
         ``bearer`` replaces the client's token for this request; ``insecure`` skips the
-        certificate check (readiness only, before the certificate exists)."""
-        data = json.dumps(body).encode() if body is not None else None
+        certificate check (readiness only, before the certificate exists). A ``body`` of
+        bytes is sent as it is (a benchmark's body of an exact size)."""
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {bearer or self.token}", "Content-Type": content_type}
         if accept:
             headers["Accept"] = accept

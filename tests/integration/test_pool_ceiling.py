@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from spidernet.alloc import ceiling
-from tests.integration.ipam_scenarios import Scenario
+from tests.integration.ipam_scenarios import Scenario, SimNode
 from tools.testbed import cni, netns
 from tools.testbed.cluster import GROUP, Cluster
 
@@ -97,18 +97,30 @@ def fill(sc: Scenario, pool: str, prefix: str, next_write: int, adding: tuple[st
     raise AssertionError(f"could not size pool {pool} to {next_write} bytes")
 
 
-def big_pool(sc: Scenario, what: str, octet: int) -> tuple[str, str]:
-    pool, prefix = sc.name(what), f"10.{octet}"
+def big_pool(sc: Scenario, octet: int, *more: str) -> tuple[str, str, SimNode, cni.Runtime]:
+    """A /16 pool (name, prefix) and a node whose network names it, then ``more`` pools."""
+    pool, prefix = sc.name("big"), f"10.{octet}"
     sc.cluster.pool(pool, f"{prefix}.0.0/16", [f"{prefix}.0.1-{prefix}.255.254"])
-    return pool, prefix
+    node = sc.node()
+    return pool, prefix, node, node.runtime(default_ipv4_ippool=[pool, *more])
+
+
+def refused_add(sc: Scenario, node: SimNode, rt: cni.Runtime, name: str, limit: int) -> str:
+    """ADD a new pod ``name``: code 100 naming the ceiling ``limit``; returns the message."""
+    ref, pod = sc.pod(name, node)
+    with pytest.raises(cni.CniFailure) as failure:
+        rt.add(ref.container_id, pod.path, "eth0", pod=ref)
+    msg = failure.value.msg
+    assert failure.value.code == 100, msg
+    assert f"over the pool size ceiling of {limit:,} bytes" in msg
+    assert sc.cluster.endpoint(sc.ns, name) is None
+    return msg
 
 
 def test_an_add_up_to_the_ceiling_is_stored_and_the_next_is_code_100_naming_the_pool(
     sc: Scenario,
 ) -> None:
-    pool, prefix = big_pool(sc, "big", 170)
-    node = sc.node()
-    rt = node.runtime(default_ipv4_ippool=[pool])
+    pool, prefix, node, rt = big_pool(sc, 170)
     a, pod_a = sc.pod("a", node)
     held = fill(sc, pool, prefix, ceiling.DEFAULT, (f"{sc.ns}/a", a.uid))
     got = rt.add(a.container_id, pod_a.path, "eth0", pod=a)
@@ -116,24 +128,16 @@ def test_an_add_up_to_the_ceiling_is_stored_and_the_next_is_code_100_naming_the_
     stored = sc.cluster.get_pool(pool)  # plus the plugin's own managedFields entry
     assert f"{prefix}.{FIRST_FREE}" in json.loads(stored["status"]["allocatedIPs"])
     assert ceiling.DEFAULT <= encoded_size(stored) <= ceiling.DEFAULT + 1024
-    b, pod_b = sc.pod("b", node)
-    with pytest.raises(cni.CniFailure) as failure:
-        rt.add(b.container_id, pod_b.path, "eth0", pod=b)
-    msg = failure.value.msg
-    assert failure.value.code == 100, msg
+    msg = refused_add(sc, node, rt, "b", ceiling.DEFAULT)
     assert f"{pool}: exhausted (full for practical purposes" in msg
-    assert f"over the pool size ceiling of {ceiling.DEFAULT:,} bytes" in msg
     assert "max_pool_bytes" in msg and "split the pool" in msg
     assert len(sc.cluster.records(pool)) == held + 1
-    assert sc.cluster.endpoint(sc.ns, "b") is None
 
 
 def test_a_pool_at_its_ceiling_sends_the_add_to_the_networks_next_pool(sc: Scenario) -> None:
-    pool, prefix = big_pool(sc, "big", 171)
     spare = sc.name("spare")
     sc.cluster.pool(spare, "10.172.0.0/24", ["10.172.0.10-10.172.0.20"])
-    node = sc.node()
-    rt = node.runtime(default_ipv4_ippool=[pool, spare])
+    pool, prefix, node, rt = big_pool(sc, 171, spare)
     a, pod_a = sc.pod("a", node)
     held = fill(sc, pool, prefix, ceiling.DEFAULT + 1, (f"{sc.ns}/a", a.uid))
     got = rt.add(a.container_id, pod_a.path, "eth0", pod=a)
@@ -145,18 +149,12 @@ def test_a_pool_at_its_ceiling_sends_the_add_to_the_networks_next_pool(sc: Scena
 def test_a_pool_past_an_administrators_lower_ceiling_refuses_adds_and_still_releases(
     sc: Scenario,
 ) -> None:
-    pool, prefix = big_pool(sc, "big", 173)
-    node = sc.node()
-    rt = node.runtime(default_ipv4_ippool=[pool])
+    pool, prefix, node, rt = big_pool(sc, 173)
     a, pod_a = sc.pod("a", node)
     rt.add(a.container_id, pod_a.path, "eth0", pod=a)  # a small pool, the default ceiling
     fill(sc, pool, prefix, ceiling.LOWEST + 5000, ("x/y", "u"))
     node.config.write_cluster(max_pool_bytes=ceiling.LOWEST)
-    b, pod_b = sc.pod("b", node)
-    with pytest.raises(cni.CniFailure) as failure:
-        rt.add(b.container_id, pod_b.path, "eth0", pod=b)
-    assert failure.value.code == 100
-    assert f"over the pool size ceiling of {ceiling.LOWEST:,} bytes" in failure.value.msg
+    refused_add(sc, node, rt, "b", ceiling.LOWEST)
     sc.cluster.delete_pod(sc.ns, "a")
     rt.delete(a.container_id, pod_a.path, pod=a)
     assert f"{prefix}.{FIRST_FREE}" not in sc.cluster.records(pool)

@@ -43,7 +43,7 @@ from spidernet.alloc.failures import (
     Refused,
 )
 from spidernet.alloc.pools import Pool, Record
-from spidernet.ipam import endpoints, planning, pods, succession
+from spidernet.ipam import endpoints, planning, pods, succession, waiting
 from spidernet.ipam.attachments import Attachment, Notes
 from spidernet.ipam.config import IpamConf
 from spidernet.ipam.failpoints import failpoint
@@ -230,14 +230,32 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
 
 
 def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
-    reasons = dict(plan.reasons)
-    for pool, obj in plan.pools:
-        got = _try_pool(ctx, pool, obj, plan.family, plan.view)
-        if isinstance(got, Allocation):
-            return got
-        reasons[pool.name] = got
+    """The first of the plan's pools with an address; while the exhausted ones have
+    releases due, again after a wait (waiting: "A full pool" in docs/ipam.md)."""
+    wait = waiting.FullPool(ctx.store, ctx.pod.uid)
+    while True:
+        reasons = dict(plan.reasons)
+        for pool, obj in plan.pools:
+            fresh = obj if not wait.rounds else None  # the plan's copy serves the first try
+            got = _try_pool(ctx, pool, fresh, plan.family, plan.view)
+            if isinstance(got, Allocation):
+                if wait.rounds:
+                    log.info(
+                        "%s: an address after %.1fs waiting for releases",
+                        ctx.pod.key,
+                        wait.waited(),
+                    )
+                return got
+            reasons[pool.name] = got
+        full = [n for n, r in reasons.items() if r.startswith("exhausted") and n in plan.names()]
+        why = wait.worth_waiting(full) if full else ""
+        if not why:
+            break
+        log.info("%s: pools full, waiting for a release (%s)", ctx.pod.key, why)
     exhausted = any(r.startswith("exhausted") for r in reasons.values())
     detail = "; ".join(f"{n}: {r}" for n, r in reasons.items())
+    if wait.rounds:
+        detail += f"; waited {wait.waited():.1f}s for releases"
     what = "all candidate pools are exhausted" if exhausted else "no candidate pool can serve it"
     failure = Exhausted if exhausted else Refused
     raise failure(
@@ -247,7 +265,11 @@ def _allocate_family(ctx: planning.Context, plan: planning.Plan) -> Allocation:
 
 
 def _try_pool(
-    ctx: planning.Context, parsed: Pool, snapshot: PoolObject, family: int, view: selection.PodView
+    ctx: planning.Context,
+    parsed: Pool,
+    snapshot: PoolObject | None,
+    family: int,
+    view: selection.PodView,
 ) -> Allocation | str:
     """Allocate from one pool under CAS (maybe written with others of the node's requests:
     docs/ipam.md, "Combining"); returns the Allocation or the reason it failed."""
@@ -255,7 +277,9 @@ def _try_pool(
         ctx.pod.key, ctx.pod.uid, family, view, _reserved(ctx)[family], frozenset(ctx.claimed)
     )
     try:
-        got = ctx.store.combine(parsed.name, request, snapshot=snapshot, parsed=parsed)
+        got = ctx.store.combine(
+            parsed.name, request, snapshot=snapshot, parsed=parsed if snapshot else None
+        )
     except NotFound:
         return "not found"
     except PoolTooLarge as e:  # full for practical purposes: the next candidate may serve

@@ -124,6 +124,10 @@ class Plan:
     reasons: dict[str, str]
     view: selection.PodView
 
+    def names(self) -> set[str]:
+        """The usable pools' names (those tried)."""
+        return {p.name for p, _ in self.pools}
+
 
 def plan(ctx: Context, family: int, names: tuple[str, ...]) -> Plan:
     loaded, reasons = load(ctx, family, names)

@@ -13,6 +13,9 @@ The invariants (docs/ipam.md, I1 and its neighbours) after each fault:
 | (timeout) or the process dead (crash)    |      | the pool: the pod's retry reuses the record;  |
 |                                          |      | else the DEL or the GC verb releases it       |
 | endpoint write applied, answer lost      | ADD  | Unavailable; the retry answers the same IP    |
+| the pool full of live pods               | ADD  | Exhausted at once (no wait)                   |
+| the pool full, a record's pod terminating| ADD  | waits; the address its DEL frees              |
+| the pool full, releases due, budget short| ADD  | Exhausted naming the wait; nothing written    |
 | 409 on every endpoint write              | DEL  | Contended; the endpoint still names the       |
 |                                          |      | address and its record is still there (I1)    |
 | crash between endpoint and pool release  | DEL  | the next DEL releases the record              |
@@ -29,6 +32,8 @@ kube-apiserver in tests/integration (test_ipam_safety.py, test_ipam_faults.py).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +41,13 @@ from typing import Any
 
 import pytest
 
-from spidernet.alloc.failures import Contended
-from spidernet.alloc.pools import Pool
+from spidernet.alloc.failures import Contended, Exhausted
+from spidernet.alloc.pools import Pool, Record, records_json
 from spidernet.gc import collecting, rules
 from spidernet.gc.report import Report
-from spidernet.ipam import adding, cluster, config, releasing
+from spidernet.ipam import adding, cluster, config, releasing, waiting
 from spidernet.ipam.attachments import Notes
+from spidernet.ipam.recording import release_uid
 from spidernet.ipam.store import GROUP, Store
 from spidernet.k8s import errors as kerr
 from spidernet.protocol import logs
@@ -212,6 +218,54 @@ def test_an_endpoint_write_whose_answer_is_lost_is_answered_again_by_the_retry(
     world.api.revive()
     assert world.add() == "10.0.0.10"
     assert world.held() == world.named() == {"10.0.0.10"}
+
+
+def fill(world: World, *terminating: int) -> dict[str, str]:
+    """The pool's three addresses held by three other pods (those at the ``terminating``
+    indexes being deleted); returns ip -> the pod's name."""
+    records, owners = {}, {}
+    for i, ip in enumerate(("10.0.0.10", "10.0.0.11", "10.0.0.12")):
+        meta: dict[str, Any] = {"namespace": "ns"}
+        if i in terminating:
+            meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        pod = world.api.put_object(f"/api/v1/namespaces/ns/pods/o{i}", {**_pod(), "metadata": meta})
+        records[ip] = Record(f"ns/o{i}", pod["metadata"]["uid"])
+        owners[ip] = pod["metadata"]["uid"]
+    obj = world.api.object(POOL) or {}
+    world.api.objects[POOL]["status"] = {
+        **(obj.get("status") or {}),
+        "allocatedIPs": records_json(records),
+    }
+    return owners
+
+
+def test_a_pool_full_of_live_pods_fails_at_once_with_code_100(world: World) -> None:
+    fill(world)
+    started = time.monotonic()
+    with pytest.raises(Exhausted) as e:
+        world.add()
+    assert time.monotonic() - started < waiting.FIRST  # no wait
+    assert "waited" not in str(e.value)
+
+
+def test_a_full_pool_with_a_terminating_pods_record_waits_for_its_release(world: World) -> None:
+    owners = fill(world, 1)
+    leaving = threading.Timer(0.6, lambda: release_uid(world.store(), "p4", owners["10.0.0.11"]))
+    leaving.start()  # the terminating pod's DEL, on another node
+    try:
+        assert world.add() == "10.0.0.11"
+    finally:
+        leaving.join()
+    assert world.held() == world.named() == {"10.0.0.11"}
+
+
+def test_a_wait_for_releases_ends_with_code_100_before_the_budget(world: World) -> None:
+    fill(world, 0, 1, 2)
+    world.api.revive(seconds=waiting.MARGIN + 1.5)
+    with pytest.raises(Exhausted) as e:
+        world.add()
+    assert "waited" in str(e.value)
+    assert world.notes() == []  # nothing written, nothing for a DEL to do
 
 
 # ------------------------------------------------------------------ DEL

@@ -4,10 +4,12 @@ Reads of the objects the verbs need (typed: ``spidernet.ipam.objects``), the end
 writes, and the write path for a pool (docs/ipam.md, "Write path"): under the per-node
 file lock for that pool (``locking``), GET -> pure decision -> PUT status carrying the
 read resourceVersion; on 409 re-read and retry with jittered exponential backoff
-(``Backoff.conflicts``) until the invocation's deadline, then ``failures.Contended``
-(code 11). A write that would grow a pool past its size ceiling is refused before
-the PUT (``alloc.ceiling``). The lock is held only around read-choose-write. A pool
-that is gone is ``failures.NotFound``. What the verbs do with records through it (release a UID's,
+(``_after_conflict``: from what the lost round took) until the invocation's deadline,
+then ``failures.Contended`` (code 11). Waiting writers of one node hand their requests
+to the lock's holder (``combine``; ``spidernet.ipam.combining``). A write that would
+grow a pool past its size ceiling is refused before the PUT (``alloc.ceiling``). The
+lock is held only around read-choose-write. A pool that is gone is
+``failures.NotFound``. What the verbs do with records through it (release a UID's,
 the reserved ranges) is ``spidernet.ipam.recording``; the crash points are
 ``spidernet.ipam.failpoints``.
 """
@@ -53,6 +55,20 @@ _q = quote_segment  # CNI_ARGS values never shape the request (I6)
 def _copy(obj: Any) -> Any:
     """The reply as a dict of our own (an in-memory transport hands out its own objects)."""
     return dict(obj)
+
+
+# The conflict backoff of a pool write (docs/ipam.md, "Write path"): full jitter over a
+# delay that starts at what the lost round took and doubles up to CONFLICT_CAP.
+CONFLICT_FIRST, CONFLICT_CAP = 0.01, 2.0
+
+
+def _after_conflict(deadline: Deadline, round_took: float) -> Backoff:
+    """The backoff after a lost compare-and-swap. The writers of other nodes that won
+    meanwhile took about as long as this round (GET, decide, PUT; a second and more on
+    a loaded machine): retrying sooner meets them again, each loss a wasted GET and PUT
+    of the whole pool on the API server's CPU."""
+    first = min(max(round_took, CONFLICT_FIRST), CONFLICT_CAP)
+    return Backoff(deadline.at, first=first, cap=CONFLICT_CAP, full_jitter=True)
 
 
 class Stats:
@@ -289,8 +305,9 @@ class Store:
     def _cas_loop(
         self, name: str, decide: Decide[T], obj: Mapping[str, Any] | None, parsed: Pool | None
     ) -> T:
-        backoff = Backoff.conflicts(self.deadline)
+        backoff: Backoff | None = None
         while True:
+            began = time.monotonic()
             if obj is None:
                 obj = self.pool(name)
                 if obj is None:
@@ -307,6 +324,8 @@ class Store:
             except kerr.Conflict:
                 self.stats.conflicts += 1
                 self.stats.count(name, 1)
+                if backoff is None:
+                    backoff = _after_conflict(self.deadline, time.monotonic() - began)
                 if not backoff.again():
                     raise Contended(
                         f"pool {name}: still conflicting after {self.stats.conflicts} "

@@ -250,7 +250,8 @@ def test_a_pool_full_of_live_pods_fails_at_once_with_code_100(world: World) -> N
 
 def test_a_full_pool_with_a_terminating_pods_record_waits_for_its_release(world: World) -> None:
     owners = fill(world, 1)
-    leaving = threading.Timer(0.6, lambda: release_uid(world.store(), "p4", owners["10.0.0.11"]))
+    world.api.revive(seconds=15)  # rounds of 0.5, 1 and 2 s fit, with the margin
+    leaving = threading.Timer(0.3, lambda: release_uid(world.store(), "p4", owners["10.0.0.11"]))
     leaving.start()  # the terminating pod's DEL, on another node
     try:
         assert world.add() == "10.0.0.11"

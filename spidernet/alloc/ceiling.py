@@ -1,7 +1,7 @@
 """The pool size ceiling: no write grows a pool's object past what the API can store. Pure, no I/O.
 
 A SpiderIPPool holds one record per address in use (``status.allocatedIPs``, upstream's
-format), so its object grows with its pods, ~110 bytes a record. Measured on the suite's
+format), so its object grows with its pods, about 112 bytes a record. Measured on the suite's
 kube-apiserver 1.20 + etcd 3.4 (docs/ipam.md, "Pool size ceiling"), a pool PUT fails
 past 1.5 MiB (etcd's ``--max-request-bytes``: "etcdserver: request is too large", a 500),
 past 2 MiB (the apiserver's etcd client: "ResourceExhausted", a 500) and past 3 MiB (the

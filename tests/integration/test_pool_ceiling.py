@@ -47,52 +47,56 @@ def with_record(obj: dict[str, Any], ip: str, pod: str, uid: str) -> dict[str, A
     """The body the plugin PUTs when it adds this record to ``obj`` (Store._put_status)."""
     records = json.loads(obj["status"]["allocatedIPs"])
     records[ip] = {"pod": pod, "podUid": uid}
-    status = {
-        **obj["status"],
-        "allocatedIPs": json.dumps(records, separators=(",", ":")),
-        "allocatedIPCount": len(records),
-    }
-    return {**obj, "status": status}
+    return {**obj, "status": {**obj["status"], **status_of(records)}}
+
+
+def status_of(records: dict[str, Any]) -> dict[str, Any]:
+    held = sum(1 for r in records.values() if "cooldownUntil" not in r)
+    return {"allocatedIPs": json.dumps(records, separators=(",", ":")), "allocatedIPCount": held}
 
 
 def put_records(sc: Scenario, pool: str, records: dict[str, Any]) -> dict[str, Any]:
     obj = sc.cluster.get_pool(pool)
-    obj["status"] = {
-        "allocatedIPs": json.dumps(records, separators=(",", ":")),
-        "allocatedIPCount": len(records),
-        "totalIPCount": 65534,
-    }
+    obj["status"] = {**status_of(records), "totalIPCount": 65534}
     status, reply = sc.cluster.cp.request("PUT", f"{GROUP}/spiderippools/{pool}/status", obj)
     assert status == 200, reply
     return sc.cluster.get_pool(pool)
 
 
+def fillers(sc: Scenario, prefix: str, holder: dict[str, Any], count: int, pad: int) -> Any:
+    """``count`` records of the live pod ``holder`` (the full-pool wait finds no release due
+    among them, so a refused ADD fails at once), and one of ``pad`` extra bytes, cooling
+    until 2099: it holds its address for nobody, never frees it, and is never waited for."""
+    meta = holder["metadata"]
+    own = {"pod": f"{sc.ns}/{meta['name']}", "podUid": meta["uid"]}
+    records = {f"{prefix}.{64 + i // 256}.{i % 256}": own for i in range(count)}
+    padded = {"pod": f"{sc.ns}/pad{'x' * pad}", "podUid": "pad", "strikes": 1}
+    records[f"{prefix}.250.1"] = {**padded, "cooldownUntil": "2099-01-01T00:00:00Z"}
+    return records
+
+
 def fill(sc: Scenario, pool: str, prefix: str, next_write: int, adding: tuple[str, str]) -> int:
-    """Fill ``pool`` with records of absent pods (``sc.cluster.records`` kept) so that the
-    plugin's write adding ``adding`` (pod key, UID) at the lowest free address is
-    ``next_write`` bytes; returns the records in the pool."""
-    kept = sc.cluster.records(pool)
-    obj = put_records(sc, pool, kept)
-    ip = f"{prefix}.{FIRST_FREE}"
-    per = 110  # about a record's bytes in the body; refined below
-    count = max((next_write - encoded_size(with_record(obj, ip, *adding))) // per - 2, 0)
-    pad = 1
-    for _ in range(6):  # each round corrects by the size the server's answer shows
-        records = {
-            f"{prefix}.{64 + i // 256}.{i % 256}": {
-                "pod": f"{sc.ns}/filler-{i}" + ("x" * pad if i == 0 else ""),
-                "podUid": f"00000000-0000-4000-8000-{i:012d}",
-            }
-            for i in range(count)
-        }
-        obj = put_records(sc, pool, {**records, **kept})
-        missing = next_write - encoded_size(with_record(obj, ip, *adding))
-        if missing == 0:
-            return count + len(kept)
-        pad += missing
-        if pad < 1:  # one record too many: drop one, pad the rest
-            count, pad = count - 1, pad + per
-        elif pad > 200:  # pod names stay names: add records rather than length
+    """Fill ``pool`` (``sc.cluster.records`` kept) so that the plugin's write adding
+    ``adding`` (pod key, UID) at the lowest free address is ``next_write`` bytes; returns
+    the records in the pool."""
+    kept, ip = sc.cluster.records(pool), f"{prefix}.{FIRST_FREE}"
+    holder = sc.cluster.pod(sc.ns, "holder", sc.name("node0"))
+
+    def missing(count: int, pad: int) -> int:
+        obj = put_records(sc, pool, {**fillers(sc, prefix, holder, count, pad), **kept})
+        return next_write - encoded_size(with_record(obj, ip, *adding))
+
+    empty = missing(0, 1)
+    per = round((empty - missing(1000, 1)) / 1000)  # a record's bytes in the body
+    count, pad = max(empty // per - 2, 0), 1
+    for _ in range(8):  # each round corrects by the size the server's answer shows
+        short = missing(count, pad)
+        if short == 0:
+            return count + 1 + len(kept)
+        pad += short
+        if pad < 1:  # too many records: fewer, and pad the rest
+            count, pad = count - (per - pad) // per, pad + (per - pad) // per * per
+        elif pad > 2 * per:  # pod names stay names: more records rather than length
             count, pad = count + (pad - 1) // per, 1 + (pad - 1) % per
     raise AssertionError(f"could not size pool {pool} to {next_write} bytes")
 
@@ -131,6 +135,7 @@ def test_an_add_up_to_the_ceiling_is_stored_and_the_next_is_code_100_naming_the_
     msg = refused_add(sc, node, rt, "b", ceiling.DEFAULT)
     assert f"{pool}: exhausted (full for practical purposes" in msg
     assert "max_pool_bytes" in msg and "split the pool" in msg
+    assert "waited" not in msg  # its records' pods are alive: no release is due
     assert len(sc.cluster.records(pool)) == held + 1
 
 

@@ -68,7 +68,12 @@ def _account(store: Store, client: Client) -> None:
     """The exec's outcome record and debug line: what the verb cost the API."""
     s = store.stats
     outcomes.note(
-        lock_wait=round(s.lock_wait, 6), conflicts=s.conflicts, writes=s.writes, pools=s.pools
+        lock_wait=round(s.lock_wait, 6),
+        conflicts=s.conflicts,
+        writes=s.writes,
+        pools=s.pools,
+        combined=s.combined,  # own pool changes another exec of the node wrote
+        served=s.served,  # other execs' pool changes this one wrote
     )
     logs.LOG.debug(
         "api requests=%d writes=%d conflicts=%d lock_wait=%.3fs: %s",

@@ -118,20 +118,22 @@ def test_a_nad_spelling_the_clusters_own_values_is_accepted_without_a_word() -> 
 
 
 @pytest.mark.parametrize(
-    ("key", "ceiling"),
+    ("key", "ceiling", "default"),
     [
-        ("allocation_timeout", "max_allocation_timeout"),
-        ("release_timeout", "max_release_timeout"),
-        ("failed_add_cooldown", "max_failed_add_cooldown"),
+        ("allocation_timeout", "max_allocation_timeout", 60.0),
+        ("release_timeout", "max_release_timeout", 60.0),
+        ("failed_add_cooldown", "max_failed_add_cooldown", 30.0),
     ],
 )
-def test_a_bounded_key_never_exceeds_the_clusters_ceiling(key: str, ceiling: str) -> None:
+def test_a_bounded_key_never_exceeds_the_clusters_ceiling(
+    key: str, ceiling: str, default: float
+) -> None:
     limits = cluster.ClusterConf(**{ceiling: 5})
     assert getattr(config.parse(nad(**{key: 600}), limits), key) == 5.0
     assert any(f"ipam.{key} 600 is above" in w for w in warnings())
     assert getattr(config.parse(nad(**{key: 3}), limits), key) == 3.0
-    assert getattr(config.parse(nad(), limits), key) == 5.0  # the default (30) is capped too
-    assert getattr(config.parse(nad(), cluster.ClusterConf()), key) == 30.0
+    assert getattr(config.parse(nad(), limits), key) == 5.0  # the default is capped too
+    assert getattr(config.parse(nad(), cluster.ClusterConf()), key) == default
 
 
 def test_the_log_is_the_clusters_and_only_its_level_the_networks() -> None:

@@ -116,6 +116,7 @@ class Settings:
     stateful_rate: float = 0.3
     seed: int = 0
     minutes: float = 0.0  # no round starts after this long (0: all the rounds)
+    execs: int = 0  # no round starts once this many plugin execs ran (0: all the rounds)
 
 
 @dataclass
@@ -197,6 +198,8 @@ class FaultRun:
         for n in range(self.s.rounds):
             if self.s.minutes and time.monotonic() - started > self.s.minutes * 60:
                 break  # the time given is up: finish with the rounds made
+            if self.s.execs and self.execs() >= self.s.execs:
+                break  # as many execs as asked for
             self.round(n)
             self.check()
             if n % 10 == 9:  # progress on long runs (pytest -s)

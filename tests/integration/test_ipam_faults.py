@@ -53,7 +53,11 @@ def test_a_long_randomized_fault_run_keeps_every_invariant(
     run = faultrun.fresh(
         cluster,
         tmp_path,
-        faultrun.Settings(seed=seed, minutes=float(os.environ.get("SPIDERNET_FAULT_MINUTES", 0))),
+        faultrun.Settings(
+            seed=seed,
+            minutes=float(os.environ.get("SPIDERNET_FAULT_MINUTES", 0)),
+            execs=int(os.environ.get("SPIDERNET_FAULT_EXECS", 0)),
+        ),
         rounds=rounds,
         width=16,
         nodes=4,

@@ -134,6 +134,7 @@ class FaultRun:
     answered: list[Del] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
     left: list[str] = field(default_factory=list)  # what the DELs left for the GC at the end
+    traces: list[str] = field(default_factory=list)  # the verbs of each sandbox an end left named
     statefulset: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: threading.local = field(default_factory=threading.local)
@@ -601,6 +602,7 @@ class FaultRun:
         snap = self.snapshot()
         assert snap.violations() == [], snap.violations()
         self.left = snap.leaked() + _unclaimed(snap)
+        self.traces = [line for cid in _named_sandboxes(snap) for line in self._trace(cid)]
         self.stats["left for the GC"] = len(snap.leaked())
         for n in range(3):
             if not snap.leaked():
@@ -623,10 +625,32 @@ class FaultRun:
         execs = self.execs()
         parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.stats.items()))
         left = f"; left for the GC: {self.left}" if self.left else ""
+        traces = "".join(f"\n  {line}" for line in self.traces)
         return (
             f"fault run seed {self.s.seed}: {self.stats['rounds']} rounds, {execs} plugin execs "
-            f"({parts}){left}"
+            f"({parts}){left}{traces}"
         )
+
+    def _trace(self, cid: str) -> list[str]:
+        """What every verb of sandbox ``cid`` said (the nodes' logs, in time order): how the
+        sandbox an endpoint still names at the end got there, for a reader of the report."""
+        lines = []
+        for node in self.nodes:
+            log = node.dir / "spiderpool.log"
+            for raw in log.read_text().splitlines() if log.exists() else []:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:  # a line cut short by a SIGKILL
+                    continue
+                msg = str(entry.get("msg"))
+                if entry.get("containerID") == cid and (
+                    entry.get("level") != "DEBUG" or msg.startswith("api requests")
+                ):
+                    lines.append(
+                        f"{entry['time']} {node.name} {entry.get('command')} "
+                        f"{entry.get('ifname')}: {msg[:300]}"
+                    )
+        return [f"sandbox {cid}:"] + sorted(lines)
 
 
 def _unclaimed(snap: invariants.Snapshot) -> list[str]:
@@ -641,6 +665,19 @@ def _unclaimed(snap: invariants.Snapshot) -> list[str]:
             held = "unclaimed" if d.get("inheritedFrom") else f"sandbox {d.get('containerID')}"
             out.append(f"({ep['metadata']['name']} {d.get('interface')}: {held})")
     return out
+
+
+def _named_sandboxes(snap: invariants.Snapshot) -> list[str]:
+    """The sandboxes the endpoints of dead pods still name (their DELs did not take them)."""
+    return sorted(
+        {
+            str(d["containerID"])
+            for ep in snap.endpoints
+            if ((ep.get("status") or {}).get("current") or {}).get("uid") not in snap.live_uids
+            for d in ((ep.get("status") or {}).get("current") or {}).get("ips") or []
+            if d.get("containerID") and not d.get("inheritedFrom")
+        }
+    )
 
 
 def _cause(msg: str) -> str:

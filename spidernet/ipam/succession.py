@@ -13,7 +13,7 @@ does the ADD act on the endpoint, and only by compare-and-swap on what it read:
   records of the UIDs it answers for);
 - a StatefulSet predecessor's is taken over (``take_over``): the endpoint passes to the
   pod's UID and node, every detail *inherited* (``endpoints.INHERITED``: no sandbox
-  holds it, its records are still the predecessor's), except the NICs the pod's Multus
+  holds it, it names the UID its records are under), except the NICs the pod's Multus
   annotation no longer asks for, whose records are released;
 - a successor's is never touched: the ADD is refused (code 3).
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from spidernet.alloc import multus
 from spidernet.alloc.failures import Contended, PodUnknown
+from spidernet.alloc.pools import parse_records
 from spidernet.ipam import endpoints, planning, pods
 from spidernet.ipam.recording import release_uid
 from spidernet.ipam.store import Store
@@ -108,8 +109,27 @@ def take_over(ctx: planning.Context, existing: EndpointObject) -> EndpointObject
     if new is None:
         ctx.store.delete_endpoint(existing)
     else:
-        new = ctx.store.replace_endpoint(new)
+        new = ctx.store.replace_endpoint(_pinned(ctx.store, new, old))
     release_details(ctx.store, gone, old)
+    return new
+
+
+def _pinned(store: Store, new: EndpointObject, old: str) -> EndpointObject:
+    """``new`` with each detail inherited twice naming the UID that holds its records now.
+
+    A detail ``old`` inherited and never claimed names an earlier predecessor, but its
+    records are ``old``'s when ``old``'s ADD moved them and stopped before its claim (the
+    state docs/ipam.md describes): the claim moves records from exactly the UID named, so
+    it must be that one, or the pod would lose its address and ``old``'s record wait for
+    the GC. One pool read per such detail, on this rare path only."""
+    for d in endpoints.current(new)["ips"]:
+        if endpoints.inherited_from(d) == old:
+            continue
+        for pool_name, ip in endpoints.addresses(d):
+            pool = store.pool(pool_name)
+            records = parse_records(((pool or {}).get("status") or {}).get("allocatedIPs"))
+            if ip in records and records[ip].holds_for(old):
+                d[endpoints.INHERITED] = old
     return new
 
 

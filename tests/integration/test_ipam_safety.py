@@ -50,6 +50,8 @@ Invariants are read back from the API after each step (tools/testbed/invariants.
 | 15   | Multus's default network (cluster IPAM config) is  | net1: code 101 naming multusName;   |
 |      | net1; the annotation's network is net2; a pool     | net2: the address, kept across a    |
 |      | with its multusName                                | sandbox rebuild                     |
+| 16   | StatefulSet: a successor's ADD killed after moving | the next successor keeps the        |
+|      | the record, before its claim; it is replaced too   | address; no record left for the GC  |
 """
 
 from __future__ import annotations
@@ -652,3 +654,32 @@ def test_multus_default_networks_shift_the_annotations_nics_and_their_pools_foll
     assert right.delete(ref, "c-1", "net2").ok  # the sandbox is rebuilt: net2 is kept
     assert right.add(ref, "c-2", "net2").ips() == got.ips()
     env.check(secure)
+
+
+# ------------------------------------------------------------------- case 16
+
+
+def test_a_statefulset_pod_keeps_the_address_its_predecessor_died_claiming(env: Env) -> None:
+    """The first successor's ADD moves the record to its UID and is killed before it claims
+    the detail; that successor is deleted in turn. The next one takes the endpoint over and
+    keeps the address: the record moves from the UID that holds it now (the middle pod's),
+    and none of the middle pod's records is left behind for the GC."""
+    pool = env.pool("p", "10.217.0.0/24", ["10.217.0.10-10.217.0.20"])
+    ipam = {"default_ipv4_ippool": [pool]}
+    sts = env.cluster.statefulset(env.ns, "db", replicas=1)
+    nodes = [env.node(i) for i in range(3)]
+    first = env.pod("db-0", nodes[0], owner=sts)
+    fixed = Runtime(nodes[0], ipam=ipam).add(first, "c-1").ips()
+    env.cluster.delete_pod(env.ns, "db-0")
+    middle = env.pod("db-0", nodes[1], owner=sts)
+    on_middle = Runtime(nodes[1], ipam=ipam)
+    died = on_middle.add(middle, "c-2", failpoint="after-pool-write")  # the record's move
+    assert died.killed, died
+    assert holders_of(env, pool) == {fixed[0]: middle.uid}
+    assert on_middle.delete(middle, "c-2").ok  # the runtime tears the sandbox down
+    env.cluster.delete_pod(env.ns, "db-0")
+    last = env.pod("db-0", nodes[2], owner=sts)
+    got = Runtime(nodes[2], ipam=ipam).add(last, "c-3")
+    assert got.ips() == fixed, got
+    assert holders_of(env, pool) == {fixed[0]: last.uid}
+    env.check(pool)

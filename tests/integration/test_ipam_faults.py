@@ -8,9 +8,12 @@
 Both assert after every round: one holder per address, I1, every running sandbox holds
 its address, the node-restricted pool's addresses only on its nodes; at the end, after
 every pod is deleted and every DEL has succeeded, what is left but cooling records is
-named and one GC pass must reclaim it. The seed is printed first
-(``SPIDERNET_FAULT_SEED=<n>`` replays it); the counts of rounds, execs, kills, restarts,
-late ADDs by code, take-overs and GC passes are printed at the end (pytest -s, or -rA).
+named and one GC pass must reclaim it, each sandbox an endpoint still names traced from
+the nodes' logs. The seed is printed first (``SPIDERNET_FAULT_SEED=<n>`` replays it); the
+counts of rounds, execs, kills, restarts, late ADDs by code, take-overs and GC passes are
+printed at the end (pytest -s, or -rA). The long run stops at the first of
+``SPIDERNET_FAULT_ROUNDS`` rounds, ``SPIDERNET_FAULT_MINUTES`` minutes and
+``SPIDERNET_FAULT_EXECS`` plugin execs (checked between rounds).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ B, which only the first two nodes may use, before C, which any node may):
                refused, leaving the successor's addresses alone (if the successor's
                sandbox failed, it may answer from its own pod's endpoint: torn down at
                once, as the runtime would).
-Any exec may be SIGKILLed at a failpoint; the apiserver is restarted during some rounds,
+Any exec may be SIGKILLed at a failpoint (combining's among them: a holder with other
+execs' requests, or a waiter in the queue); the apiserver is restarted during some rounds,
 and some rounds run a GC pass (the CronJob's code, in this process) whose machine clock
 is off by up to an hour, at --min-age 0 or 2. A DEL that fails is retried in a later
 round (kubelet retries), a failed ADD is followed by its DEL. After every round, with
@@ -72,6 +73,12 @@ FAILPOINTS = (
     "after-pool-write",
     "after-endpoint-write",
     "after-endpoint-release",
+    # combining's (docs/ipam.md, "Combining"): reached only when execs of a node queue on
+    # one pool, as several of a round's do: a holder with waiters' requests, or a waiter
+    "combine-waiter-queued",
+    "combine-holder-before-write",
+    "combine-holder-before-answers",
+    "combine-waiter-answered",
 )
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
 NIC_NETWORK = {"eth0": "net-a", "net1": "net-b"}
@@ -110,7 +117,7 @@ class Settings:
     width: int = 8  # operations per round, all at once
     nodes: int = 3
     pool_size: int = 60
-    kill_rate: float = 0.12
+    kill_rate: float = 0.2  # of execs given a failpoint (most reach only some of the points)
     restart_rate: float = 0.2
     gc_rate: float = 0.25
     stateful_rate: float = 0.3

@@ -153,14 +153,16 @@ def _delete_all(cluster: LocalCluster, ns: str, ipam: str) -> None:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    floor = {r["pods"]: r["all_running_s"] for r in results if r["ipam"] == "host-local"}
+    # The floor of each round is that round's host-local run (rounds alternate the two,
+    # host-local first), so each ratio compares runs that met the same machine.
+    floor = {i // 2: r["all_running_s"] for i, r in enumerate(results) if r["ipam"] == "host-local"}
     lines = [
         "| round | IPAM | pods | all Running | pods/s | p50 | p99 | vs host-local "
         "| sandbox failures | our failed ADDs | load start-end |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(results):
-        ratio = r["all_running_s"] / floor[r["pods"]] if floor.get(r["pods"]) else float("nan")
+        ratio = r["all_running_s"] / floor[i // 2] if floor.get(i // 2) else float("nan")
         failed = ", ".join(f"{n} x {k}" for k, n in sorted(r["failed_adds"].items())) or "0"
         lines.append(
             f"| {i // 2 + 1} | {r['ipam']} | {r['pods']} | {r['all_running_s']} s "

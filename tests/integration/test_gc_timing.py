@@ -144,7 +144,9 @@ def test_a_terminating_pod_on_a_not_ready_node_can_wait_for_the_node_to_be_delet
 
 def test_cooling_addresses_that_fill_a_pool_are_made_free_by_the_gc(env: GcEnv) -> None:
     pool = setup_pool(env, 4, size=2)
-    node = env.node("n1", pool=pool).name
+    # An ADD's budget shorter than the cool-down (30 s): the pool is simply full for it, so it
+    # fails at once rather than wait for the cooling to end (docs/ipam.md, "A full pool").
+    node = env.node("n1", pool=pool, allocation_timeout=10).name
     cooled = []
     for name in ("a", "b"):  # each ADD "failed later in the chain": a DEL without prevResult
         ref = env.pod(name, node)

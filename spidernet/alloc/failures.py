@@ -26,7 +26,13 @@ from collections.abc import Mapping
 
 
 class IpamFailure(Exception):
-    """Base of the IPAM's failures: ``str(e)`` is the message a user reads."""
+    """Base of the IPAM's failures: ``str(e)`` is the message a user reads.
+
+    ``wrote_nothing``: the verb surely changed no pool (a refusal, a conflict, a deadline
+    in its own lock queue), so an ADD may forget the node's note on its attempt; a failure
+    that cannot say so overrides it."""
+
+    wrote_nothing = True
 
 
 class BadInput(IpamFailure):
@@ -74,6 +80,8 @@ class InDoubt(Contended):
     """The budget ran out while this verb's request waited for another process of the
     node, which may have written it meanwhile (docs/ipam.md, "Combining"): the node's
     note must go on naming the pool."""
+
+    wrote_nothing = False
 
 
 class Unfinished(IpamFailure):

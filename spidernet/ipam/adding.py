@@ -36,7 +36,6 @@ from spidernet.alloc.failures import (
     BadInput,
     Contended,
     Exhausted,
-    InDoubt,
     IpamFailure,
     NotFound,
     PodUnknown,
@@ -223,7 +222,7 @@ def allocate_all(ctx: planning.Context) -> tuple[list[Allocation], bool]:
         # answer) may have cut a pool write that did apply: then the note keeps naming
         # its pool, for the runtime's DEL, or this pod's retry, which reuses the record.
         # A request that gave up waiting for the node's lock holder is in doubt too.
-        _rollback(ctx, done, forget_note=isinstance(e, IpamFailure) and not isinstance(e, InDoubt))
+        _rollback(ctx, done, forget_note=isinstance(e, IpamFailure) and e.wrote_nothing)
         raise
     clean = cands.clean_gateway if cands.clean_gateway is not None else ctx.conf.clean_gateway
     return done, clean
